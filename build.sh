@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# HyperGate build entry point. Usage: ./build.sh [build|test|run|publish|bench] [options]
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+command=${1:-build}
+shift || true
+
+build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
+
+case "$command" in
+  build)
+    build "$@"
+    ;;
+  test)
+    build
+    dotnet test HyperGate.sln -c Release --no-build -nologo "$@"
+    # SIMD is an accelerator, never the only path: the parsers must give the same answers without it.
+    DOTNET_EnableHWIntrinsic=0 dotnet test tests/HyperGate.Tests/HyperGate.Tests.csproj -c Release --no-build -nologo \
+      --filter "FullyQualifiedName~HyperGate.Tests.Http1|FullyQualifiedName~HyperGate.Tests.Routing"
+    ;;
+  run)
+    build
+    demo=src/HyperGate.DemoUpstream/bin/Release/net10.0/HyperGate.DemoUpstream
+    "$demo" --urls http://127.0.0.1:9001 --name echo-1 & pid1=$!
+    "$demo" --urls http://127.0.0.1:9002 --name echo-2 & pid2=$!
+    trap 'kill $pid1 $pid2 2>/dev/null || true' EXIT
+    src/HyperGate/bin/Release/net10.0/hypergate --config conf/hypergate.toml "$@"
+    ;;
+  publish)
+    arch=x64
+    if [[ "${1:-}" == "--arch" ]]; then arch=${2:?--arch needs x64 or arm64}; shift 2; fi
+    dotnet publish src/HyperGate/HyperGate.csproj -c Release -r "linux-$arch" --self-contained false -nologo -o artifacts/hypergate "$@"
+    echo "published artifacts/hypergate/hypergate (linux-$arch)"
+    ;;
+  bench)
+    build
+    if [[ "${1:-}" == "--ci" ]]; then
+      dotnet run -c Release --no-build --project bench/HyperGate.Benchmarks -- --ci
+    else
+      dotnet run -c Release --no-build --project bench/HyperGate.Benchmarks -- "$@"
+    fi
+    ;;
+  *)
+    echo "usage: ./build.sh [build|test|run|publish [--arch x64|arm64]|bench [--ci]]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,66 @@
+using HyperGate.Forwarding;
+using HyperGate.Hosting;
+using HyperGate.Http1;
+using HyperGate.Routing;
+using HyperGate.Upstreams;
+using System.Net;
+using System.Text;
+
+namespace HyperGate.Configuration;
+
+/// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams and limits.</summary>
+public static class ConfigCompiler
+{
+    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections)
+    {
+        var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
+        foreach (UpstreamConfig upstream in config.Upstreams)
+        {
+            var settings = new UpstreamSettings(upstream.ConnectTimeout, upstream.ResponseTimeout, upstream.MaxIdleConnections, upstream.IdleTimeout);
+            Destination[] destinations = upstream.Targets.Select(target =>
+            {
+                Destination.TryParseEndPoint(target, out EndPoint? endPoint);
+                return new Destination(target, endPoint!, connections.GetOrCreatePool(target, endPoint!, settings));
+            }).ToArray();
+            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, settings);
+        }
+
+        var routes = config.Routes.Select(route => CompileRoute(route, upstreams)).ToList();
+        RouteTable table = RouteTable.Build(routes, out List<string> ambiguities);
+        if (ambiguities.Count > 0)
+        {
+            var byName = config.Routes.ToDictionary(r => r.Name);
+            throw new ConfigException(ambiguities.Select(a => new ConfigError(
+                byName[a.Split('"')[3]].Location, a, "give one route a higher priority, or distinct methods or headers")).ToList());
+        }
+
+        LimitsConfig limits = config.Limits;
+        return new GatewaySnapshot
+        {
+            Config = config,
+            Routes = table,
+            Upstreams = upstreams,
+            Limits = new DownstreamLimits(
+                new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength),
+                limits.MaxBodySize,
+                limits.RequestHeadTimeout,
+                limits.KeepAliveTimeout),
+        };
+    }
+
+    private static Route CompileRoute(RouteConfig route, Dictionary<string, Upstream> upstreams) => new()
+    {
+        Name = route.Name,
+        Host = route.Host,
+        PathKind = route.Path is not null ? PathMatchKind.Exact : PathMatchKind.Prefix,
+        Path = route.Path ?? route.PathPrefix!,
+        Methods = [.. route.Methods],
+        Headers = [.. route.Headers.Select(h => new HeaderPredicate(Encoding.ASCII.GetBytes(h.Key), Encoding.UTF8.GetBytes(h.Value)))],
+        Priority = route.Priority,
+        Upstream = route.Upstream is null ? null : upstreams[route.Upstream],
+        DirectResponse = route.Respond is { } respond ? new DirectResponse(respond.Status, respond.ContentType, respond.Body) : null,
+        StripPrefix = route.StripPrefix,
+        RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
+        PreserveHost = route.PreserveHost,
+    };
+}

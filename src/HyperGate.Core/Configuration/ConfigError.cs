@@ -1,0 +1,20 @@
+namespace HyperGate.Configuration;
+
+/// <summary>A position in a config file, 1-based.</summary>
+public readonly record struct SourceLocation(string File, int Line, int Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}
+
+/// <summary>One thing wrong with a config file: where, what, and how to fix it.</summary>
+public sealed record ConfigError(SourceLocation Location, string Message, string? Hint = null)
+{
+    public override string ToString() => Hint is null ? $"{Location}: {Message}" : $"{Location}: {Message} (hint: {Hint})";
+}
+
+/// <summary>Thrown when a config file is refused; carries every error found, not just the first.</summary>
+public sealed class ConfigException(IReadOnlyList<ConfigError> errors)
+    : Exception($"the config has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors)}")
+{
+    public IReadOnlyList<ConfigError> Errors { get; } = errors;
+}

@@ -1,0 +1,290 @@
+using System.Net;
+using System.Text;
+using HyperGate.Http1;
+using HyperGate.Routing;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Configuration;
+
+/// <summary>
+/// Reads a TOML config file into a <see cref="GatewayConfig"/>, checking everything that can be checked without
+/// opening a socket, and reporting every problem at once with file:line:column and a hint.
+/// </summary>
+public static class ConfigLoader
+{
+    public static GatewayConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException([new ConfigError(new SourceLocation(path, 1, 1), $"cannot read the config file: {e.Message}", "check the --config path")]);
+        }
+
+        return Parse(text, path);
+    }
+
+    public static GatewayConfig Parse(string text, string path)
+    {
+        var errors = new List<ConfigError>();
+        TomlTableNode root = TomlDocument.Parse(text, path, errors);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        var reader = new ConfigReader(root, string.Empty, errors);
+        ServerConfig server = ReadServer(reader.Table("server"), errors, root.Location);
+        LimitsConfig limits = ReadLimits(reader.Table("limits"));
+        List<UpstreamConfig> upstreams = (reader.Table("upstreams")?.NamedTables() ?? []).Select(t => ReadUpstream(t.Name, t.Reader)).ToList();
+        var upstreamNames = upstreams.Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
+        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames)).ToList();
+        reader.RejectUnknownKeys();
+
+        if (routes.Count == 0)
+        {
+            errors.Add(new ConfigError(root.Location, "no routes are defined", "add a [routes.NAME] table with a path or path_prefix"));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(SortByPosition(errors));
+        }
+
+        return new GatewayConfig(path, server, limits, upstreams, routes);
+    }
+
+    internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
+        [.. errors.OrderBy(e => e.Location.Line).ThenBy(e => e.Location.Column)];
+
+    private static ServerConfig ReadServer(ConfigReader? server, List<ConfigError> errors, SourceLocation rootLocation)
+    {
+        if (server is null)
+        {
+            errors.Add(new ConfigError(rootLocation, "the [server] section is missing", "add [server] with listen = [\"127.0.0.1:8080\"]"));
+            return new ServerConfig([], TimeSpan.FromSeconds(30));
+        }
+
+        var listen = new List<string>();
+        foreach ((string address, SourceLocation location) in server.StringList("listen"))
+        {
+            if (IPEndPoint.TryParse(address, out IPEndPoint? endPoint) && address.Contains(':'))
+            {
+                listen.Add(address);
+            }
+            else
+            {
+                errors.Add(new ConfigError(location, $"server.listen: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
+            }
+        }
+
+        if (!server.Has("listen") || listen.Count == 0 && errors.Count == 0)
+        {
+            server.Error("listen", "at least one listen address is required", "write listen = [\"127.0.0.1:8080\"]");
+        }
+
+        TimeSpan drain = server.Duration("drain_timeout", TimeSpan.FromSeconds(30));
+        server.RejectUnknownKeys();
+        return new ServerConfig(listen, drain);
+    }
+
+    private static LimitsConfig ReadLimits(ConfigReader? limits)
+    {
+        DownstreamDefaults defaults = DownstreamDefaults.Instance;
+        if (limits is null)
+        {
+            return defaults.Limits;
+        }
+
+        var result = new LimitsConfig(
+            (int)limits.Size("max_head_size", defaults.Limits.MaxHeadSize, 1024, 1024 * 1024),
+            (int)limits.Integer("max_header_count", defaults.Limits.MaxHeaderCount, 1, 10_000),
+            (int)limits.Size("max_request_target_length", defaults.Limits.MaxRequestTargetLength, 16, 1024 * 1024),
+            limits.Size("max_body_size", defaults.Limits.MaxBodySize, 0, long.MaxValue / 2),
+            limits.Duration("request_head_timeout", defaults.Limits.RequestHeadTimeout),
+            limits.Duration("keepalive_timeout", defaults.Limits.KeepAliveTimeout));
+        limits.RejectUnknownKeys();
+        if (result.MaxRequestTargetLength >= result.MaxHeadSize)
+        {
+            limits.Error("max_request_target_length", "must be smaller than max_head_size", "raise max_head_size or lower this limit");
+        }
+
+        return result;
+    }
+
+    private static UpstreamConfig ReadUpstream(string name, ConfigReader upstream)
+    {
+        UpstreamSettings defaults = UpstreamSettings.Default;
+        var targets = new List<string>();
+        foreach ((string target, SourceLocation location) in upstream.StringList("targets"))
+        {
+            if (Destination.TryParseEndPoint(target, out _))
+            {
+                targets.Add(target);
+            }
+            else
+            {
+                upstream.Error("targets", $"\"{target}\" is not host:port", "write \"127.0.0.1:9001\", \"[::1]:9001\" or \"service.local:80\"");
+            }
+        }
+
+        if (!upstream.Has("targets"))
+        {
+            upstream.Error("targets", "is required", "list the destinations: targets = [\"127.0.0.1:9001\"]");
+        }
+
+        var config = new UpstreamConfig(
+            name,
+            upstream.Location,
+            targets,
+            upstream.Duration("connect_timeout", defaults.ConnectTimeout),
+            upstream.Duration("response_timeout", defaults.ResponseTimeout),
+            (int)upstream.Integer("max_idle_connections", defaults.MaxIdleConnections, 0, 100_000),
+            upstream.Duration("idle_timeout", defaults.IdleTimeout));
+        upstream.RejectUnknownKeys();
+        return config;
+    }
+
+    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames)
+    {
+        string? host = route.String("host");
+        if (host is not null && !IsValidHostPattern(host))
+        {
+            route.Error("host", $"\"{host}\" is not a host name or wildcard", "write \"api.example.com\" or \"*.example.com\" (lowercase, no port)");
+        }
+
+        string? path = ValidatePath(route, "path");
+        string? prefix = ValidatePath(route, "path_prefix");
+        if ((path is null) == (prefix is null) && !route.Has("path") && !route.Has("path_prefix"))
+        {
+            route.Error("path_prefix", "a route needs path or path_prefix", "add path_prefix = \"/\" to match every path");
+        }
+        else if (route.Has("path") && route.Has("path_prefix"))
+        {
+            route.Error("path", "path and path_prefix cannot both be set", "keep path for an exact match or path_prefix for a subtree");
+        }
+
+        var methods = new List<string>();
+        foreach ((string method, SourceLocation location) in route.StringList("methods"))
+        {
+            if (method.Length == 0 || !HttpCharacters.IsToken(Encoding.ASCII.GetBytes(method)) || method != method.ToUpperInvariant())
+            {
+                route.Error("methods", $"\"{method}\" is not a method", "methods are case-sensitive tokens such as \"GET\"");
+            }
+            else
+            {
+                methods.Add(method);
+            }
+        }
+
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach ((string headerName, TomlNode value) in route.Table("headers")?.Entries() ?? [])
+        {
+            if (!HttpCharacters.IsToken(Encoding.ASCII.GetBytes(headerName)) || value is not TomlScalar { Value: string headerValue })
+            {
+                route.Error("headers", $"header \"{headerName}\" needs a string value and a valid name", "write headers = { \"x-tenant\" = \"blue\" }");
+                continue;
+            }
+
+            headers.Add(new(headerName, headerValue));
+        }
+
+        int priority = (int)route.Integer("priority", 0, -1_000_000, 1_000_000);
+        string? upstream = route.String("upstream");
+        if (upstream is not null && !upstreamNames.Contains(upstream))
+        {
+            string known = upstreamNames.Count == 0 ? "none are defined" : $"defined: {string.Join(", ", upstreamNames.Order())}";
+            route.Error("upstream", $"unknown upstream \"{upstream}\"", $"add [upstreams.{upstream}] ({known})");
+        }
+
+        bool strip = route.Bool("strip_prefix", false);
+        string? rewrite = route.String("rewrite_prefix");
+        if ((strip || rewrite is not null) && prefix is null)
+        {
+            route.Error(strip ? "strip_prefix" : "rewrite_prefix", "only applies to path_prefix routes", "use path_prefix, or remove this key");
+        }
+
+        if (rewrite is not null && (!rewrite.StartsWith('/') || !IsNormalized(rewrite)))
+        {
+            route.Error("rewrite_prefix", $"\"{rewrite}\" must be a normalized path starting with /", "write a path such as \"/v2\"");
+        }
+
+        bool preserveHost = route.Bool("preserve_host", true);
+        DirectResponseConfig? respond = ReadDirectResponse(route.Table("respond"));
+        if ((upstream is null) == (respond is null) && !route.Has("upstream"))
+        {
+            route.Error("upstream", "a route needs an upstream or a respond table", "add upstream = \"NAME\" or respond = { status = 200, body = \"ok\" }");
+        }
+        else if (route.Has("upstream") && respond is not null)
+        {
+            route.Error("respond", "upstream and respond cannot both be set", "remove one of them");
+        }
+
+        route.RejectUnknownKeys();
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond);
+    }
+
+    private static DirectResponseConfig? ReadDirectResponse(ConfigReader? respond)
+    {
+        if (respond is null)
+        {
+            return null;
+        }
+
+        var config = new DirectResponseConfig(
+            (int)respond.Integer("status", 200, 200, 599),
+            respond.String("body", string.Empty)!,
+            respond.String("content_type", "text/plain; charset=utf-8")!);
+        respond.RejectUnknownKeys();
+        return config;
+    }
+
+    private static string? ValidatePath(ConfigReader route, string key)
+    {
+        string? path = route.String(key);
+        if (path is null)
+        {
+            return null;
+        }
+
+        if (!path.StartsWith('/') || !IsNormalized(path))
+        {
+            route.Error(key, $"\"{path}\" is not a normalized absolute path", "start with /, and avoid //, /./, /../ and percent-encoded unreserved characters");
+            return null;
+        }
+
+        // A prefix matches whole segments, so "/users/" and "/users" mean the same subtree.
+        return key == "path_prefix" && path.Length > 1 ? path.TrimEnd('/') : path;
+    }
+
+    /// <summary>A route path must already be in the form requests are normalized to, or it could never match.</summary>
+    private static bool IsNormalized(string path)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(path);
+        if (bytes.AsSpan().ContainsAnyExcept(HttpCharacters.RequestTarget) || path.Contains('?'))
+        {
+            return false;
+        }
+
+        var output = new byte[bytes.Length + 1];
+        return PathNormalizer.Normalize(bytes, output, out int written) == RejectionReason.None
+            && output.AsSpan(0, written).SequenceEqual(bytes);
+    }
+
+    private static bool IsValidHostPattern(string host)
+    {
+        string name = host.StartsWith("*.", StringComparison.Ordinal) ? host[2..] : host;
+        return name.Length > 0 && host == host.ToLowerInvariant() && Uri.CheckHostName(name) is UriHostNameType.Dns or UriHostNameType.IPv4;
+    }
+}
+
+/// <summary>The defaults of <c>[limits]</c>, in config form.</summary>
+internal sealed class DownstreamDefaults
+{
+    public static DownstreamDefaults Instance { get; } = new();
+
+    public LimitsConfig Limits { get; } = new(32 * 1024, 100, 8 * 1024, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
+}

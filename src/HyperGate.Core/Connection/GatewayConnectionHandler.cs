@@ -1,0 +1,26 @@
+using System.Net;
+using System.Text;
+using HyperGate.Forwarding;
+using HyperGate.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace HyperGate.Connection;
+
+/// <summary>Kestrel hands every accepted downstream connection here; from now on the bytes are ours.</summary>
+public sealed class GatewayConnectionHandler(GatewayRuntime runtime) : ConnectionHandler
+{
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        byte[] clientAddress = Encoding.ASCII.GetBytes(
+            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown");
+        bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
+        CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested
+            ?? CancellationToken.None;
+
+        using var exchange = new Exchange(connection.Transport.Input, connection.Transport.Output, clientAddress, isHttps);
+        using var downstream = new DownstreamConnection(exchange, runtime);
+        using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
+        await downstream.RunAsync();
+    }
+}

@@ -1,0 +1,136 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Buffers.Text;
+using System.IO.Pipelines;
+using System.Text;
+using HyperGate.Http1;
+
+namespace HyperGate.Forwarding;
+
+/// <summary>Responses the gateway writes itself: errors as short JSON bodies, and pre-encoded direct responses.</summary>
+public static class GatewayResponses
+{
+    private static readonly byte[][] ErrorBodies = BuildErrorBodies();
+    private static readonly ConcurrentDictionary<int, byte[]> StatusLines = new();
+
+    /// <summary>The status code and the short machine-readable name for each rejection reason.</summary>
+    public static (int Status, string Code, string Message) Describe(RejectionReason reason) => reason switch
+    {
+        RejectionReason.RequestTargetTooLong => (414, "uri_too_long", "The request target is longer than allowed."),
+        RejectionReason.UnsupportedHttpVersion => (505, "http_version_not_supported", "Only HTTP/1.1 and HTTP/1.0 are supported."),
+        RejectionReason.ConnectNotSupported => (405, "method_not_allowed", "CONNECT is not supported."),
+        RejectionReason.HeadTooLarge => (431, "request_header_fields_too_large", "The request head is larger than allowed."),
+        RejectionReason.TooManyHeaders => (431, "request_header_fields_too_large", "The request has more header fields than allowed."),
+        RejectionReason.UnsupportedExpectation => (417, "expectation_failed", "Only Expect: 100-continue is supported."),
+        RejectionReason.UnsupportedTransferEncoding => (501, "not_implemented", "Only the chunked transfer coding is supported."),
+        RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),
+        RejectionReason.NoRoute => (404, "no_route", "No route matches the request."),
+        RejectionReason.MethodNotAllowed => (405, "method_not_allowed", "The route does not accept this method."),
+        RejectionReason.NoDestination => (503, "no_destination", "The upstream has no destination available."),
+        RejectionReason.UpstreamConnectFailed => (502, "upstream_connect_failed", "The upstream refused or reset the connection."),
+        RejectionReason.UpstreamConnectTimeout => (504, "upstream_connect_timeout", "Connecting to the upstream timed out."),
+        RejectionReason.UpstreamResponseTimeout => (504, "upstream_timeout", "The upstream did not respond in time."),
+        RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),
+        RejectionReason.UpstreamClosed => (502, "upstream_closed", "The upstream closed the connection before responding."),
+        RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
+        _ => (400, "bad_request", Message(reason)),
+    };
+
+    private static string Message(RejectionReason reason) => reason switch
+    {
+        RejectionReason.InvalidRequestLine => "The request line is malformed.",
+        RejectionReason.InvalidMethod => "The method is not a valid token.",
+        RejectionReason.InvalidRequestTarget => "The request target is malformed.",
+        RejectionReason.InvalidHeaderName => "A header field name is malformed.",
+        RejectionReason.InvalidHeaderValue => "A header field value contains a forbidden character.",
+        RejectionReason.ObsoleteLineFolding => "Header line folding is not allowed.",
+        RejectionReason.BareLineFeed => "Lines must end with CRLF.",
+        RejectionReason.MissingHost => "HTTP/1.1 requests need exactly one Host header.",
+        RejectionReason.MultipleHost => "HTTP/1.1 requests need exactly one Host header.",
+        RejectionReason.InvalidHost => "The Host is not a valid authority.",
+        RejectionReason.InvalidContentLength => "Content-Length is not a valid number.",
+        RejectionReason.ConflictingContentLength => "Content-Length values conflict.",
+        RejectionReason.ContentLengthWithTransferEncoding => "Content-Length and Transfer-Encoding cannot be combined.",
+        RejectionReason.InvalidTransferEncoding => "Transfer-Encoding must end with a single chunked coding.",
+        RejectionReason.TransferEncodingOnHttp10 => "Transfer-Encoding is not allowed in HTTP/1.0.",
+        RejectionReason.InvalidChunkedBody => "The chunked body is malformed.",
+        RejectionReason.InvalidPercentEncoding => "The path has an invalid percent-encoding.",
+        RejectionReason.EncodedNul => "The path contains an encoded NUL.",
+        RejectionReason.EncodedSlash => "The path contains an encoded slash or backslash.",
+        _ => "The request is malformed.",
+    };
+
+    private static byte[][] BuildErrorBodies()
+    {
+        var bodies = new byte[Enum.GetValues<RejectionReason>().Length][];
+        foreach (RejectionReason reason in Enum.GetValues<RejectionReason>())
+        {
+            (int status, string code, string message) = Describe(reason);
+            bodies[(int)reason] = Encoding.UTF8.GetBytes($$"""{"status":{{status}},"error":"{{code}}","reason":"{{reason}}","message":"{{message}}"}""");
+        }
+
+        return bodies;
+    }
+
+    /// <summary>Writes an error response (not flushed). <paramref name="allow"/> is sent for 405.</summary>
+    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, string? allow = null)
+    {
+        (int status, _, _) = Describe(reason);
+        byte[] body = ErrorBodies[(int)reason];
+        WriteStatusLine(output, status);
+        output.Write("Content-Type: application/json\r\nContent-Length: "u8);
+        WriteNumber(output, body.Length);
+        output.Write("\r\n"u8);
+        output.Write(dateLine);
+        if (allow is not null)
+        {
+            output.Write("Allow: "u8);
+            output.Write(Encoding.ASCII.GetBytes(allow));
+            output.Write("\r\n"u8);
+        }
+
+        output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
+        output.Write(body);
+    }
+
+    /// <summary>Writes a direct response: its pre-encoded head fields, then Date, Connection and the body.</summary>
+    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody)
+    {
+        output.Write(response.Head);
+        output.Write(dateLine);
+        output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
+        if (includeBody)
+        {
+            output.Write(response.Body);
+        }
+    }
+
+    /// <summary>Writes a status line with the upstream's reason phrase, or the standard one when it sent none.</summary>
+    public static void WriteStatusLine(PipeWriter output, int status, ReadOnlySpan<byte> reasonPhrase)
+    {
+        if (reasonPhrase.IsEmpty)
+        {
+            WriteStatusLine(output, status);
+            return;
+        }
+
+        output.Write("HTTP/1.1 "u8);
+        WriteNumber(output, status);
+        output.Write(" "u8);
+        output.Write(reasonPhrase);
+        output.Write("\r\n"u8);
+    }
+
+    public static void WriteStatusLine(PipeWriter output, int status) =>
+        output.Write(StatusLines.GetOrAdd(status, static code => Encoding.ASCII.GetBytes($"HTTP/1.1 {code} {ReasonPhrase(code)}\r\n")));
+
+    public static void WriteNumber(PipeWriter output, long value)
+    {
+        Span<byte> span = output.GetSpan(20);
+        Utf8Formatter.TryFormat(value, span, out int written);
+        output.Advance(written);
+    }
+
+    public static string ReasonPhrase(int status) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : "Status";
+}

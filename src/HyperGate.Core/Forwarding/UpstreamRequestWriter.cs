@@ -1,0 +1,110 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using HyperGate.Http1;
+using HyperGate.Routing;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Forwarding;
+
+/// <summary>
+/// Serializes the request head sent upstream. It is rebuilt by us, never copied: one request line, the client's
+/// end-to-end fields, the gateway's forwarding fields, and exactly one framing field.
+/// </summary>
+internal static class UpstreamRequestWriter
+{
+    public static void Write(PipeWriter output, Exchange exchange, Destination destination, bool upgrade)
+    {
+        RequestHead request = exchange.Request;
+        Route route = exchange.Route!;
+
+        output.Write(request.MethodBytes);
+        output.Write(" "u8);
+        WriteTarget(output, request, route);
+        output.Write(" HTTP/1.1\r\nHost: "u8);
+        output.Write(route.PreserveHost && request.Host.Length > 0 ? request.Host : destination.HostHeaderValue);
+        output.Write("\r\n"u8);
+
+        foreach (ref readonly HeaderField field in request.Headers)
+        {
+            if (!field.Dropped)
+            {
+                output.Write(request.Raw.Slice(field.NameStart, field.ValueStart + field.ValueLength - field.NameStart));
+                output.Write("\r\n"u8);
+            }
+        }
+
+        if (upgrade)
+        {
+            output.Write("Connection: upgrade\r\nUpgrade: "u8);
+            output.Write(request.ValueOf(request.Headers[request.UpgradeIndex]));
+            output.Write("\r\n"u8);
+        }
+
+        // RFC 7239 predecessors, as every upstream framework understands them; the client's copies were removed.
+        output.Write("X-Forwarded-For: "u8);
+        output.Write(exchange.ClientAddress);
+        output.Write(exchange.IsHttps ? "\r\nX-Forwarded-Proto: https\r\n"u8 : "\r\nX-Forwarded-Proto: http\r\n"u8);
+        if (request.Host.Length > 0)
+        {
+            output.Write("X-Forwarded-Host: "u8);
+            output.Write(request.Host);
+            output.Write("\r\n"u8);
+        }
+
+        // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
+        output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
+
+        switch (request.BodyFraming)
+        {
+            case BodyFraming.ContentLength:
+                output.Write("Content-Length: "u8);
+                GatewayResponses.WriteNumber(output, request.ContentLength);
+                output.Write("\r\n\r\n"u8);
+                break;
+            case BodyFraming.Chunked:
+                output.Write("Transfer-Encoding: chunked\r\n\r\n"u8);
+                break;
+            default:
+                output.Write("\r\n"u8);
+                break;
+        }
+    }
+
+    /// <summary>The normalized path, with the route's prefix stripped or rewritten, then the query as received.</summary>
+    private static void WriteTarget(PipeWriter output, RequestHead request, Route route)
+    {
+        if (request.IsAsteriskForm)
+        {
+            output.Write("*"u8);
+            return;
+        }
+
+        ReadOnlySpan<byte> path = request.NormalizedPath;
+        if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || route.RewritePrefix is not null))
+        {
+            // The root prefix "/" strips nothing; any other prefix ends on a segment boundary, so rest is "" or "/…".
+            ReadOnlySpan<byte> rest = route.Path.Length > 1 ? path[route.Path.Length..] : path;
+            ReadOnlySpan<byte> prefix = route.RewritePrefix ?? [];
+
+            // "/api" + "/users" → "/api/users"; "/" + "/users" → "/users"; nothing left → "/" (or the new prefix).
+            if (prefix.Length > 0 && prefix[^1] == '/' && rest.Length > 0)
+            {
+                prefix = prefix[..^1];
+            }
+
+            output.Write(prefix);
+            if (rest.IsEmpty && prefix.IsEmpty)
+            {
+                output.Write("/"u8);
+            }
+
+            output.Write(rest);
+        }
+        else
+        {
+            output.Write(path);
+        }
+
+        output.Write(request.Query);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Net;
+using HyperGate.Configuration;
+using HyperGate.Connection;
+using HyperGate.Upstreams;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace HyperGate.Hosting;
+
+/// <summary>
+/// Runs a gateway: Kestrel's socket transport accepts connections on each listen address and hands them to
+/// <see cref="GatewayConnectionHandler"/>; Kestrel's HTTP stack is never in the request path.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly List<ListenOptions> _listeners;
+
+    private GatewayHost(WebApplication app, GatewayRuntime runtime, List<ListenOptions> listeners)
+    {
+        _app = app;
+        Runtime = runtime;
+        _listeners = listeners;
+    }
+
+    public GatewayRuntime Runtime { get; }
+
+    /// <summary>The bound data-plane addresses (with real ports when the config asked for port 0).</summary>
+    public IReadOnlyList<IPEndPoint> Endpoints => _listeners.Select(l => l.IPEndPoint!).ToList();
+
+    public static async Task<GatewayHost> StartAsync(GatewayConfig config, GatewayHostOptions? options = null)
+    {
+        options ??= new GatewayHostOptions();
+        var connections = new UpstreamConnectionManager(options.TimeProvider);
+        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections);
+        var runtime = new GatewayRuntime(snapshot, connections, options.TimeProvider);
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (options.ConsoleLogging)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddSingleton(runtime);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
+        var listeners = new List<ListenOptions>();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (string address in config.Server.Listen)
+            {
+                kestrel.Listen(IPEndPoint.Parse(address), listen =>
+                {
+                    listen.UseConnectionHandler<GatewayConnectionHandler>();
+                    listeners.Add(listen);
+                });
+            }
+        });
+
+        WebApplication app = builder.Build();
+        await app.StartAsync();
+        ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
+        foreach (ListenOptions listener in listeners)
+        {
+            logger.LogInformation("listening on http://{Endpoint} (data plane)", listener.IPEndPoint);
+        }
+
+        return new GatewayHost(app, runtime, listeners);
+    }
+
+    /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl-C, or <see cref="StopAsync"/>) and has drained.</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
+    /// <summary>Stops accepting, lets in-flight requests finish within the drain timeout, then closes what is left.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await Runtime.DisposeAsync();
+    }
+}
+
+public sealed class GatewayHostOptions
+{
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    public bool ConsoleLogging { get; init; }
+}

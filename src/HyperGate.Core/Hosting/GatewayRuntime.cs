@@ -1,0 +1,42 @@
+using HyperGate.Forwarding;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Hosting;
+
+/// <summary>The state shared by every connection: the current snapshot, the upstream pools and the counters.</summary>
+public sealed class GatewayRuntime : IAsyncDisposable
+{
+    private GatewaySnapshot _snapshot;
+    private long _requests;
+
+    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, TimeProvider timeProvider)
+    {
+        _snapshot = snapshot;
+        Connections = connections;
+        TimeProvider = timeProvider;
+        Date = new DateHeader(timeProvider);
+    }
+
+    /// <summary>The snapshot new requests use; read once per request.</summary>
+    public GatewaySnapshot Snapshot => Volatile.Read(ref _snapshot);
+
+    public UpstreamConnectionManager Connections { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public DateHeader Date { get; }
+
+    /// <summary>Requests answered since start (forwarded or answered by the gateway).</summary>
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    internal void CountRequest() => Interlocked.Increment(ref _requests);
+
+    /// <summary>Publishes a new snapshot with one reference write; requests in flight keep theirs.</summary>
+    public void Swap(GatewaySnapshot snapshot) => Volatile.Write(ref _snapshot, snapshot);
+
+    public async ValueTask DisposeAsync()
+    {
+        Date.Dispose();
+        await Connections.DisposeAsync();
+    }
+}

@@ -1,0 +1,28 @@
+using HyperGate.Configuration;
+using HyperGate.Http1;
+using HyperGate.Routing;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Hosting;
+
+/// <summary>
+/// Everything compiled from one config file. Immutable: a reload builds a new snapshot and swaps one reference;
+/// a request keeps the snapshot it started with until it finishes.
+/// </summary>
+public sealed class GatewaySnapshot
+{
+    public required GatewayConfig Config { get; init; }
+
+    public required RouteTable Routes { get; init; }
+
+    public required IReadOnlyDictionary<string, Upstream> Upstreams { get; init; }
+
+    public required DownstreamLimits Limits { get; init; }
+}
+
+/// <summary>Limits on what downstream clients may send, from <c>[limits]</c>.</summary>
+public sealed record DownstreamLimits(HeadLimits Head, long MaxBodySize, TimeSpan RequestHeadTimeout, TimeSpan KeepAliveTimeout)
+{
+    public static DownstreamLimits Default { get; } =
+        new(HeadLimits.Default, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
+}

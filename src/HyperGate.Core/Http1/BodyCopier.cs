@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+
+namespace HyperGate.Http1;
+
+/// <summary>Outcome of streaming a body from one side to the other.</summary>
+public enum BodyCopyResult : byte
+{
+    Completed,
+    /// <summary>The source closed before the body was complete.</summary>
+    SourceTruncated,
+    /// <summary>The source sent bytes that are not a valid body (bad chunk framing).</summary>
+    SourceInvalid,
+    /// <summary>The destination went away.</summary>
+    DestinationClosed,
+    TooLarge,
+}
+
+/// <summary>Streams bodies between pipes with bounded memory: each read is copied and flushed (with backpressure) before the next.</summary>
+public static class BodyCopier
+{
+    /// <summary>Copies exactly <paramref name="length"/> bytes. The last write is left unflushed unless asked, so a small
+    /// response leaves in the same write as its head.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, CancellationToken cancellationToken)
+    {
+        long remaining = length;
+        while (remaining > 0)
+        {
+            ReadResult result = await source.ReadAsync(cancellationToken);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                source.AdvanceTo(buffer.End);
+                return BodyCopyResult.SourceTruncated;
+            }
+
+            ReadOnlySequence<byte> slice = buffer.Length > remaining ? buffer.Slice(0, remaining) : buffer;
+            foreach (ReadOnlyMemory<byte> segment in slice)
+            {
+                destination.Write(segment.Span);
+            }
+
+            source.AdvanceTo(slice.End);
+            remaining -= slice.Length;
+            if (remaining > 0 || flushAtEnd)
+            {
+                FlushResult flush = await destination.FlushAsync(cancellationToken);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return BodyCopyResult.DestinationClosed;
+                }
+            }
+        }
+
+        return BodyCopyResult.Completed;
+    }
+
+    /// <summary>Copies until the source closes: the framing of a response with neither length nor chunking.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<BodyCopyResult> CopyUntilCloseAsync(PipeReader source, PipeWriter destination, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult result = await source.ReadAsync(cancellationToken);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                destination.Write(segment.Span);
+            }
+
+            source.AdvanceTo(buffer.End);
+            FlushResult flush = await destination.FlushAsync(cancellationToken);
+            if (flush.IsCompleted)
+            {
+                return BodyCopyResult.DestinationClosed;
+            }
+
+            if (result.IsCompleted)
+            {
+                return BodyCopyResult.Completed;
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+namespace HyperGate.Http1;
+
+/// <summary>Every reason the gateway answers a request itself with an error instead of proxying it.</summary>
+public enum RejectionReason : byte
+{
+    None = 0,
+
+    // Request line (RFC 9112 §3)
+    InvalidRequestLine,
+    InvalidMethod,
+    InvalidRequestTarget,
+    RequestTargetTooLong,
+    UnsupportedHttpVersion,
+    ConnectNotSupported,
+
+    // Header section (RFC 9112 §5, RFC 9110 §5)
+    InvalidHeaderName,
+    InvalidHeaderValue,
+    ObsoleteLineFolding,
+    BareLineFeed,
+    HeadTooLarge,
+    TooManyHeaders,
+    MissingHost,
+    MultipleHost,
+    InvalidHost,
+    UnsupportedExpectation,
+
+    // Framing (RFC 9112 §6)
+    InvalidContentLength,
+    ConflictingContentLength,
+    ContentLengthWithTransferEncoding,
+    InvalidTransferEncoding,
+    UnsupportedTransferEncoding,
+    TransferEncodingOnHttp10,
+    InvalidChunkedBody,
+    BodyTooLarge,
+
+    // Path (see PathNormalizer)
+    InvalidPercentEncoding,
+    EncodedNul,
+    EncodedSlash,
+
+    // Routing
+    NoRoute,
+    MethodNotAllowed,
+
+    // Upstream
+    NoDestination,
+    UpstreamConnectFailed,
+    UpstreamConnectTimeout,
+    UpstreamResponseTimeout,
+    UpstreamInvalidResponse,
+    UpstreamClosed,
+
+    // Downstream
+    RequestHeadTimeout,
+
+    /// <summary>Not a rejection: the client closed the connection between requests.</summary>
+    ConnectionEnded,
+}

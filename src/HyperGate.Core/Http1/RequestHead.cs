@@ -1,0 +1,83 @@
+namespace HyperGate.Http1;
+
+/// <summary>A parsed request head. Offsets point into <see cref="MessageHead.Raw"/>.</summary>
+public sealed class RequestHead : MessageHead
+{
+    private byte[] _normalizedPath = new byte[256];
+
+    public HttpMethod Method { get; internal set; }
+
+    internal int MethodLength { get; set; }
+
+    internal int TargetStart { get; set; }
+
+    internal int TargetLength { get; set; }
+
+    internal int PathStart { get; set; }
+
+    internal int PathLength { get; set; }
+
+    internal int QueryStart { get; set; }
+
+    internal int QueryLength { get; set; }
+
+    internal int HostStart { get; set; }
+
+    internal int HostLength { get; set; }
+
+    internal int HostFieldCount { get; set; }
+
+    internal int NormalizedPathLength { get; set; }
+
+    /// <summary>True for "OPTIONS * HTTP/1.1" (RFC 9112 §3.2.4).</summary>
+    public bool IsAsteriskForm { get; internal set; }
+
+    public bool ExpectContinue { get; internal set; }
+
+    public ReadOnlySpan<byte> MethodBytes => Raw[..MethodLength];
+
+    /// <summary>The request-target exactly as received.</summary>
+    public ReadOnlySpan<byte> Target => Raw.Slice(TargetStart, TargetLength);
+
+    /// <summary>The path as received, before normalization.</summary>
+    public ReadOnlySpan<byte> RawPath => Raw.Slice(PathStart, PathLength);
+
+    /// <summary>The query including its leading '?', or empty.</summary>
+    public ReadOnlySpan<byte> Query => Raw.Slice(QueryStart, QueryLength);
+
+    /// <summary>The authority the request is for: the absolute-form target's, else the Host header's.</summary>
+    public ReadOnlySpan<byte> Host => Raw.Slice(HostStart, HostLength);
+
+    /// <summary>The canonical path every routing decision uses (see <see cref="Routing.PathNormalizer"/>).</summary>
+    public ReadOnlySpan<byte> NormalizedPath => _normalizedPath.AsSpan(0, NormalizedPathLength);
+
+    /// <summary>RFC 9112 §9.3: HTTP/1.1 defaults to persistent connections, HTTP/1.0 needs "keep-alive".</summary>
+    public bool KeepAlive => Version == HttpVersion.Http11 ? !ConnectionClose : ConnectionKeepAlive && !ConnectionClose;
+
+    public bool HasBody => IsChunked || ContentLength > 0;
+
+    public BodyFraming BodyFraming =>
+        IsChunked ? BodyFraming.Chunked : ContentLength > 0 ? BodyFraming.ContentLength : BodyFraming.None;
+
+    internal Span<byte> EnsureNormalizedPathBuffer(int length)
+    {
+        if (_normalizedPath.Length < length)
+        {
+            _normalizedPath = new byte[Math.Max(length, _normalizedPath.Length * 2)];
+        }
+
+        return _normalizedPath;
+    }
+
+    internal override void Reset()
+    {
+        base.Reset();
+        Method = HttpMethod.Other;
+        MethodLength = 0;
+        TargetStart = TargetLength = PathStart = PathLength = QueryStart = QueryLength = 0;
+        HostStart = HostLength = HostFieldCount = 0;
+        NormalizedPathLength = 0;
+        IsAsteriskForm = false;
+        ExpectContinue = false;
+    }
+}

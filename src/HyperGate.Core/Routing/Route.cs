@@ -1,0 +1,107 @@
+using System.Text;
+using HyperGate.Forwarding;
+using HyperGate.Http1;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Routing;
+
+public enum PathMatchKind : byte
+{
+    Exact,
+    Prefix,
+}
+
+/// <summary>A compiled route: what it matches, and what happens to a request that it matches.</summary>
+public sealed class Route
+{
+    public required string Name { get; init; }
+
+    /// <summary>Lowercase host without port; "*.example.com" for a wildcard; null matches any host.</summary>
+    public string? Host { get; init; }
+
+    public PathMatchKind PathKind { get; init; }
+
+    /// <summary>The path in normalized form; for a prefix, without a trailing slash ("/" for the root).</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Methods this route accepts; empty accepts all.</summary>
+    public string[] Methods
+    {
+        get => _methods;
+        init
+        {
+            _methods = value;
+            _methodBytes = Array.ConvertAll(value, Encoding.ASCII.GetBytes);
+        }
+    }
+
+    public HeaderPredicate[] Headers { get; init; } = [];
+
+    public int Priority { get; init; }
+
+    public Upstream? Upstream { get; init; }
+
+    /// <summary>A pre-encoded response sent instead of forwarding (a mock or maintenance route).</summary>
+    public DirectResponse? DirectResponse { get; init; }
+
+    public bool StripPrefix { get; init; }
+
+    /// <summary>Replaces the matched prefix in the upstream path, when set.</summary>
+    public byte[]? RewritePrefix { get; init; }
+
+    /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
+    public bool PreserveHost { get; init; } = true;
+
+    private readonly string[] _methods = [];
+    private byte[][] _methodBytes = [];
+
+    /// <summary>The value of an Allow header listing this route's methods.</summary>
+    public string AllowHeader => string.Join(", ", Methods);
+
+    public bool AcceptsMethod(ReadOnlySpan<byte> method)
+    {
+        if (_methodBytes.Length == 0)
+        {
+            return true;
+        }
+
+        foreach (byte[] accepted in _methodBytes)
+        {
+            if (method.SequenceEqual(accepted))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public bool MatchesHeaders(RequestHead request)
+    {
+        foreach (HeaderPredicate predicate in Headers)
+        {
+            if (!request.TryGetHeader(predicate.Name, out ReadOnlySpan<byte> value) || !value.SequenceEqual(predicate.Value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Routes with more predicates are tried first; priority breaks the remaining ties.</summary>
+    internal static int CompareSpecificity(Route a, Route b)
+    {
+        int byHeaders = b.Headers.Length.CompareTo(a.Headers.Length);
+        if (byHeaders != 0)
+        {
+            return byHeaders;
+        }
+
+        int byMethods = (b.Methods.Length > 0).CompareTo(a.Methods.Length > 0);
+        return byMethods != 0 ? byMethods : b.Priority.CompareTo(a.Priority);
+    }
+}
+
+/// <summary>An exact, case-sensitive match on one header's value.</summary>
+public sealed record HeaderPredicate(byte[] Name, byte[] Value);

@@ -1,0 +1,330 @@
+using System.Text;
+using HyperGate.Http1;
+
+namespace HyperGate.Routing;
+
+/// <summary>The outcome of a route lookup.</summary>
+public readonly record struct RouteMatch(Route? Route, RejectionReason Rejection, Route? MethodMismatch)
+{
+    public bool Success => Route is not null;
+}
+
+/// <summary>
+/// An immutable routing table, built once per config snapshot:
+/// host (exact, then wildcard, then any) → path trie (exact beats prefix, longer prefix beats shorter)
+/// → method and header predicates → priority. Lookups allocate nothing.
+/// </summary>
+public sealed class RouteTable
+{
+    private readonly Dictionary<string, PathTrie> _exactHosts;
+    private readonly Dictionary<string, PathTrie>.AlternateLookup<ReadOnlySpan<char>> _exactHostLookup;
+    private readonly (string Suffix, PathTrie Trie)[] _wildcardHosts;
+    private readonly PathTrie _anyHost;
+
+    private RouteTable(Dictionary<string, PathTrie> exactHosts, (string, PathTrie)[] wildcardHosts, PathTrie anyHost, IReadOnlyList<Route> routes)
+    {
+        _exactHosts = exactHosts;
+        _exactHostLookup = exactHosts.GetAlternateLookup<ReadOnlySpan<char>>();
+        _wildcardHosts = wildcardHosts;
+        _anyHost = anyHost;
+        Routes = routes;
+    }
+
+    public IReadOnlyList<Route> Routes { get; }
+
+    /// <summary>Builds the table; routes that could never be told apart are reported as errors.</summary>
+    public static RouteTable Build(IReadOnlyList<Route> routes, out List<string> ambiguities)
+    {
+        ambiguities = [];
+        var exactHosts = new Dictionary<string, PathTrie>(StringComparer.Ordinal);
+        var wildcards = new Dictionary<string, PathTrie>(StringComparer.Ordinal);
+        var anyHost = new PathTrie();
+        foreach (Route route in routes)
+        {
+            PathTrie trie = route.Host switch
+            {
+                null => anyHost,
+                ['*', '.', ..] => GetOrAdd(wildcards, route.Host[1..]),
+                _ => GetOrAdd(exactHosts, route.Host),
+            };
+            trie.Add(route);
+        }
+
+        foreach (PathTrie trie in exactHosts.Values.Concat(wildcards.Values).Append(anyHost))
+        {
+            trie.Seal(ambiguities);
+        }
+
+        // A longer wildcard suffix is more specific: "*.api.example.com" before "*.example.com".
+        var wildcardList = wildcards.Select(pair => (pair.Key, pair.Value)).OrderByDescending(pair => pair.Key.Length).ToArray();
+        return new RouteTable(exactHosts, wildcardList, anyHost, routes);
+    }
+
+    private static PathTrie GetOrAdd(Dictionary<string, PathTrie> tries, string key)
+    {
+        if (!tries.TryGetValue(key, out PathTrie? trie))
+        {
+            tries[key] = trie = new PathTrie();
+        }
+
+        return trie;
+    }
+
+    public RouteMatch Match(RequestHead request) => Match(request.Host, request.NormalizedPath, request);
+
+    public RouteMatch Match(ReadOnlySpan<byte> hostHeader, ReadOnlySpan<byte> normalizedPath, RequestHead request)
+    {
+        Route? methodMismatch = null;
+        if (_exactHosts.Count > 0 || _wildcardHosts.Length > 0)
+        {
+            // Hosts are ASCII and at most 255 bytes; lowercase them onto the stack, without the port.
+            Span<char> host = stackalloc char[Math.Min(hostHeader.Length, 256)];
+            int hostLength = LowercaseHostWithoutPort(hostHeader, host);
+            host = host[..hostLength];
+
+            if (_exactHosts.Count > 0 && _exactHostLookup.TryGetValue(host, out PathTrie? exact))
+            {
+                Route? route = exact.Match(normalizedPath, request, ref methodMismatch);
+                if (route is not null)
+                {
+                    return new RouteMatch(route, RejectionReason.None, null);
+                }
+            }
+
+            foreach ((string suffix, PathTrie trie) in _wildcardHosts)
+            {
+                // "*.example.com" matches "a.example.com" and "a.b.example.com", not "example.com".
+                if (host.Length > suffix.Length && host.EndsWith(suffix, StringComparison.Ordinal))
+                {
+                    Route? route = trie.Match(normalizedPath, request, ref methodMismatch);
+                    if (route is not null)
+                    {
+                        return new RouteMatch(route, RejectionReason.None, null);
+                    }
+                }
+            }
+        }
+
+        Route? any = _anyHost.Match(normalizedPath, request, ref methodMismatch);
+        if (any is not null)
+        {
+            return new RouteMatch(any, RejectionReason.None, null);
+        }
+
+        return methodMismatch is not null
+            ? new RouteMatch(null, RejectionReason.MethodNotAllowed, methodMismatch)
+            : new RouteMatch(null, RejectionReason.NoRoute, null);
+    }
+
+    private static int LowercaseHostWithoutPort(ReadOnlySpan<byte> host, Span<char> destination)
+    {
+        // "[::1]:8080" keeps its brackets; the port follows the last colon outside them.
+        int end = host.Length;
+        int colon = host.LastIndexOf((byte)':');
+        if (colon >= 0 && host.LastIndexOf((byte)']') < colon)
+        {
+            end = colon;
+        }
+
+        end = Math.Min(end, destination.Length);
+        for (int i = 0; i < end; i++)
+        {
+            destination[i] = (char)(byte)(host[i] | (host[i] is >= (byte)'A' and <= (byte)'Z' ? 0x20 : 0));
+        }
+
+        return end;
+    }
+
+    /// <summary>Splits a normalized path into segments: "/" → none, "/a/b" → a, b; "/a/" → a, "".</summary>
+    internal static int NextSegment(ReadOnlySpan<byte> path, int start, out ReadOnlySpan<byte> segment)
+    {
+        ReadOnlySpan<byte> rest = path[start..];
+        int slash = rest.IndexOf((byte)'/');
+        segment = slash < 0 ? rest : rest[..slash];
+        return slash < 0 ? path.Length + 1 : start + slash + 1;
+    }
+
+    internal sealed class PathTrie
+    {
+        private readonly Node _root = new(null, []);
+
+        public void Add(Route route)
+        {
+            Node node = _root;
+            byte[] path = Encoding.ASCII.GetBytes(route.Path);
+            if (path.Length > 1)
+            {
+                for (int position = 1; position <= path.Length;)
+                {
+                    position = NextSegment(path, position, out ReadOnlySpan<byte> segment);
+                    node = node.GetOrAddChild(segment);
+                }
+            }
+
+            (route.PathKind == PathMatchKind.Exact ? node.Exact : node.Prefix).Add(route);
+        }
+
+        public void Seal(List<string> ambiguities) => _root.Seal(ambiguities);
+
+        /// <summary>Walks down as far as the path goes, then back up through the parents trying prefix routes.</summary>
+        public Route? Match(ReadOnlySpan<byte> path, RequestHead request, ref Route? methodMismatch)
+        {
+            Node node = _root;
+            bool consumedAll = true;
+            if (path.Length > 1)
+            {
+                for (int position = 1; position <= path.Length;)
+                {
+                    position = NextSegment(path, position, out ReadOnlySpan<byte> segment);
+                    Node? child = node.FindChild(segment);
+                    if (child is null)
+                    {
+                        consumedAll = false;
+                        break;
+                    }
+
+                    node = child;
+                }
+            }
+
+            if (consumedAll)
+            {
+                Route? exact = Select(node.SealedExact, request, ref methodMismatch);
+                if (exact is not null)
+                {
+                    return exact;
+                }
+            }
+
+            for (Node? current = node; current is not null; current = current.Parent)
+            {
+                Route? prefix = Select(current.SealedPrefix, request, ref methodMismatch);
+                if (prefix is not null)
+                {
+                    return prefix;
+                }
+            }
+
+            return null;
+        }
+
+        private static Route? Select(Route[] candidates, RequestHead request, ref Route? methodMismatch)
+        {
+            foreach (Route route in candidates)
+            {
+                if (!route.MatchesHeaders(request))
+                {
+                    continue;
+                }
+
+                if (route.AcceptsMethod(request.MethodBytes))
+                {
+                    return route;
+                }
+
+                methodMismatch ??= route;
+            }
+
+            return null;
+        }
+
+        private sealed class Node(Node? parent, byte[] segment)
+        {
+            private Node[] _children = [];
+
+            public Node? Parent { get; } = parent;
+
+            public byte[] Segment { get; } = segment;
+
+            public List<Route> Exact { get; } = [];
+
+            public List<Route> Prefix { get; } = [];
+
+            public Route[] SealedExact { get; private set; } = [];
+
+            public Route[] SealedPrefix { get; private set; } = [];
+
+            /// <summary>Children are sorted by segment bytes, so lookup is a binary search with no allocation.</summary>
+            public Node? FindChild(ReadOnlySpan<byte> segment)
+            {
+                Node[] children = _children;
+                int low = 0;
+                int high = children.Length - 1;
+                while (low <= high)
+                {
+                    int middle = (low + high) >>> 1;
+                    int comparison = children[middle].Segment.AsSpan().SequenceCompareTo(segment);
+                    if (comparison == 0)
+                    {
+                        return children[middle];
+                    }
+
+                    if (comparison < 0)
+                    {
+                        low = middle + 1;
+                    }
+                    else
+                    {
+                        high = middle - 1;
+                    }
+                }
+
+                return null;
+            }
+
+            public Node GetOrAddChild(ReadOnlySpan<byte> segment)
+            {
+                Node? existing = FindChild(segment);
+                if (existing is not null)
+                {
+                    return existing;
+                }
+
+                var child = new Node(this, segment.ToArray());
+                Node[] children = [.. _children, child];
+                Array.Sort(children, (a, b) => a.Segment.AsSpan().SequenceCompareTo(b.Segment));
+                _children = children;
+                return child;
+            }
+
+            public void Seal(List<string> ambiguities)
+            {
+                SealedExact = SortAndCheck(Exact, ambiguities);
+                SealedPrefix = SortAndCheck(Prefix, ambiguities);
+                foreach (Node child in _children)
+                {
+                    child.Seal(ambiguities);
+                }
+            }
+
+            private static Route[] SortAndCheck(List<Route> routes, List<string> ambiguities)
+            {
+                Route[] sorted = [.. routes];
+
+                // A stable sort keeps config order among equals, which only matters for error messages.
+                Route[] ordered = [.. sorted.Order(Comparer<Route>.Create(Route.CompareSpecificity))];
+                for (int i = 0; i < ordered.Length; i++)
+                {
+                    for (int j = i + 1; j < ordered.Length; j++)
+                    {
+                        if (AreAmbiguous(ordered[i], ordered[j]))
+                        {
+                            ambiguities.Add($"routes \"{ordered[i].Name}\" and \"{ordered[j].Name}\" match the same requests");
+                        }
+                    }
+                }
+
+                return ordered;
+            }
+
+            private static bool AreAmbiguous(Route a, Route b)
+            {
+                bool methodsOverlap = a.Methods.Length == 0 || b.Methods.Length == 0
+                    || a.Methods.Intersect(b.Methods, StringComparer.Ordinal).Any();
+                bool sameHeaders = a.Headers.Length == b.Headers.Length
+                    && a.Headers.All(h => b.Headers.Any(o => o.Name.AsSpan().SequenceEqual(h.Name) && o.Value.AsSpan().SequenceEqual(h.Value)));
+                return a.Priority == b.Priority && methodsOverlap && sameHeaders && (a.Methods.Length > 0) == (b.Methods.Length > 0);
+            }
+        }
+    }
+}

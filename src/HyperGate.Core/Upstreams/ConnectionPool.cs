@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using HyperGate.Http1;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+
+namespace HyperGate.Upstreams;
+
+/// <summary>
+/// Keep-alive connections to one destination. Rent and return are lock-free (a concurrent queue whose
+/// segment is reused while the idle count stays under its capacity, so steady state allocates nothing).
+/// </summary>
+public sealed class ConnectionPool
+{
+    private readonly ConcurrentQueue<UpstreamConnection> _idle = new();
+    private readonly SocketConnectionContextFactory _connectionFactory;
+    private readonly TimeProvider _timeProvider;
+    private int _idleCount;
+    private int _activeCount;
+
+    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, SocketConnectionContextFactory connectionFactory, TimeProvider timeProvider)
+    {
+        EndPoint = endPoint;
+        Settings = settings;
+        _connectionFactory = connectionFactory;
+        _timeProvider = timeProvider;
+    }
+
+    public EndPoint EndPoint { get; }
+
+    /// <summary>Replaced when a reload changes the upstream's settings; connections already open are kept.</summary>
+    public UpstreamSettings Settings { get; internal set; }
+
+    public int IdleCount => Volatile.Read(ref _idleCount);
+
+    /// <summary>Connections currently carrying an exchange.</summary>
+    public int ActiveCount => Volatile.Read(ref _activeCount);
+
+    /// <summary>Returns a usable idle connection, or opens a new one. Throws <see cref="UpstreamException"/> on failure.</summary>
+    public ValueTask<UpstreamConnection> RentAsync(CancellationToken cancellationToken)
+    {
+        while (_idle.TryDequeue(out UpstreamConnection? connection))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            if (connection.IsUsable() && !IsExpired(connection, _timeProvider.GetTimestamp()))
+            {
+                Interlocked.Increment(ref _activeCount);
+                return ValueTask.FromResult(connection);
+            }
+
+            _ = connection.DisposeAsync();
+        }
+
+        return ConnectAsync(cancellationToken);
+    }
+
+    /// <summary>Opens a new connection, bypassing idle ones (used to retry after a reused connection failed).</summary>
+    public async ValueTask<UpstreamConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        Socket socket = EndPoint is IPEndPoint ip
+            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.NoDelay = true;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Settings.ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(EndPoint, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new UpstreamException(RejectionReason.UpstreamConnectTimeout, $"connecting to {EndPoint} timed out");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new UpstreamException(RejectionReason.UpstreamConnectFailed, $"connecting to {EndPoint} failed: {e.SocketErrorCode}");
+        }
+
+        Interlocked.Increment(ref _activeCount);
+        return new UpstreamConnection(_connectionFactory.Create(socket), this);
+    }
+
+    /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>
+    public ValueTask ReturnAsync(UpstreamConnection connection, bool reusable)
+    {
+        Interlocked.Decrement(ref _activeCount);
+        if (reusable && Interlocked.Increment(ref _idleCount) <= Settings.MaxIdleConnections)
+        {
+            connection.CompletedExchanges++;
+            connection.IdleSinceTimestamp = _timeProvider.GetTimestamp();
+            _idle.Enqueue(connection);
+            return ValueTask.CompletedTask;
+        }
+
+        if (reusable)
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        return connection.DisposeAsync();
+    }
+
+    /// <summary>Closes idle connections past their idle timeout or closed by the peer. Runs off the hot path.</summary>
+    internal void EvictIdle()
+    {
+        long now = _timeProvider.GetTimestamp();
+        for (int i = Volatile.Read(ref _idleCount); i > 0 && _idle.TryDequeue(out UpstreamConnection? connection); i--)
+        {
+            if (!connection.IsUsable() || IsExpired(connection, now))
+            {
+                Interlocked.Decrement(ref _idleCount);
+                _ = connection.DisposeAsync();
+            }
+            else
+            {
+                _idle.Enqueue(connection);
+            }
+        }
+    }
+
+    /// <summary>Closes every idle connection (shutdown, or the destination left the config).</summary>
+    internal void Clear()
+    {
+        while (_idle.TryDequeue(out UpstreamConnection? connection))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            _ = connection.DisposeAsync();
+        }
+    }
+
+    private bool IsExpired(UpstreamConnection connection, long now) =>
+        _timeProvider.GetElapsedTime(connection.IdleSinceTimestamp, now) >= Settings.IdleTimeout;
+}
+
+/// <summary>An upstream failure, carrying the reason the downstream will be told.</summary>
+public sealed class UpstreamException(RejectionReason reason, string message) : Exception(message)
+{
+    public RejectionReason Reason { get; } = reason;
+}

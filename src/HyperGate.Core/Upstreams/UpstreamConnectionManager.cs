@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HyperGate.Upstreams;
+
+/// <summary>
+/// Owns every connection pool, keyed by destination address, so that pools (and their warm connections)
+/// outlive config snapshots. A timer evicts idle connections off the hot path.
+/// </summary>
+public sealed class UpstreamConnectionManager : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, ConnectionPool> _pools = new(StringComparer.OrdinalIgnoreCase);
+    private readonly SocketConnectionContextFactory _connectionFactory;
+    private readonly TimeProvider _timeProvider;
+    private readonly ITimer _evictionTimer;
+
+    public UpstreamConnectionManager(TimeProvider timeProvider)
+    {
+        _timeProvider = timeProvider;
+
+        // Upstream replies follow our writes closely, so reading straight into a buffer saves the
+        // zero-byte read Kestrel otherwise issues to wait for data.
+        _connectionFactory = new SocketConnectionContextFactory(
+            new SocketConnectionFactoryOptions { WaitForDataBeforeAllocatingBuffer = false },
+            NullLogger.Instance);
+        _evictionTimer = timeProvider.CreateTimer(_ => EvictIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    public IEnumerable<KeyValuePair<string, ConnectionPool>> Pools => _pools;
+
+    public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings)
+    {
+        ConnectionPool pool = _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
+        pool.Settings = settings;
+        return pool;
+    }
+
+    public void EvictIdle()
+    {
+        foreach (ConnectionPool pool in _pools.Values)
+        {
+            pool.EvictIdle();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _evictionTimer.Dispose();
+        foreach (ConnectionPool pool in _pools.Values)
+        {
+            pool.Clear();
+        }
+
+        _connectionFactory.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,32 @@
+// A small echo service for trying HyperGate: it answers every request with what it received.
+using System.Text.Json;
+
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+WebApplication app = builder.Build();
+string name = app.Configuration["name"] ?? "echo";
+
+app.Run(async context =>
+{
+    long bodyBytes = 0;
+    var buffer = new byte[16 * 1024];
+    int read;
+    while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+    {
+        bodyBytes += read;
+    }
+
+    var echo = new Dictionary<string, object?>
+    {
+        ["server"] = name,
+        ["method"] = context.Request.Method,
+        ["path"] = context.Request.Path.Value,
+        ["query"] = context.Request.QueryString.Value,
+        ["headers"] = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString()),
+        ["body_bytes"] = bodyBytes,
+    };
+    context.Response.ContentType = "application/json";
+    await context.Response.WriteAsync(JsonSerializer.Serialize(echo, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+});
+
+app.Run();

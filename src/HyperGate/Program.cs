@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Reflection;
+using HyperGate.Configuration;
+using HyperGate.Hosting;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Cli;
+
+public static class Program
+{
+    private const string DefaultConfigPath = "conf/hypergate.toml";
+
+    public static int Main(string[] args)
+    {
+        var configOption = new Option<string>("--config", "-c")
+        {
+            Description = "Path of the TOML config file.",
+            DefaultValueFactory = _ => DefaultConfigPath,
+        };
+        var statsOption = new Option<bool>("--stats-on-exit")
+        {
+            Description = "On exit, print requests served and bytes allocated per request.",
+        };
+
+        var root = new RootCommand("HyperGate: an HTTP/1.1 API gateway.") { configOption, statsOption };
+        root.SetAction(parse => Run(parse.GetValue(configOption)!, parse.GetValue(statsOption)));
+
+        var checkConfigOption = new Option<string>("--config", "-c")
+        {
+            Description = "Path of the TOML config file to validate.",
+            DefaultValueFactory = _ => DefaultConfigPath,
+        };
+        var check = new Command("check", "Validate a config file and exit: 0 when valid, 1 with every error listed.") { checkConfigOption };
+        check.SetAction(parse => Check(parse.GetValue(checkConfigOption)!));
+        root.Add(check);
+
+        return root.Parse(args).Invoke();
+    }
+
+    private static int Check(string path)
+    {
+        if (!TryLoad(path, out GatewayConfig? config))
+        {
+            return 1;
+        }
+
+        Console.WriteLine($"{path}: OK ({config!.Routes.Count} routes, {config.Upstreams.Count} upstreams)");
+        return 0;
+    }
+
+    private static int Run(string path, bool statsOnExit)
+    {
+        if (!TryLoad(path, out GatewayConfig? config))
+        {
+            return 1;
+        }
+
+        long allocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);
+        GatewayHost host;
+        try
+        {
+            host = GatewayHost.StartAsync(config!, new GatewayHostOptions { ConsoleLogging = true }).GetAwaiter().GetResult();
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"hypergate: cannot listen: {e.Message}");
+            return 1;
+        }
+
+        Console.WriteLine($"HyperGate {Version} started with {path}; press Ctrl-C to stop.");
+        host.WaitForShutdownAsync().GetAwaiter().GetResult();
+        long requests = host.Runtime.RequestCount;
+        host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        if (statsOnExit)
+        {
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedAtStart;
+            Console.WriteLine($"stats: requests={requests} allocated_bytes={allocated} bytes_per_request={(requests == 0 ? 0 : (double)allocated / requests):F2}");
+        }
+
+        return 0;
+    }
+
+    private static bool TryLoad(string path, out GatewayConfig? config)
+    {
+        config = null;
+        try
+        {
+            config = ConfigLoader.Load(path);
+
+            // Compiling finds the errors that need the whole config at once (ambiguous routes).
+            using var probe = new ProbeConnections();
+            ConfigCompiler.Compile(config, probe.Manager);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            foreach (ConfigError error in e.Errors)
+            {
+                Console.Error.WriteLine(error);
+            }
+
+            Console.Error.WriteLine($"{path}: {e.Errors.Count} error(s); nothing was started.");
+            return false;
+        }
+    }
+
+    private static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>Pools created while validating are never connected; this disposes them.</summary>
+    private sealed class ProbeConnections : IDisposable
+    {
+        public UpstreamConnectionManager Manager { get; } = new(TimeProvider.System);
+
+        public void Dispose() => Manager.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
