@@ -127,7 +127,7 @@ public static class ConfigLoader
             }
             else
             {
-                upstream.Error("targets", $"\"{target}\" is not host:port", "write \"127.0.0.1:9001\", \"[::1]:9001\" or \"service.local:80\"");
+                upstream.ErrorAt(location, "targets", $"\"{target}\" is not host:port", "write \"127.0.0.1:9001\", \"[::1]:9001\" or \"service.local:80\"");
             }
         }
 
@@ -172,7 +172,7 @@ public static class ConfigLoader
         {
             if (method.Length == 0 || !HttpCharacters.IsToken(Encoding.ASCII.GetBytes(method)) || method != method.ToUpperInvariant())
             {
-                route.Error("methods", $"\"{method}\" is not a method", "methods are case-sensitive tokens such as \"GET\"");
+                route.ErrorAt(location, "methods", $"\"{method}\" is not a method", "methods are case-sensitive tokens such as \"GET\"");
             }
             else
             {

@@ -28,8 +28,11 @@ internal sealed class ConfigReader
 
     public SourceLocation LocationOf(string key) => _table[key]?.Location ?? _table.Location;
 
-    public void Error(string key, string message, string? hint = null) =>
-        _errors.Add(new ConfigError(LocationOf(key), $"{Qualified(key)}: {message}", hint));
+    public void Error(string key, string message, string? hint = null) => ErrorAt(LocationOf(key), key, message, hint);
+
+    /// <summary>An error about one item of a key's value, such as one entry of a list.</summary>
+    public void ErrorAt(SourceLocation location, string key, string message, string? hint = null) =>
+        _errors.Add(new ConfigError(location, $"{Qualified(key)}: {message}", hint));
 
     public string? String(string key, string? fallback = null) =>
         (string?)Scalar(key, v => v is string, "a string", "quote the value") ?? fallback;

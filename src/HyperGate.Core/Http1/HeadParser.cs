@@ -263,18 +263,19 @@ internal static class HeadParser
     /// RFC 9110 §7.6.1: the fields named as Connection options are hop-by-hop too. Runs only when a Connection
     /// header named something other than close/keep-alive/upgrade, which is rare.
     /// </summary>
-    public static void DropFieldsNamedByConnection(MessageHead head)
+    public static void DropFieldsNamedByConnection(ReadOnlySpan<byte> input, MessageHead head)
     {
         if (head.ConnectionHeaderIndexWithCustomOptions < 0)
         {
             return;
         }
 
-        ReadOnlySpan<byte> options = head.ValueOf(head.HeaderAt(head.ConnectionHeaderIndexWithCustomOptions));
+        ref HeaderField connection = ref head.HeaderAt(head.ConnectionHeaderIndexWithCustomOptions);
+        ReadOnlySpan<byte> options = input.Slice(connection.ValueStart, connection.ValueLength);
         for (int i = 0; i < head.HeaderCount; i++)
         {
             ref HeaderField field = ref head.HeaderAt(i);
-            ReadOnlySpan<byte> name = head.NameOf(field);
+            ReadOnlySpan<byte> name = input.Slice(field.NameStart, field.NameLength);
             foreach (Range range in options.Split((byte)','))
             {
                 if (Ascii.EqualsIgnoreCase(HttpCharacters.TrimWhitespace(options[range]), name))

@@ -86,7 +86,7 @@ public static class RequestHeadParser
             return ParseStatus.Rejected;
         }
 
-        HeadParser.DropFieldsNamedByConnection(head);
+        HeadParser.DropFieldsNamedByConnection(input, head);
         return ParseStatus.Complete;
     }
 

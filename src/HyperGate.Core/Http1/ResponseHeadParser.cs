@@ -76,7 +76,7 @@ public static class ResponseHeadParser
             return ParseStatus.Rejected;
         }
 
-        HeadParser.DropFieldsNamedByConnection(head);
+        HeadParser.DropFieldsNamedByConnection(input, head);
         return ParseStatus.Complete;
     }
 

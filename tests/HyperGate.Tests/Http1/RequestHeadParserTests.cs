@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Text;
+using HyperGate.Http1;
+
+namespace HyperGate.Tests.Http1;
+
+public class RequestHeadParserTests
+{
+    private static readonly HeadLimits Limits = HeadLimits.Default;
+
+    public static TheoryData<string> ValidHeads => new()
+    {
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /users/7?x=1&y=%20 HTTP/1.1\r\nHost: api.example.com:8080\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+        "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n",
+        "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET http://example.com/a?b HTTP/1.1\r\nHost: other\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+        "CUSTOM-METHOD /x HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tvalue\t\r\nX-Obs-Text: caf\u00e9\r\n\r\n",
+    };
+
+    [Theory]
+    [MemberData(nameof(ValidHeads))]
+    public void TryParse_EveryStrictPrefix_ReportsIncompleteAndConsumesNothing(string text)
+    {
+        byte[] bytes = Encoding.Latin1.GetBytes(text);
+        using var head = new RequestHead();
+        for (int length = 0; length < bytes.Length; length++)
+        {
+            var buffer = new ReadOnlySequence<byte>(bytes, 0, length);
+            ParseStatus status = RequestHeadParser.TryParse(buffer, head, Limits, out SequencePosition consumed, out SequencePosition examined, out _);
+            Assert.Equal(ParseStatus.Incomplete, status);
+            Assert.Equal(0, buffer.Slice(0, consumed).Length);
+            Assert.Equal(length, buffer.Slice(0, examined).Length);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ValidHeads))]
+    public void TryParse_OneBytePerSegment_GivesSameResultAsContiguous(string text)
+    {
+        byte[] bytes = Encoding.Latin1.GetBytes(text + "BODY");
+        using var contiguous = new RequestHead();
+        using var segmented = new RequestHead();
+
+        Assert.Equal(ParseStatus.Complete, RequestHeadParser.TryParse(new ReadOnlySequence<byte>(bytes), contiguous, Limits, out SequencePosition c1, out _, out _));
+        ReadOnlySequence<byte> split = SegmentedSequence.OneBytePerSegment(bytes);
+        Assert.Equal(ParseStatus.Complete, RequestHeadParser.TryParse(split, segmented, Limits, out SequencePosition c2, out _, out _));
+
+        Assert.Equal(text.Length, new ReadOnlySequence<byte>(bytes).Slice(0, c1).Length);
+        Assert.Equal(text.Length, split.Slice(0, c2).Length);
+        Assert.Equal(Describe(contiguous), Describe(segmented));
+    }
+
+    private static string Describe(RequestHead head)
+    {
+        var text = new StringBuilder();
+        text.Append($"{head.Method}|{Encoding.Latin1.GetString(head.MethodBytes)}|{Encoding.Latin1.GetString(head.Target)}|");
+        text.Append($"{Encoding.Latin1.GetString(head.RawPath)}|{Encoding.Latin1.GetString(head.Query)}|{Encoding.Latin1.GetString(head.Host)}|");
+        text.Append($"{head.Version}|{head.ContentLength}|{head.IsChunked}|{head.KeepAlive}");
+        foreach (HeaderField field in head.Headers)
+        {
+            text.Append($"|{Encoding.Latin1.GetString(head.NameOf(field))}={Encoding.Latin1.GetString(head.ValueOf(field))}:{field.Known}:{field.Dropped}");
+        }
+
+        return text.ToString();
+    }
+
+    [Fact]
+    public void TryParse_OriginForm_SplitsPathQueryAndHost()
+    {
+        using RequestHead head = Parse("GET /users/7?x=1 HTTP/1.1\r\nHost: API.example.com:8080\r\nAccept: */*\r\n\r\n");
+        Assert.Equal(HttpMethod.Get, head.Method);
+        Assert.Equal("/users/7", Encoding.ASCII.GetString(head.RawPath));
+        Assert.Equal("?x=1", Encoding.ASCII.GetString(head.Query));
+        Assert.Equal("API.example.com:8080", Encoding.ASCII.GetString(head.Host));
+        Assert.Equal(HttpVersion.Http11, head.Version);
+        Assert.True(head.KeepAlive);
+        Assert.Equal(2, head.HeaderCount);
+        Assert.True(head.Headers[0].Dropped);
+        Assert.False(head.Headers[1].Dropped);
+    }
+
+    [Fact]
+    public void TryParse_AbsoluteForm_UsesTargetAuthorityOverHostHeader()
+    {
+        using RequestHead head = Parse("GET http://example.com:81/a/b?c=d HTTP/1.1\r\nHost: other\r\n\r\n");
+        Assert.Equal("example.com:81", Encoding.ASCII.GetString(head.Host));
+        Assert.Equal("/a/b", Encoding.ASCII.GetString(head.RawPath));
+        Assert.Equal("?c=d", Encoding.ASCII.GetString(head.Query));
+    }
+
+    [Fact]
+    public void TryParse_ConnectionOptions_DropNamedFieldsAndSetFlags()
+    {
+        using RequestHead head = Parse("GET / HTTP/1.1\r\nHost: a\r\nX-Secret: 1\r\nConnection: close, X-Secret\r\nKeep-Alive: timeout=5\r\nX-Kept: 2\r\n\r\n");
+        Assert.False(head.KeepAlive);
+        var forwarded = head.Headers.ToArray().Where(f => !f.Dropped).Select(f => Encoding.ASCII.GetString(head.NameOf(f))).ToArray();
+        Assert.Equal(["X-Kept"], forwarded);
+    }
+
+    [Fact]
+    public void TryParse_Http10WithoutKeepAlive_IsNotPersistent()
+    {
+        using RequestHead plain = Parse("GET / HTTP/1.0\r\n\r\n");
+        using RequestHead keepAlive = Parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        Assert.False(plain.KeepAlive);
+        Assert.True(keepAlive.KeepAlive);
+    }
+
+    [Fact]
+    public void TryParse_IdenticalContentLengths_AreAccepted()
+    {
+        using RequestHead head = Parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nContent-Length: 12\r\n\r\n");
+        Assert.Equal(12, head.ContentLength);
+        Assert.Equal(BodyFraming.ContentLength, head.BodyFraming);
+    }
+
+    [Fact]
+    public void TryParse_ExpectContinue_IsRecognized()
+    {
+        using RequestHead head = Parse("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
+        Assert.True(head.ExpectContinue);
+    }
+
+    public static TheoryData<string, RejectionReason> Rejections => new()
+    {
+        { "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestLine },
+        { "GET /\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestLine },
+        { "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidMethod },
+        { "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestLine },
+        { "GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "GET /caf\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "GET * HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n", RejectionReason.ConnectNotSupported },
+        { "GET / HTTP/2.0\r\nHost: a\r\n\r\n", RejectionReason.UnsupportedHttpVersion },
+        { "GET / HTTP/1.10\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestLine },
+        { "GET / http/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestLine },
+        { "GET / HTTP/1.1\nHost: a\r\n\r\n", RejectionReason.BareLineFeed },
+        { "GET / HTTP/1.1\r\nHost: a\n\r\n", RejectionReason.BareLineFeed },
+        { "GET / HTTP/1.1\r\nHost: a\r\n\n", RejectionReason.BareLineFeed },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", RejectionReason.InvalidHeaderValue },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", RejectionReason.InvalidHeaderValue },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\u007fc\r\n\r\n", RejectionReason.InvalidHeaderValue },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n", RejectionReason.InvalidHeaderName },
+        { "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", RejectionReason.InvalidHeaderName },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX(A): b\r\n\r\n", RejectionReason.InvalidHeaderName },
+        { "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", RejectionReason.InvalidHeaderName },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", RejectionReason.ObsoleteLineFolding },
+        { "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", RejectionReason.MissingHost },
+        { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", RejectionReason.MultipleHost },
+        { "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET http://user@evil/ HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n", RejectionReason.UnsupportedExpectation },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", RejectionReason.InvalidContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", RejectionReason.ConflictingContentLength },
+        { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.ContentLengthWithTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", RejectionReason.ContentLengthWithTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", RejectionReason.UnsupportedTransferEncoding },
+        { "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.TransferEncodingOnHttp10 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rejections))]
+    public void TryParse_MalformedHead_IsRejectedWithReason(string text, RejectionReason expected)
+    {
+        using var head = new RequestHead();
+        byte[] bytes = Encoding.Latin1.GetBytes(text);
+        ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(bytes), head, Limits, out _, out _, out RejectionReason reason);
+        Assert.Equal(ParseStatus.Rejected, status);
+        Assert.Equal(expected, reason);
+
+        // The same verdict when the head arrives one byte at a time.
+        using var segmentedHead = new RequestHead();
+        RequestHeadParser.TryParse(SegmentedSequence.OneBytePerSegment(bytes), segmentedHead, Limits, out _, out _, out RejectionReason segmentedReason);
+        Assert.Equal(expected, segmentedReason);
+    }
+
+    [Fact]
+    public void TryParse_HeadLargerThanLimit_IsRejectedWithoutScanningFurther()
+    {
+        var limits = new HeadLimits(1024, 100, 512);
+        string head = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + new string('a', 2000) + "\r\n\r\n";
+        using var parsed = new RequestHead();
+        ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(head)), parsed, limits, out _, out _, out RejectionReason reason);
+        Assert.Equal(ParseStatus.Rejected, status);
+        Assert.Equal(RejectionReason.HeadTooLarge, reason);
+    }
+
+    [Fact]
+    public void TryParse_TargetLongerThanLimit_IsUriTooLong()
+    {
+        var limits = new HeadLimits(8192, 100, 100);
+        using var parsed = new RequestHead();
+        string complete = "GET /" + new string('a', 200) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+        RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(complete)), parsed, limits, out _, out _, out RejectionReason reason);
+        Assert.Equal(RejectionReason.RequestTargetTooLong, reason);
+
+        // Still arriving, but already past what a request line may be.
+        string partial = "GET /" + new string('a', 200);
+        RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(partial)), parsed, limits, out _, out _, out reason);
+        Assert.Equal(RejectionReason.RequestTargetTooLong, reason);
+    }
+
+    [Fact]
+    public void TryParse_MoreHeadersThanLimit_IsRejected()
+    {
+        var limits = new HeadLimits(32 * 1024, 3, 1024);
+        using var parsed = new RequestHead();
+        string head = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(head)), parsed, limits, out _, out _, out RejectionReason reason);
+        Assert.Equal(RejectionReason.TooManyHeaders, reason);
+    }
+
+    [Fact]
+    public void TryParse_EveryControlCharacterInValue_IsRejectedExceptTab()
+    {
+        for (int c = 0; c < 0x20; c++)
+        {
+            string head = $"GET / HTTP/1.1\r\nHost: a\r\nX-A: a{(char)c}b\r\n\r\n";
+            using var parsed = new RequestHead();
+            ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(head)), parsed, Limits, out _, out _, out RejectionReason reason);
+            if (c == '\t')
+            {
+                Assert.Equal(ParseStatus.Complete, status);
+            }
+            else
+            {
+                Assert.Equal(ParseStatus.Rejected, status);
+                Assert.True(reason is RejectionReason.InvalidHeaderValue or RejectionReason.BareLineFeed, $"0x{c:x2}: {reason}");
+            }
+        }
+    }
+
+    private static RequestHead Parse(string text)
+    {
+        var head = new RequestHead();
+        ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), head, Limits, out _, out _, out RejectionReason reason);
+        Assert.True(status == ParseStatus.Complete, $"expected a complete head, got {status} ({reason})");
+        return head;
+    }
+}
