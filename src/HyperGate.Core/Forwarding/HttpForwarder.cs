@@ -167,6 +167,12 @@ public static class HttpForwarder
         BodyCopyResult result;
         try
         {
+            // The client waits for 100 Continue, which the upstream sends only once it has seen the head.
+            if (request.ExpectContinue && (await connection.Output.FlushAsync()).IsCompleted)
+            {
+                return BodyCopyResult.DestinationClosed;
+            }
+
             result = request.IsChunked
                 ? await ChunkedBody.CopyAsync(exchange.Input, connection.Output, exchange.Snapshot.Limits.MaxBodySize, dechunk: false, CancellationToken.None)
                 : await BodyCopier.CopyExactAsync(exchange.Input, connection.Output, request.ContentLength, flushAtEnd: true, CancellationToken.None);

@@ -42,8 +42,9 @@ public static class BodyCopier
                 destination.Write(segment.Span);
             }
 
-            source.AdvanceTo(slice.End);
+            // The length is taken before AdvanceTo: afterwards the slice's segments belong to the pipe again.
             remaining -= slice.Length;
+            source.AdvanceTo(slice.End);
             if (remaining > 0 || flushAtEnd)
             {
                 FlushResult flush = await destination.FlushAsync(cancellationToken);

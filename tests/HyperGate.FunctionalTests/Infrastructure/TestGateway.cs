@@ -1,0 +1,57 @@
+using System.Net;
+using HyperGate.Configuration;
+using HyperGate.Hosting;
+
+namespace HyperGate.FunctionalTests.Infrastructure;
+
+/// <summary>A gateway started in-process on 127.0.0.1 with a port chosen by the OS.</summary>
+public sealed class TestGateway : IAsyncDisposable
+{
+    private TestGateway(GatewayHost host) => Host = host;
+
+    public GatewayHost Host { get; }
+
+    public IPEndPoint EndPoint => Host.Endpoints[0];
+
+    public Uri BaseUri => new($"http://{EndPoint}");
+
+    /// <summary>Starts a gateway from config text; the [server] section is added unless given.</summary>
+    public static async Task<TestGateway> StartAsync(string toml)
+    {
+        if (!toml.Contains("[server]", StringComparison.Ordinal))
+        {
+            toml = "[server]\nlisten = [\"127.0.0.1:0\"]\ndrain_timeout = \"10s\"\n\n" + toml;
+        }
+
+        GatewayConfig config = ConfigLoader.Parse(toml, "test.toml");
+        return new TestGateway(await GatewayHost.StartAsync(config));
+    }
+
+    /// <summary>One upstream and one catch-all route to it.</summary>
+    public static Task<TestGateway> StartForAsync(string upstreamAddress, string routeExtras = "", string upstreamExtras = "", string limits = "") =>
+        StartAsync($"""
+            {limits}
+            [upstreams.backend]
+            targets = ["{upstreamAddress}"]
+            {upstreamExtras}
+
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            {routeExtras}
+            """);
+
+    public HttpClient CreateClient() => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        BaseAddress = BaseUri,
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    public RawClient ConnectRaw() => RawClient.Connect(EndPoint);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.StopAsync();
+        await Host.DisposeAsync();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace HyperGate.FunctionalTests.Infrastructure;
+
+/// <summary>A real HTTP/1.1 upstream (Kestrel) on 127.0.0.1 with endpoints that report what they received.</summary>
+public sealed class TestUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _requestCount;
+
+    private TestUpstream(WebApplication app) => _app = app;
+
+    public string Address { get; private set; } = string.Empty;
+
+    /// <summary>Requests that reached this upstream.</summary>
+    public int RequestCount => Volatile.Read(ref _requestCount);
+
+    /// <summary>Completed by the test to let /slow answer.</summary>
+    public TaskCompletionSource SlowGate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completed when /slow has been entered.</summary>
+    public TaskCompletionSource SlowEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static async Task<TestUpstream> StartAsync(string name = "upstream")
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = null;
+        });
+        WebApplication app = builder.Build();
+        var upstream = new TestUpstream(app);
+        app.UseWebSockets();
+        app.Use(async (context, next) =>
+        {
+            Interlocked.Increment(ref upstream._requestCount);
+            await next(context);
+        });
+
+        app.Map("/ws", async context =>
+        {
+            using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[4096];
+            while (true)
+            {
+                WebSocketReceiveResult received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                    return;
+                }
+
+                await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, CancellationToken.None);
+            }
+        });
+
+        app.Map("/upload", async context =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long length = 0;
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                length += read;
+            }
+
+            await context.Response.WriteAsJsonAsync(new { length, sha256 = Convert.ToHexString(hash.GetHashAndReset()) });
+        });
+
+        app.Map("/download", async context =>
+        {
+            long size = long.Parse(context.Request.Query["size"]!);
+            if (context.Request.Query["chunked"] != "1")
+            {
+                context.Response.ContentLength = size;
+            }
+
+            var buffer = new byte[64 * 1024];
+            for (long sent = 0; sent < size;)
+            {
+                int count = (int)Math.Min(buffer.Length, size - sent);
+                Pattern(sent, buffer.AsSpan(0, count));
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, count));
+                sent += count;
+            }
+        });
+
+        app.Map("/status/{code:int}", (HttpContext context, int code) =>
+        {
+            context.Response.StatusCode = code;
+            context.Response.Headers["X-Upstream"] = name;
+            return code is 204 or 304 ? Task.CompletedTask : context.Response.WriteAsync($"status {code}");
+        });
+
+        app.Map("/slow", async context =>
+        {
+            upstream.SlowEntered.TrySetResult();
+            await upstream.SlowGate.Task;
+            await context.Response.WriteAsync("done");
+        });
+
+        app.MapFallback(async context =>
+        {
+            long bodyLength = 0;
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                bodyLength += read;
+            }
+
+            var echo = new EchoResult(
+                name,
+                context.Request.Method,
+                context.Request.Path.Value ?? string.Empty,
+                context.Request.QueryString.Value ?? string.Empty,
+                context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+                bodyLength,
+                context.Connection.Id);
+            context.Response.Headers["X-Upstream"] = name;
+            await context.Response.WriteAsJsonAsync(echo);
+        });
+
+        await app.StartAsync();
+        upstream.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Authority;
+        return upstream;
+    }
+
+    /// <summary>The deterministic content /download serves: byte i is (i * 31 + 7) mod 256.</summary>
+    public static void Pattern(long offset, Span<byte> destination)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = (byte)(((offset + i) * 31) + 7);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        SlowGate.TrySetResult();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+public sealed record EchoResult(string Server, string Method, string Path, string Query, Dictionary<string, string> Headers, long BodyLength, string ConnectionId)
+{
+    public static EchoResult Parse(string json) => JsonSerializer.Deserialize<EchoResult>(json, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+}

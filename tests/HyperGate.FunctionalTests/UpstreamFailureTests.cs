@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using HyperGate.FunctionalTests.Infrastructure;
+
+namespace HyperGate.FunctionalTests;
+
+public class UpstreamFailureTests
+{
+    [Fact]
+    public async Task RefusedConnection_Is502()
+    {
+        // A port that was just free: nothing listens there.
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        string address = probe.LocalEndpoint.ToString()!;
+        probe.Stop();
+
+        await using TestGateway gateway = await TestGateway.StartForAsync(address);
+        using HttpClient client = gateway.CreateClient();
+        using HttpResponseMessage response = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("upstream_connect_failed", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+
+        // The connection survives an upstream failure.
+        using HttpResponseMessage again = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.BadGateway, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task SilentUpstream_Is504AfterResponseTimeout()
+    {
+        await using var upstream = new RawUpstream((_, _) => new RawReply([], Hang: true));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address, upstreamExtras: "response_timeout = \"300ms\"");
+        using HttpClient client = gateway.CreateClient();
+        using HttpResponseMessage response = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("upstream_timeout", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+    }
+
+    [Theory]
+    [InlineData("garbage\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-Split: a\rb\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Le")]
+    public async Task MalformedOrTruncatedResponseHead_Is502_AndConnectionIsDiscarded(string reply)
+    {
+        await using var upstream = new RawUpstream((_, n) => n == 1
+            ? RawReply.Text(reply, close: true)
+            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address);
+        using HttpClient client = gateway.CreateClient();
+
+        using HttpResponseMessage bad = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.BadGateway, bad.StatusCode);
+        Assert.Equal("ok", await client.GetStringAsync("/"));
+        Assert.Equal(2, upstream.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task UpstreamDyingMidResponse_ClientSeesTruncation_GatewayKeepsServing()
+    {
+        await using var upstream = new RawUpstream((head, _) => head.StartsWith("GET /die", StringComparison.Ordinal)
+            ? RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial", close: true)
+            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address);
+
+        using (RawClient raw = gateway.ConnectRaw())
+        {
+            await raw.SendAsync("GET /die HTTP/1.1\r\nHost: a\r\n\r\n");
+            string head = await raw.ReadHeadAsync();
+            Assert.Contains("Content-Length: 1000", head);
+            byte[] body = await raw.ReadToEndAsync();
+            Assert.Equal("partial", System.Text.Encoding.ASCII.GetString(body));
+        }
+
+        using HttpClient client = gateway.CreateClient();
+        Assert.Equal("ok", await client.GetStringAsync("/fine"));
+    }
+
+    [Fact]
+    public async Task PooledConnectionClosedByUpstream_IsNotReused()
+    {
+        // The upstream closes after every response without saying so: the pool must notice, not fail the next request.
+        await using var upstream = new RawUpstream((_, _) => RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address);
+        using HttpClient client = gateway.CreateClient();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal("ok", await client.GetStringAsync("/"));
+        }
+
+        Assert.Equal(5, upstream.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task UpstreamWithoutDestinations_Is503()
+    {
+        await using TestGateway gateway = await TestGateway.StartAsync("""
+            [upstreams.empty]
+            targets = []
+            [routes.all]
+            path_prefix = "/"
+            upstream = "empty"
+            """);
+        using HttpClient client = gateway.CreateClient();
+        using HttpResponseMessage response = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ConnectionCloseFromUpstream_ConnectionIsNotPooled()
+    {
+        await using var upstream = new RawUpstream((_, _) => RawReply.Text("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address);
+        using HttpClient client = gateway.CreateClient();
+        Assert.Equal("ok", await client.GetStringAsync("/"));
+        Assert.Equal("ok", await client.GetStringAsync("/"));
+        Assert.Equal(2, upstream.ConnectionCount);
+    }
+}
