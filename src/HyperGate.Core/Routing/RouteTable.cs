@@ -230,6 +230,8 @@ public sealed class RouteTable
 
         private sealed class Node(Node? parent, byte[] segment)
         {
+            // While building, children are found by segment text; Seal turns them into a sorted array.
+            private readonly Dictionary<string, Node> _building = new(StringComparer.Ordinal);
             private Node[] _children = [];
 
             public Node? Parent { get; } = parent;
@@ -274,16 +276,12 @@ public sealed class RouteTable
 
             public Node GetOrAddChild(ReadOnlySpan<byte> segment)
             {
-                Node? existing = FindChild(segment);
-                if (existing is not null)
+                string key = Encoding.Latin1.GetString(segment);
+                if (!_building.TryGetValue(key, out Node? child))
                 {
-                    return existing;
+                    _building[key] = child = new Node(this, segment.ToArray());
                 }
 
-                var child = new Node(this, segment.ToArray());
-                Node[] children = [.. _children, child];
-                Array.Sort(children, (a, b) => a.Segment.AsSpan().SequenceCompareTo(b.Segment));
-                _children = children;
                 return child;
             }
 
@@ -291,6 +289,9 @@ public sealed class RouteTable
             {
                 SealedExact = SortAndCheck(Exact, ambiguities);
                 SealedPrefix = SortAndCheck(Prefix, ambiguities);
+                Node[] children = [.. _building.Values];
+                Array.Sort(children, (a, b) => a.Segment.AsSpan().SequenceCompareTo(b.Segment));
+                _children = children;
                 foreach (Node child in _children)
                 {
                     child.Seal(ambiguities);
