@@ -55,7 +55,6 @@ public static class Program
             return 1;
         }
 
-        long allocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);
         GatewayHost host;
         try
         {
@@ -68,15 +67,10 @@ public static class Program
         }
 
         Console.WriteLine($"HyperGate {Version} started with {path}; press Ctrl-C to stop.");
+        using AllocationStats? stats = statsOnExit ? new AllocationStats(host.Runtime) : null;
         host.WaitForShutdownAsync().GetAwaiter().GetResult();
-        long requests = host.Runtime.RequestCount;
+        stats?.Report();
         host.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        if (statsOnExit)
-        {
-            long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedAtStart;
-            Console.WriteLine($"stats: requests={requests} allocated_bytes={allocated} bytes_per_request={(requests == 0 ? 0 : (double)allocated / requests):F2}");
-        }
-
         return 0;
     }
 

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Side-by-side load comparison on one machine: the origin directly, HyperGate, nginx, HAProxy and YARP.
+# Every proxy runs pinned to CPU 1; the nginx origin and wrk share CPU 0. Scenarios run in interleaved rounds
+# (A B C D E, A B C D E, ...) so that machine noise spreads over all targets alike.
+#
+# Environment: ROUNDS (default 3), DURATION per run (default 5s), TARGETS (default "direct hypergate nginx haproxy yarp"),
+#              SCENARIOS (default "small50 small256 16k 1m post4k"), RESULTS (file to update, default bench/RESULTS.md).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+TARGETS=${TARGETS:-"direct hypergate nginx haproxy yarp"}
+SCENARIOS=${SCENARIOS:-"small50 small256 16k 1m post4k"}
+RESULTS=${RESULTS:-bench/RESULTS.md}
+
+# --- prerequisites -------------------------------------------------------------------------------------------
+missing=()
+for tool in wrk nginx haproxy taskset; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy util-linux >/dev/null
+fi
+./build.sh build >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094
+
+# --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
+mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
+head -c 16384 /dev/urandom >"$work/www/16k.bin"
+head -c 1048576 /dev/urandom >"$work/www/1m.bin"
+cat >"$work/nginx-origin/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx-origin/nginx.pid;
+error_log $work/nginx-origin/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-origin;
+  server {
+    listen 127.0.0.1:$ORIGIN;
+    root $work/www;
+    location = /small { default_type text/plain; return 200 "hello world\n"; }
+    location = /post { client_max_body_size 1m; default_type text/plain; return 200 "ok\n"; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$work/nginx-origin/nginx.conf" -g 'daemon off;' & pids+=($!)
+
+# --- proxies, each pinned to CPU 1 with its best single-core settings ----------------------------------------
+# HyperGate: workstation non-concurrent GC, tiered PGO (from the project), logging off (it has none on the data plane).
+cat >"$work/hypergate.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$HYPERGATE"]
+[limits]
+keepalive_timeout = "5m"
+[upstreams.origin]
+targets = ["127.0.0.1:$ORIGIN"]
+max_idle_connections = 1024
+[routes.all]
+path_prefix = "/"
+upstream = "origin"
+CONF
+taskset -c 1 src/HyperGate/bin/Release/net10.0/hypergate --config "$work/hypergate.toml" --stats-on-exit >"$work/hypergate.log" 2>&1 & hypergate_pid=$!; pids+=($hypergate_pid)
+
+# nginx: one worker, upstream keep-alive, HTTP/1.1 to the origin, no logs, no buffering to disk.
+cat >"$work/nginx-proxy/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx-proxy/nginx.pid;
+error_log $work/nginx-proxy/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-proxy;
+  proxy_temp_path $work/nginx-proxy;
+  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 512; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+      proxy_buffers 16 64k;
+      client_max_body_size 1m;
+    }
+  }
+}
+CONF
+taskset -c 1 nginx -c "$work/nginx-proxy/nginx.conf" -g 'daemon off;' & nginx_pid=$!; pids+=($nginx_pid)
+
+# HAProxy: one thread, HTTP mode, connection reuse always, no logs.
+cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend in
+  bind 127.0.0.1:$HAPROXY
+  default_backend origin
+backend origin
+  server origin 127.0.0.1:$ORIGIN maxconn 1024
+CONF
+taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haproxy_pid)
+
+# YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
+taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
+
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+for target in $TARGETS; do
+  for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
+done
+
+# scenario → connections, path, extra wrk arguments
+scenario() {
+  case $1 in
+    small50) echo "50 /small" ;;
+    small256) echo "256 /small" ;;
+    16k) echo "50 /16k.bin" ;;
+    1m) echo "16 /1m.bin" ;;
+    post4k) echo "50 /post -s bench/load/post4k.lua" ;;
+  esac
+}
+
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+# Warm every target (JIT, pools) before measuring.
+for target in $TARGETS; do
+  taskset -c 0 wrk -t1 -c50 -d2s "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
+done
+hypergate_before=$(grep -c . "$work/hypergate.log" || true)
+
+echo "round scenario target rps p50_ms p99_ms errors rss_kb" >"$work/raw.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  for name in $SCENARIOS; do
+    read -r connections path extra <<<"$(scenario "$name")"
+    for target in $TARGETS; do
+      pid=$(pid_of "$target")
+      rss_file="$work/rss"; echo 0 >"$rss_file"
+      if [[ -n "$pid" ]]; then
+        ( peak=0; while kill -0 "$pid" 2>/dev/null; do
+            rss=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+            ((rss > peak)) && peak=$rss && echo "$peak" >"$rss_file"; sleep 0.5; done ) & sampler=$!
+      fi
+      # shellcheck disable=SC2086
+      out=$(taskset -c 0 wrk -t1 -c"$connections" -d"$DURATION" --latency $extra "http://127.0.0.1:$(port_of "$target")$path")
+      [[ -n "$pid" ]] && { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; }
+      rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+      p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+      p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+      errors=$(awk '/Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx/ { n += $5 } END { print n + 0 }' <<<"$out")
+      echo "$round $name $target $rps $p50 $p99 ${errors:-0} $(cat "$rss_file")" | tee -a "$work/raw.txt"
+    done
+  done
+done
+
+# HyperGate reports its allocations on a clean exit.
+kill -TERM "$hypergate_pid"; wait "$hypergate_pid" 2>/dev/null || true
+stats=$(grep '^stats:' "$work/hypergate.log" || echo "stats: unavailable")
+echo "$stats"
+
+# --- summary table -----------------------------------------------------------------------------------------
+table=$(python3 - "$work/raw.txt" "$SCENARIOS" "$TARGETS" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1]).read().splitlines()[1:]]
+scenarios, targets = sys.argv[2].split(), sys.argv[3].split()
+names = {"small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
+print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × HAProxy |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for s in scenarios:
+    med = {}
+    for t in targets:
+        rps = [float(r[3]) for r in rows if r[1] == s and r[2] == t]
+        med[t] = statistics.median(rps) if rps else 0
+    for t in targets:
+        sel = [r for r in rows if r[1] == s and r[2] == t]
+        if not sel:
+            continue
+        rps = [float(r[3]) for r in sel]
+        p50 = statistics.median(float(r[4]) for r in sel)
+        p99 = statistics.median(float(r[5]) for r in sel)
+        errors = sum(int(float(r[6])) for r in sel)
+        rss = max(int(r[7]) for r in sel) / 1024
+        direct = f"{med[t] / med['direct']:.2f}" if med.get("direct") else "–"
+        haproxy = f"{med[t] / med['haproxy']:.2f}" if med.get("haproxy") else "–"
+        print(f"| {names.get(s, s)} | {t} | {med[t]:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {p50:.2f} | {p99:.2f} | {errors} | {rss:.0f} | {direct} | {haproxy} |")
+PY
+)
+echo "$table"
+
+versions="nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), HAProxy $(haproxy -v | awk 'NR==1 { print $3 }'), YARP 2.3.0, wrk $(wrk -v 2>&1 | awk 'NR==1 { print $2 }'), .NET $(dotnet --version)"
+section=$(cat <<MD
+<!-- compare:start -->
+Run on $(date -u +%Y-%m-%d), $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr).
+$versions. $ROUNDS interleaved rounds of $DURATION per target and scenario; proxies on CPU 1, origin and wrk on CPU 0.
+
+$table
+
+HyperGate allocations over the run: \`$stats\`
+<!-- compare:end -->
+MD
+)
+if [[ -f "$RESULTS" ]] && grep -q '<!-- compare:start -->' "$RESULTS"; then
+  python3 - "$RESULTS" "$section" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+open(path, "w").write(re.sub(r"<!-- compare:start -->.*<!-- compare:end -->", lambda _: section, text, flags=re.S))
+PY
+  echo "updated $RESULTS"
+fi
