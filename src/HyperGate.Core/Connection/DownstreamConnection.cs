@@ -1,28 +1,37 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using HyperGate.Forwarding;
-using Microsoft.AspNetCore.Connections;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Routing;
+using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Connection;
 
 /// <summary>
 /// The request loop of one downstream connection: parse a head, route it, forward it or answer it, repeat.
 /// Pipelined requests already buffered are answered in order and their responses flushed together.
+/// Both waits of an exchange (for the next request, and for the upstream's answer) are awaited directly in
+/// <see cref="RunAsync"/>, whose state machine lives as long as the connection: in steady state a proxied
+/// request allocates nothing.
 /// </summary>
 internal sealed class DownstreamConnection : IDisposable
 {
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
-    private readonly CancellationTokenSource _readTimeout = new();
+    private readonly HttpForwarder _forwarder;
+    private readonly ITimer _readTimer;
     private volatile bool _waitingForRequest;
+    private volatile bool _readTimedOut;
 
     public DownstreamConnection(Exchange exchange, GatewayRuntime runtime)
     {
         _exchange = exchange;
         _runtime = runtime;
+        _forwarder = new HttpForwarder(exchange, runtime);
+
+        // One timer per connection, re-armed for each wait: arming it allocates nothing.
+        _readTimer = runtime.TimeProvider.CreateTimer(static state => ((DownstreamConnection)state!).OnReadTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Graceful shutdown: an idle connection closes now, a busy one after its current response.</summary>
@@ -35,33 +44,191 @@ internal sealed class DownstreamConnection : IDisposable
         }
     }
 
+    private void OnReadTimeout()
+    {
+        _readTimedOut = true;
+        _exchange.Input.CancelPendingRead();
+    }
+
     public async Task RunAsync()
     {
         PipeReader input = _exchange.Input;
         PipeWriter output = _exchange.Output;
+        RequestHead request = _exchange.Request;
         try
         {
             while (!_exchange.CloseRequested)
             {
                 GatewaySnapshot snapshot = _runtime.Snapshot;
                 _exchange.Snapshot = snapshot;
-                RejectionReason rejection = await ReadRequestHeadAsync(input, output, snapshot.Limits);
+
+                // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
+                //    only when no more input is buffered, so a pipelined batch costs one write.
+                RejectionReason rejection;
+                bool sawBytes = false;
+                while (true)
+                {
+                    if (!input.TryRead(out ReadResult result))
+                    {
+                        await output.FlushAsync();
+                        _readTimedOut = false;
+                        _readTimer.Change(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout, Timeout.InfiniteTimeSpan);
+                        _waitingForRequest = true;
+                        if (_exchange.CloseRequested)
+                        {
+                            input.CancelPendingRead();
+                        }
+
+                        result = await input.ReadAsync();
+                        _waitingForRequest = false;
+                        _readTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    }
+
+                    ReadOnlySequence<byte> buffer = result.Buffer;
+                    if (result.IsCanceled && (_exchange.CloseRequested || _readTimedOut))
+                    {
+                        input.AdvanceTo(buffer.Start);
+                        rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
+                        break;
+                    }
+
+                    ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
+                    if (status == ParseStatus.Complete)
+                    {
+                        input.AdvanceTo(consumed);
+                        break;
+                    }
+
+                    if (status == ParseStatus.Rejected)
+                    {
+                        input.AdvanceTo(buffer.Start);
+                        break;
+                    }
+
+                    input.AdvanceTo(consumed, examined);
+                    sawBytes = !buffer.IsEmpty;
+                    if (result.IsCompleted)
+                    {
+                        // A client closing between requests is normal; closing halfway through a head is malformed.
+                        rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
+                        break;
+                    }
+                }
+
                 if (rejection == RejectionReason.ConnectionEnded)
                 {
                     break;
                 }
 
                 _runtime.CountRequest();
-                bool keepAlive = rejection == RejectionReason.None
-                    ? await HandleRequestAsync(snapshot)
-                    : Reject(rejection, bodyUnread: true);
-                if (!keepAlive)
+                if (rejection != RejectionReason.None)
+                {
+                    _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
+                    break;
+                }
+
+                // 2. Canonical path, limits, route; the gateway may answer here itself.
+                rejection = Route(snapshot, out string? allow);
+                if (rejection != RejectionReason.None)
+                {
+                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (_exchange.Route!.DirectResponse is { } direct)
+                {
+                    bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
+                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head);
+                    _exchange.ResponseStatus = direct.Status;
+                    if (!keepAlive)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                // 3. Forward: lease a connection, send the head, then wait for the answer right here.
+                if (!_forwarder.TryStart(out rejection))
+                {
+                    rejection = await _forwarder.ConnectAsync();
+                }
+
+                if (rejection != RejectionReason.None)
+                {
+                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                bool? forwarded = null;
+                while (forwarded is null)
+                {
+                    ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                    if (_forwarder.SendRequestHead())
+                    {
+                        FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                        if (flush.IsCompleted)
+                        {
+                            step = ResponseHeadStep.ClosedBeforeResponse;
+                        }
+                    }
+
+                    // 4. The response head, relaying interim responses.
+                    while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                    {
+                        if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                        {
+                            step = ResponseHeadStep.ClosedBeforeResponse;
+                            break;
+                        }
+
+                        ReadResult response;
+                        try
+                        {
+                            response = await _forwarder.Upstream.Input.ReadAsync();
+                        }
+                        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                        {
+                            step = ResponseHeadStep.ClosedBeforeResponse;
+                            break;
+                        }
+
+                        step = _forwarder.OnResponseRead(response);
+                    }
+
+                    // 5. The response, or the failure (which may ask to retry on a fresh connection).
+                    forwarded = step switch
+                    {
+                        ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                        ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                        _ => await _forwarder.FailAsync(step),
+                    };
+
+                    if (forwarded is null)
+                    {
+                        rejection = await _forwarder.ConnectAsync();
+                        if (rejection != RejectionReason.None)
+                        {
+                            forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                        }
+                    }
+                }
+
+                if (!forwarded.Value)
                 {
                     break;
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
         {
             // The client went away mid-exchange; nothing is left to answer.
         }
@@ -71,122 +238,31 @@ internal sealed class DownstreamConnection : IDisposable
         }
     }
 
-    /// <summary>
-    /// Reads until a complete head is parsed. Responses written for earlier pipelined requests are flushed only
-    /// when no more input is buffered, so a pipelined batch costs one write.
-    /// </summary>
-    private async ValueTask<RejectionReason> ReadRequestHeadAsync(PipeReader input, PipeWriter output, DownstreamLimits limits)
-    {
-        bool sawBytes = false;
-        while (true)
-        {
-            if (!input.TryRead(out ReadResult result))
-            {
-                await output.FlushAsync();
-                result = await ReadWithTimeoutAsync(input, sawBytes ? limits.RequestHeadTimeout : limits.KeepAliveTimeout);
-            }
-
-            if (result.IsCanceled && (_exchange.CloseRequested || _readTimeout.IsCancellationRequested))
-            {
-                input.AdvanceTo(result.Buffer.Start);
-                return _exchange.CloseRequested || result.Buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
-            }
-
-            ReadOnlySequence<byte> buffer = result.Buffer;
-            ParseStatus status = RequestHeadParser.TryParse(buffer, _exchange.Request, limits.Head, out SequencePosition consumed, out SequencePosition examined, out RejectionReason reason);
-            switch (status)
-            {
-                case ParseStatus.Complete:
-                    input.AdvanceTo(consumed);
-                    return RejectionReason.None;
-                case ParseStatus.Rejected:
-                    input.AdvanceTo(buffer.Start);
-                    return reason;
-            }
-
-            input.AdvanceTo(consumed, examined);
-            sawBytes = !buffer.IsEmpty;
-            if (result.IsCompleted)
-            {
-                // A client closing between requests is normal; closing halfway through a head is malformed.
-                return buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
-            }
-        }
-    }
-
-    private async ValueTask<ReadResult> ReadWithTimeoutAsync(PipeReader input, TimeSpan timeout)
-    {
-        // The timer cancels the pending read rather than a token, so an idle connection costs no registration.
-        _waitingForRequest = true;
-        using ITimer timer = _runtime.TimeProvider.CreateTimer(static state => ((DownstreamConnection)state!).OnReadTimeout(), this, timeout, Timeout.InfiniteTimeSpan);
-        try
-        {
-            if (_exchange.CloseRequested)
-            {
-                input.CancelPendingRead();
-            }
-
-            return await input.ReadAsync();
-        }
-        finally
-        {
-            _waitingForRequest = false;
-        }
-    }
-
-    private void OnReadTimeout()
-    {
-        _readTimeout.Cancel();
-        _exchange.Input.CancelPendingRead();
-    }
-
-    /// <summary>Returns true when the connection may carry another request.</summary>
-    private async ValueTask<bool> HandleRequestAsync(GatewaySnapshot snapshot)
+    /// <summary>Normalizes the path, checks the declared body size and finds the route (or, for 405, what to Allow).</summary>
+    private RejectionReason Route(GatewaySnapshot snapshot, out string? allow)
     {
         RequestHead request = _exchange.Request;
+        allow = null;
 
         // The canonical path is what routing, policies and the upstream all see.
         Span<byte> normalized = request.EnsureNormalizedPathBuffer(request.RawPath.Length + 1);
         RejectionReason pathError = PathNormalizer.Normalize(request.RawPath, normalized, out int normalizedLength);
         if (pathError != RejectionReason.None)
         {
-            return Reject(pathError, bodyUnread: request.HasBody);
+            return pathError;
         }
 
         request.NormalizedPathLength = normalizedLength;
         if (request.ContentLength > snapshot.Limits.MaxBodySize)
         {
-            return Reject(RejectionReason.BodyTooLarge, bodyUnread: true);
+            return RejectionReason.BodyTooLarge;
         }
 
         RouteMatch match = snapshot.Routes.Match(request);
-        if (!match.Success)
-        {
-            return Reject(match.Rejection, bodyUnread: request.HasBody, match.MethodMismatch?.AllowHeader);
-        }
-
-        Route route = match.Route!;
-        _exchange.Route = route;
-        if (route.DirectResponse is { } direct)
-        {
-            bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
-            GatewayResponses.WriteDirectResponse(_exchange.Output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head);
-            _exchange.ResponseStatus = direct.Status;
-            return keepAlive;
-        }
-
-        return await HttpForwarder.ForwardAsync(_exchange, _runtime);
+        _exchange.Route = match.Route;
+        allow = match.MethodMismatch?.AllowHeader;
+        return match.Rejection;
     }
 
-    private bool Reject(RejectionReason reason, bool bodyUnread, string? allow = null)
-    {
-        // After a malformed head the framing of what follows is unknown, so the connection always closes.
-        bool keepAlive = _exchange.Request.KeepAlive && !bodyUnread && !_exchange.CloseRequested
-            && reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed;
-        GatewayResponses.WriteError(_exchange.Output, reason, !keepAlive, _runtime.Date.Line, allow);
-        _exchange.ResponseStatus = GatewayResponses.Describe(reason).Status;
-        return keepAlive;
-    }
-
-    public void Dispose() => _readTimeout.Dispose();
+    public void Dispose() => _readTimer.Dispose();
 }

@@ -41,5 +41,20 @@ public sealed class Exchange : IDisposable
     /// <summary>The status sent downstream, for counters and logs.</summary>
     public int ResponseStatus { get; set; }
 
+    /// <summary>
+    /// Writes the gateway's own error response. Returns whether the connection can carry another request: not
+    /// after a malformed head (the framing of what follows is unknown), nor with a request body left unread.
+    /// </summary>
+    public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, string? allow = null)
+    {
+        bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.NoDestination
+            or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
+            or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
+        bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
+        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, allow);
+        ResponseStatus = GatewayResponses.Describe(reason).Status;
+        return keepAlive;
+    }
+
     public void Dispose() => Request.Dispose();
 }

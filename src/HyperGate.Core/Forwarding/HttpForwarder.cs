@@ -8,122 +8,259 @@ using HyperGate.Upstreams;
 
 namespace HyperGate.Forwarding;
 
+/// <summary>What the response-head reader wants next.</summary>
+public enum ResponseHeadStep : byte
+{
+    /// <summary>More bytes are needed: read the upstream again.</summary>
+    NeedMore,
+    Complete,
+    /// <summary>A 1xx response was written downstream: flush it, then read again.</summary>
+    Interim,
+    SwitchingProtocols,
+    Timeout,
+    ClosedBeforeResponse,
+    Invalid,
+}
+
 /// <summary>
-/// Forwards one exchange to an upstream and streams the response back:
+/// Forwards exchanges of one downstream connection to upstreams. The steps are:
 /// 1. pick a destination; 2. lease a pooled connection; 3. write the rebuilt head and stream the request body;
-/// 4. read the response head (forwarding 1xx, switching protocols on 101); 5. write the response head and stream
+/// 4. read the response head (relaying 1xx, switching protocols on 101); 5. write the response head and stream
 /// the body; 6. give the connection back, reusable only if both messages were read completely.
+/// The caller's request loop awaits the waits itself (the upstream's answer), so that in steady state no
+/// per-request async state is allocated; the steps here complete synchronously unless a body must wait.
 /// The forwarder knows nothing of policies: it runs after them, with the route they let through.
 /// </summary>
-public static class HttpForwarder
+public sealed class HttpForwarder
 {
     /// <summary>Upstream response heads may carry large cookies; they get more room than request heads.</summary>
     private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0);
 
-    private enum HeadOutcome : byte
+    private readonly Exchange _exchange;
+    private readonly GatewayRuntime _runtime;
+    private Destination? _destination;
+    private UpstreamConnection? _upstream;
+    private ValueTask<BodyCopyResult> _requestBody;
+    private bool _upgrade;
+    private bool _retried;
+
+    public HttpForwarder(Exchange exchange, GatewayRuntime runtime)
     {
-        Complete,
-        SwitchingProtocols,
-        Timeout,
-        ClosedBeforeResponse,
-        Invalid,
-        DownstreamClosed,
+        _exchange = exchange;
+        _runtime = runtime;
     }
 
-    /// <summary>Returns true when the downstream connection may carry another request.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<bool> ForwardAsync(Exchange exchange, GatewayRuntime runtime)
-    {
-        RequestHead request = exchange.Request;
-        Upstream upstream = exchange.Route!.Upstream!;
+    /// <summary>The leased upstream connection of the exchange in progress.</summary>
+    public UpstreamConnection Upstream => _upstream!;
 
-        // 1. Destination.
-        Destination? destination = upstream.PickDestination();
-        if (destination is null)
+    /// <summary>Steps 1 and 2: picks a destination and takes an idle connection. False when a new one must be opened.</summary>
+    public bool TryStart(out RejectionReason rejection)
+    {
+        _retried = false;
+        _upstream = null;
+        _destination = _exchange.Route!.Upstream!.PickDestination();
+        if (_destination is null)
         {
-            return Reject(exchange, runtime, RejectionReason.NoDestination, bodyUnread: request.HasBody);
+            rejection = RejectionReason.NoDestination;
+            return true;
         }
 
-        // 2. Connection.
-        UpstreamConnection connection;
+        rejection = RejectionReason.None;
+        return _destination.Pool.TryRentIdle(out _upstream);
+    }
+
+    /// <summary>Step 2, when no idle connection was available (or to retry on a fresh one).</summary>
+    public async ValueTask<RejectionReason> ConnectAsync()
+    {
         try
         {
-            connection = await destination.Pool.RentAsync(CancellationToken.None);
+            _upstream = await _destination!.Pool.ConnectAsync(CancellationToken.None);
+            return RejectionReason.None;
         }
         catch (UpstreamException e)
         {
-            return Reject(exchange, runtime, e.Reason, bodyUnread: request.HasBody);
-        }
-
-        bool upgrade = IsForwardableUpgrade(request);
-        bool retried = false;
-        while (true)
-        {
-            // 3. Request head, then the body streamed concurrently with reading the response:
-            //    an upstream may answer early, and Expect: 100-continue needs the interim response relayed.
-            UpstreamRequestWriter.Write(connection.Output, exchange, destination, upgrade);
-            CancellationToken responseTimeout = connection.StartTimeout(request.HasBody ? Timeout.InfiniteTimeSpan : upstream.Settings.ResponseTimeout);
-            ValueTask<BodyCopyResult> requestBody = request.HasBody
-                ? SendRequestBodyAsync(exchange, connection, upstream.Settings.ResponseTimeout)
-                : FlushRequestAsync(connection);
-
-            // 4. Response head.
-            HeadOutcome outcome = await ReadResponseHeadAsync(exchange, connection, upgrade, responseTimeout);
-            connection.StopTimeout();
-            if (outcome is HeadOutcome.Complete or HeadOutcome.SwitchingProtocols)
-            {
-                if (outcome == HeadOutcome.SwitchingProtocols)
-                {
-                    await requestBody;
-                    return await TunnelAsync(exchange, connection);
-                }
-
-                return await SendResponseAsync(exchange, connection, requestBody);
-            }
-
-            BodyCopyResult bodyResult = await CompleteRequestBodyAsync(connection, requestBody);
-            await connection.Pool.ReturnAsync(connection, reusable: false);
-
-            // A pooled connection the upstream closed just as we reused it: try once more on a fresh one,
-            // which is safe only when no body was consumed from the client.
-            if (outcome == HeadOutcome.ClosedBeforeResponse && connection.CompletedExchanges > 0 && !request.HasBody && !retried)
-            {
-                retried = true;
-                try
-                {
-                    connection = await destination.Pool.ConnectAsync(CancellationToken.None);
-                    continue;
-                }
-                catch (UpstreamException e)
-                {
-                    return Reject(exchange, runtime, e.Reason, bodyUnread: false);
-                }
-            }
-
-            RejectionReason reason = bodyResult switch
-            {
-                BodyCopyResult.TooLarge => RejectionReason.BodyTooLarge,
-                BodyCopyResult.SourceInvalid => RejectionReason.InvalidChunkedBody,
-                _ => outcome switch
-                {
-                    HeadOutcome.Timeout => RejectionReason.UpstreamResponseTimeout,
-                    HeadOutcome.Invalid => RejectionReason.UpstreamInvalidResponse,
-                    _ => RejectionReason.UpstreamClosed,
-                },
-            };
-
-            bool downstreamGone = outcome == HeadOutcome.DownstreamClosed || bodyResult == BodyCopyResult.SourceTruncated;
-            return !downstreamGone && Reject(exchange, runtime, reason, bodyUnread: bodyResult != BodyCopyResult.Completed);
+            return e.Reason;
         }
     }
 
-    private static bool Reject(Exchange exchange, GatewayRuntime runtime, RejectionReason reason, bool bodyUnread)
+    /// <summary>
+    /// Step 3: writes the request head and starts streaming the body concurrently with the response read
+    /// (an upstream may answer early, and Expect: 100-continue needs the interim response relayed).
+    /// Returns true when there is no body: the caller then flushes <see cref="Upstream"/>'s output.
+    /// </summary>
+    public bool SendRequestHead()
     {
-        // With a request body left unread the connection cannot be reused: the next "request" would be body bytes.
-        bool keepAlive = exchange.Request.KeepAlive && !bodyUnread && !exchange.CloseRequested;
-        GatewayResponses.WriteError(exchange.Output, reason, !keepAlive, runtime.Date.Line);
-        exchange.ResponseStatus = GatewayResponses.Describe(reason).Status;
-        return keepAlive;
+        RequestHead request = _exchange.Request;
+        UpstreamConnection upstream = _upstream!;
+        TimeSpan responseTimeout = _exchange.Route!.Upstream!.Settings.ResponseTimeout;
+        _upgrade = IsForwardableUpgrade(request);
+        UpstreamRequestWriter.Write(upstream.Output, _exchange, _destination!, _upgrade);
+        if (!request.HasBody)
+        {
+            upstream.ArmTimeout(responseTimeout);
+            _requestBody = ValueTask.FromResult(BodyCopyResult.Completed);
+            return true;
+        }
+
+        // The response clock starts once the whole body is sent; until then the client sets the pace.
+        upstream.DisarmTimeout();
+        _requestBody = SendRequestBodyAsync(upstream, responseTimeout);
+        return false;
+    }
+
+    /// <summary>Step 4: parses what the upstream sent so far.</summary>
+    public ResponseHeadStep OnResponseRead(in ReadResult result)
+    {
+        UpstreamConnection upstream = _upstream!;
+        PipeReader input = upstream.Input;
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        if (result.IsCanceled && upstream.TimedOut)
+        {
+            input.AdvanceTo(buffer.Start);
+            return ResponseHeadStep.Timeout;
+        }
+
+        ResponseHead response = upstream.ResponseHead;
+        ParseStatus status = ResponseHeadParser.TryParse(buffer, response, ResponseLimits, out SequencePosition consumed, out SequencePosition examined, out _);
+        if (status == ParseStatus.Rejected)
+        {
+            input.AdvanceTo(buffer.Start);
+            return ResponseHeadStep.Invalid;
+        }
+
+        if (status == ParseStatus.Incomplete)
+        {
+            input.AdvanceTo(consumed, examined);
+            if (result.IsCompleted)
+            {
+                return buffer.IsEmpty ? ResponseHeadStep.ClosedBeforeResponse : ResponseHeadStep.Invalid;
+            }
+
+            return ResponseHeadStep.NeedMore;
+        }
+
+        input.AdvanceTo(consumed);
+        if (response.StatusCode >= 200)
+        {
+            upstream.DisarmTimeout();
+            return ResponseHeadStep.Complete;
+        }
+
+        if (response.StatusCode == 101)
+        {
+            // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
+            upstream.DisarmTimeout();
+            return _upgrade && response.UpgradeIndex >= 0 ? ResponseHeadStep.SwitchingProtocols : ResponseHeadStep.Invalid;
+        }
+
+        // RFC 9110 §15.2: a proxy forwards 1xx responses, but never to an HTTP/1.0 client.
+        if (_exchange.Request.Version == HttpVersion.Http11)
+        {
+            DownstreamResponseWriter.WriteInterim(_exchange.Output, response);
+            return ResponseHeadStep.Interim;
+        }
+
+        return ResponseHeadStep.NeedMore;
+    }
+
+    /// <summary>
+    /// After a failed step 3 or 4: discards the connection, and either asks for a retry (returns null; the caller
+    /// connects again and resends) or writes the error and returns whether the downstream connection stays open.
+    /// </summary>
+    public async ValueTask<bool?> FailAsync(ResponseHeadStep step)
+    {
+        UpstreamConnection upstream = _upstream!;
+        upstream.DisarmTimeout();
+        BodyCopyResult body = await CompleteRequestBodyAsync(upstream);
+        await upstream.Pool.ReturnAsync(upstream, reusable: false);
+
+        // A pooled connection the upstream closed just as we reused it: try once more on a fresh one, which is
+        // safe only when no body was consumed from the client.
+        if (step == ResponseHeadStep.ClosedBeforeResponse && upstream.CompletedExchanges > 0 && !_exchange.Request.HasBody && !_retried)
+        {
+            _retried = true;
+            return null;
+        }
+
+        if (body == BodyCopyResult.SourceTruncated)
+        {
+            // The client went away mid-upload: nobody is left to answer.
+            return false;
+        }
+
+        RejectionReason reason = body switch
+        {
+            BodyCopyResult.TooLarge => RejectionReason.BodyTooLarge,
+            BodyCopyResult.SourceInvalid => RejectionReason.InvalidChunkedBody,
+            _ => step switch
+            {
+                ResponseHeadStep.Timeout => RejectionReason.UpstreamResponseTimeout,
+                ResponseHeadStep.Invalid => RejectionReason.UpstreamInvalidResponse,
+                _ => RejectionReason.UpstreamClosed,
+            },
+        };
+        return _exchange.Reject(reason, _runtime.Date.Line, bodyUnread: body != BodyCopyResult.Completed);
+    }
+
+    /// <summary>Steps 5 and 6. Completes synchronously when the whole response is already buffered.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> SendResponseAsync()
+    {
+        UpstreamConnection upstream = _upstream!;
+        RequestHead request = _exchange.Request;
+        ResponseHead response = upstream.ResponseHead;
+        BodyFraming framing = response.GetBodyFraming(request.Method);
+
+        // An HTTP/1.0 client cannot read chunked framing: the body is de-chunked and delimited by closing.
+        bool dechunk = framing == BodyFraming.Chunked && request.Version == HttpVersion.Http10;
+
+        // If the upstream answered before the client finished sending, the rest of the upload is abandoned.
+        bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
+
+        DownstreamResponseWriter.Write(_exchange.Output, response, request, framing, dechunk, keepAlive);
+        _exchange.ResponseStatus = response.StatusCode;
+        BodyCopyResult responseBody;
+        try
+        {
+            responseBody = framing switch
+            {
+                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, CancellationToken.None),
+                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, CancellationToken.None),
+                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, CancellationToken.None),
+                _ => BodyCopyResult.Completed,
+            };
+        }
+        catch (Exception)
+        {
+            // The upstream reset mid-body; closing the downstream makes the truncation visible.
+            responseBody = BodyCopyResult.SourceTruncated;
+        }
+
+        BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
+        bool reusable = responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
+            && framing != BodyFraming.UntilClose && !response.ConnectionClose
+            && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
+        await upstream.Pool.ReturnAsync(upstream, reusable);
+        return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
+    }
+
+    /// <summary>After 101: bytes flow both ways until either side closes; then both connections close.</summary>
+    public async ValueTask<bool> TunnelAsync()
+    {
+        UpstreamConnection upstream = _upstream!;
+        await _requestBody;
+        DownstreamResponseWriter.WriteSwitchingProtocols(_exchange.Output, upstream.ResponseHead);
+        _exchange.ResponseStatus = 101;
+        await _exchange.Output.FlushAsync();
+
+        Task upstreamToDownstream = PumpAsync(upstream.Input, _exchange.Output);
+        Task downstreamToUpstream = PumpAsync(_exchange.Input, upstream.Output);
+        await Task.WhenAny(upstreamToDownstream, downstreamToUpstream);
+        upstream.Abort();
+        _exchange.Input.CancelPendingRead();
+        await Task.WhenAll(upstreamToDownstream, downstreamToUpstream);
+        await upstream.Pool.ReturnAsync(upstream, reusable: false);
+        return false;
     }
 
     /// <summary>RFC 9113 §3.1 forbids h2c upgrades through intermediaries; any other upgrade needs Connection: upgrade.</summary>
@@ -147,38 +284,24 @@ public static class HttpForwarder
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<BodyCopyResult> FlushRequestAsync(UpstreamConnection connection)
+    private async ValueTask<BodyCopyResult> SendRequestBodyAsync(UpstreamConnection upstream, TimeSpan responseTimeout)
     {
-        try
-        {
-            FlushResult flush = await connection.Output.FlushAsync();
-            return flush.IsCompleted ? BodyCopyResult.DestinationClosed : BodyCopyResult.Completed;
-        }
-        catch (Exception)
-        {
-            return BodyCopyResult.DestinationClosed;
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<BodyCopyResult> SendRequestBodyAsync(Exchange exchange, UpstreamConnection connection, TimeSpan responseTimeout)
-    {
-        RequestHead request = exchange.Request;
+        RequestHead request = _exchange.Request;
         BodyCopyResult result;
         try
         {
             // The client waits for 100 Continue, which the upstream sends only once it has seen the head.
-            if (request.ExpectContinue && (await connection.Output.FlushAsync()).IsCompleted)
+            if (request.ExpectContinue && (await upstream.Output.FlushAsync()).IsCompleted)
             {
                 return BodyCopyResult.DestinationClosed;
             }
 
             result = request.IsChunked
-                ? await ChunkedBody.CopyAsync(exchange.Input, connection.Output, exchange.Snapshot.Limits.MaxBodySize, dechunk: false, CancellationToken.None)
-                : await BodyCopier.CopyExactAsync(exchange.Input, connection.Output, request.ContentLength, flushAtEnd: true, CancellationToken.None);
+                ? await ChunkedBody.CopyAsync(_exchange.Input, upstream.Output, _exchange.Snapshot.Limits.MaxBodySize, dechunk: false, CancellationToken.None)
+                : await BodyCopier.CopyExactAsync(_exchange.Input, upstream.Output, request.ContentLength, flushAtEnd: true, CancellationToken.None);
             if (result == BodyCopyResult.Completed && request.IsChunked)
             {
-                FlushResult flush = await connection.Output.FlushAsync();
+                FlushResult flush = await upstream.Output.FlushAsync();
                 result = flush.IsCompleted ? BodyCopyResult.DestinationClosed : BodyCopyResult.Completed;
             }
         }
@@ -190,151 +313,27 @@ public static class HttpForwarder
 
         if (result == BodyCopyResult.Completed)
         {
-            // The response clock starts when the upstream has the whole request.
-            connection.ExtendTimeout(responseTimeout);
+            upstream.ArmTimeout(responseTimeout);
         }
         else if (result != BodyCopyResult.DestinationClosed)
         {
-            // The upstream must not see a truncated request as complete: abort, which also ends the response wait.
-            connection.Abort();
+            // The upstream must not take a truncated request as complete: abort, which also ends the response wait.
+            upstream.Abort();
         }
 
         return result;
     }
 
-    private static async ValueTask<BodyCopyResult> CompleteRequestBodyAsync(UpstreamConnection connection, ValueTask<BodyCopyResult> requestBody)
+    private ValueTask<BodyCopyResult> CompleteRequestBodyAsync(UpstreamConnection upstream)
     {
-        if (!requestBody.IsCompleted)
+        if (!_requestBody.IsCompleted)
         {
-            connection.Abort();
+            upstream.Abort();
         }
 
-        return await requestBody;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<HeadOutcome> ReadResponseHeadAsync(Exchange exchange, UpstreamConnection connection, bool upgrade, CancellationToken timeout)
-    {
-        PipeReader input = connection.Input;
-        ResponseHead response = connection.ResponseHead;
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await input.ReadAsync(timeout);
-            }
-            catch (OperationCanceledException)
-            {
-                return HeadOutcome.Timeout;
-            }
-            catch (Exception)
-            {
-                return HeadOutcome.ClosedBeforeResponse;
-            }
-
-            ReadOnlySequence<byte> buffer = result.Buffer;
-            ParseStatus status = ResponseHeadParser.TryParse(buffer, response, ResponseLimits, out SequencePosition consumed, out SequencePosition examined, out _);
-            if (status == ParseStatus.Rejected)
-            {
-                input.AdvanceTo(buffer.Start);
-                return HeadOutcome.Invalid;
-            }
-
-            if (status == ParseStatus.Incomplete)
-            {
-                input.AdvanceTo(consumed, examined);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return buffer.IsEmpty ? HeadOutcome.ClosedBeforeResponse : HeadOutcome.Invalid;
-                }
-
-                continue;
-            }
-
-            input.AdvanceTo(consumed);
-            if (response.StatusCode >= 200)
-            {
-                return HeadOutcome.Complete;
-            }
-
-            if (response.StatusCode == 101)
-            {
-                // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
-                return upgrade && response.UpgradeIndex >= 0 ? HeadOutcome.SwitchingProtocols : HeadOutcome.Invalid;
-            }
-
-            // RFC 9110 §15.2: a proxy forwards 1xx responses, but never to an HTTP/1.0 client.
-            if (exchange.Request.Version == HttpVersion.Http11)
-            {
-                DownstreamResponseWriter.WriteInterim(exchange.Output, response);
-                FlushResult flush = await exchange.Output.FlushAsync();
-                if (flush.IsCompleted)
-                {
-                    return HeadOutcome.DownstreamClosed;
-                }
-            }
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<bool> SendResponseAsync(Exchange exchange, UpstreamConnection connection, ValueTask<BodyCopyResult> requestBody)
-    {
-        RequestHead request = exchange.Request;
-        ResponseHead response = connection.ResponseHead;
-        BodyFraming framing = response.GetBodyFraming(request.Method);
-
-        // An HTTP/1.0 client cannot read chunked framing: the body is de-chunked and delimited by closing.
-        bool dechunk = framing == BodyFraming.Chunked && request.Version == HttpVersion.Http10;
-
-        // The upstream answered before the client finished sending: the rest of the upload is abandoned.
-        bool requestBodyDone = requestBody.IsCompleted;
-        bool keepAlive = request.KeepAlive && !exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && requestBodyDone;
-
-        // 5. Response head and body.
-        DownstreamResponseWriter.Write(exchange.Output, response, request, framing, dechunk, keepAlive);
-        exchange.ResponseStatus = response.StatusCode;
-        BodyCopyResult responseBody;
-        try
-        {
-            responseBody = framing switch
-            {
-                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(connection.Input, exchange.Output, response.ContentLength, flushAtEnd: false, CancellationToken.None),
-                BodyFraming.Chunked => await ChunkedBody.CopyAsync(connection.Input, exchange.Output, long.MaxValue, dechunk, CancellationToken.None),
-                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(connection.Input, exchange.Output, CancellationToken.None),
-                _ => BodyCopyResult.Completed,
-            };
-        }
-        catch (Exception)
-        {
-            responseBody = BodyCopyResult.SourceTruncated;
-        }
-
-        BodyCopyResult requestResult = await CompleteRequestBodyAsync(connection, requestBody);
-
-        // 6. The connection is reusable only when both messages were fully read and the upstream keeps it open.
-        bool upstreamReusable = responseBody == BodyCopyResult.Completed && requestResult == BodyCopyResult.Completed
-            && framing != BodyFraming.UntilClose && !response.ConnectionClose
-            && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
-        await connection.Pool.ReturnAsync(connection, upstreamReusable);
-        return keepAlive && responseBody == BodyCopyResult.Completed && requestResult == BodyCopyResult.Completed;
-    }
-
-    /// <summary>After 101: bytes flow both ways until either side closes; then both connections close.</summary>
-    private static async ValueTask<bool> TunnelAsync(Exchange exchange, UpstreamConnection connection)
-    {
-        DownstreamResponseWriter.WriteSwitchingProtocols(exchange.Output, connection.ResponseHead);
-        exchange.ResponseStatus = 101;
-        await exchange.Output.FlushAsync();
-
-        Task upstreamToDownstream = PumpAsync(connection.Input, exchange.Output);
-        Task downstreamToUpstream = PumpAsync(exchange.Input, connection.Output);
-        await Task.WhenAny(upstreamToDownstream, downstreamToUpstream);
-        connection.Abort();
-        exchange.Input.CancelPendingRead();
-        await Task.WhenAll(upstreamToDownstream, downstreamToUpstream);
-        await connection.Pool.ReturnAsync(connection, reusable: false);
-        return false;
+        ValueTask<BodyCopyResult> body = _requestBody;
+        _requestBody = default;
+        return body;
     }
 
     private static async Task PumpAsync(PipeReader source, PipeWriter destination)

@@ -1,4 +1,5 @@
 using System.Net;
+using HyperGate.Buffers;
 using HyperGate.Configuration;
 using HyperGate.Connection;
 using HyperGate.Upstreams;
@@ -49,6 +50,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddSingleton(runtime);
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
         var listeners = new List<ListenOptions>();
         builder.WebHost.ConfigureKestrel(kestrel =>

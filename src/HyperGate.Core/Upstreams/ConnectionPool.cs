@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using HyperGate.Http1;
@@ -37,21 +38,25 @@ public sealed class ConnectionPool
     public int ActiveCount => Volatile.Read(ref _activeCount);
 
     /// <summary>Returns a usable idle connection, or opens a new one. Throws <see cref="UpstreamException"/> on failure.</summary>
-    public ValueTask<UpstreamConnection> RentAsync(CancellationToken cancellationToken)
+    public ValueTask<UpstreamConnection> RentAsync(CancellationToken cancellationToken) =>
+        TryRentIdle(out UpstreamConnection? connection) ? ValueTask.FromResult(connection) : ConnectAsync(cancellationToken);
+
+    /// <summary>Takes a usable idle connection, discarding any the peer closed or that idled too long.</summary>
+    public bool TryRentIdle([NotNullWhen(true)] out UpstreamConnection? connection)
     {
-        while (_idle.TryDequeue(out UpstreamConnection? connection))
+        while (_idle.TryDequeue(out connection))
         {
             Interlocked.Decrement(ref _idleCount);
             if (connection.IsUsable() && !IsExpired(connection, _timeProvider.GetTimestamp()))
             {
                 Interlocked.Increment(ref _activeCount);
-                return ValueTask.FromResult(connection);
+                return true;
             }
 
             _ = connection.DisposeAsync();
         }
 
-        return ConnectAsync(cancellationToken);
+        return false;
     }
 
     /// <summary>Opens a new connection, bypassing idle ones (used to retry after a reused connection failed).</summary>
@@ -79,7 +84,7 @@ public sealed class ConnectionPool
         }
 
         Interlocked.Increment(ref _activeCount);
-        return new UpstreamConnection(_connectionFactory.Create(socket), this);
+        return new UpstreamConnection(_connectionFactory.Create(socket), this, _timeProvider);
     }
 
     /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>

@@ -8,12 +8,14 @@ namespace HyperGate.Upstreams;
 public sealed class UpstreamConnection : IAsyncDisposable
 {
     private readonly ConnectionContext _context;
-    private CancellationTokenSource _timeout = new();
+    private readonly ITimer _timeout;
+    private volatile bool _timedOut;
 
-    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool)
+    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, TimeProvider timeProvider)
     {
         _context = context;
         Pool = pool;
+        _timeout = timeProvider.CreateTimer(static state => ((UpstreamConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public PipeReader Input => _context.Transport.Input;
@@ -30,26 +32,26 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     internal long IdleSinceTimestamp { get; set; }
 
-    /// <summary>
-    /// A token that fires after <paramref name="timeout"/>. The source is reset and reused for every exchange,
-    /// so arming a timeout costs no allocation unless the previous one fired.
-    /// </summary>
-    public CancellationToken StartTimeout(TimeSpan timeout)
-    {
-        if (!_timeout.TryReset())
-        {
-            _timeout.Dispose();
-            _timeout = new CancellationTokenSource();
-        }
+    /// <summary>True when the armed timeout fired; the pending read on <see cref="Input"/> was cancelled.</summary>
+    public bool TimedOut => _timedOut;
 
-        _timeout.CancelAfter(timeout);
-        return _timeout.Token;
+    /// <summary>
+    /// Arms (or re-arms) the response timeout. It cancels the pending read rather than a token, and the timer
+    /// is created once per connection, so arming it costs no allocation.
+    /// </summary>
+    public void ArmTimeout(TimeSpan timeout)
+    {
+        _timedOut = false;
+        _timeout.Change(timeout, Timeout.InfiniteTimeSpan);
     }
 
-    public void StopTimeout() => _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+    public void DisarmTimeout() => _timeout.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
-    /// <summary>Re-arms the running timeout, for example once the request body is fully sent.</summary>
-    public void ExtendTimeout(TimeSpan timeout) => _timeout.CancelAfter(timeout);
+    private void OnTimeout()
+    {
+        _timedOut = true;
+        Input.CancelPendingRead();
+    }
 
     /// <summary>Breaks the connection at once: pending reads and writes on it complete.</summary>
     public void Abort() => _context.Abort();

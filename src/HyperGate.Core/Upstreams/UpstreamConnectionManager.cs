@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using System.Reflection;
+using HyperGate.Buffers;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,13 +25,24 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 
         // Upstream replies follow our writes closely, so reading straight into a buffer saves the
         // zero-byte read Kestrel otherwise issues to wait for data.
-        _connectionFactory = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions { WaitForDataBeforeAllocatingBuffer = false },
-            NullLogger.Instance);
+        var options = new SocketConnectionFactoryOptions { WaitForDataBeforeAllocatingBuffer = false };
+        UseRetainingPool(options);
+        _connectionFactory = new SocketConnectionContextFactory(options, NullLogger.Instance);
         _evictionTimer = timeProvider.CreateTimer(_ => EvictIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     public IEnumerable<KeyValuePair<string, ConnectionPool>> Pools => _pools;
+
+    /// <summary>
+    /// The upstream sockets get the same non-evicting block pool as the listeners (see <see cref="RetainingBlockPool"/>).
+    /// Kestrel exposes the pool factory of client connections only internally, so it is set by name; if a later
+    /// Kestrel renames it, upstream connections simply keep Kestrel's default pool.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Kestrel's transport assembly is not trimmed; a missing property is handled.")]
+    private static void UseRetainingPool(SocketConnectionFactoryOptions options) =>
+        options.GetType()
+            .GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?
+            .SetValue(options, new RetainingBlockPoolFactory());
 
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings)
     {
