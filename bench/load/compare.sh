@@ -25,6 +25,7 @@ fi
 ./build.sh build >/dev/null
 
 work=$(mktemp -d)
+chmod 755 "$work"  # the nginx workers run unprivileged and must read the files
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -140,7 +141,8 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 
 # Warm every target (JIT, pools) before measuring.
 for target in $TARGETS; do
-  taskset -c 0 wrk -t1 -c50 -d2s "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
+  # .NET targets need time for tiered compilation and PGO to reach their steady state.
+  taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
 done
 hypergate_before=$(grep -c . "$work/hypergate.log" || true)
 

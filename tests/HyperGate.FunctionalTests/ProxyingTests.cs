@@ -253,6 +253,8 @@ public class ProxyingTests
         }
 
         Assert.Single(connectionIds);
+        HyperGate.Upstreams.ConnectionPool pool = gateway.Host.Runtime.Snapshot.Upstreams["backend"].Destinations[0].Pool;
+        Assert.Equal((1, 0), (pool.IdleCount, pool.ActiveCount));
     }
 
     [Fact]

@@ -143,7 +143,6 @@ internal sealed class DownstreamConnection : IDisposable
                 {
                     bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
                     GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head);
-                    _exchange.ResponseStatus = direct.Status;
                     if (!keepAlive)
                     {
                         break;

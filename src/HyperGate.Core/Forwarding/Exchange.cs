@@ -38,9 +38,6 @@ public sealed class Exchange : IDisposable
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>
     public bool CloseRequested { get; set; }
 
-    /// <summary>The status sent downstream, for counters and logs.</summary>
-    public int ResponseStatus { get; set; }
-
     /// <summary>
     /// Writes the gateway's own error response. Returns whether the connection can carry another request: not
     /// after a malformed head (the framing of what follows is unknown), nor with a request body left unread.
@@ -52,7 +49,6 @@ public sealed class Exchange : IDisposable
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, allow);
-        ResponseStatus = GatewayResponses.Describe(reason).Status;
         return keepAlive;
     }
 

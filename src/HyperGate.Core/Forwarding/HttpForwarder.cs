@@ -218,7 +218,6 @@ public sealed class HttpForwarder
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
         DownstreamResponseWriter.Write(_exchange.Output, response, request, framing, dechunk, keepAlive);
-        _exchange.ResponseStatus = response.StatusCode;
         BodyCopyResult responseBody;
         try
         {
@@ -250,7 +249,6 @@ public sealed class HttpForwarder
         UpstreamConnection upstream = _upstream!;
         await _requestBody;
         DownstreamResponseWriter.WriteSwitchingProtocols(_exchange.Output, upstream.ResponseHead);
-        _exchange.ResponseStatus = 101;
         await _exchange.Output.FlushAsync();
 
         Task upstreamToDownstream = PumpAsync(upstream.Input, _exchange.Output);

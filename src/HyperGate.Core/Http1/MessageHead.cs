@@ -44,7 +44,7 @@ public abstract class MessageHead : IDisposable
 
     public ReadOnlySpan<byte> ValueOf(in HeaderField field) => _buffer.AsSpan(field.ValueStart, field.ValueLength);
 
-    /// <summary>Returns the value of the first header with this name, or an empty span.</summary>
+    /// <summary>Finds the value of the first header with this name (case-insensitive).</summary>
     public bool TryGetHeader(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
         foreach (ref readonly HeaderField field in Headers)
@@ -59,9 +59,6 @@ public abstract class MessageHead : IDisposable
         value = default;
         return false;
     }
-
-    public string GetHeaderString(string name) =>
-        TryGetHeader(Encoding.ASCII.GetBytes(name), out var value) ? Encoding.Latin1.GetString(value) : string.Empty;
 
     internal virtual void Reset()
     {

@@ -31,8 +31,6 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
         _evictionTimer = timeProvider.CreateTimer(_ => EvictIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
-    public IEnumerable<KeyValuePair<string, ConnectionPool>> Pools => _pools;
-
     /// <summary>
     /// The upstream sockets get the same non-evicting block pool as the listeners (see <see cref="RetainingBlockPool"/>).
     /// Kestrel exposes the pool factory of client connections only internally, so it is set by name; if a later
