@@ -1,0 +1,41 @@
+using System.Buffers;
+using HyperGate.Buffers;
+
+namespace HyperGate.Tests.Buffers;
+
+public class RetainingBlockPoolTests
+{
+    [Fact]
+    public void Rent_AfterReturn_ReusesTheSameBlock()
+    {
+        using var pool = new RetainingBlockPool();
+        IMemoryOwner<byte> first = pool.Rent();
+        Memory<byte> memory = first.Memory;
+        first.Dispose();
+
+        IMemoryOwner<byte> second = pool.Rent();
+        Assert.Same(first, second);
+        Assert.True(memory.Span == second.Memory.Span);
+        Assert.Equal(RetainingBlockPool.BlockSize, second.Memory.Length);
+    }
+
+    [Fact]
+    public void Return_BeyondTheBound_IsNotRetained()
+    {
+        using var pool = new RetainingBlockPool();
+        IMemoryOwner<byte>[] blocks = Enumerable.Range(0, RetainingBlockPool.MaxRetainedBlocks + 10).Select(_ => pool.Rent()).ToArray();
+        foreach (IMemoryOwner<byte> block in blocks)
+        {
+            block.Dispose();
+        }
+
+        Assert.Equal(RetainingBlockPool.MaxRetainedBlocks, pool.RetainedBlocks);
+    }
+
+    [Fact]
+    public void Rent_LargerThanABlock_Throws()
+    {
+        using var pool = new RetainingBlockPool();
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(RetainingBlockPool.BlockSize + 1));
+    }
+}
