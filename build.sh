@@ -29,10 +29,18 @@ case "$command" in
     src/HyperGate/bin/Release/net10.0/hypergate --config conf/hypergate.toml "$@"
     ;;
   publish)
-    arch=x64
+    # Native AOT (a standalone binary, measured faster than the JIT build: bench/RESULTS.md) when publishing for
+    # this machine's architecture and a native toolchain is present; framework-dependent otherwise.
+    host=$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
+    arch=$host
     if [[ "${1:-}" == "--arch" ]]; then arch=${2:?--arch needs x64 or arm64}; shift 2; fi
-    dotnet publish src/HyperGate/HyperGate.csproj -c Release -r "linux-$arch" --self-contained false -nologo -o artifacts/hypergate "$@"
-    echo "published artifacts/hypergate/hypergate (linux-$arch)"
+    aot=false
+    if [[ "$arch" == "$host" ]] && command -v clang >/dev/null; then aot=true; fi
+    rm -rf artifacts/hypergate
+    dotnet publish src/HyperGate/HyperGate.csproj -c Release -r "linux-$arch" --self-contained "$aot" -p:PublishAot="$aot" \
+      -nologo -o artifacts/hypergate "$@"
+    rm -f artifacts/hypergate/*.dbg
+    echo "published artifacts/hypergate/hypergate (linux-$arch, $([[ $aot == true ]] && echo "native AOT" || echo "framework-dependent"))"
     ;;
   bench)
     build

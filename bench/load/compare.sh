@@ -17,12 +17,13 @@ RESULTS=${RESULTS:-bench/RESULTS.md}
 
 # --- prerequisites -------------------------------------------------------------------------------------------
 missing=()
-for tool in wrk nginx haproxy taskset; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk nginx haproxy taskset clang; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy util-linux >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy util-linux clang zlib1g-dev >/dev/null
 fi
 ./build.sh build >/dev/null
+./build.sh publish >/dev/null   # HyperGate is measured as shipped: the native AOT binary
 
 work=$(mktemp -d)
 chmod 755 "$work"  # the nginx workers run unprivileged and must read the files
@@ -56,7 +57,7 @@ CONF
 taskset -c 0 nginx -c "$work/nginx-origin/nginx.conf" -g 'daemon off;' & pids+=($!)
 
 # --- proxies, each pinned to CPU 1 with its best single-core settings ----------------------------------------
-# HyperGate: workstation non-concurrent GC, tiered PGO (from the project), logging off (it has none on the data plane).
+# HyperGate: the published native binary, workstation non-concurrent GC, no data-plane logging.
 cat >"$work/hypergate.toml" <<CONF
 [server]
 listen = ["127.0.0.1:$HYPERGATE"]
@@ -69,7 +70,7 @@ max_idle_connections = 1024
 path_prefix = "/"
 upstream = "origin"
 CONF
-taskset -c 1 src/HyperGate/bin/Release/net10.0/hypergate --config "$work/hypergate.toml" --stats-on-exit >"$work/hypergate.log" 2>&1 & hypergate_pid=$!; pids+=($hypergate_pid)
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate.toml" --stats-on-exit >"$work/hypergate.log" 2>&1 & hypergate_pid=$!; pids+=($hypergate_pid)
 
 # nginx: one worker, upstream keep-alive, HTTP/1.1 to the origin, no logs, no buffering to disk.
 cat >"$work/nginx-proxy/nginx.conf" <<CONF

@@ -36,7 +36,8 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     /// Kestrel exposes the pool factory of client connections only internally, so it is set by name; if a later
     /// Kestrel renames it, upstream connections simply keep Kestrel's default pool.
     /// </summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Kestrel's transport assembly is not trimmed; a missing property is handled.")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicProperties | DynamicallyAccessedMemberTypes.PublicProperties, typeof(SocketConnectionFactoryOptions))]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The DynamicDependency keeps the property for trimmed and native builds; a missing property is handled.")]
     private static void UseRetainingPool(SocketConnectionFactoryOptions options) =>
         options.GetType()
             .GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?
