@@ -62,9 +62,7 @@ public class ProxyLoopBenchmarks
     {
         RequestHead request = _exchange.Request;
         RequestHeadParser.TryParse(_request, request, _snapshot.Limits.Head, out _, out _, out _);
-        Span<byte> normalized = request.EnsureNormalizedPathBuffer(request.RawPath.Length + 1);
-        PathNormalizer.Normalize(request.RawPath, normalized, out int length);
-        request.NormalizedPathLength = length;
+        request.NormalizePath();
         _exchange.Route = _snapshot.Routes.Match(request).Route;
 
         UpstreamRequestWriter.Write(_upstream.Writer, _exchange, _destination, upgrade: false);

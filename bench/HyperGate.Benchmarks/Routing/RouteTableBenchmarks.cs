@@ -27,9 +27,7 @@ public class RouteTableBenchmarks
         int target = RouteCount / 2;
         string head = $"GET /service{target}/v1/items/42?x=1 HTTP/1.1\r\nHost: tenant{target % 10}.example.com\r\n\r\n";
         RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(head)), _request, HeadLimits.Default, out _, out _, out _);
-        Span<byte> normalized = _request.EnsureNormalizedPathBuffer(_request.RawPath.Length + 1);
-        PathNormalizer.Normalize(_request.RawPath, normalized, out int length);
-        _request.NormalizedPathLength = length;
+        _request.NormalizePath();
     }
 
     internal static Route[] BuildRoutes(int count) => Enumerable.Range(0, count).Select(i => new Route

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using HyperGate.Http1;
-using HyperGate.Routing;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Configuration;

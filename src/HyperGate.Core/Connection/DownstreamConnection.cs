@@ -244,14 +244,12 @@ internal sealed class DownstreamConnection : IDisposable
         allow = null;
 
         // The canonical path is what routing, policies and the upstream all see.
-        Span<byte> normalized = request.EnsureNormalizedPathBuffer(request.RawPath.Length + 1);
-        RejectionReason pathError = PathNormalizer.Normalize(request.RawPath, normalized, out int normalizedLength);
+        RejectionReason pathError = request.NormalizePath();
         if (pathError != RejectionReason.None)
         {
             return pathError;
         }
 
-        request.NormalizedPathLength = normalizedLength;
         if (request.ContentLength > snapshot.Limits.MaxBodySize)
         {
             return RejectionReason.BodyTooLarge;

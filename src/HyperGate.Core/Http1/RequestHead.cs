@@ -27,7 +27,7 @@ public sealed class RequestHead : MessageHead
 
     internal int HostFieldCount { get; set; }
 
-    internal int NormalizedPathLength { get; set; }
+    internal int NormalizedPathLength { get; private set; }
 
     /// <summary>True for "OPTIONS * HTTP/1.1" (RFC 9112 §3.2.4).</summary>
     public bool IsAsteriskForm { get; internal set; }
@@ -48,7 +48,7 @@ public sealed class RequestHead : MessageHead
     /// <summary>The authority the request is for: the absolute-form target's, else the Host header's.</summary>
     public ReadOnlySpan<byte> Host => Raw.Slice(HostStart, HostLength);
 
-    /// <summary>The canonical path every routing decision uses (see <see cref="Routing.PathNormalizer"/>).</summary>
+    /// <summary>The canonical path every routing decision uses (see <see cref="PathNormalizer"/>), once <see cref="NormalizePath"/> ran.</summary>
     public ReadOnlySpan<byte> NormalizedPath => _normalizedPath.AsSpan(0, NormalizedPathLength);
 
     /// <summary>RFC 9112 §9.3: HTTP/1.1 defaults to persistent connections, HTTP/1.0 needs "keep-alive".</summary>
@@ -59,14 +59,19 @@ public sealed class RequestHead : MessageHead
     public BodyFraming BodyFraming =>
         IsChunked ? BodyFraming.Chunked : ContentLength > 0 ? BodyFraming.ContentLength : BodyFraming.None;
 
-    internal Span<byte> EnsureNormalizedPathBuffer(int length)
+    /// <summary>Computes <see cref="NormalizedPath"/> from the raw path; fails on paths <see cref="PathNormalizer"/> rejects.</summary>
+    public RejectionReason NormalizePath()
     {
-        if (_normalizedPath.Length < length)
+        // The normalized form is never longer than the raw path plus a leading "/".
+        int capacity = PathLength + 1;
+        if (_normalizedPath.Length < capacity)
         {
-            _normalizedPath = new byte[Math.Max(length, _normalizedPath.Length * 2)];
+            _normalizedPath = new byte[Math.Max(capacity, _normalizedPath.Length * 2)];
         }
 
-        return _normalizedPath;
+        RejectionReason reason = PathNormalizer.Normalize(RawPath, _normalizedPath, out int length);
+        NormalizedPathLength = reason == RejectionReason.None ? length : 0;
+        return reason;
     }
 
     internal override void Reset()

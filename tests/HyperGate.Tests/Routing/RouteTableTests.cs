@@ -25,9 +25,7 @@ public class RouteTableTests
         using var head = new RequestHead();
         string text = $"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extraHeaders}\r\n";
         Assert.Equal(ParseStatus.Complete, RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text)), head, HeadLimits.Default, out _, out _, out _));
-        Span<byte> normalized = head.EnsureNormalizedPathBuffer(head.RawPath.Length + 1);
-        Assert.Equal(RejectionReason.None, PathNormalizer.Normalize(head.RawPath, normalized, out int length));
-        head.NormalizedPathLength = length;
+        Assert.Equal(RejectionReason.None, head.NormalizePath());
         RouteMatch match = table.Match(head);
         return match.Route?.Name ?? match.Rejection.ToString();
     }

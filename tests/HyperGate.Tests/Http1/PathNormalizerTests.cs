@@ -1,8 +1,7 @@
 using System.Text;
 using HyperGate.Http1;
-using HyperGate.Routing;
 
-namespace HyperGate.Tests.Routing;
+namespace HyperGate.Tests.Http1;
 
 public class PathNormalizerTests
 {

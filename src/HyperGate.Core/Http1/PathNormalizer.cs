@@ -1,6 +1,5 @@
-using HyperGate.Http1;
 
-namespace HyperGate.Routing;
+namespace HyperGate.Http1;
 
 /// <summary>
 /// Produces the one canonical spelling of a path that routing, policies and the upstream all see:
