@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using HyperGate.FunctionalTests.Infrastructure;
+
+namespace HyperGate.FunctionalTests;
+
+/// <summary>The hypergate binary itself, run as a process.</summary>
+public class CommandLineTests
+{
+    private static readonly string Binary = Path.Combine(AppContext.BaseDirectory, "hypergate");
+
+    private static string ConfDirectory => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../conf"));
+
+    [Fact]
+    public async Task Check_ValidConfig_ExitsZeroAndSaysOk()
+    {
+        (int exitCode, string output, _) = await RunAsync("check", "--config", Path.Combine(ConfDirectory, "hypergate.toml"));
+        Assert.Equal(0, exitCode);
+        Assert.Contains(": OK", output);
+    }
+
+    [Fact]
+    public async Task Check_InvalidConfig_ExitsOneAndListsEveryError()
+    {
+        string path = Path.Combine(ConfDirectory, "invalid", "bad-values.toml");
+        (int exitCode, _, string errors) = await RunAsync("check", "--config", path);
+        Assert.Equal(1, exitCode);
+        string[] lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(7, lines.Count(line => line.StartsWith($"{path}:", StringComparison.Ordinal) && line.Contains("(hint: ")));
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheVersion()
+    {
+        (int exitCode, string output, _) = await RunAsync("--version");
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"^\d+\.\d+\.\d+", output.Trim());
+    }
+
+    [Fact]
+    public async Task Sigterm_FinishesTheRequestInFlight_ThenExitsZero()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        int port = FreePort();
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(config, $"""
+            [server]
+            listen = ["127.0.0.1:{port}"]
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """);
+        try
+        {
+            using Process gateway = Start("--config", config);
+            // The console logger writes from its own queue, so the listener line may follow the banner.
+            string? line;
+            do
+            {
+                line = await gateway.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            while (line is not null && !line.Contains("listening on", StringComparison.Ordinal));
+
+            Assert.Contains($"listening on http://127.0.0.1:{port}", line);
+
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            Task<string> inFlight = client.GetStringAsync("/slow");
+            await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+            using (Process kill = Process.Start("kill", ["-TERM", gateway.Id.ToString()]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            upstream.SlowGate.SetResult();
+            Assert.Equal("done", await inFlight);
+            await gateway.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, gateway.ExitCode);
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo(Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start)!;
+    }
+
+    private static async Task<(int ExitCode, string Output, string Errors)> RunAsync(params string[] args)
+    {
+        using Process process = Start(args);
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (process.ExitCode, await output, await errors);
+    }
+}
