@@ -50,8 +50,27 @@ case "$command" in
       dotnet run -c Release --no-build --project bench/HyperGate.Benchmarks -- "$@"
     fi
     ;;
+  fuzz)
+    # AFL++ through SharpFuzz against one parser for a bounded time: ./build.sh fuzz [request|response|chunked] [seconds]
+    target=${1:-request}
+    seconds=${2:-600}
+    command -v afl-fuzz >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ >/dev/null; }
+    export PATH="$PATH:$HOME/.dotnet/tools"
+    command -v sharpfuzz >/dev/null || dotnet tool install --global SharpFuzz.CommandLine >/dev/null
+    rm -rf artifacts/fuzz/bin
+    dotnet publish tests/Fuzz/HyperGate.Fuzz -c Release -nologo -v quiet -o artifacts/fuzz/bin
+    sharpfuzz artifacts/fuzz/bin/HyperGate.Core.dll
+    rm -rf "artifacts/fuzz/$target"
+    AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+      timeout --signal=INT "$seconds" afl-fuzz -i "tests/Fuzz/corpus/$target" -o "artifacts/fuzz/$target" -t 5000 -m none \
+      -- dotnet artifacts/fuzz/bin/HyperGate.Fuzz.dll "$target" >"artifacts/fuzz/$target.log" 2>&1 || true
+    stats="artifacts/fuzz/$target/default/fuzzer_stats"
+    [[ -f "$stats" ]] || { tail -20 "artifacts/fuzz/$target.log"; exit 1; }
+    awk -F' *: *' '/^(run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs)/ { print "  " $1 ": " $2 }' "$stats"
+    echo "crash inputs, if any: artifacts/fuzz/$target/default/crashes/ (copy them to tests/Fuzz/regressions/$target/)"
+    ;;
   *)
-    echo "usage: ./build.sh [build|test|run|publish [--arch x64|arm64]|bench [--ci]]" >&2
+    echo "usage: ./build.sh [build|test|run|publish [--arch x64|arm64]|bench [--ci]|fuzz [target] [seconds]]" >&2
     exit 2
     ;;
 esac

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
@@ -25,6 +26,9 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>Requests that reached this upstream.</summary>
     public int RequestCount => Volatile.Read(ref _requestCount);
 
+    /// <summary>The path of every request that reached this upstream, in arrival order.</summary>
+    public ConcurrentQueue<string> Paths { get; } = new();
+
     /// <summary>Completed by the test to let /slow answer.</summary>
     public TaskCompletionSource SlowGate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -46,6 +50,7 @@ public sealed class TestUpstream : IAsyncDisposable
         app.Use(async (context, next) =>
         {
             Interlocked.Increment(ref upstream._requestCount);
+            upstream.Paths.Enqueue(context.Request.Path.Value ?? string.Empty);
             await next(context);
         });
 
