@@ -26,7 +26,7 @@ public static class ConfigCompiler
         }
 
         var routes = config.Routes.Select(route => CompileRoute(route, upstreams)).ToList();
-        RouteTable table = RouteTable.Build(routes, out List<string> ambiguities);
+        RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
             var byName = config.Routes.ToDictionary(r => r.Name);

@@ -11,6 +11,9 @@ namespace HyperGate.Configuration;
 /// </summary>
 public static class ConfigLoader
 {
+    /// <summary>Concurrent downstream connections accepted before new ones are closed on arrival.</summary>
+    public const int DefaultMaxConnections = 10_000;
+
     public static GatewayConfig Load(string path)
     {
         string text;
@@ -64,7 +67,7 @@ public static class ConfigLoader
         if (server is null)
         {
             errors.Add(new ConfigError(rootLocation, "the [server] section is missing", "add [server] with listen = [\"127.0.0.1:8080\"]"));
-            return new ServerConfig([], TimeSpan.FromSeconds(30));
+            return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true);
         }
 
         var listen = new List<string>();
@@ -86,8 +89,10 @@ public static class ConfigLoader
         }
 
         TimeSpan drain = server.Duration("drain_timeout", TimeSpan.FromSeconds(30));
+        int maxConnections = (int)server.Integer("max_connections", DefaultMaxConnections, 1, 10_000_000);
+        bool caseSensitive = server.Bool("case_sensitive_routing", true);
         server.RejectUnknownKeys();
-        return new ServerConfig(listen, drain);
+        return new ServerConfig(listen, drain, maxConnections, caseSensitive);
     }
 
     private static LimitsConfig ReadLimits(ConfigReader? limits)

@@ -9,7 +9,7 @@ public sealed record GatewayConfig(
     IReadOnlyList<RouteConfig> Routes);
 
 /// <summary><c>[server]</c></summary>
-public sealed record ServerConfig(IReadOnlyList<string> Listen, TimeSpan DrainTimeout);
+public sealed record ServerConfig(IReadOnlyList<string> Listen, TimeSpan DrainTimeout, int MaxConnections, bool CaseSensitiveRouting);
 
 /// <summary><c>[limits]</c>: what downstream clients may send.</summary>
 public sealed record LimitsConfig(

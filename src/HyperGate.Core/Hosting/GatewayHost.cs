@@ -56,6 +56,9 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+
+            // Past the cap Kestrel closes new connections as they arrive, before any byte is read.
+            kestrel.Limits.MaxConcurrentConnections = config.Server.MaxConnections;
             foreach (string address in config.Server.Listen)
             {
                 kestrel.Listen(IPEndPoint.Parse(address), listen =>

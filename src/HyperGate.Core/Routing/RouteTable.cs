@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using HyperGate.Http1;
 
@@ -20,9 +21,11 @@ public sealed class RouteTable
     private readonly Dictionary<string, PathTrie>.AlternateLookup<ReadOnlySpan<char>> _exactHostLookup;
     private readonly (string Suffix, PathTrie Trie)[] _wildcardHosts;
     private readonly PathTrie _anyHost;
+    private readonly bool _caseSensitive;
 
-    private RouteTable(Dictionary<string, PathTrie> exactHosts, (string, PathTrie)[] wildcardHosts, PathTrie anyHost, IReadOnlyList<Route> routes)
+    private RouteTable(Dictionary<string, PathTrie> exactHosts, (string, PathTrie)[] wildcardHosts, PathTrie anyHost, IReadOnlyList<Route> routes, bool caseSensitive)
     {
+        _caseSensitive = caseSensitive;
         _exactHosts = exactHosts;
         _exactHostLookup = exactHosts.GetAlternateLookup<ReadOnlySpan<char>>();
         _wildcardHosts = wildcardHosts;
@@ -32,8 +35,11 @@ public sealed class RouteTable
 
     public IReadOnlyList<Route> Routes { get; }
 
-    /// <summary>Builds the table; routes that could never be told apart are reported as errors.</summary>
-    public static RouteTable Build(IReadOnlyList<Route> routes, out List<string> ambiguities)
+    /// <summary>
+    /// Builds the table; routes that could never be told apart are reported as errors. When not
+    /// <paramref name="caseSensitive"/>, paths match regardless of ASCII case (the path sent upstream keeps its case).
+    /// </summary>
+    public static RouteTable Build(IReadOnlyList<Route> routes, out List<string> ambiguities, bool caseSensitive = true)
     {
         ambiguities = [];
         var exactHosts = new Dictionary<string, PathTrie>(StringComparer.Ordinal);
@@ -47,7 +53,7 @@ public sealed class RouteTable
                 ['*', '.', ..] => GetOrAdd(wildcards, route.Host[1..]),
                 _ => GetOrAdd(exactHosts, route.Host),
             };
-            trie.Add(route);
+            trie.Add(route, caseSensitive);
         }
 
         foreach (PathTrie trie in exactHosts.Values.Concat(wildcards.Values).Append(anyHost))
@@ -57,7 +63,7 @@ public sealed class RouteTable
 
         // A longer wildcard suffix is more specific: "*.api.example.com" before "*.example.com".
         var wildcardList = wildcards.Select(pair => (pair.Key, pair.Value)).OrderByDescending(pair => pair.Key.Length).ToArray();
-        return new RouteTable(exactHosts, wildcardList, anyHost, routes);
+        return new RouteTable(exactHosts, wildcardList, anyHost, routes, caseSensitive);
     }
 
     private static PathTrie GetOrAdd(Dictionary<string, PathTrie> tries, string key)
@@ -70,7 +76,30 @@ public sealed class RouteTable
         return trie;
     }
 
-    public RouteMatch Match(RequestHead request) => Match(request.Host, request.NormalizedPath, request);
+    public RouteMatch Match(RequestHead request)
+    {
+        if (_caseSensitive)
+        {
+            return Match(request.Host, request.NormalizedPath, request);
+        }
+
+        ReadOnlySpan<byte> path = request.NormalizedPath;
+        byte[]? rented = null;
+        Span<byte> lower = path.Length <= 512 ? stackalloc byte[512] : (rented = ArrayPool<byte>.Shared.Rent(path.Length));
+        try
+        {
+            // Normalized paths are ASCII (the request-target was validated), so this lowercases every byte.
+            Ascii.ToLower(path, lower, out int written);
+            return Match(request.Host, lower[..written], request);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     public RouteMatch Match(ReadOnlySpan<byte> hostHeader, ReadOnlySpan<byte> normalizedPath, RequestHead request)
     {
@@ -148,10 +177,10 @@ public sealed class RouteTable
     {
         private readonly Node _root = new(null, []);
 
-        public void Add(Route route)
+        public void Add(Route route, bool caseSensitive)
         {
             Node node = _root;
-            byte[] path = Encoding.ASCII.GetBytes(route.Path);
+            byte[] path = Encoding.ASCII.GetBytes(caseSensitive ? route.Path : route.Path.ToLowerInvariant());
             if (path.Length > 1)
             {
                 for (int position = 1; position <= path.Length;)

@@ -112,6 +112,25 @@ public class RouteTableTests
         Assert.Equal("admin", Match(table, path));
     }
 
+    [Theory]
+    [InlineData("/ADMIN")]
+    [InlineData("/Admin/Users")]
+    [InlineData("/x/../aDmIn")]
+    public void Match_CaseInsensitiveTable_IgnoresCase_CaseSensitiveDoesNot(string path)
+    {
+        RouteTable insensitive = RouteTable.Build([Prefix("public", "/"), Prefix("admin", "/Admin")], out List<string> ambiguities, caseSensitive: false);
+        Assert.Empty(ambiguities);
+        Assert.Equal("admin", Match(insensitive, path));
+        Assert.Equal("public", Match(Build(Prefix("public", "/"), Prefix("admin", "/admin")), path));
+    }
+
+    [Fact]
+    public void Build_CaseInsensitive_RoutesDifferingOnlyInCase_AreAmbiguous()
+    {
+        RouteTable.Build([Prefix("a", "/admin"), Prefix("b", "/ADMIN")], out List<string> ambiguities, caseSensitive: false);
+        Assert.Single(ambiguities);
+    }
+
     [Fact]
     public void Build_IndistinguishableRoutes_AreReportedAmbiguous()
     {
