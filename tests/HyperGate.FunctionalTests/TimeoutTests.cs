@@ -36,4 +36,20 @@ public class TimeoutTests
         Assert.Null(response.Header("Connection"));
         Assert.True(await client.IsClosedAsync());
     }
+
+    [Fact]
+    public async Task TricklingBody_Is408_WhenBelowTheMinimumRate()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address, limits: "[limits]\nmin_body_rate = \"1KB\"\nbody_rate_grace = \"300ms\"");
+        using RawClient client = gateway.ConnectRaw();
+
+        // Ten bytes of a 100 000-byte body, then nothing: far below 1 KB/s once the grace period is over.
+        await client.SendAsync("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123456789");
+        RawResponse response = await client.ReadResponseAsync();
+
+        Assert.Equal(408, response.Status);
+        Assert.Equal("BodyTooSlow", JsonDocument.Parse(response.Body).RootElement.GetProperty("reason").GetString());
+        Assert.True(await client.IsClosedAsync());
+    }
 }

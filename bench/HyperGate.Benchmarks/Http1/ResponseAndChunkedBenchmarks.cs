@@ -39,7 +39,7 @@ public class ResponseAndChunkedBenchmarks
     {
         _source.Writer.Write(_chunkedBody);
         _source.Writer.FlushAsync().GetAwaiter().GetResult();
-        BodyCopyResult result = ChunkedBody.CopyAsync(_source.Reader, _destination.Writer, long.MaxValue, dechunk: false, CancellationToken.None).GetAwaiter().GetResult();
+        BodyCopyResult result = ChunkedBody.CopyAsync(_source.Reader, _destination.Writer, long.MaxValue, dechunk: false, guard: null, CancellationToken.None).GetAwaiter().GetResult();
         ReadResult written = _destination.Reader.ReadAsync().GetAwaiter().GetResult();
         _destination.Reader.AdvanceTo(written.Buffer.End);
         return result;

@@ -44,7 +44,9 @@ public static class ConfigCompiler
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength),
                 limits.MaxBodySize,
                 limits.RequestHeadTimeout,
-                limits.KeepAliveTimeout),
+                limits.KeepAliveTimeout,
+                limits.MinBodyRate,
+                limits.BodyRateGrace),
         };
     }
 

@@ -109,7 +109,9 @@ public static class ConfigLoader
             (int)limits.Size("max_request_target_length", defaults.Limits.MaxRequestTargetLength, 16, 1024 * 1024),
             limits.Size("max_body_size", defaults.Limits.MaxBodySize, 0, long.MaxValue / 2),
             limits.Duration("request_head_timeout", defaults.Limits.RequestHeadTimeout),
-            limits.Duration("keepalive_timeout", defaults.Limits.KeepAliveTimeout));
+            limits.Duration("keepalive_timeout", defaults.Limits.KeepAliveTimeout),
+            limits.Size("min_body_rate", defaults.Limits.MinBodyRate, 0, 1L << 30),
+            limits.Duration("body_rate_grace", defaults.Limits.BodyRateGrace));
         limits.RejectUnknownKeys();
         if (result.MaxRequestTargetLength >= result.MaxHeadSize)
         {
@@ -290,5 +292,6 @@ internal sealed class DownstreamDefaults
 {
     public static DownstreamDefaults Instance { get; } = new();
 
-    public LimitsConfig Limits { get; } = new(32 * 1024, 100, 8 * 1024, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
+    // The body rate defaults are Kestrel's: 240 bytes/s on average after a 5 s grace period.
+    public LimitsConfig Limits { get; } = new(32 * 1024, 100, 8 * 1024, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60), 240, TimeSpan.FromSeconds(5));
 }

@@ -18,7 +18,9 @@ public sealed record LimitsConfig(
     int MaxRequestTargetLength,
     long MaxBodySize,
     TimeSpan RequestHeadTimeout,
-    TimeSpan KeepAliveTimeout);
+    TimeSpan KeepAliveTimeout,
+    long MinBodyRate,
+    TimeSpan BodyRateGrace);
 
 /// <summary><c>[upstreams.NAME]</c></summary>
 public sealed record UpstreamConfig(

@@ -261,5 +261,9 @@ internal sealed class DownstreamConnection : IDisposable
         return match.Rejection;
     }
 
-    public void Dispose() => _readTimer.Dispose();
+    public void Dispose()
+    {
+        _readTimer.Dispose();
+        _forwarder.Dispose();
+    }
 }

@@ -33,6 +33,7 @@ public static class GatewayResponses
         RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),
         RejectionReason.UpstreamClosed => (502, "upstream_closed", "The upstream closed the connection before responding."),
         RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
+        RejectionReason.BodyTooSlow => (408, "request_timeout", "The request body arrived slower than the minimum rate."),
         _ => (400, "bad_request", Message(reason)),
     };
 

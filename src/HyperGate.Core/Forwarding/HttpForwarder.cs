@@ -31,13 +31,14 @@ public enum ResponseHeadStep : byte
 /// per-request async state is allocated; the steps here complete synchronously unless a body must wait.
 /// The forwarder knows nothing of policies: it runs after them, with the route they let through.
 /// </summary>
-public sealed class HttpForwarder
+public sealed class HttpForwarder : IDisposable
 {
     /// <summary>Upstream response heads may carry large cookies; they get more room than request heads.</summary>
     private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0);
 
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
+    private readonly BodyRateGuard _bodyRate;
     private Destination? _destination;
     private UpstreamConnection? _upstream;
     private ValueTask<BodyCopyResult> _requestBody;
@@ -48,7 +49,10 @@ public sealed class HttpForwarder
     {
         _exchange = exchange;
         _runtime = runtime;
+        _bodyRate = new BodyRateGuard(exchange.Input, runtime.TimeProvider);
     }
+
+    public void Dispose() => _bodyRate.Dispose();
 
     /// <summary>The leased upstream connection of the exchange in progress.</summary>
     public UpstreamConnection Upstream => _upstream!;
@@ -191,6 +195,7 @@ public sealed class HttpForwarder
         RejectionReason reason = body switch
         {
             BodyCopyResult.TooLarge => RejectionReason.BodyTooLarge,
+            BodyCopyResult.SourceTooSlow => RejectionReason.BodyTooSlow,
             BodyCopyResult.SourceInvalid => RejectionReason.InvalidChunkedBody,
             _ => step switch
             {
@@ -223,8 +228,8 @@ public sealed class HttpForwarder
         {
             responseBody = framing switch
             {
-                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, CancellationToken.None),
-                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, CancellationToken.None),
+                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, guard: null, CancellationToken.None),
+                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, guard: null, CancellationToken.None),
                 BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, CancellationToken.None),
                 _ => BodyCopyResult.Completed,
             };
@@ -285,7 +290,9 @@ public sealed class HttpForwarder
     private async ValueTask<BodyCopyResult> SendRequestBodyAsync(UpstreamConnection upstream, TimeSpan responseTimeout)
     {
         RequestHead request = _exchange.Request;
+        DownstreamLimits limits = _exchange.Snapshot.Limits;
         BodyCopyResult result;
+        _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
         try
         {
             // The client waits for 100 Continue, which the upstream sends only once it has seen the head.
@@ -295,8 +302,8 @@ public sealed class HttpForwarder
             }
 
             result = request.IsChunked
-                ? await ChunkedBody.CopyAsync(_exchange.Input, upstream.Output, _exchange.Snapshot.Limits.MaxBodySize, dechunk: false, CancellationToken.None)
-                : await BodyCopier.CopyExactAsync(_exchange.Input, upstream.Output, request.ContentLength, flushAtEnd: true, CancellationToken.None);
+                ? await ChunkedBody.CopyAsync(_exchange.Input, upstream.Output, limits.MaxBodySize, dechunk: false, _bodyRate, CancellationToken.None)
+                : await BodyCopier.CopyExactAsync(_exchange.Input, upstream.Output, request.ContentLength, flushAtEnd: true, _bodyRate, CancellationToken.None);
             if (result == BodyCopyResult.Completed && request.IsChunked)
             {
                 FlushResult flush = await upstream.Output.FlushAsync();
@@ -307,6 +314,10 @@ public sealed class HttpForwarder
         {
             // The downstream reset mid-body (Kestrel surfaces it as an exception from the read).
             result = BodyCopyResult.SourceTruncated;
+        }
+        finally
+        {
+            _bodyRate.Stop();
         }
 
         if (result == BodyCopyResult.Completed)

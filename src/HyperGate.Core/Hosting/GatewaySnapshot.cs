@@ -21,8 +21,10 @@ public sealed class GatewaySnapshot
 }
 
 /// <summary>Limits on what downstream clients may send, from <c>[limits]</c>.</summary>
-public sealed record DownstreamLimits(HeadLimits Head, long MaxBodySize, TimeSpan RequestHeadTimeout, TimeSpan KeepAliveTimeout)
-{
-    public static DownstreamLimits Default { get; } =
-        new(HeadLimits.Default, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
-}
+public sealed record DownstreamLimits(
+    HeadLimits Head,
+    long MaxBodySize,
+    TimeSpan RequestHeadTimeout,
+    TimeSpan KeepAliveTimeout,
+    long MinBodyRate,
+    TimeSpan BodyRateGrace);

@@ -15,6 +15,8 @@ public enum BodyCopyResult : byte
     /// <summary>The destination went away.</summary>
     DestinationClosed,
     TooLarge,
+    /// <summary>The source sent slower than its <see cref="BodyRateGuard"/> allows.</summary>
+    SourceTooSlow,
 }
 
 /// <summary>Streams bodies between pipes with bounded memory: each read is copied and flushed (with backpressure) before the next.</summary>
@@ -23,13 +25,19 @@ public static class BodyCopier
     /// <summary>Copies exactly <paramref name="length"/> bytes. The last write is left unflushed unless asked, so a small
     /// response leaves in the same write as its head.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
         long remaining = length;
         while (remaining > 0)
         {
             ReadResult result = await source.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && guard is { TooSlow: true })
+            {
+                source.AdvanceTo(buffer.Start);
+                return BodyCopyResult.SourceTooSlow;
+            }
+
             if (buffer.IsEmpty && result.IsCompleted)
             {
                 source.AdvanceTo(buffer.End);
@@ -44,6 +52,7 @@ public static class BodyCopier
 
             // The length is taken before AdvanceTo: afterwards the slice's segments belong to the pipe again.
             remaining -= slice.Length;
+            guard?.Received(slice.Length);
             source.AdvanceTo(slice.End);
             if (remaining > 0 || flushAtEnd)
             {

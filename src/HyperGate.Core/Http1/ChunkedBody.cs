@@ -20,13 +20,19 @@ public static class ChunkedBody
     public const int MaxTrailerSize = 16 * 1024;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyAsync(PipeReader source, PipeWriter destination, long maxBodySize, bool dechunk, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyAsync(PipeReader source, PipeWriter destination, long maxBodySize, bool dechunk, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
         long total = 0;
         while (true)
         {
             ReadResult result = await source.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && guard is { TooSlow: true })
+            {
+                source.AdvanceTo(buffer.Start);
+                return BodyCopyResult.SourceTooSlow;
+            }
+
             ChunkLineStatus status = TryReadChunkLine(buffer, out long size, out SequencePosition afterLine);
             if (status == ChunkLineStatus.Incomplete)
             {
@@ -48,7 +54,7 @@ public static class ChunkedBody
             source.AdvanceTo(afterLine);
             if (size == 0)
             {
-                return await CopyTrailersAsync(source, dechunk ? null : destination, cancellationToken);
+                return await CopyTrailersAsync(source, dechunk ? null : destination, guard, cancellationToken);
             }
 
             total += size;
@@ -62,14 +68,14 @@ public static class ChunkedBody
                 WriteChunkSize(destination, size);
             }
 
-            BodyCopyResult copied = await BodyCopier.CopyExactAsync(source, destination, size, flushAtEnd: false, cancellationToken);
+            BodyCopyResult copied = await BodyCopier.CopyExactAsync(source, destination, size, flushAtEnd: false, guard, cancellationToken);
             if (copied != BodyCopyResult.Completed)
             {
                 return copied;
             }
 
             // RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
-            BodyCopyResult crlf = await ExpectCrlfAsync(source, cancellationToken);
+            BodyCopyResult crlf = await ExpectCrlfAsync(source, guard, cancellationToken);
             if (crlf != BodyCopyResult.Completed)
             {
                 return crlf;
@@ -99,12 +105,18 @@ public static class ChunkedBody
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<BodyCopyResult> ExpectCrlfAsync(PipeReader source, CancellationToken cancellationToken)
+    private static async ValueTask<BodyCopyResult> ExpectCrlfAsync(PipeReader source, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
         while (true)
         {
             ReadResult result = await source.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && guard is { TooSlow: true })
+            {
+                source.AdvanceTo(buffer.Start);
+                return BodyCopyResult.SourceTooSlow;
+            }
+
             if (buffer.Length >= 2)
             {
                 Span<byte> pair = stackalloc byte[2];
@@ -123,12 +135,18 @@ public static class ChunkedBody
 
     /// <summary>RFC 9112 §7.1.2: the trailer section is field lines ended by an empty line; each is validated like a header.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<BodyCopyResult> CopyTrailersAsync(PipeReader source, PipeWriter? destination, CancellationToken cancellationToken)
+    private static async ValueTask<BodyCopyResult> CopyTrailersAsync(PipeReader source, PipeWriter? destination, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
         while (true)
         {
             ReadResult result = await source.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && guard is { TooSlow: true })
+            {
+                source.AdvanceTo(buffer.Start);
+                return BodyCopyResult.SourceTooSlow;
+            }
+
             TrailerStatus status = TryCopyTrailers(buffer, destination, out SequencePosition end);
             switch (status)
             {

@@ -34,6 +34,7 @@ public enum RejectionReason : byte
     TransferEncodingOnHttp10,
     InvalidChunkedBody,
     BodyTooLarge,
+    BodyTooSlow,
 
     // Path (see PathNormalizer)
     InvalidPercentEncoding,

@@ -64,7 +64,7 @@ public static class FuzzTargets
         source.Writer.FlushAsync().GetAwaiter().GetResult();
         source.Writer.Write(input.AsSpan(half));
         source.Writer.Complete();
-        ChunkedBody.CopyAsync(source.Reader, destination.Writer, 1 << 20, dechunk: false, CancellationToken.None).GetAwaiter().GetResult();
+        ChunkedBody.CopyAsync(source.Reader, destination.Writer, 1 << 20, dechunk: false, guard: null, CancellationToken.None).GetAwaiter().GetResult();
     }
 
     private static void Agree(ParseStatus a, RejectionReason ra, ParseStatus b, RejectionReason rb)

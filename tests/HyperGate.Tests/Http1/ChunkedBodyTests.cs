@@ -66,7 +66,7 @@ public class ChunkedBodyTests
         const string input = "5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n";
         var source = new Pipe();
         var destination = new Pipe();
-        Task<BodyCopyResult> copy = ChunkedBody.CopyAsync(source.Reader, destination.Writer, long.MaxValue, dechunk: false, CancellationToken.None).AsTask();
+        Task<BodyCopyResult> copy = ChunkedBody.CopyAsync(source.Reader, destination.Writer, long.MaxValue, dechunk: false, guard: null, CancellationToken.None).AsTask();
         foreach (byte b in Encoding.ASCII.GetBytes(input))
         {
             await source.Writer.WriteAsync(new[] { b });
@@ -83,7 +83,7 @@ public class ChunkedBodyTests
         var destination = new Pipe();
         await source.Writer.WriteAsync(Encoding.ASCII.GetBytes(input));
         await source.Writer.CompleteAsync();
-        BodyCopyResult result = await ChunkedBody.CopyAsync(source.Reader, destination.Writer, maxBodySize, dechunk, CancellationToken.None);
+        BodyCopyResult result = await ChunkedBody.CopyAsync(source.Reader, destination.Writer, maxBodySize, dechunk, guard: null, CancellationToken.None);
         await destination.Writer.FlushAsync();
         await destination.Writer.CompleteAsync();
         return (result, await ReadAllAsync(destination.Reader));
