@@ -57,7 +57,10 @@ public sealed class HttpForwarder : IDisposable
     /// <summary>The leased upstream connection of the exchange in progress.</summary>
     public UpstreamConnection Upstream => _upstream!;
 
-    /// <summary>Steps 1 and 2: picks a destination and takes an idle connection. False when a new one must be opened.</summary>
+    /// <summary>
+    /// Steps 1 and 2: picks a destination and takes an idle connection. Returns false when a new connection must
+    /// be opened (<see cref="ConnectAsync"/>); true when a connection was taken or, with a rejection, none can be.
+    /// </summary>
     public bool TryStart(out RejectionReason rejection)
     {
         _retried = false;
