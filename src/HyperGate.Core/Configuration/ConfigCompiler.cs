@@ -41,7 +41,7 @@ public static class ConfigCompiler
             Routes = table,
             Upstreams = upstreams,
             Limits = new DownstreamLimits(
-                new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength),
+                new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
                 limits.MaxBodySize,
                 limits.RequestHeadTimeout,
                 limits.KeepAliveTimeout,

@@ -107,6 +107,8 @@ public static class ConfigLoader
             (int)limits.Size("max_head_size", defaults.Limits.MaxHeadSize, 1024, 1024 * 1024),
             (int)limits.Integer("max_header_count", defaults.Limits.MaxHeaderCount, 1, 10_000),
             (int)limits.Size("max_request_target_length", defaults.Limits.MaxRequestTargetLength, 16, 1024 * 1024),
+            (int)limits.Size("max_header_name_length", defaults.Limits.MaxHeaderNameLength, 16, 64 * 1024),
+            (int)limits.Size("max_header_line_length", defaults.Limits.MaxHeaderLineLength, 64, 1024 * 1024),
             limits.Size("max_body_size", defaults.Limits.MaxBodySize, 0, long.MaxValue / 2),
             limits.Duration("request_head_timeout", defaults.Limits.RequestHeadTimeout),
             limits.Duration("keepalive_timeout", defaults.Limits.KeepAliveTimeout),
@@ -293,5 +295,5 @@ internal sealed class DownstreamDefaults
     public static DownstreamDefaults Instance { get; } = new();
 
     // The body rate defaults are Kestrel's: 240 bytes/s on average after a 5 s grace period.
-    public LimitsConfig Limits { get; } = new(32 * 1024, 100, 8 * 1024, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60), 240, TimeSpan.FromSeconds(5));
+    public LimitsConfig Limits { get; } = new(32 * 1024, 100, 8 * 1024, 256, 16 * 1024, 100L * 1024 * 1024, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60), 240, TimeSpan.FromSeconds(5));
 }

@@ -16,6 +16,8 @@ public sealed record LimitsConfig(
     int MaxHeadSize,
     int MaxHeaderCount,
     int MaxRequestTargetLength,
+    int MaxHeaderNameLength,
+    int MaxHeaderLineLength,
     long MaxBodySize,
     TimeSpan RequestHeadTimeout,
     TimeSpan KeepAliveTimeout,

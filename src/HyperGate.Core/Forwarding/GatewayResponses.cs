@@ -21,6 +21,7 @@ public static class GatewayResponses
         RejectionReason.ConnectNotSupported => (405, "method_not_allowed", "CONNECT is not supported."),
         RejectionReason.HeadTooLarge => (431, "request_header_fields_too_large", "The request head is larger than allowed."),
         RejectionReason.TooManyHeaders => (431, "request_header_fields_too_large", "The request has more header fields than allowed."),
+        RejectionReason.HeaderFieldTooLarge => (431, "request_header_fields_too_large", "A header field name or line is longer than allowed."),
         RejectionReason.UnsupportedExpectation => (417, "expectation_failed", "Only Expect: 100-continue is supported."),
         RejectionReason.UnsupportedTransferEncoding => (501, "not_implemented", "Only the chunked transfer coding is supported."),
         RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),

@@ -34,7 +34,7 @@ public enum ResponseHeadStep : byte
 public sealed class HttpForwarder : IDisposable
 {
     /// <summary>Upstream response heads may carry large cookies; they get more room than request heads.</summary>
-    private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0);
+    private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0, MaxHeaderNameLength: 256, MaxHeaderLineLength: 64 * 1024);
 
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;

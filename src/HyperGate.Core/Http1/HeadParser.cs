@@ -83,9 +83,13 @@ internal static class HeadParser
     }
 
     /// <summary>Parses one field line (without its CRLF) at <paramref name="lineStart"/> and appends it to <paramref name="head"/>.</summary>
-    public static RejectionReason ParseFieldLine(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, int maxHeaderCount)
+    public static RejectionReason ParseFieldLine(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, in HeadLimits limits)
     {
         ReadOnlySpan<byte> line = input.Slice(lineStart, lineLength);
+        if (lineLength > limits.MaxHeaderLineLength)
+        {
+            return RejectionReason.HeaderFieldTooLarge;
+        }
 
         // RFC 9112 §5.2: obs-fold (a line starting with SP or HTAB) is rejected.
         if (line[0] == ' ' || line[0] == '\t')
@@ -100,6 +104,11 @@ internal static class HeadParser
             return RejectionReason.InvalidHeaderName;
         }
 
+        if (colon > limits.MaxHeaderNameLength)
+        {
+            return RejectionReason.HeaderFieldTooLarge;
+        }
+
         ReadOnlySpan<byte> rawValue = line[(colon + 1)..];
         ReadOnlySpan<byte> value = HttpCharacters.TrimWhitespace(rawValue);
 
@@ -109,7 +118,7 @@ internal static class HeadParser
             return RejectionReason.InvalidHeaderValue;
         }
 
-        if (head.HeaderCount >= maxHeaderCount)
+        if (head.HeaderCount >= limits.MaxHeaderCount)
         {
             return RejectionReason.TooManyHeaders;
         }

@@ -28,10 +28,13 @@ internal static class HttpCharacters
     public static readonly SearchValues<byte> Unreserved = SearchValues.Create(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"u8);
 
-    // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ), plus ":" for the port and
-    // "[" "]" for an IP-literal. Percent-encoding is refused in Host because no upstream needs it.
-    public static readonly SearchValues<byte> Host = SearchValues.Create(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:[]"u8);
+    // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ). Percent-encoding is refused in
+    // Host because no upstream needs it and it would give one host several spellings.
+    public static readonly SearchValues<byte> RegName = SearchValues.Create(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;="u8);
+
+    // RFC 3986 §3.2.2: the inside of an IP-literal ("[v6]"): hex digits, colons, and dots for an embedded IPv4.
+    public static readonly SearchValues<byte> IPv6Literal = SearchValues.Create("0123456789ABCDEFabcdef:."u8);
 
     // RFC 9112 §7.1: chunk-size = 1*HEXDIG
     public static readonly SearchValues<byte> HexDigits = SearchValues.Create("0123456789ABCDEFabcdef"u8);
@@ -41,6 +44,43 @@ internal static class HttpCharacters
     public static bool IsToken(ReadOnlySpan<byte> value) => !value.IsEmpty && !value.ContainsAnyExcept(Token);
 
     public static bool IsValidFieldValue(ReadOnlySpan<byte> value) => !value.ContainsAny(InvalidFieldValue);
+
+    /// <summary>
+    /// RFC 3986 §3.2: authority = host [ ":" port ] with host = IP-literal / reg-name (IPv4 is a reg-name here)
+    /// and port = *DIGIT, at most 5 digits. User information ("user@") is not allowed in HTTP (RFC 9110 §4.2.4).
+    /// </summary>
+    public static bool IsValidAuthority(ReadOnlySpan<byte> authority)
+    {
+        ReadOnlySpan<byte> port;
+        if (!authority.IsEmpty && authority[0] == '[')
+        {
+            int close = authority.IndexOf((byte)']');
+            if (close < 3 || authority[1..close].ContainsAnyExcept(IPv6Literal))
+            {
+                return false;
+            }
+
+            port = authority[(close + 1)..];
+            if (!port.IsEmpty && port[0] != ':')
+            {
+                return false;
+            }
+        }
+        else
+        {
+            int colon = authority.IndexOf((byte)':');
+            ReadOnlySpan<byte> host = colon < 0 ? authority : authority[..colon];
+            if (host.IsEmpty || host.ContainsAnyExcept(RegName))
+            {
+                return false;
+            }
+
+            port = colon < 0 ? default : authority[colon..];
+        }
+
+        // Here port is empty or ":" followed by the digits.
+        return port.IsEmpty || (port.Length <= 6 && !port[1..].ContainsAnyExcept(Digits));
+    }
 
     /// <summary>RFC 9110 §5.6.3: OWS = *( SP / HTAB ).</summary>
     public static ReadOnlySpan<byte> TrimWhitespace(ReadOnlySpan<byte> value)

@@ -73,7 +73,12 @@ public struct HeaderField
 }
 
 /// <summary>Size limits applied while parsing a head, taken from the <c>[limits]</c> config section.</summary>
-public readonly record struct HeadLimits(int MaxHeadSize, int MaxHeaderCount, int MaxRequestTargetLength)
+public readonly record struct HeadLimits(
+    int MaxHeadSize,
+    int MaxHeaderCount,
+    int MaxRequestTargetLength,
+    int MaxHeaderNameLength = 256,
+    int MaxHeaderLineLength = 16 * 1024)
 {
     public static HeadLimits Default { get; } = new(32 * 1024, 100, 8 * 1024);
 }

@@ -20,6 +20,7 @@ public enum RejectionReason : byte
     BareLineFeed,
     HeadTooLarge,
     TooManyHeaders,
+    HeaderFieldTooLarge,
     MissingHost,
     MultipleHost,
     InvalidHost,

@@ -65,7 +65,7 @@ public static class RequestHeadParser
                 break;
             }
 
-            reason = HeadParser.ParseFieldLine(input, position, lineLength, head, limits.MaxHeaderCount);
+            reason = HeadParser.ParseFieldLine(input, position, lineLength, head, limits);
             if (reason == RejectionReason.None)
             {
                 reason = ApplyRequestHeader(input, head);
@@ -184,7 +184,7 @@ public static class RequestHeadParser
             }
 
             ReadOnlySpan<byte> authority = afterScheme[..authorityLength];
-            if (authority.IsEmpty || authority.IndexOf((byte)'@') >= 0 || authority.ContainsAnyExcept(HttpCharacters.Host))
+            if (!HttpCharacters.IsValidAuthority(authority))
             {
                 return RejectionReason.InvalidHost;
             }
@@ -226,7 +226,7 @@ public static class RequestHeadParser
                     return RejectionReason.MultipleHost;
                 }
 
-                if (value.IsEmpty || value.ContainsAnyExcept(HttpCharacters.Host))
+                if (!HttpCharacters.IsValidAuthority(value))
                 {
                     return RejectionReason.InvalidHost;
                 }

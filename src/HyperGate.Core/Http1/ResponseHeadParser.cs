@@ -58,7 +58,7 @@ public static class ResponseHeadParser
                 headLength = position + 2;
                 break;
             }
-            else if (HeadParser.ParseFieldLine(input, position, lineLength, head, limits.MaxHeaderCount) != RejectionReason.None)
+            else if (HeadParser.ParseFieldLine(input, position, lineLength, head, limits) != RejectionReason.None)
             {
                 reason = RejectionReason.UpstreamInvalidResponse;
                 return ParseStatus.Rejected;

@@ -82,6 +82,21 @@ public class RequestHeadParserTests
         Assert.False(head.Headers[1].Dropped);
     }
 
+    [Theory]
+    [InlineData("example.com")]
+    [InlineData("example.com:8080")]
+    [InlineData("127.0.0.1:1")]
+    [InlineData("[::1]")]
+    [InlineData("[2001:db8::7]:443")]
+    [InlineData("[::ffff:192.0.2.1]:80")]
+    [InlineData("a_b-c~d!$&'()*+,;=")]
+    [InlineData("example.com:")]
+    public void TryParse_ValidHost_IsAccepted(string host)
+    {
+        using RequestHead head = Parse($"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        Assert.Equal(host, Encoding.ASCII.GetString(head.Host));
+    }
+
     [Fact]
     public void TryParse_AbsoluteForm_UsesTargetAuthorityOverHostHeader()
     {
@@ -155,6 +170,15 @@ public class RequestHeadParserTests
         { "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", RejectionReason.InvalidHost },
         { "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", RejectionReason.InvalidHost },
         { "GET http://user@evil/ HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: [zz::1]\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: a%41\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET / HTTP/1.1\r\nHost: [a]\r\n\r\n", RejectionReason.InvalidHost },
         { "GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n", RejectionReason.UnsupportedExpectation },
         { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", RejectionReason.InvalidContentLength },
         { "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", RejectionReason.InvalidContentLength },
@@ -213,6 +237,18 @@ public class RequestHeadParserTests
         string partial = "GET /" + new string('a', 200);
         RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(partial)), parsed, limits, out _, out _, out reason);
         Assert.Equal(RejectionReason.RequestTargetTooLong, reason);
+    }
+
+    [Theory]
+    [InlineData(300, 10)]
+    [InlineData(10, 2000)]
+    public void TryParse_HeaderNameOrLineLongerThanLimit_IsRejected(int nameLength, int valueLength)
+    {
+        var limits = new HeadLimits(32 * 1024, 100, 1024, MaxHeaderNameLength: 256, MaxHeaderLineLength: 1024);
+        using var parsed = new RequestHead();
+        string head = $"GET / HTTP/1.1\r\nHost: a\r\n{new string('n', nameLength)}: {new string('v', valueLength)}\r\n\r\n";
+        RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(head)), parsed, limits, out _, out _, out RejectionReason reason);
+        Assert.Equal(RejectionReason.HeaderFieldTooLarge, reason);
     }
 
     [Fact]
