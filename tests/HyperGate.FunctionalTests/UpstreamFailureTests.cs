@@ -28,6 +28,43 @@ public class UpstreamFailureTests
     }
 
     [Fact]
+    public async Task UnansweredConnect_Is504AfterConnectTimeout()
+    {
+        // A listener that never accepts, with its accept queue filled: further SYNs are dropped, so connect hangs.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var fillers = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                fillers.Add(filler);
+                using var attempt = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    await filler.ConnectAsync(listener.LocalEndPoint!, attempt.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            await using TestGateway gateway = await TestGateway.StartForAsync(listener.LocalEndPoint!.ToString()!, upstreamExtras: "connect_timeout = \"300ms\"");
+            using HttpClient client = gateway.CreateClient();
+            using HttpResponseMessage response = await client.GetAsync("/");
+            Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            Assert.Equal("upstream_connect_timeout", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task SilentUpstream_Is504AfterResponseTimeout()
     {
         await using var upstream = new RawUpstream((_, _) => new RawReply([], Hang: true));
