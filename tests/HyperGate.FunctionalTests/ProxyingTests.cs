@@ -95,19 +95,7 @@ public class ProxyingTests
     {
         await using TestUpstream publicSide = await TestUpstream.StartAsync("public");
         await using TestUpstream adminSide = await TestUpstream.StartAsync("admin");
-        await using TestGateway gateway = await TestGateway.StartAsync($"""
-            [upstreams.public]
-            targets = ["{publicSide.Address}"]
-            [upstreams.admin]
-            targets = ["{adminSide.Address}"]
-
-            [routes.public]
-            path_prefix = "/"
-            upstream = "public"
-            [routes.admin]
-            path_prefix = "/admin"
-            upstream = "admin"
-            """);
+        await using TestGateway gateway = await StartPublicAndAdminAsync(publicSide, adminSide);
         using RawClient client = gateway.ConnectRaw();
         foreach (string spelling in new[] { "/x/../admin", "/%61dmin", "//admin", "/admin/.", "/public/%2e%2e/admin" })
         {
@@ -122,6 +110,39 @@ public class ProxyingTests
         Assert.Equal(400, (await client.ReadResponseAsync()).Status);
         Assert.Equal(0, publicSide.RequestCount);
     }
+
+    [Fact]
+    public async Task CaseInsensitiveRouting_EverySpellingReachesTheSameRoute()
+    {
+        await using TestUpstream publicSide = await TestUpstream.StartAsync("public");
+        await using TestUpstream adminSide = await TestUpstream.StartAsync("admin");
+        await using TestGateway gateway = await StartPublicAndAdminAsync(publicSide, adminSide, "case_sensitive_routing = false");
+        using HttpClient client = gateway.CreateClient();
+        foreach (string spelling in new[] { "/ADMIN", "/Admin/x", "/%41dmin", "/x/../aDMIN" })
+        {
+            Assert.Equal("admin", EchoResult.Parse(await client.GetStringAsync(spelling)).Server);
+        }
+
+        Assert.Equal(0, publicSide.RequestCount);
+    }
+
+    /// <summary>A catch-all route to one upstream and an /admin route to another.</summary>
+    private static Task<TestGateway> StartPublicAndAdminAsync(TestUpstream publicSide, TestUpstream adminSide, string serverOptions = "") =>
+        TestGateway.StartAsync($"""
+            [server]
+            listen = ["127.0.0.1:0"]
+            {serverOptions}
+            [upstreams.public]
+            targets = ["{publicSide.Address}"]
+            [upstreams.admin]
+            targets = ["{adminSide.Address}"]
+            [routes.public]
+            path_prefix = "/"
+            upstream = "public"
+            [routes.admin]
+            path_prefix = "/admin"
+            upstream = "admin"
+            """);
 
     [Fact]
     public async Task RoutesByHostMethodAndHeader()
