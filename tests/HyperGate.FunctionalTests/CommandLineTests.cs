@@ -53,9 +53,9 @@ public class CommandLineTests
             path_prefix = "/"
             upstream = "backend"
             """);
+        using Process gateway = Start("--config", config);
         try
         {
-            using Process gateway = Start("--config", config);
             // The console logger writes from its own queue, so the listener line may follow the banner.
             string? line;
             do
@@ -82,6 +82,12 @@ public class CommandLineTests
         }
         finally
         {
+            // A failed assertion must not leave the gateway running.
+            if (!gateway.HasExited)
+            {
+                gateway.Kill();
+            }
+
             File.Delete(config);
         }
     }

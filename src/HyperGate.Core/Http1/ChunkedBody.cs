@@ -297,12 +297,98 @@ public static class ChunkedBody
             size = (size << 4) | (uint)HttpCharacters.HexValue(digit);
         }
 
-        ReadOnlySpan<byte> extensions = HttpCharacters.TrimWhitespace(line[digits..]);
-        if (!extensions.IsEmpty && (extensions[0] != ';' || !HttpCharacters.IsValidFieldValue(extensions)))
+        return IsValidExtensionList(line[digits..]) ? ChunkLineStatus.Complete : ChunkLineStatus.Invalid;
+    }
+
+    /// <summary>
+    /// RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+    /// chunk-ext-name = token, chunk-ext-val = token / quoted-string. Anything else, including a bare CR or LF,
+    /// is rejected rather than skipped.
+    /// </summary>
+    internal static bool IsValidExtensionList(ReadOnlySpan<byte> extensions)
+    {
+        int i = 0;
+        while (true)
         {
-            return ChunkLineStatus.Invalid;
+            i = SkipWhitespace(extensions, i);
+            if (i == extensions.Length)
+            {
+                return true;
+            }
+
+            if (extensions[i] != ';')
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(extensions, i + 1);
+            int nameLength = TokenLength(extensions[i..]);
+            if (nameLength == 0)
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(extensions, i + nameLength);
+            if (i == extensions.Length || extensions[i] != '=')
+            {
+                continue;
+            }
+
+            i = SkipWhitespace(extensions, i + 1);
+            int valueLength = i < extensions.Length && extensions[i] == '"'
+                ? QuotedStringLength(extensions[i..])
+                : TokenLength(extensions[i..]);
+            if (valueLength == 0)
+            {
+                return false;
+            }
+
+            i += valueLength;
+        }
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> text, int i)
+    {
+        while (i < text.Length && (text[i] == ' ' || text[i] == '\t'))
+        {
+            i++;
         }
 
-        return ChunkLineStatus.Complete;
+        return i;
+    }
+
+    private static int TokenLength(ReadOnlySpan<byte> text)
+    {
+        int end = text.IndexOfAnyExcept(HttpCharacters.Token);
+        return end < 0 ? text.Length : end;
+    }
+
+    /// <summary>RFC 9110 §5.6.4: quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE; 0 when malformed.</summary>
+    private static int QuotedStringLength(ReadOnlySpan<byte> text)
+    {
+        for (int i = 1; i < text.Length; i++)
+        {
+            byte b = text[i];
+            if (b == '"')
+            {
+                return i + 1;
+            }
+
+            if (b == '\\')
+            {
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                i++;
+                if (i == text.Length || (text[i] < 0x20 && text[i] != '\t') || text[i] == 0x7F)
+                {
+                    return 0;
+                }
+            }
+            else if ((b < 0x20 && b != '\t') || b == 0x7F)
+            {
+                return 0;
+            }
+        }
+
+        return 0;
     }
 }

@@ -18,6 +18,29 @@ public class ChunkedBodyTests
         Assert.Equal(expected, output);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(";a")]
+    [InlineData(";a=b")]
+    [InlineData(" ; a = b ;c")]
+    [InlineData(";a=\"quoted value\";b=\"esc \\\" aped\"")]
+    [InlineData(";a=\"tab\there\"")]
+    public void IsValidExtensionList_WellFormed_IsAccepted(string extensions) =>
+        Assert.True(ChunkedBody.IsValidExtensionList(Encoding.Latin1.GetBytes(extensions)));
+
+    [Theory]
+    [InlineData(";")]
+    [InlineData("a=b")]
+    [InlineData(";a=")]
+    [InlineData(";a=b c")]
+    [InlineData(";(a)")]
+    [InlineData(";a=\"unterminated")]
+    [InlineData(";a=\"nul\0\"")]
+    [InlineData(";a=\"bare\rCR\"")]
+    [InlineData(";a=b;;c")]
+    public void IsValidExtensionList_Malformed_IsRejected(string extensions) =>
+        Assert.False(ChunkedBody.IsValidExtensionList(Encoding.Latin1.GetBytes(extensions)));
+
     [Fact]
     public async Task CopyAsync_Dechunk_WritesOnlyTheData()
     {
