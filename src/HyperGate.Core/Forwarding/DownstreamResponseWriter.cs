@@ -10,7 +10,7 @@ internal static class DownstreamResponseWriter
     public static void Write(PipeWriter output, ResponseHead response, RequestHead request, BodyFraming framing, bool dechunk, bool keepAlive)
     {
         GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
-        WriteFields(output, response);
+        response.WriteForwardedFields(output);
 
         switch (framing)
         {
@@ -50,7 +50,7 @@ internal static class DownstreamResponseWriter
     public static void WriteInterim(PipeWriter output, ResponseHead response)
     {
         GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
-        WriteFields(output, response);
+        response.WriteForwardedFields(output);
         output.Write("\r\n"u8);
     }
 
@@ -58,23 +58,10 @@ internal static class DownstreamResponseWriter
     public static void WriteSwitchingProtocols(PipeWriter output, ResponseHead response)
     {
         GatewayResponses.WriteStatusLine(output, 101, response.ReasonPhrase);
-        WriteFields(output, response);
+        response.WriteForwardedFields(output);
         output.Write("Connection: upgrade\r\nUpgrade: "u8);
         output.Write(response.UpgradeIndex >= 0 ? response.ValueOf(response.Headers[response.UpgradeIndex]) : []);
         output.Write("\r\n\r\n"u8);
-    }
-
-    private static void WriteFields(PipeWriter output, ResponseHead response)
-    {
-        ReadOnlySpan<byte> raw = response.Raw;
-        foreach (ref readonly HeaderField field in response.Headers)
-        {
-            if (!field.Dropped)
-            {
-                output.Write(raw.Slice(field.NameStart, field.ValueStart + field.ValueLength - field.NameStart));
-                output.Write("\r\n"u8);
-            }
-        }
     }
 
     private static void WriteContentLength(PipeWriter output, long length)

@@ -24,14 +24,7 @@ internal static class UpstreamRequestWriter
         output.Write(route.PreserveHost && request.Host.Length > 0 ? request.Host : destination.HostHeaderValue);
         output.Write("\r\n"u8);
 
-        foreach (ref readonly HeaderField field in request.Headers)
-        {
-            if (!field.Dropped)
-            {
-                output.Write(request.Raw.Slice(field.NameStart, field.ValueStart + field.ValueLength - field.NameStart));
-                output.Write("\r\n"u8);
-            }
-        }
+        request.WriteForwardedFields(output);
 
         if (upgrade)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text;
 
 namespace HyperGate.Http1;
@@ -58,6 +59,20 @@ public abstract class MessageHead : IDisposable
 
         value = default;
         return false;
+    }
+
+    /// <summary>Writes every field that is not <see cref="HeaderField.Dropped"/>, exactly as received, one per line.</summary>
+    public void WriteForwardedFields(PipeWriter output)
+    {
+        ReadOnlySpan<byte> raw = Raw;
+        foreach (ref readonly HeaderField field in Headers)
+        {
+            if (!field.Dropped)
+            {
+                output.Write(raw.Slice(field.NameStart, field.ValueStart + field.ValueLength - field.NameStart));
+                output.Write("\r\n"u8);
+            }
+        }
     }
 
     internal virtual void Reset()
