@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Reflection;
 using HyperGate.Configuration;
 using HyperGate.Hosting;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Cli;
 
@@ -92,7 +94,7 @@ public static class Program
 
             // Compiling finds the errors that need the whole config at once (ambiguous routes).
             using var probe = new ProbeConnections();
-            ConfigCompiler.Compile(config, probe.Manager);
+            ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits);
             return true;
         }
         catch (ConfigException e)
@@ -110,11 +112,17 @@ public static class Program
     private static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    /// <summary>Pools created while validating are never connected; this disposes them.</summary>
+    /// <summary>Pools and limiters created while validating are never used; this disposes them.</summary>
     private sealed class ProbeConnections : IDisposable
     {
         public UpstreamConnectionManager Manager { get; } = new(TimeProvider.System);
 
-        public void Dispose() => Manager.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        public RateLimitRegistry RateLimits { get; } = new(TimeProvider.System, NullLogger.Instance);
+
+        public void Dispose()
+        {
+            RateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Manager.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 }

@@ -7,6 +7,7 @@ using HyperGate.Configuration;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 
@@ -22,6 +23,7 @@ public class ProxyLoopBenchmarks
     private readonly Pipe _downstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly Pipe _upstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private UpstreamConnectionManager _connections = null!;
+    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
     private Destination _destination = null!;
@@ -45,9 +47,9 @@ public class ProxyLoopBenchmarks
             respond = { status = 404 }
             """, "bench.toml");
         _connections = new UpstreamConnectionManager(TimeProvider.System);
-        _snapshot = ConfigCompiler.Compile(config, _connections);
+        _snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits);
         _destination = _snapshot.Upstreams["users"].Destinations[0];
-        _exchange = new Exchange(_downstream.Reader, _downstream.Writer, Encoding.ASCII.GetBytes(IPAddress.Loopback.ToString()), isHttps: false)
+        _exchange = new Exchange(_downstream.Reader, _downstream.Writer, IPAddress.Loopback, isHttps: false)
         {
             Snapshot = _snapshot,
         };
@@ -55,7 +57,11 @@ public class ProxyLoopBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _connections.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Cleanup()
+    {
+        _rateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _connections.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
 
     [Benchmark, HotPath]
     public long ParseRouteSerialize()

@@ -1,6 +1,7 @@
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using System.Net;
@@ -8,10 +9,10 @@ using System.Text;
 
 namespace HyperGate.Configuration;
 
-/// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams and limits.</summary>
+/// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams, policies and limits.</summary>
 public static class ConfigCompiler
 {
-    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections)
+    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits)
     {
         var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (UpstreamConfig upstream in config.Upstreams)
@@ -25,7 +26,8 @@ public static class ConfigCompiler
             upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, settings);
         }
 
-        var routes = config.Routes.Select(route => CompileRoute(route, upstreams)).ToList();
+        Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);
+        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -40,6 +42,8 @@ public static class ConfigCompiler
             Config = config,
             Routes = table,
             Upstreams = upstreams,
+            RateLimits = policies,
+            TrustedProxies = new TrustedProxies(config.Server.TrustedProxies),
             Limits = new DownstreamLimits(
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
                 limits.MaxBodySize,
@@ -50,7 +54,7 @@ public static class ConfigCompiler
         };
     }
 
-    private static Route CompileRoute(RouteConfig route, Dictionary<string, Upstream> upstreams) => new()
+    private static Route CompileRoute(RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies) => new()
     {
         Name = route.Name,
         Host = route.Host,
@@ -64,5 +68,6 @@ public static class ConfigCompiler
         StripPrefix = route.StripPrefix,
         RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
         PreserveHost = route.PreserveHost,
+        RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
     };
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Configuration;
@@ -43,7 +44,10 @@ public static class ConfigLoader
         LimitsConfig limits = ReadLimits(reader.Table("limits"));
         List<UpstreamConfig> upstreams = (reader.Table("upstreams")?.NamedTables() ?? []).Select(t => ReadUpstream(t.Name, t.Reader)).ToList();
         var upstreamNames = upstreams.Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
-        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames)).ToList();
+        ClusterConfig cluster = ReadCluster(reader.Table("cluster"));
+        List<RateLimitConfig> rateLimits = (reader.Table("rate_limits")?.NamedTables() ?? []).Select(t => ReadRateLimit(t.Name, t.Reader, cluster)).ToList();
+        var rateLimitNames = rateLimits.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames)).ToList();
         reader.RejectUnknownKeys();
 
         if (routes.Count == 0)
@@ -56,7 +60,7 @@ public static class ConfigLoader
             throw new ConfigException(SortByPosition(errors));
         }
 
-        return new GatewayConfig(path, server, limits, upstreams, routes);
+        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster);
     }
 
     internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
@@ -67,7 +71,7 @@ public static class ConfigLoader
         if (server is null)
         {
             errors.Add(new ConfigError(rootLocation, "the [server] section is missing", "add [server] with listen = [\"127.0.0.1:8080\"]"));
-            return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true);
+            return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true, []);
         }
 
         var listen = new List<string>();
@@ -91,8 +95,145 @@ public static class ConfigLoader
         TimeSpan drain = server.Duration("drain_timeout", TimeSpan.FromSeconds(30));
         int maxConnections = (int)server.Integer("max_connections", DefaultMaxConnections, 1, 10_000_000);
         bool caseSensitive = server.Bool("case_sensitive_routing", true);
+        var trustedProxies = new List<IPNetwork>();
+        foreach ((string text, SourceLocation location) in server.StringList("trusted_proxies"))
+        {
+            if (IPNetwork.TryParse(text, out IPNetwork network))
+            {
+                trustedProxies.Add(network);
+            }
+            else if (IPAddress.TryParse(text, out IPAddress? address))
+            {
+                trustedProxies.Add(new IPNetwork(address, address.GetAddressBytes().Length * 8));
+            }
+            else
+            {
+                server.ErrorAt(location, "trusted_proxies", $"\"{text}\" is not an IP address or CIDR range", "write \"10.0.0.0/8\", \"192.168.1.7\" or \"fd00::/8\"");
+            }
+        }
+
         server.RejectUnknownKeys();
-        return new ServerConfig(listen, drain, maxConnections, caseSensitive);
+        return new ServerConfig(listen, drain, maxConnections, caseSensitive, trustedProxies);
+    }
+
+    private static ClusterConfig ReadCluster(ConfigReader? cluster)
+    {
+        if (cluster is null)
+        {
+            return ClusterConfig.None;
+        }
+
+        string? redis = cluster.String("redis");
+        if (redis is not null && redis.Trim().Length == 0)
+        {
+            cluster.Error("redis", "is empty", "write a StackExchange.Redis configuration string such as \"127.0.0.1:6379\"");
+        }
+
+        var config = new ClusterConfig(
+            redis,
+            (int)cluster.Integer("instances", 1, 1, 10_000),
+            cluster.String("key_prefix", ClusterConfig.None.KeyPrefix)!);
+        cluster.RejectUnknownKeys();
+        return config;
+    }
+
+    private static RateLimitConfig ReadRateLimit(string name, ConfigReader limit, ClusterConfig cluster)
+    {
+        var key = new List<RateLimitKeyPart>();
+        foreach ((string text, SourceLocation location) in limit.StringList("key"))
+        {
+            if (RateLimitKeyPart.TryParse(text, out RateLimitKeyPart? part))
+            {
+                key.Add(part!);
+            }
+            else
+            {
+                limit.ErrorAt(location, "key", $"\"{text}\" is not a key", "use \"consumer\", \"ip\", \"route\", \"header:NAME\", or a list of them");
+            }
+        }
+
+        if (!limit.Has("key"))
+        {
+            key.Add(new RateLimitKeyPart(RateLimitKeyKind.Consumer));
+        }
+
+        string algorithmText = limit.String("algorithm", "token_bucket")!;
+        RateLimitAlgorithm algorithm = algorithmText == "sliding_window" ? RateLimitAlgorithm.SlidingWindow : RateLimitAlgorithm.TokenBucket;
+        if (algorithmText is not ("token_bucket" or "sliding_window"))
+        {
+            limit.Error("algorithm", $"\"{algorithmText}\" is not an algorithm", "use \"token_bucket\" or \"sliding_window\"");
+        }
+
+        long maxRate = algorithm == RateLimitAlgorithm.SlidingWindow ? SlidingWindowSettings.MaxLimit : 1_000_000_000;
+        long rate = limit.Integer("rate", 1, 1, maxRate);
+        if (!limit.Has("rate"))
+        {
+            limit.Error("rate", "is required", "write the number of requests allowed per period, such as rate = 100");
+        }
+
+        TimeSpan per = limit.Duration("per", TimeSpan.FromSeconds(1));
+        if (!limit.Has("per"))
+        {
+            limit.Error("per", "is required", "write the period, such as per = \"1m\"");
+        }
+
+        long burst = limit.Integer("burst", rate, 1, 1_000_000_000);
+        if (algorithm == RateLimitAlgorithm.SlidingWindow && limit.Has("burst"))
+        {
+            limit.Error("burst", "only applies to token_bucket", "remove burst: a sliding window allows rate requests in any window");
+        }
+
+        string scope = limit.String("scope", "local")!;
+        if (scope is not ("local" or "cluster"))
+        {
+            limit.Error("scope", $"\"{scope}\" is not a scope", "use \"local\" or \"cluster\"");
+        }
+
+        bool clusterScope = scope == "cluster";
+        if (clusterScope && cluster.Redis is null)
+        {
+            limit.Error("scope", "\"cluster\" needs a shared store", "add [cluster] with redis = \"127.0.0.1:6379\"");
+        }
+
+        long capacity = algorithm == RateLimitAlgorithm.TokenBucket ? burst : rate;
+        long batch = limit.Integer("batch", Math.Clamp(capacity / 20, 1, 100), 1, 1_000_000);
+        if (limit.Has("batch") && (!clusterScope || batch > capacity))
+        {
+            limit.Error("batch", clusterScope ? $"cannot be more than the limit's capacity ({capacity})" : "only applies to scope = \"cluster\"",
+                clusterScope ? "a smaller batch also tightens the cluster bound" : "remove batch, or set scope = \"cluster\"");
+        }
+
+        string failure = limit.String("on_store_failure", "local")!;
+        StoreFailureMode failureMode = failure switch
+        {
+            "allow" => StoreFailureMode.Allow,
+            "deny" => StoreFailureMode.Deny,
+            _ => StoreFailureMode.Local,
+        };
+        if (failure is not ("allow" or "deny" or "local"))
+        {
+            limit.Error("on_store_failure", $"\"{failure}\" is not a mode", "use \"local\", \"allow\" or \"deny\"");
+        }
+        else if (limit.Has("on_store_failure") && !clusterScope)
+        {
+            limit.Error("on_store_failure", "only applies to scope = \"cluster\"", "remove it, or set scope = \"cluster\"");
+        }
+
+        var config = new RateLimitConfig(
+            name,
+            limit.Location,
+            key,
+            algorithm,
+            rate,
+            per,
+            algorithm == RateLimitAlgorithm.TokenBucket ? burst : rate,
+            clusterScope,
+            batch,
+            failureMode,
+            limit.Bool("headers", true),
+            (int)limit.Integer("max_keys", 100_000, 1, 100_000_000));
+        limit.RejectUnknownKeys();
+        return config;
     }
 
     private static LimitsConfig ReadLimits(ConfigReader? limits)
@@ -156,7 +297,7 @@ public static class ConfigLoader
         return config;
     }
 
-    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames)
+    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames)
     {
         string? host = route.String("host");
         if (host is not null && !IsValidHostPattern(host))
@@ -231,8 +372,26 @@ public static class ConfigLoader
             route.Error("respond", "upstream and respond cannot both be set", "remove one of them");
         }
 
+        var rateLimits = new List<string>();
+        foreach ((string limit, SourceLocation location) in route.StringList("rate_limit"))
+        {
+            if (!rateLimitNames.Contains(limit))
+            {
+                string known = rateLimitNames.Count == 0 ? "none are defined" : $"defined: {string.Join(", ", rateLimitNames.Order())}";
+                route.ErrorAt(location, "rate_limit", $"unknown rate limit \"{limit}\"", $"add [rate_limits.{limit}] ({known})");
+            }
+            else if (rateLimits.Contains(limit))
+            {
+                route.ErrorAt(location, "rate_limit", $"\"{limit}\" is listed twice", "list each limit once");
+            }
+            else
+            {
+                rateLimits.Add(limit);
+            }
+        }
+
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits);
     }
 
     private static DirectResponseConfig? ReadDirectResponse(ConfigReader? respond)

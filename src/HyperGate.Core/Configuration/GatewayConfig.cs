@@ -1,3 +1,6 @@
+using System.Net;
+using HyperGate.RateLimiting;
+
 namespace HyperGate.Configuration;
 
 /// <summary>The whole config file, bound and validated. Immutable.</summary>
@@ -6,10 +9,17 @@ public sealed record GatewayConfig(
     ServerConfig Server,
     LimitsConfig Limits,
     IReadOnlyList<UpstreamConfig> Upstreams,
-    IReadOnlyList<RouteConfig> Routes);
+    IReadOnlyList<RouteConfig> Routes,
+    IReadOnlyList<RateLimitConfig> RateLimits,
+    ClusterConfig Cluster);
 
 /// <summary><c>[server]</c></summary>
-public sealed record ServerConfig(IReadOnlyList<string> Listen, TimeSpan DrainTimeout, int MaxConnections, bool CaseSensitiveRouting);
+public sealed record ServerConfig(
+    IReadOnlyList<string> Listen,
+    TimeSpan DrainTimeout,
+    int MaxConnections,
+    bool CaseSensitiveRouting,
+    IReadOnlyList<IPNetwork> TrustedProxies);
 
 /// <summary><c>[limits]</c>: what downstream clients may send.</summary>
 public sealed record LimitsConfig(
@@ -48,7 +58,29 @@ public sealed record RouteConfig(
     bool StripPrefix,
     string? RewritePrefix,
     bool PreserveHost,
-    DirectResponseConfig? Respond);
+    DirectResponseConfig? Respond,
+    IReadOnlyList<string> RateLimits);
 
 /// <summary><c>respond = { status = 503, body = "...", content_type = "..." }</c></summary>
 public sealed record DirectResponseConfig(int Status, string Body, string ContentType);
+
+/// <summary><c>[rate_limits.NAME]</c></summary>
+public sealed record RateLimitConfig(
+    string Name,
+    SourceLocation Location,
+    IReadOnlyList<RateLimitKeyPart> Key,
+    RateLimitAlgorithm Algorithm,
+    long Rate,
+    TimeSpan Per,
+    long Burst,
+    bool ClusterScope,
+    long Batch,
+    StoreFailureMode OnStoreFailure,
+    bool Headers,
+    int MaxKeys);
+
+/// <summary><c>[cluster]</c>: what gateway instances share. <see cref="Redis"/> is null when nothing is shared.</summary>
+public sealed record ClusterConfig(string? Redis, int Instances, string KeyPrefix)
+{
+    public static ClusterConfig None { get; } = new(null, 1, "hypergate");
+}

@@ -61,6 +61,7 @@ internal sealed class DownstreamConnection : IDisposable
             {
                 GatewaySnapshot snapshot = _runtime.Snapshot;
                 _exchange.Snapshot = snapshot;
+                _exchange.RateLimits.Clear();
 
                 // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
                 //    only when no more input is buffered, so a pipelined batch costs one write.
@@ -139,10 +140,25 @@ internal sealed class DownstreamConnection : IDisposable
                     continue;
                 }
 
-                if (_exchange.Route!.DirectResponse is { } direct)
+                // 3. Policies, each of which may answer the request itself.
+                if (_exchange.Route!.RateLimits is { } rateLimits)
+                {
+                    rejection = _exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency);
+                    if (rejection != RejectionReason.None)
+                    {
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+                }
+
+                if (_exchange.Route.DirectResponse is { } direct)
                 {
                     bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
-                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head);
+                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange.RateLimits);
                     if (!keepAlive)
                     {
                         break;
@@ -151,7 +167,7 @@ internal sealed class DownstreamConnection : IDisposable
                     continue;
                 }
 
-                // 3. Forward: lease a connection, send the head, then wait for the answer right here.
+                // 4. Forward: lease a connection, send the head, then wait for the answer right here.
                 if (!_forwarder.TryStart(out rejection))
                 {
                     rejection = await _forwarder.ConnectAsync();
@@ -180,7 +196,7 @@ internal sealed class DownstreamConnection : IDisposable
                         }
                     }
 
-                    // 4. The response head, relaying interim responses.
+                    // 5. The response head, relaying interim responses.
                     while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
                     {
                         if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
@@ -203,7 +219,7 @@ internal sealed class DownstreamConnection : IDisposable
                         step = _forwarder.OnResponseRead(response);
                     }
 
-                    // 5. The response, or the failure (which may ask to retry on a fresh connection).
+                    // 6. The response, or the failure (which may ask to retry on a fresh connection).
                     forwarded = step switch
                     {
                         ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -12,13 +11,11 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime) : Connectio
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        byte[] clientAddress = Encoding.ASCII.GetBytes(
-            (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown");
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
         CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested
             ?? CancellationToken.None;
 
-        using var exchange = new Exchange(connection.Transport.Input, connection.Transport.Output, clientAddress, isHttps);
+        using var exchange = new Exchange(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
         using var downstream = new DownstreamConnection(exchange, runtime);
         using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
         await downstream.RunAsync();

@@ -7,10 +7,12 @@ namespace HyperGate.Forwarding;
 /// <summary>Serializes the response head sent downstream: the upstream's end-to-end fields and our own framing.</summary>
 internal static class DownstreamResponseWriter
 {
-    public static void Write(PipeWriter output, ResponseHead response, RequestHead request, BodyFraming framing, bool dechunk, bool keepAlive)
+    public static void Write(PipeWriter output, ResponseHead response, Exchange exchange, BodyFraming framing, bool dechunk, bool keepAlive)
     {
+        RequestHead request = exchange.Request;
         GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
         response.WriteForwardedFields(output);
+        exchange.RateLimits.WriteFields(output);
 
         switch (framing)
         {

@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
+using System.Net;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Routing;
 
 namespace HyperGate.Forwarding;
@@ -11,11 +13,12 @@ namespace HyperGate.Forwarding;
 /// </summary>
 public sealed class Exchange : IDisposable
 {
-    public Exchange(PipeReader input, PipeWriter output, byte[] clientAddress, bool isHttps)
+    public Exchange(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps)
     {
         Input = input;
         Output = output;
-        ClientAddress = clientAddress;
+        PeerAddress = peerAddress;
+        ClientAddress = System.Text.Encoding.ASCII.GetBytes(peerAddress?.ToString() ?? "unknown");
         IsHttps = isHttps;
     }
 
@@ -24,8 +27,20 @@ public sealed class Exchange : IDisposable
 
     public PipeWriter Output { get; }
 
-    /// <summary>The client's IP address as ASCII, formatted once per connection.</summary>
+    /// <summary>The address of the connection's peer (a client, or a proxy in front of us).</summary>
+    public IPAddress? PeerAddress { get; }
+
+    /// <summary>The peer's address as ASCII, formatted once per connection.</summary>
     public byte[] ClientAddress { get; }
+
+    /// <summary>
+    /// The authenticated caller's id, set by authentication; null for anonymous requests. Rate limits keyed on
+    /// the consumer use the client address while this is null.
+    /// </summary>
+    public byte[]? ConsumerId { get; set; }
+
+    /// <summary>The rate limits applied to the current request, and the header fields they add to its response.</summary>
+    public RateLimitOutcome RateLimits { get; } = new();
 
     public bool IsHttps { get; }
 
@@ -45,10 +60,11 @@ public sealed class Exchange : IDisposable
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, string? allow = null)
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.NoDestination
+            or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
-        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, allow);
+        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, allow, RateLimits);
         return keepAlive;
     }
 

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 
 namespace HyperGate.Forwarding;
 
@@ -27,6 +28,8 @@ public static class GatewayResponses
         RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),
         RejectionReason.NoRoute => (404, "no_route", "No route matches the request."),
         RejectionReason.MethodNotAllowed => (405, "method_not_allowed", "The route does not accept this method."),
+        RejectionReason.RateLimited => (429, "rate_limited", "Too many requests; retry after the time in Retry-After."),
+        RejectionReason.RateLimitUnavailable => (503, "rate_limit_unavailable", "The rate limit store is unavailable."),
         RejectionReason.NoDestination => (503, "no_destination", "The upstream has no destination available."),
         RejectionReason.UpstreamConnectFailed => (502, "upstream_connect_failed", "The upstream refused or reset the connection."),
         RejectionReason.UpstreamConnectTimeout => (504, "upstream_connect_timeout", "Connecting to the upstream timed out."),
@@ -75,7 +78,7 @@ public static class GatewayResponses
     }
 
     /// <summary>Writes an error response (not flushed). <paramref name="allow"/> is sent for 405.</summary>
-    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, string? allow = null)
+    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, string? allow = null, RateLimitOutcome? rateLimits = null)
     {
         (int status, _, _) = Describe(reason);
         byte[] body = ErrorBodies[(int)reason];
@@ -91,15 +94,17 @@ public static class GatewayResponses
             output.Write("\r\n"u8);
         }
 
+        rateLimits?.WriteFields(output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         output.Write(body);
     }
 
     /// <summary>Writes a direct response: its pre-encoded head fields, then Date, Connection and the body.</summary>
-    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody)
+    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody, RateLimitOutcome rateLimits)
     {
         output.Write(response.Head);
         output.Write(dateLine);
+        rateLimits.WriteFields(output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         if (includeBody)
         {

@@ -225,7 +225,7 @@ public sealed class HttpForwarder : IDisposable
         // If the upstream answered before the client finished sending, the rest of the upload is abandoned.
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
-        DownstreamResponseWriter.Write(_exchange.Output, response, request, framing, dechunk, keepAlive);
+        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive);
         BodyCopyResult responseBody;
         try
         {

@@ -2,6 +2,7 @@ using System.Net;
 using HyperGate.Buffers;
 using HyperGate.Configuration;
 using HyperGate.Connection;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -38,9 +39,6 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         options ??= new GatewayHostOptions();
         var connections = new UpstreamConnectionManager(options.TimeProvider);
-        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections);
-        var runtime = new GatewayRuntime(snapshot, connections, options.TimeProvider);
-
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (options.ConsoleLogging)
@@ -49,7 +47,12 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.AddSingleton(runtime);
+        builder.Services.AddSingleton(services =>
+        {
+            ILogger logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate.RateLimiting");
+            var rateLimits = new RateLimitRegistry(options.TimeProvider, logger, options.QuotaStoreFactory);
+            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits), connections, rateLimits, options.TimeProvider);
+        });
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
         var listeners = new List<ListenOptions>();
@@ -70,6 +73,7 @@ public sealed class GatewayHost : IAsyncDisposable
         });
 
         WebApplication app = builder.Build();
+        GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
         foreach (ListenOptions listener in listeners)
@@ -86,11 +90,8 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>Stops accepting, lets in-flight requests finish within the drain timeout, then closes what is left.</summary>
     public Task StopAsync() => _app.StopAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        await Runtime.DisposeAsync();
-    }
+    /// <summary>Disposing the app disposes the runtime it owns: pools, limiters and the quota store.</summary>
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
 }
 
 public sealed class GatewayHostOptions
@@ -98,4 +99,7 @@ public sealed class GatewayHostOptions
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public bool ConsoleLogging { get; init; }
+
+    /// <summary>Where cluster rate limits keep their shared quota; Redis from <c>[cluster]</c> by default.</summary>
+    public Func<ClusterConfig, IQuotaStore>? QuotaStoreFactory { get; init; }
 }

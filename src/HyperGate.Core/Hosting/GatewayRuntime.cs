@@ -1,4 +1,5 @@
 using HyperGate.Forwarding;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Hosting;
@@ -9,10 +10,11 @@ public sealed class GatewayRuntime : IAsyncDisposable
     private GatewaySnapshot _snapshot;
     private long _requests;
 
-    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, TimeProvider timeProvider)
+    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, TimeProvider timeProvider)
     {
         _snapshot = snapshot;
         Connections = connections;
+        RateLimits = rateLimits;
         TimeProvider = timeProvider;
         Date = new DateHeader(timeProvider);
     }
@@ -21,6 +23,8 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public GatewaySnapshot Snapshot => Volatile.Read(ref _snapshot);
 
     public UpstreamConnectionManager Connections { get; }
+
+    public RateLimitRegistry RateLimits { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -37,6 +41,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Date.Dispose();
+        await RateLimits.DisposeAsync();
         await Connections.DisposeAsync();
     }
 }

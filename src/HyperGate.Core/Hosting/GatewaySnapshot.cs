@@ -1,4 +1,6 @@
 using HyperGate.Configuration;
+using HyperGate.Forwarding;
+using HyperGate.RateLimiting;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
@@ -16,6 +18,11 @@ public sealed class GatewaySnapshot
     public required RouteTable Routes { get; init; }
 
     public required IReadOnlyDictionary<string, Upstream> Upstreams { get; init; }
+
+    public required IReadOnlyDictionary<string, RateLimitPolicy> RateLimits { get; init; }
+
+    /// <summary>Peers whose X-Forwarded-For names the client.</summary>
+    public required TrustedProxies TrustedProxies { get; init; }
 
     public required DownstreamLimits Limits { get; init; }
 }

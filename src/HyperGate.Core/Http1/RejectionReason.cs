@@ -46,6 +46,10 @@ public enum RejectionReason : byte
     NoRoute,
     MethodNotAllowed,
 
+    // Policies
+    RateLimited,
+    RateLimitUnavailable,
+
     // Upstream
     NoDestination,
     UpstreamConnectFailed,

@@ -1,6 +1,7 @@
 using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Routing;
@@ -14,7 +15,17 @@ public enum PathMatchKind : byte
 /// <summary>A compiled route: what it matches, and what happens to a request that it matches.</summary>
 public sealed class Route
 {
-    public required string Name { get; init; }
+    public required string Name
+    {
+        get => _name;
+        init
+        {
+            _name = value;
+            NameBytes = Encoding.UTF8.GetBytes(value);
+        }
+    }
+
+    public byte[] NameBytes { get; private init; } = [];
 
     /// <summary>Lowercase host without port; "*.example.com" for a wildcard; null matches any host.</summary>
     public string? Host { get; init; }
@@ -52,6 +63,10 @@ public sealed class Route
     /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
     public bool PreserveHost { get; init; } = true;
 
+    /// <summary>The limits every request on this route must pass, in order; null when none.</summary>
+    public RouteRateLimits? RateLimits { get; init; }
+
+    private readonly string _name = string.Empty;
     private readonly string[] _methods = [];
     private byte[][] _methodBytes = [];
 

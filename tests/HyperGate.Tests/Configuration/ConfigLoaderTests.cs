@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using HyperGate.Configuration;
+using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Tests.Configuration;
 
@@ -19,7 +21,8 @@ public class ConfigLoaderTests
         string path = File.Exists(Path.Combine(ConfDirectory, file)) ? Path.Combine(ConfDirectory, file) : Path.Combine(ConfDirectory, "examples", file);
         GatewayConfig config = ConfigLoader.Load(path);
         await using var connections = new UpstreamConnectionManager(TimeProvider.System);
-        var snapshot = ConfigCompiler.Compile(config, connections);
+        await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
+        var snapshot = ConfigCompiler.Compile(config, connections, rateLimits);
         Assert.Equal(config.Routes.Count, snapshot.Routes.Routes.Count);
     }
 
@@ -40,7 +43,8 @@ public class ConfigLoaderTests
         {
             GatewayConfig config = ConfigLoader.Load(path);
             await using var connections = new UpstreamConnectionManager(TimeProvider.System);
-            ConfigCompiler.Compile(config, connections);
+            await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
+            ConfigCompiler.Compile(config, connections, rateLimits);
         });
 
         Assert.Equal(expected.Count, error.Errors.Count);

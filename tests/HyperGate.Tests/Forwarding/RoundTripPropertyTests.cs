@@ -35,7 +35,7 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
         {
             string text = Generate(new Random(seed));
             var upstream = new Pipe();
-            using var exchange = new Exchange(new Pipe().Reader, new Pipe().Writer, "10.0.0.1"u8.ToArray(), isHttps: false) { Route = route };
+            using var exchange = new Exchange(new Pipe().Reader, new Pipe().Writer, IPAddress.Parse("10.0.0.1"), isHttps: false) { Route = route };
             RequestHead original = exchange.Request;
             ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), original, HeadLimits.Default, out _, out _, out RejectionReason reason);
             Assert.True(status == ParseStatus.Complete, $"seed {seed}: generated request rejected ({reason}):\n{text}");

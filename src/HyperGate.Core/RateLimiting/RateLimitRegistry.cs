@@ -1,0 +1,71 @@
+using HyperGate.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace HyperGate.RateLimiting;
+
+/// <summary>Builds the limiters of a config and owns what they share: the quota store and its health.</summary>
+public sealed class RateLimitRegistry : IAsyncDisposable
+{
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Func<ClusterConfig, IQuotaStore> _storeFactory;
+    private readonly List<IRateLimiter> _limiters = [];
+    private IQuotaStore? _store;
+    private StoreHealth? _health;
+
+    public RateLimitRegistry(TimeProvider time, ILogger logger, Func<ClusterConfig, IQuotaStore>? storeFactory = null)
+    {
+        _time = time;
+        _logger = logger;
+        _storeFactory = storeFactory ?? (cluster => new RedisQuotaStore(cluster.Redis!, cluster.KeyPrefix));
+    }
+
+    /// <summary>Whether cluster limits can reach their store; true when there is none.</summary>
+    public bool StoreAvailable => _health?.IsUp ?? true;
+
+    public RateLimitPolicy Create(RateLimitConfig config, ClusterConfig cluster)
+    {
+        IRateLimiter limiter = config.ClusterScope ? CreateCluster(config, cluster) : CreateLocal(config, config.Rate, config.Burst);
+        _limiters.Add(limiter);
+        return new RateLimitPolicy(config.Name, config.Key, config.Rate, config.Per, config.Headers, limiter);
+    }
+
+    private LocalRateLimiter CreateLocal(RateLimitConfig config, long rate, long burst)
+    {
+        LimitAlgorithmSettings settings = LimitAlgorithmSettings.Create(config.Algorithm, rate, config.Per, burst, _time.TimestampFrequency, _time.GetTimestamp());
+
+        // Sweeping about once per period keeps idle keys for at most two periods.
+        TimeSpan sweep = TimeSpan.FromTicks(Math.Clamp(config.Per.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+        return new LocalRateLimiter(settings, config.MaxKeys, sweep, _time);
+    }
+
+    private ClusterRateLimiter CreateCluster(RateLimitConfig config, ClusterConfig cluster)
+    {
+        _store ??= _storeFactory(cluster);
+        _health ??= new StoreHealth(_store, _logger, _time, ProbeInterval);
+
+        // While the store is down each instance keeps its share of the limit on its own.
+        int instances = cluster.Instances;
+        LocalRateLimiter fallback = CreateLocal(config, DivideUp(config.Rate, instances), DivideUp(config.Burst, instances));
+        var shared = new SharedLimit(config.Name, config.Algorithm, config.Rate, config.Per, config.Burst);
+        return new ClusterRateLimiter(shared, config.Batch, _store, _health, config.OnStoreFailure, fallback, config.MaxKeys, _time);
+    }
+
+    private static long DivideUp(long value, int parts) => Math.Max(1, (value + parts - 1) / parts);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IRateLimiter limiter in _limiters)
+        {
+            limiter.Dispose();
+        }
+
+        _health?.Dispose();
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+    }
+}
