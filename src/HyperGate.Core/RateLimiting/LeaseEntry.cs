@@ -52,9 +52,13 @@ internal sealed class LeaseEntry : KeyedEntry
 
     public void Return() => Interlocked.Increment(ref _stash);
 
-    /// <summary>True (and the caller must lease) when the stash is at half or less and no lease is in flight.</summary>
+    /// <summary>
+    /// True (and the caller must lease) when credit is owed or the stash is at half or less, and no lease is in
+    /// flight. Credit is charged at once, so the store learns about a new key within one round trip.
+    /// </summary>
     public bool ShouldLease(long now, long batch) =>
-        Stash <= batch / 2 && now >= Volatile.Read(ref _notBefore) && Interlocked.CompareExchange(ref _leasing, 1, 0) == 0;
+        (Volatile.Read(ref _owed) > 0 || Stash <= batch / 2) && now >= Volatile.Read(ref _notBefore)
+        && Interlocked.CompareExchange(ref _leasing, 1, 0) == 0;
 
     public long TakeOwed() => Interlocked.Exchange(ref _owed, 0);
 
