@@ -25,6 +25,9 @@ public sealed class RateLimitRegistry : IAsyncDisposable
     /// <summary>Whether cluster limits can reach their store; true when there is none.</summary>
     public bool StoreAvailable => _health?.IsUp ?? true;
 
+    /// <summary>Completes when the store is reachable again after an outage (at once when it is).</summary>
+    public Task StoreAvailableAsync => _health?.Available ?? Task.CompletedTask;
+
     public RateLimitPolicy Create(RateLimitConfig config, ClusterConfig cluster)
     {
         IRateLimiter limiter = config.ClusterScope ? CreateCluster(config, cluster) : CreateLocal(config, config.Rate, config.Burst);

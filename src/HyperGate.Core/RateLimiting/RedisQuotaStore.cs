@@ -72,6 +72,7 @@ public sealed class RedisQuotaStore : IQuotaStore
         options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
         options.AsyncTimeout = Math.Min(options.AsyncTimeout, 1000);
         options.ConnectRetry = 1;
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         // Connected on first use, so that validating a config never opens a connection.
         _connection = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectionMultiplexer.ConnectAsync(options));
         _prefix = Encoding.UTF8.GetBytes(keyPrefix + ":");

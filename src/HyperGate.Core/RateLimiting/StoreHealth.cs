@@ -14,6 +14,7 @@ internal sealed class StoreHealth : IDisposable
     private readonly ITimer _probe;
     private readonly TimeSpan _probeInterval;
     private int _down;
+    private TaskCompletionSource _available = NewAvailable(completed: true);
 
     public StoreHealth(IQuotaStore store, ILogger logger, TimeProvider time, TimeSpan probeInterval)
     {
@@ -25,6 +26,9 @@ internal sealed class StoreHealth : IDisposable
 
     public bool IsUp => Volatile.Read(ref _down) == 0;
 
+    /// <summary>Completes when the store is reachable (at once, unless an outage is going on).</summary>
+    public Task Available => Volatile.Read(ref _available).Task;
+
     /// <summary>Outages seen since start.</summary>
     public int Outages { get; private set; }
 
@@ -33,6 +37,7 @@ internal sealed class StoreHealth : IDisposable
         if (Interlocked.Exchange(ref _down, 1) == 0)
         {
             Outages++;
+            Volatile.Write(ref _available, NewAvailable(completed: false));
             _logger.LogWarning("rate limit store unavailable ({Error}); cluster limits use their on_store_failure mode until it is back", error.Message);
             _probe.Change(_probeInterval, Timeout.InfiniteTimeSpan);
         }
@@ -44,6 +49,7 @@ internal sealed class StoreHealth : IDisposable
         {
             _probe.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _logger.LogInformation("rate limit store reachable again; cluster limits are shared again");
+            Volatile.Read(ref _available).TrySetResult();
         }
     }
 
@@ -59,6 +65,17 @@ internal sealed class StoreHealth : IDisposable
             _logger.LogDebug("rate limit store probe failed: {Error}", e.Message);
             _probe.Change(_probeInterval, Timeout.InfiniteTimeSpan);
         }
+    }
+
+    private static TaskCompletionSource NewAvailable(bool completed)
+    {
+        var source = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+        {
+            source.SetResult();
+        }
+
+        return source;
     }
 
     public void Dispose() => _probe.Dispose();
