@@ -9,11 +9,20 @@ shift || true
 
 build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
 
+# The functional tests start a real redis-server; install it on a fresh Debian machine.
+test_dependencies() {
+  if ! command -v redis-server >/dev/null && [[ ! -x /usr/bin/redis-server ]]; then
+    echo "installing redis-server for the tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+}
+
 case "$command" in
   build)
     build "$@"
     ;;
   test)
+    test_dependencies
     build
     dotnet test HyperGate.sln -c Release --no-build -nologo "$@"
     # SIMD is an accelerator, never the only path: the parsers must give the same answers without it.

@@ -10,6 +10,7 @@ using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Benchmarks.Forwarding;
 
@@ -22,8 +23,8 @@ public class ProxyLoopBenchmarks
 {
     private readonly Pipe _downstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly Pipe _upstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
     private UpstreamConnectionManager _connections = null!;
-    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
     private Destination _destination = null!;
@@ -35,6 +36,10 @@ public class ProxyLoopBenchmarks
         GatewayConfig config = ConfigLoader.Parse("""
             [server]
             listen = ["127.0.0.1:8080"]
+            [rate_limits.per_client]
+            key = "ip"
+            rate = 1000000000
+            per = "1s"
             [upstreams.users]
             targets = ["127.0.0.1:9001"]
             [routes.users]
@@ -42,6 +47,7 @@ public class ProxyLoopBenchmarks
             path_prefix = "/users"
             upstream = "users"
             strip_prefix = true
+            rate_limit = ["per_client"]
             [routes.other]
             path_prefix = "/"
             respond = { status = 404 }
@@ -64,12 +70,23 @@ public class ProxyLoopBenchmarks
     }
 
     [Benchmark, HotPath]
-    public long ParseRouteSerialize()
+    public long ParseRouteSerialize() => Exchange(applyRateLimits: false);
+
+    /// <summary>The same request through a route with a rate limit keyed on the client address.</summary>
+    [Benchmark, HotPath]
+    public long ParseRouteLimitSerialize() => Exchange(applyRateLimits: true);
+
+    private long Exchange(bool applyRateLimits)
     {
         RequestHead request = _exchange.Request;
         RequestHeadParser.TryParse(_request, request, _snapshot.Limits.Head, out _, out _, out _);
         request.NormalizePath();
         _exchange.Route = _snapshot.Routes.Match(request).Route;
+        _exchange.RateLimits.Clear();
+        if (applyRateLimits)
+        {
+            _exchange.RateLimits.Apply(_exchange.Route!.RateLimits!, _exchange, _snapshot.TrustedProxies, TimeProvider.System.TimestampFrequency);
+        }
 
         UpstreamRequestWriter.Write(_upstream.Writer, _exchange, _destination, upgrade: false);
         _upstream.Writer.FlushAsync().GetAwaiter().GetResult();
