@@ -3,7 +3,8 @@
 # Every proxy runs pinned to CPU 1; the nginx origin and wrk share CPU 0. Scenarios run in interleaved rounds
 # (A B C D E, A B C D E, ...) so that machine noise spreads over all targets alike.
 #
-# Environment: ROUNDS (default 3), DURATION per run (default 5s), TARGETS (default "direct hypergate nginx haproxy yarp"),
+# Environment: ROUNDS (default 3), DURATION per run (default 5s), TARGETS (default "direct hypergate nginx haproxy yarp";
+#              also "hypergate_rl": HyperGate with a rate limit per client address far above the offered load),
 #              SCENARIOS (default "small50 small256 16k 1m post4k"), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +32,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094
+ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095
 
 # --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
 mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
@@ -71,6 +72,11 @@ path_prefix = "/"
 upstream = "origin"
 CONF
 taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate.toml" --stats-on-exit >"$work/hypergate.log" 2>&1 & hypergate_pid=$!; pids+=($hypergate_pid)
+
+# The same, with every request checked against a per-client token bucket that never refuses: the limiter's cost.
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_RL\"/" -e 's/^upstream = "origin"$/upstream = "origin"\nrate_limit = ["per_client"]/' "$work/hypergate.toml" >"$work/hypergate-rl.toml"
+printf '[rate_limits.per_client]\nkey = "ip"\nrate = 1000000000\nper = "1s"\n' >>"$work/hypergate-rl.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-rl.toml" >/dev/null 2>&1 & hypergate_rl_pid=$!; pids+=($hypergate_rl_pid)
 
 # nginx: one worker, upstream keep-alive, HTTP/1.1 to the origin, no logs, no buffering to disk.
 cat >"$work/nginx-proxy/nginx.conf" <<CONF
@@ -121,8 +127,8 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 for target in $TARGETS; do
   for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
 done
