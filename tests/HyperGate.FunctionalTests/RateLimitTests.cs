@@ -51,6 +51,10 @@ public class RateLimitTests
         using JsonDocument body = JsonDocument.Parse(await limited.Content.ReadAsStringAsync());
         Assert.Equal("rate_limited", body.RootElement.GetProperty("error").GetString());
         Assert.Equal("application/json", limited.Content.Headers.ContentType?.MediaType);
+
+        // The counters the metrics endpoint will export.
+        var counters = gateway.Host.Runtime.Snapshot.RateLimits["per_client"].Counters;
+        Assert.Equal((3, 2), (counters.Allowed, counters.Limited));
     }
 
     [Fact]

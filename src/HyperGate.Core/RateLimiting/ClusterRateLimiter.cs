@@ -28,7 +28,7 @@ internal sealed class ClusterRateLimiter : IRateLimiter
 
     public ClusterRateLimiter(
         SharedLimit limit, long batch, IQuotaStore store, StoreHealth health, StoreFailureMode failureMode,
-        LocalRateLimiter fallback, int maxKeys, TimeProvider time)
+        LocalRateLimiter fallback, int maxKeys, TimeSpan sweepInterval, TimeProvider time)
     {
         _limit = limit;
         _batch = batch;
@@ -44,11 +44,8 @@ internal sealed class ClusterRateLimiter : IRateLimiter
         _refillTicks = Ticks(refill / Math.Max(1, limit.Burst));
         _idleTicks = Ticks(refill > limit.Per ? refill : limit.Per);
         _table = new KeyedLimitTable<LeaseEntry>(key => new LeaseEntry(key.ToArray(), batch, _idleTicks, time.GetTimestamp()), maxKeys);
-        TimeSpan sweep = TimeSpan.FromTicks(Math.Clamp(limit.Per.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
-        _sweeper = time.CreateTimer(static state => ((ClusterRateLimiter)state!).Sweep(), this, sweep, sweep);
+        _sweeper = time.CreateTimer(static state => ((ClusterRateLimiter)state!).Sweep(), this, sweepInterval, sweepInterval);
     }
-
-    internal int LocalKeys => _table.Count;
 
     public bool TryAcquire(ReadOnlySpan<byte> key, ref RateLimitDecision decision)
     {

@@ -38,10 +38,7 @@ public sealed class RateLimitRegistry : IAsyncDisposable
     private LocalRateLimiter CreateLocal(RateLimitConfig config, long rate, long burst)
     {
         LimitAlgorithmSettings settings = LimitAlgorithmSettings.Create(config.Algorithm, rate, config.Per, burst, _time.TimestampFrequency, _time.GetTimestamp());
-
-        // Sweeping about once per period keeps idle keys for at most two periods.
-        TimeSpan sweep = TimeSpan.FromTicks(Math.Clamp(config.Per.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
-        return new LocalRateLimiter(settings, config.MaxKeys, sweep, _time);
+        return new LocalRateLimiter(settings, config.MaxKeys, SweepInterval(config.Per), _time);
     }
 
     private ClusterRateLimiter CreateCluster(RateLimitConfig config, ClusterConfig cluster)
@@ -53,8 +50,11 @@ public sealed class RateLimitRegistry : IAsyncDisposable
         int instances = cluster.Instances;
         LocalRateLimiter fallback = CreateLocal(config, DivideUp(config.Rate, instances), DivideUp(config.Burst, instances));
         var shared = new SharedLimit(config.Name, config.Algorithm, config.Rate, config.Per, config.Burst);
-        return new ClusterRateLimiter(shared, config.Batch, _store, _health, config.OnStoreFailure, fallback, config.MaxKeys, _time);
+        return new ClusterRateLimiter(shared, config.Batch, _store, _health, config.OnStoreFailure, fallback, config.MaxKeys, SweepInterval(config.Per), _time);
     }
+
+    /// <summary>About once per period (within 1 s to 1 min), so an idle key is remembered for two periods at most.</summary>
+    private static TimeSpan SweepInterval(TimeSpan per) => TimeSpan.FromTicks(Math.Clamp(per.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
 
     private static long DivideUp(long value, int parts) => Math.Max(1, (value + parts - 1) / parts);
 

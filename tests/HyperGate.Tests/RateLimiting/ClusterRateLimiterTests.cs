@@ -17,7 +17,7 @@ public class ClusterRateLimiterTests
     {
         var fallbackSettings = LimitAlgorithmSettings.Create(limit.Algorithm, Math.Max(1, limit.Rate / instances), limit.Per, Math.Max(1, limit.Burst / instances), _time.TimestampFrequency, _time.GetTimestamp());
         var fallback = new LocalRateLimiter(fallbackSettings, 1000, TimeSpan.FromSeconds(1), _time);
-        return new ClusterRateLimiter(limit, batch, _store, health, mode, fallback, 1000, _time);
+        return new ClusterRateLimiter(limit, batch, _store, health, mode, fallback, 1000, TimeSpan.FromSeconds(1), _time);
     }
 
     private StoreHealth Health(ILogger? logger = null) => new(_store, logger ?? NullLogger.Instance, _time, TimeSpan.FromSeconds(1));
