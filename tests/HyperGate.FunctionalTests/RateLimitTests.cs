@@ -136,7 +136,7 @@ public class RateLimitTests
     }
 
     [Fact]
-    public async Task BehindATrustedProxy_TheForwardedClientIsTheKey()
+    public async Task BehindATrustedProxy_TheForwardedClientIsTheKey_AndWhatTheUpstreamIsTold()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
         await using TestGateway gateway = await TestGateway.StartAsync($"""
@@ -164,6 +164,10 @@ public class RateLimitTests
 
         Assert.Equal([200, 429], first.Select(r => (int)r.StatusCode));
         Assert.Equal(HttpStatusCode.OK, second[0].StatusCode);
+
+        // The upstream is told the same client the limit counted.
+        EchoResult echo = EchoResult.Parse(await second[0].Content.ReadAsStringAsync());
+        Assert.Equal("198.51.100.2", echo.Headers["X-Forwarded-For"]);
     }
 
     [Fact]

@@ -34,8 +34,9 @@ internal static class UpstreamRequestWriter
         }
 
         // RFC 7239 predecessors, as every upstream framework understands them; the client's copies were removed.
+        // Behind a trusted proxy, the client is the one its X-Forwarded-For names.
         output.Write("X-Forwarded-For: "u8);
-        output.Write(exchange.ClientAddress);
+        output.Write(exchange.Snapshot.TrustedProxies.ClientAddress(exchange));
         output.Write(exchange.IsHttps ? "\r\nX-Forwarded-Proto: https\r\n"u8 : "\r\nX-Forwarded-Proto: http\r\n"u8);
         if (request.Host.Length > 0)
         {

@@ -2,10 +2,14 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
+using HyperGate.Configuration;
 using HyperGate.Forwarding;
+using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Tests.Forwarding;
 
@@ -21,8 +25,13 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
     private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGE", "X-CUSTOM"];
 
     private readonly UpstreamConnectionManager _connections = new(TimeProvider.System);
+    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
 
-    public ValueTask DisposeAsync() => _connections.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _rateLimits.DisposeAsync();
+        await _connections.DisposeAsync();
+    }
 
     [Fact]
     public async Task ReserializedRequest_ParsesBackToTheSameRequest()
@@ -30,12 +39,14 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
         var endPoint = new IPEndPoint(IPAddress.Loopback, 9);
         var destination = new Destination("127.0.0.1:9", endPoint, _connections.GetOrCreatePool("127.0.0.1:9", endPoint, UpstreamSettings.Default));
         var route = new Route { Name = "all", Path = "/", PathKind = PathMatchKind.Prefix };
+        GatewayConfig config = ConfigLoader.Parse("[server]\nlisten = [\"127.0.0.1:0\"]\n[routes.all]\npath_prefix = \"/\"\nrespond = { status = 200 }", "test.toml");
+        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits);
 
         for (int seed = 0; seed < 2000; seed++)
         {
             string text = Generate(new Random(seed));
             var upstream = new Pipe();
-            using var exchange = new Exchange(new Pipe().Reader, new Pipe().Writer, IPAddress.Parse("10.0.0.1"), isHttps: false) { Route = route };
+            using var exchange = new Exchange(new Pipe().Reader, new Pipe().Writer, IPAddress.Parse("10.0.0.1"), isHttps: false) { Route = route, Snapshot = snapshot };
             RequestHead original = exchange.Request;
             ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), original, HeadLimits.Default, out _, out _, out RejectionReason reason);
             Assert.True(status == ParseStatus.Complete, $"seed {seed}: generated request rejected ({reason}):\n{text}");
