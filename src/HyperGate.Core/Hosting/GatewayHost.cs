@@ -74,6 +74,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         WebApplication app = builder.Build();
         GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
+        await runtime.RateLimits.ConnectAsync();
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
         foreach (ListenOptions listener in listeners)

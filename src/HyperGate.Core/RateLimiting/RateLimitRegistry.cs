@@ -28,6 +28,28 @@ public sealed class RateLimitRegistry : IAsyncDisposable
     /// <summary>Completes when the store is reachable again after an outage (at once when it is).</summary>
     public Task StoreAvailableAsync => _health?.Available ?? Task.CompletedTask;
 
+    /// <summary>
+    /// Connects to the quota store, if cluster limits use one, so that the first leases do not pay for the
+    /// connection. A store that cannot be reached starts the gateway in its outage mode, logged once.
+    /// </summary>
+    public async Task ConnectAsync()
+    {
+        if (_store is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.PingAsync();
+            _logger.LogInformation("rate limit store connected");
+        }
+        catch (Exception e)
+        {
+            _health!.ReportFailure(e);
+        }
+    }
+
     public RateLimitPolicy Create(RateLimitConfig config, ClusterConfig cluster)
     {
         IRateLimiter limiter = config.ClusterScope ? CreateCluster(config, cluster) : CreateLocal(config, config.Rate, config.Burst);

@@ -74,7 +74,7 @@ public sealed class RedisQuotaStore : IQuotaStore
         options.ConnectRetry = 1;
         options.BacklogPolicy = BacklogPolicy.FailFast;
         // Connected on first use, so that validating a config never opens a connection.
-        _connection = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectionMultiplexer.ConnectAsync(options));
+        _connection = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectAsync(options));
         _prefix = Encoding.UTF8.GetBytes(keyPrefix + ":");
     }
 
@@ -88,6 +88,23 @@ public sealed class RedisQuotaStore : IQuotaStore
         string script = limit.Algorithm == RateLimitAlgorithm.TokenBucket ? TokenBucketScript : SlidingWindowScript;
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(script, [RedisKeyFor(limit, key)], arguments))!;
         return new QuotaLease((long)result[0], TimeSpan.FromMicroseconds((long)result[1]), (long)result[2]);
+    }
+
+    /// <summary>Connects, and loads both scripts so that every lease runs as EVALSHA.</summary>
+    private static async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions options)
+    {
+        ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(options);
+        foreach (System.Net.EndPoint endPoint in connection.GetEndPoints())
+        {
+            IServer server = connection.GetServer(endPoint);
+            if (server.IsConnected)
+            {
+                await server.ScriptLoadAsync(TokenBucketScript);
+                await server.ScriptLoadAsync(SlidingWindowScript);
+            }
+        }
+
+        return connection;
     }
 
     public async Task PingAsync() => await (await _connection.Value).GetDatabase().PingAsync();
