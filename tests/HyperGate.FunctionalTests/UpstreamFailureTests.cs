@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using HyperGate.FunctionalTests.Infrastructure;
 
@@ -73,6 +74,21 @@ public class UpstreamFailureTests
         using HttpResponseMessage response = await client.GetAsync("/");
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("upstream_timeout", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task UpstreamSilentMidBody_IsCutOffAfterResponseTimeout_AndTheClientSeesTheTruncation()
+    {
+        await using var upstream = new RawUpstream((_, _) => new RawReply(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"), Hang: true));
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address, upstreamExtras: "response_timeout = \"300ms\"");
+        using RawClient client = gateway.ConnectRaw();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        string head = await client.ReadHeadAsync();
+        byte[] body = await client.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.StartsWith("HTTP/1.1 200 OK", head);
+        Assert.Equal("0123456789", Encoding.ASCII.GetString(body));
     }
 
     [Theory]

@@ -227,13 +227,17 @@ public sealed class HttpForwarder : IDisposable
 
         DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive);
         BodyCopyResult responseBody;
+
+        // response_timeout also bounds each silence within the body: an upstream that stalls mid-body is cut off.
+        BodyRateGuard? silence = framing == BodyFraming.None ? null : upstream.BodyGuard;
+        silence?.StartSilence(_exchange.Route!.Upstream!.Settings.ResponseTimeout);
         try
         {
             responseBody = framing switch
             {
-                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, guard: null, CancellationToken.None),
-                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, guard: null, CancellationToken.None),
-                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, CancellationToken.None),
+                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, silence, CancellationToken.None),
+                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, silence, CancellationToken.None),
+                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, silence, CancellationToken.None),
                 _ => BodyCopyResult.Completed,
             };
         }
@@ -241,6 +245,10 @@ public sealed class HttpForwarder : IDisposable
         {
             // The upstream reset mid-body; closing the downstream makes the truncation visible.
             responseBody = BodyCopyResult.SourceTruncated;
+        }
+        finally
+        {
+            silence?.Stop();
         }
 
         BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);

@@ -15,7 +15,7 @@ public enum BodyCopyResult : byte
     /// <summary>The destination went away.</summary>
     DestinationClosed,
     TooLarge,
-    /// <summary>The source sent slower than its <see cref="BodyRateGuard"/> allows.</summary>
+    /// <summary>The source sent slower (or stayed silent longer) than its <see cref="BodyRateGuard"/> allows.</summary>
     SourceTooSlow,
 }
 
@@ -69,12 +69,19 @@ public static class BodyCopier
 
     /// <summary>Copies until the source closes: the framing of a response with neither length nor chunking.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyUntilCloseAsync(PipeReader source, PipeWriter destination, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyUntilCloseAsync(PipeReader source, PipeWriter destination, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
         while (true)
         {
             ReadResult result = await source.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            if (result.IsCanceled && guard is { TooSlow: true })
+            {
+                source.AdvanceTo(buffer.Start);
+                return BodyCopyResult.SourceTooSlow;
+            }
+
+            guard?.Received(buffer.Length);
             foreach (ReadOnlyMemory<byte> segment in buffer)
             {
                 destination.Write(segment.Span);

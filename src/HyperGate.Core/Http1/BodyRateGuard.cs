@@ -3,9 +3,10 @@ using System.IO.Pipelines;
 namespace HyperGate.Http1;
 
 /// <summary>
-/// Enforces a minimum average data rate on a request body, against clients that trickle a body to hold a
-/// connection and an upstream request open. After a grace period, a check every quarter second compares the
-/// bytes received with the rate; when behind, it cancels the pending read and the copy ends with
+/// Watches a body as it streams, against peers that trickle or stall to hold connections open: either a
+/// minimum average data rate after a grace period (request bodies from clients), or a longest silence
+/// between bytes (response bodies from upstreams). A check every quarter second compares what was received;
+/// when the body falls behind, it cancels the pending read and the copy ends with
 /// <see cref="BodyCopyResult.SourceTooSlow"/>. One guard (and one timer) per connection, re-armed per body.
 /// </summary>
 public sealed class BodyRateGuard : IDisposable
@@ -18,6 +19,9 @@ public sealed class BodyRateGuard : IDisposable
     private long _startTimestamp;
     private long _minBytesPerSecond;
     private TimeSpan _grace;
+    private TimeSpan _maxSilence;
+    private long _receivedAtLastCheck;
+    private long _silentSinceTimestamp;
     private volatile bool _active;
     private volatile bool _tooSlow;
 
@@ -31,7 +35,7 @@ public sealed class BodyRateGuard : IDisposable
     /// <summary>True once the body fell behind the minimum rate.</summary>
     public bool TooSlow => _tooSlow;
 
-    /// <summary>Starts measuring a body. A rate of 0 disables the guard.</summary>
+    /// <summary>Starts measuring a body against a minimum average rate. A rate of 0 disables the guard.</summary>
     public void Start(long minBytesPerSecond, TimeSpan grace)
     {
         _tooSlow = false;
@@ -40,10 +44,24 @@ public sealed class BodyRateGuard : IDisposable
             return;
         }
 
+        Arm(minBytesPerSecond, grace, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Starts watching a body for silence: no byte for <paramref name="maxSilence"/> trips the guard.</summary>
+    public void StartSilence(TimeSpan maxSilence)
+    {
+        _tooSlow = false;
+        Arm(0, TimeSpan.Zero, maxSilence);
+    }
+
+    private void Arm(long minBytesPerSecond, TimeSpan grace, TimeSpan maxSilence)
+    {
         Volatile.Write(ref _received, 0);
         _minBytesPerSecond = minBytesPerSecond;
         _grace = grace;
-        _startTimestamp = _timeProvider.GetTimestamp();
+        _maxSilence = maxSilence;
+        _receivedAtLastCheck = 0;
+        _startTimestamp = _silentSinceTimestamp = _timeProvider.GetTimestamp();
         _active = true;
         _timer.Change(CheckInterval, CheckInterval);
     }
@@ -63,8 +81,25 @@ public sealed class BodyRateGuard : IDisposable
             return;
         }
 
-        TimeSpan elapsed = _timeProvider.GetElapsedTime(_startTimestamp);
-        if (elapsed > _grace && Volatile.Read(ref _received) < _minBytesPerSecond * elapsed.TotalSeconds)
+        long received = Volatile.Read(ref _received);
+        bool behind;
+        if (_maxSilence != Timeout.InfiniteTimeSpan)
+        {
+            if (received != _receivedAtLastCheck)
+            {
+                _receivedAtLastCheck = received;
+                _silentSinceTimestamp = _timeProvider.GetTimestamp();
+            }
+
+            behind = _timeProvider.GetElapsedTime(_silentSinceTimestamp) >= _maxSilence;
+        }
+        else
+        {
+            TimeSpan elapsed = _timeProvider.GetElapsedTime(_startTimestamp);
+            behind = elapsed > _grace && received < _minBytesPerSecond * elapsed.TotalSeconds;
+        }
+
+        if (behind)
         {
             _tooSlow = true;
             _active = false;

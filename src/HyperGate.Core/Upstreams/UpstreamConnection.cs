@@ -16,6 +16,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
         _context = context;
         Pool = pool;
         _timeout = timeProvider.CreateTimer(static state => ((UpstreamConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        BodyGuard = new BodyRateGuard(context.Transport.Input, timeProvider);
     }
 
     public PipeReader Input => _context.Transport.Input;
@@ -26,6 +27,9 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     /// <summary>Reused for every response read on this connection.</summary>
     public ResponseHead ResponseHead { get; } = new();
+
+    /// <summary>Watches response bodies for an upstream that goes silent mid-body.</summary>
+    public BodyRateGuard BodyGuard { get; }
 
     /// <summary>How many exchanges this connection carried before the current one.</summary>
     public int CompletedExchanges { get; internal set; }
@@ -75,6 +79,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _timeout.Dispose();
+        BodyGuard.Dispose();
         ResponseHead.Dispose();
         _context.Abort();
         await _context.DisposeAsync();

@@ -53,4 +53,26 @@ public class BodyRateGuardTests
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.False(guard.TooSlow);
     }
+
+    [Fact]
+    public async Task Silence_LongerThanAllowed_IsFlagged_AndThePendingReadCancelled()
+    {
+        using var guard = new BodyRateGuard(_pipe.Reader, _time);
+        guard.StartSilence(TimeSpan.FromSeconds(1));
+        ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
+
+        // Bytes keep arriving, however slowly: never flagged.
+        for (int i = 0; i < 12; i++)
+        {
+            guard.Received(1);
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+        }
+
+        Assert.False(guard.TooSlow);
+        _time.Advance(TimeSpan.FromMilliseconds(750));
+        Assert.False(guard.TooSlow);
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.True(guard.TooSlow);
+        Assert.True((await pending).IsCanceled);
+    }
 }
