@@ -229,7 +229,8 @@ public sealed class HttpForwarder : IDisposable
         BodyCopyResult responseBody;
 
         // response_timeout also bounds each silence within the body: an upstream that stalls mid-body is cut off.
-        BodyRateGuard? silence = framing == BodyFraming.None ? null : upstream.BodyGuard;
+        // Not armed when the whole body came with the head (most small responses): arming costs two timer changes.
+        BodyRateGuard? silence = framing == BodyFraming.None || BodyAlreadyBuffered(upstream.Input, framing, response.ContentLength) ? null : upstream.BodyGuard;
         silence?.StartSilence(_exchange.Route!.Upstream!.Settings.ResponseTimeout);
         try
         {
@@ -257,6 +258,18 @@ public sealed class HttpForwarder : IDisposable
             && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
         await upstream.Pool.ReturnAsync(upstream, reusable);
         return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
+    }
+
+    private static bool BodyAlreadyBuffered(PipeReader input, BodyFraming framing, long contentLength)
+    {
+        if (framing != BodyFraming.ContentLength || !input.TryRead(out ReadResult buffered))
+        {
+            return false;
+        }
+
+        bool complete = buffered.Buffer.Length >= contentLength;
+        input.AdvanceTo(buffered.Buffer.Start);
+        return complete;
     }
 
     /// <summary>After 101: bytes flow both ways until either side closes; then both connections close.</summary>
