@@ -139,6 +139,12 @@ public static class ConfigLoader
 
     private static RateLimitConfig ReadRateLimit(string name, ConfigReader limit, ClusterConfig cluster)
     {
+        // The name is sent in the RateLimit header fields.
+        if (name.Length == 0 || name.Any(c => c is < ' ' or > '~'))
+        {
+            limit.ErrorAt(limit.Location, "name", "a rate limit's name must be printable ASCII", "rename the table, such as [rate_limits.per_client]");
+        }
+
         var key = new List<RateLimitKeyPart>();
         foreach ((string text, SourceLocation location) in limit.StringList("key"))
         {

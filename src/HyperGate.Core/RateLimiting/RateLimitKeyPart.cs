@@ -1,3 +1,6 @@
+using System.Text;
+using HyperGate.Http1;
+
 namespace HyperGate.RateLimiting;
 
 public enum RateLimitKeyKind
@@ -26,7 +29,7 @@ public sealed record RateLimitKeyPart(RateLimitKeyKind Kind, string? HeaderName 
             "consumer" => new RateLimitKeyPart(RateLimitKeyKind.Consumer),
             "route" => new RateLimitKeyPart(RateLimitKeyKind.Route),
             _ when text.StartsWith("header:", StringComparison.Ordinal) && text.Length > 7
-                && Http1.HttpCharacters.IsToken(System.Text.Encoding.ASCII.GetBytes(text[7..])) => new RateLimitKeyPart(RateLimitKeyKind.Header, text[7..].ToLowerInvariant()),
+                && HttpCharacters.IsToken(Encoding.ASCII.GetBytes(text[7..])) => new RateLimitKeyPart(RateLimitKeyKind.Header, text[7..].ToLowerInvariant()),
             _ => null,
         };
         return part is not null;

@@ -23,8 +23,10 @@ public sealed class RateLimitPolicy
         _headerNames = Array.ConvertAll(_key, part => Encoding.ASCII.GetBytes(part.HeaderName ?? string.Empty));
         Limiter = limiter;
         Headers = headers;
-        QuotedName = Encoding.ASCII.GetBytes($"\"{name}\"");
-        PolicyItem = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"{name}\";q={rate};w={Math.Max(1, (long)Math.Ceiling(per.TotalSeconds))}"));
+        // An RFC 8941 sf-string: the config only allows printable ASCII names; quote and backslash are escaped.
+        string quoted = $"\"{name.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        QuotedName = Encoding.ASCII.GetBytes(quoted);
+        PolicyItem = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{quoted};q={rate};w={Math.Max(1, (long)Math.Ceiling(per.TotalSeconds))}"));
     }
 
     public string Name { get; }
