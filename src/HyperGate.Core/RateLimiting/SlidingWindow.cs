@@ -112,7 +112,7 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
         }
     }
 
-    /// <summary>Admissions in the current slice and the ones before it that a window ending now can overlap.</summary>
+    /// <summary>Admissions in the current slice, the ones before it that a window ending now can overlap, and any newer.</summary>
     private long Total(long slice, out long oldestSlice)
     {
         long total = 0;
@@ -121,7 +121,9 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
         {
             long index = slot >> SlidingWindowSettings.CountBits;
             long count = slot & CountMask;
-            if (count != 0 && index > slice - Slots && index <= slice)
+            // Slices newer than ours count too: a thread that read the clock earlier than another must still
+            // see what that one admitted, or the two could fill the same window twice.
+            if (count != 0 && index > slice - Slots)
             {
                 total += count;
                 oldestSlice = Math.Min(oldestSlice, index);
