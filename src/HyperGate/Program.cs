@@ -3,6 +3,7 @@ using System.Reflection;
 using HyperGate.Configuration;
 using HyperGate.Hosting;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -44,6 +45,16 @@ public static class Program
         var check = new Command("check", "Validate a config file and exit: 0 when valid, 1 with every error listed.") { checkConfigOption };
         check.SetAction(parse => Check(parse.GetValue(checkConfigOption)!));
         root.Add(check);
+
+        var keyArgument = new Argument<string>("key") { Description = "The API key to hash." };
+        var hashKey = new Command("hash-key", "Print the sha256: hash of an API key, as [consumers.NAME] api_keys stores it.") { keyArgument };
+        hashKey.SetAction(parse => Console.WriteLine(CredentialHashes.HashKey(parse.GetValue(keyArgument)!)));
+        root.Add(hashKey);
+
+        var passwordArgument = new Argument<string>("password") { Description = "The password to hash." };
+        var hashPassword = new Command("hash-password", "Print the PBKDF2 hash of a password, as [consumers.NAME] basic.password_hash stores it.") { passwordArgument };
+        hashPassword.SetAction(parse => Console.WriteLine(CredentialHashes.HashPassword(parse.GetValue(passwordArgument)!)));
+        root.Add(hashPassword);
 
         return root.Parse(args).Invoke();
     }
@@ -94,7 +105,7 @@ public static class Program
 
             // Compiling finds the errors that need the whole config at once (ambiguous routes).
             using var probe = new ProbeConnections();
-            ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits);
+            ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits, probe.Auth);
             return true;
         }
         catch (ConfigException e)
@@ -119,8 +130,11 @@ public static class Program
 
         public RateLimitRegistry RateLimits { get; } = new(TimeProvider.System, NullLogger.Instance);
 
+        public AuthRegistry Auth { get; } = new(TimeProvider.System, NullLogger.Instance);
+
         public void Dispose()
         {
+            Auth.Dispose();
             RateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Manager.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }

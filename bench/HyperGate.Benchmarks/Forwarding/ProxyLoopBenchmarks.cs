@@ -8,6 +8,7 @@ using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,6 +25,7 @@ public class ProxyLoopBenchmarks
     private readonly Pipe _downstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly Pipe _upstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
+    private readonly AuthRegistry _auth = new(TimeProvider.System, NullLogger.Instance);
     private UpstreamConnectionManager _connections = null!;
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
@@ -53,7 +55,7 @@ public class ProxyLoopBenchmarks
             respond = { status = 404 }
             """, "bench.toml");
         _connections = new UpstreamConnectionManager(TimeProvider.System);
-        _snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits);
+        _snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits, _auth);
         _destination = _snapshot.Upstreams["users"].Destinations[0];
         _exchange = new Exchange(_downstream.Reader, _downstream.Writer, IPAddress.Loopback, isHttps: false)
         {
@@ -65,6 +67,7 @@ public class ProxyLoopBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        _auth.Dispose();
         _rateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _connections.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }

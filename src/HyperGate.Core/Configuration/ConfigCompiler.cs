@@ -3,6 +3,7 @@ using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 using System.Net;
 using System.Text;
@@ -12,7 +13,7 @@ namespace HyperGate.Configuration;
 /// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams, policies and limits.</summary>
 public static class ConfigCompiler
 {
-    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits)
+    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth)
     {
         var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (UpstreamConfig upstream in config.Upstreams)
@@ -27,7 +28,10 @@ public static class ConfigCompiler
         }
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);
-        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies)).ToList();
+        var consumers = new ConsumerDirectory(config.Consumers.Select(c => new Consumer(
+            c.Name, c.ApiKeyHashes, c.BasicUser, c.BasicPasswordHash, c.Claims.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal))));
+        Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
+        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies, authenticators)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -44,6 +48,7 @@ public static class ConfigCompiler
             Upstreams = upstreams,
             RateLimits = policies,
             TrustedProxies = new TrustedProxies(config.Server.TrustedProxies),
+            IdentityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders),
             Limits = new DownstreamLimits(
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
                 limits.MaxBodySize,
@@ -54,7 +59,8 @@ public static class ConfigCompiler
         };
     }
 
-    private static Route CompileRoute(RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies) => new()
+    private static Route CompileRoute(
+        RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators) => new()
     {
         Name = route.Name,
         Host = route.Host,
@@ -69,5 +75,7 @@ public static class ConfigCompiler
         RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
         PreserveHost = route.PreserveHost,
         RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
+        Auth = route.Auth.Count == 0 ? null : new RouteAuth(
+            [.. route.Auth.Select(name => authenticators[name])], new AccessRequirement(route.Require.Scopes, route.Require.Claims)),
     };
 }

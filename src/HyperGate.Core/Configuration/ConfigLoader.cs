@@ -47,7 +47,11 @@ public static class ConfigLoader
         ClusterConfig cluster = ReadCluster(reader.Table("cluster"));
         List<RateLimitConfig> rateLimits = (reader.Table("rate_limits")?.NamedTables() ?? []).Select(t => ReadRateLimit(t.Name, t.Reader, cluster)).ToList();
         var rateLimitNames = rateLimits.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames)).ToList();
+        List<ConsumerConfig> consumers = (reader.Table("consumers")?.NamedTables() ?? []).Select(t => ReadConsumer(t.Name, t.Reader)).ToList();
+        List<AuthConfig> auth = (reader.Table("auth")?.NamedTables() ?? []).Select(t => ReadAuth(t.Name, t.Reader)).ToList();
+        IdentityConfig identity = ReadIdentity(reader.Table("identity"));
+        var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
 
         if (routes.Count == 0)
@@ -60,7 +64,7 @@ public static class ConfigLoader
             throw new ConfigException(SortByPosition(errors));
         }
 
-        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster);
+        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity);
     }
 
     internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
@@ -303,7 +307,7 @@ public static class ConfigLoader
         return config;
     }
 
-    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames)
+    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames, HashSet<string> authNames)
     {
         string? host = route.String("host");
         if (host is not null && !IsValidHostPattern(host))
@@ -378,26 +382,231 @@ public static class ConfigLoader
             route.Error("respond", "upstream and respond cannot both be set", "remove one of them");
         }
 
-        var rateLimits = new List<string>();
-        foreach ((string limit, SourceLocation location) in route.StringList("rate_limit"))
+        List<string> rateLimits = ReadReferences(route, "rate_limit", rateLimitNames, "rate limit", "rate_limits");
+        List<string> auth = ReadReferences(route, "auth", authNames, "authenticator", "auth");
+        RequireConfig require = RequireConfig.None;
+        if (route.Table("require") is { } requireTable)
         {
-            if (!rateLimitNames.Contains(limit))
+            require = new RequireConfig([.. requireTable.StringList("scopes").Select(s => s.Value)], requireTable.StringListMap("claims"));
+            requireTable.RejectUnknownKeys();
+            if (auth.Count == 0)
             {
-                string known = rateLimitNames.Count == 0 ? "none are defined" : $"defined: {string.Join(", ", rateLimitNames.Order())}";
-                route.ErrorAt(location, "rate_limit", $"unknown rate limit \"{limit}\"", $"add [rate_limits.{limit}] ({known})");
-            }
-            else if (rateLimits.Contains(limit))
-            {
-                route.ErrorAt(location, "rate_limit", $"\"{limit}\" is listed twice", "list each limit once");
-            }
-            else
-            {
-                rateLimits.Add(limit);
+                route.Error("require", "needs authentication to check against", "add auth = [\"NAME\"] to this route");
             }
         }
 
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require);
+    }
+
+    /// <summary>A list of names that must each be defined in <c>[SECTION.NAME]</c>, each listed once.</summary>
+    private static List<string> ReadReferences(ConfigReader route, string key, HashSet<string> defined, string what, string section)
+    {
+        var names = new List<string>();
+        foreach ((string name, SourceLocation location) in route.StringList(key))
+        {
+            if (!defined.Contains(name))
+            {
+                string known = defined.Count == 0 ? "none are defined" : $"defined: {string.Join(", ", defined.Order())}";
+                route.ErrorAt(location, key, $"unknown {what} \"{name}\"", $"add [{section}.{name}] ({known})");
+            }
+            else if (names.Contains(name))
+            {
+                route.ErrorAt(location, key, $"\"{name}\" is listed twice", "list each one once");
+            }
+            else
+            {
+                names.Add(name);
+            }
+        }
+
+        return names;
+    }
+
+    private static ConsumerConfig ReadConsumer(string name, ConfigReader consumer)
+    {
+        var keyHashes = new List<byte[]>();
+        foreach ((string text, SourceLocation location) in consumer.StringList("api_keys"))
+        {
+            if (Security.CredentialHashes.ParseKeyHash(text) is { } hash)
+            {
+                keyHashes.Add(hash);
+            }
+            else
+            {
+                consumer.ErrorAt(location, "api_keys", "is not \"sha256:\" and 64 lowercase hex digits", "store the hash, never the key: hypergate hash-key KEY prints it");
+            }
+        }
+
+        string? user = null, passwordHash = null;
+        if (consumer.Table("basic") is { } basic)
+        {
+            user = basic.String("user");
+            passwordHash = basic.Secret("password_hash");
+            if (user is null || user.Contains(':'))
+            {
+                basic.Error("user", "is required and cannot contain ':'", "write basic = { user = \"ci\", password_hash = \"...\" }");
+            }
+
+            if (passwordHash is null || !Security.CredentialHashes.IsPasswordHash(passwordHash))
+            {
+                basic.Error("password_hash", "is not a password hash", "hypergate hash-password PASSWORD prints one (pbkdf2-sha256$...)");
+            }
+
+            basic.RejectUnknownKeys();
+        }
+
+        var config = new ConsumerConfig(name, consumer.Location, keyHashes, user, passwordHash, consumer.StringListMap("claims"));
+        consumer.RejectUnknownKeys();
+        return config;
+    }
+
+    private static readonly string[] JwtAlgorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"];
+
+    private static AuthConfig ReadAuth(string name, ConfigReader auth)
+    {
+        string type = auth.String("type") ?? string.Empty;
+        AuthType authType = type switch
+        {
+            "api_key" => AuthType.ApiKey,
+            "jwt" => AuthType.Jwt,
+            "basic" => AuthType.Basic,
+            _ => AuthType.ApiKey,
+        };
+        if (type is not ("api_key" or "jwt" or "basic"))
+        {
+            auth.Error("type", auth.Has("type") ? $"\"{type}\" is not an authentication type" : "is required", "use \"api_key\", \"jwt\" or \"basic\"");
+        }
+
+        string? header = null, query = null, issuer = null, jwksFile = null, jwksUrl = null, secret = null;
+        List<string> audiences = [], algorithms = [];
+        TimeSpan jwksRefresh = TimeSpan.FromMinutes(10), clockSkew = TimeSpan.FromSeconds(30), cacheTtl = TimeSpan.FromMinutes(1);
+        string consumerClaim = "sub";
+        switch (authType)
+        {
+            case AuthType.ApiKey:
+                header = auth.String("header");
+                query = auth.String("query");
+                if (header is not null && query is not null)
+                {
+                    auth.Error("query", "header and query cannot both be set", "keep one of them");
+                }
+
+                if (header is not null && !HttpCharacters.IsToken(Encoding.ASCII.GetBytes(header)))
+                {
+                    auth.Error("header", $"\"{header}\" is not a header name", "write a name such as \"x-api-key\"");
+                }
+
+                header = header is null && query is null ? "x-api-key" : header?.ToLowerInvariant();
+                break;
+            case AuthType.Basic:
+                cacheTtl = auth.Duration("cache_ttl", cacheTtl);
+                break;
+            case AuthType.Jwt:
+                issuer = auth.String("issuer");
+                if (issuer is null)
+                {
+                    auth.Error("issuer", "is required", "write the issuer tokens carry in \"iss\", such as \"https://id.example.com/\"");
+                }
+
+                audiences = [.. auth.StringList("audiences").Select(a => a.Value)];
+                if (audiences.Count == 0)
+                {
+                    auth.Error("audiences", "at least one audience is required", "write audiences = [\"orders-api\"]");
+                }
+
+                foreach ((string algorithm, SourceLocation location) in auth.StringList("algorithms"))
+                {
+                    if (JwtAlgorithms.Contains(algorithm))
+                    {
+                        algorithms.Add(algorithm);
+                    }
+                    else
+                    {
+                        auth.ErrorAt(location, "algorithms", $"\"{algorithm}\" is not accepted", $"use {string.Join(", ", JwtAlgorithms)}; \"none\" never is");
+                    }
+                }
+
+                if (!auth.Has("algorithms"))
+                {
+                    algorithms = ["RS256", "ES256"];
+                }
+
+                jwksFile = auth.String("jwks_file");
+                jwksUrl = auth.String("jwks_url");
+                secret = auth.Secret("secret");
+                jwksRefresh = auth.Duration("jwks_refresh", jwksRefresh);
+                clockSkew = auth.Duration("clock_skew", clockSkew);
+                consumerClaim = auth.String("consumer_claim", consumerClaim)!;
+                bool symmetric = algorithms.Any(a => a.StartsWith("HS", StringComparison.Ordinal));
+                bool asymmetric = algorithms.Any(a => !a.StartsWith("HS", StringComparison.Ordinal));
+                if (jwksFile is not null && jwksUrl is not null)
+                {
+                    auth.Error("jwks_url", "jwks_file and jwks_url cannot both be set", "keep one of them");
+                }
+
+                if (asymmetric && jwksFile is null && jwksUrl is null)
+                {
+                    auth.Error("algorithms", "RS, PS and ES algorithms need the issuer's keys", "add jwks_file = \"...\" or jwks_url = \"https://...\"");
+                }
+
+                if (symmetric && secret is null)
+                {
+                    auth.Error("algorithms", "HS algorithms need a shared secret", "add secret = \"${ENV:NAME}\"");
+                }
+                else if (!symmetric && secret is not null)
+                {
+                    auth.Error("secret", "a secret is only used by HS algorithms", "add \"HS256\" to algorithms, or remove the secret");
+                }
+
+                if (secret is not null && Encoding.UTF8.GetByteCount(secret) < 32)
+                {
+                    auth.Error("secret", "is shorter than 32 bytes", "use a random secret of at least 32 bytes for HS256");
+                }
+
+                if (jwksFile is not null && !File.Exists(jwksFile))
+                {
+                    auth.Error("jwks_file", $"\"{jwksFile}\" does not exist", "give a path relative to the working directory, or an absolute one");
+                }
+
+                if (jwksUrl is not null && !(Uri.TryCreate(jwksUrl, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https"))
+                {
+                    auth.Error("jwks_url", $"\"{jwksUrl}\" is not an http(s) URL", "write the issuer's JWKS address, such as \"https://id.example.com/.well-known/jwks.json\"");
+                }
+
+                break;
+        }
+
+        var config = new AuthConfig(name, auth.Location, authType, header, query, issuer, audiences, jwksFile, jwksUrl, jwksRefresh, algorithms, clockSkew, consumerClaim, secret, cacheTtl);
+        auth.RejectUnknownKeys();
+        return config;
+    }
+
+    private static IdentityConfig ReadIdentity(ConfigReader? identity)
+    {
+        if (identity is null)
+        {
+            return IdentityConfig.Default;
+        }
+
+        string? consumerHeader = identity.String("consumer_header", IdentityConfig.Default.ConsumerHeader);
+        var claimHeaders = new List<KeyValuePair<string, string>>();
+        foreach ((string claim, string[] headers) in identity.StringListMap("claim_headers"))
+        {
+            claimHeaders.Add(new(claim, headers[0]));
+        }
+
+        foreach (string header in claimHeaders.Select(c => c.Value).Append(consumerHeader ?? "x-consumer-id"))
+        {
+            if (!HttpCharacters.IsToken(Encoding.ASCII.GetBytes(header)))
+            {
+                identity.Error("claim_headers", $"\"{header}\" is not a header name", "write names such as \"X-Consumer-Tier\"");
+            }
+        }
+
+        var config = new IdentityConfig(consumerHeader?.Length == 0 ? null : consumerHeader, claimHeaders);
+        identity.RejectUnknownKeys();
+        return config;
     }
 
     private static DirectResponseConfig? ReadDirectResponse(ConfigReader? respond)

@@ -37,6 +37,24 @@ internal sealed class ConfigReader
     public string? String(string key, string? fallback = null) =>
         (string?)Scalar(key, v => v is string, "a string", "quote the value") ?? fallback;
 
+    /// <summary>A string that may be <c>${ENV:NAME}</c>, read from the environment; an unset variable is an error.</summary>
+    public string? Secret(string key)
+    {
+        string? text = String(key);
+        if (text is null)
+        {
+            return null;
+        }
+
+        string? value = Security.Secrets.Resolve(text);
+        if (value is null)
+        {
+            Error(key, $"the environment variable in \"{text}\" is not set", "set it before starting, or write the value itself");
+        }
+
+        return value;
+    }
+
     public bool Bool(string key, bool fallback) =>
         (bool?)Scalar(key, v => v is bool, "true or false", "write true or false without quotes") ?? fallback;
 
@@ -170,6 +188,31 @@ internal sealed class ConfigReader
                 _errors.Add(new ConfigError(keyLocation, $"{Qualified(key)}: must be a table", $"write [{Qualified(key)}] followed by its keys"));
             }
         }
+    }
+
+    /// <summary>A table of name = "value" or name = ["values"] (claims); each value as a list.</summary>
+    public List<KeyValuePair<string, string[]>> StringListMap(string key)
+    {
+        var map = new List<KeyValuePair<string, string[]>>();
+        ConfigReader? table = Table(key);
+        foreach ((string name, TomlNode value) in table?.Entries() ?? [])
+        {
+            string[]? values = value switch
+            {
+                TomlScalar { Value: string single } => [single],
+                TomlList list when list.Items.All(i => i is TomlScalar { Value: string }) => [.. list.Items.Select(i => (string)((TomlScalar)i).Value)],
+                _ => null,
+            };
+            if (values is null)
+            {
+                table!.Error(name, "must be a string or a list of strings", "write name = \"value\" or name = [\"a\", \"b\"]");
+                continue;
+            }
+
+            map.Add(new(name, values));
+        }
+
+        return map;
     }
 
     /// <summary>The raw key/value entries, for free-form maps such as route headers.</summary>

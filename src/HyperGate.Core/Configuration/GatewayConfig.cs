@@ -11,7 +11,10 @@ public sealed record GatewayConfig(
     IReadOnlyList<UpstreamConfig> Upstreams,
     IReadOnlyList<RouteConfig> Routes,
     IReadOnlyList<RateLimitConfig> RateLimits,
-    ClusterConfig Cluster);
+    ClusterConfig Cluster,
+    IReadOnlyList<ConsumerConfig> Consumers,
+    IReadOnlyList<AuthConfig> Auth,
+    IdentityConfig Identity);
 
 /// <summary><c>[server]</c></summary>
 public sealed record ServerConfig(
@@ -59,7 +62,15 @@ public sealed record RouteConfig(
     string? RewritePrefix,
     bool PreserveHost,
     DirectResponseConfig? Respond,
-    IReadOnlyList<string> RateLimits);
+    IReadOnlyList<string> RateLimits,
+    IReadOnlyList<string> Auth,
+    RequireConfig Require);
+
+/// <summary>A route's <c>require = { scopes = [...], claims = { NAME = [...] } }</c>.</summary>
+public sealed record RequireConfig(IReadOnlyList<string> Scopes, IReadOnlyList<KeyValuePair<string, string[]>> Claims)
+{
+    public static RequireConfig None { get; } = new([], []);
+}
 
 /// <summary><c>respond = { status = 503, body = "...", content_type = "..." }</c></summary>
 public sealed record DirectResponseConfig(int Status, string Body, string ContentType);
@@ -83,4 +94,44 @@ public sealed record RateLimitConfig(
 public sealed record ClusterConfig(string? Redis, int Instances, string KeyPrefix)
 {
     public static ClusterConfig None { get; } = new(null, 1, "hypergate");
+}
+
+/// <summary><c>[consumers.NAME]</c>: credentials stored hashed, and claims.</summary>
+public sealed record ConsumerConfig(
+    string Name,
+    SourceLocation Location,
+    IReadOnlyList<byte[]> ApiKeyHashes,
+    string? BasicUser,
+    string? BasicPasswordHash,
+    IReadOnlyList<KeyValuePair<string, string[]>> Claims);
+
+public enum AuthType
+{
+    ApiKey,
+    Jwt,
+    Basic,
+}
+
+/// <summary><c>[auth.NAME]</c>: one way to authenticate; which keys apply depends on the type.</summary>
+public sealed record AuthConfig(
+    string Name,
+    SourceLocation Location,
+    AuthType Type,
+    string? Header,
+    string? Query,
+    string? Issuer,
+    IReadOnlyList<string> Audiences,
+    string? JwksFile,
+    string? JwksUrl,
+    TimeSpan JwksRefresh,
+    IReadOnlyList<string> Algorithms,
+    TimeSpan ClockSkew,
+    string ConsumerClaim,
+    string? Secret,
+    TimeSpan CacheTtl);
+
+/// <summary><c>[identity]</c>: the header fields that carry the caller's identity upstream.</summary>
+public sealed record IdentityConfig(string? ConsumerHeader, IReadOnlyList<KeyValuePair<string, string>> ClaimHeaders)
+{
+    public static IdentityConfig Default { get; } = new("X-Consumer-Id", []);
 }

@@ -4,6 +4,7 @@ using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Routing;
+using HyperGate.Security;
 using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Connection;
@@ -62,6 +63,7 @@ internal sealed class DownstreamConnection : IDisposable
                 GatewaySnapshot snapshot = _runtime.Snapshot;
                 _exchange.Snapshot = snapshot;
                 _exchange.RateLimits.Clear();
+                _exchange.Identity = null;
 
                 // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
                 //    only when no more input is buffered, so a pipelined batch costs one write.
@@ -129,7 +131,7 @@ internal sealed class DownstreamConnection : IDisposable
                 }
 
                 // 2. Canonical path, limits, route; the gateway may answer here itself.
-                rejection = Route(snapshot, out string? allow);
+                rejection = Route(snapshot, out byte[]? allow);
                 if (rejection != RejectionReason.None)
                 {
                     if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
@@ -141,7 +143,26 @@ internal sealed class DownstreamConnection : IDisposable
                 }
 
                 // 3. Policies, each of which may answer the request itself.
-                if (_exchange.Route!.RateLimits is { } rateLimits)
+                snapshot.IdentityHeaders?.DropClientCopies(request);
+                if (_exchange.Route!.Auth is { } auth)
+                {
+                    AuthResult result = await auth.AuthenticateAsync(_exchange);
+                    _exchange.AuthFailure = result.Failure;
+                    if (result.Failure != AuthFailure.None)
+                    {
+                        bool forbidden = result.Failure == AuthFailure.Forbidden;
+                        if (!_exchange.Reject(forbidden ? RejectionReason.Forbidden : RejectionReason.Unauthorized, _runtime.Date.Line, bodyUnread: request.HasBody, forbidden ? null : auth.ChallengeField))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    _exchange.Identity = result.Identity;
+                }
+
+                if (_exchange.Route.RateLimits is { } rateLimits)
                 {
                     rejection = _exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency);
                     if (rejection != RejectionReason.None)
@@ -254,7 +275,7 @@ internal sealed class DownstreamConnection : IDisposable
     }
 
     /// <summary>Normalizes the path, checks the declared body size and finds the route (or, for 405, what to Allow).</summary>
-    private RejectionReason Route(GatewaySnapshot snapshot, out string? allow)
+    private RejectionReason Route(GatewaySnapshot snapshot, out byte[]? allow)
     {
         RequestHead request = _exchange.Request;
         allow = null;
@@ -273,7 +294,7 @@ internal sealed class DownstreamConnection : IDisposable
 
         RouteMatch match = snapshot.Routes.Match(request);
         _exchange.Route = match.Route;
-        allow = match.MethodMismatch?.AllowHeader;
+        allow = match.MethodMismatch?.AllowField;
         return match.Rejection;
     }
 

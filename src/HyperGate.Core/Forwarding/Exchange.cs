@@ -4,6 +4,7 @@ using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
+using HyperGate.Security;
 
 namespace HyperGate.Forwarding;
 
@@ -34,10 +35,13 @@ public sealed class Exchange : IDisposable
     public byte[] ClientAddress { get; }
 
     /// <summary>
-    /// The authenticated caller's id, set by authentication; null for anonymous requests. Rate limits keyed on
-    /// the consumer use the client address while this is null.
+    /// The authenticated caller, set by authentication; null for anonymous requests. Rate limits keyed on the
+    /// consumer use the client address while this is null.
     /// </summary>
-    public byte[]? ConsumerId { get; set; }
+    public Identity? Identity { get; set; }
+
+    /// <summary>Why authentication refused the current request (for the access log; the client sees only 401/403).</summary>
+    public AuthFailure AuthFailure { get; set; }
 
     /// <summary>The rate limits applied to the current request, and the header fields they add to its response.</summary>
     public RateLimitOutcome RateLimits { get; } = new();
@@ -54,17 +58,18 @@ public sealed class Exchange : IDisposable
     public bool CloseRequested { get; set; }
 
     /// <summary>
-    /// Writes the gateway's own error response. Returns whether the connection can carry another request: not
+    /// Writes the gateway's own error response, with <paramref name="field"/> (a whole field line such as Allow
+    /// or WWW-Authenticate) when given. Returns whether the connection can carry another request: not
     /// after a malformed head (the framing of what follows is unknown), nor with a request body left unread.
     /// </summary>
-    public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, string? allow = null)
+    public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.NoDestination
-            or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
+            or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
-        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, allow, RateLimits);
+        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, RateLimits);
         return keepAlive;
     }
 

@@ -28,6 +28,8 @@ public static class GatewayResponses
         RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),
         RejectionReason.NoRoute => (404, "no_route", "No route matches the request."),
         RejectionReason.MethodNotAllowed => (405, "method_not_allowed", "The route does not accept this method."),
+        RejectionReason.Unauthorized => (401, "unauthorized", "Valid credentials are required."),
+        RejectionReason.Forbidden => (403, "forbidden", "The credentials do not allow this request."),
         RejectionReason.RateLimited => (429, "rate_limited", "Too many requests; retry after the time in Retry-After."),
         RejectionReason.RateLimitUnavailable => (503, "rate_limit_unavailable", "The rate limit store is unavailable."),
         RejectionReason.NoDestination => (503, "no_destination", "The upstream has no destination available."),
@@ -77,8 +79,8 @@ public static class GatewayResponses
         return bodies;
     }
 
-    /// <summary>Writes an error response (not flushed). <paramref name="allow"/> is sent for 405.</summary>
-    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, string? allow = null, RateLimitOutcome? rateLimits = null)
+    /// <summary>Writes an error response (not flushed), with an extra field line such as Allow (405) or WWW-Authenticate (401).</summary>
+    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, RateLimitOutcome? rateLimits = null)
     {
         (int status, _, _) = Describe(reason);
         byte[] body = ErrorBodies[(int)reason];
@@ -87,11 +89,9 @@ public static class GatewayResponses
         WriteNumber(output, body.Length);
         output.Write("\r\n"u8);
         output.Write(dateLine);
-        if (allow is not null)
+        if (field is not null)
         {
-            output.Write("Allow: "u8);
-            output.Write(Encoding.ASCII.GetBytes(allow));
-            output.Write("\r\n"u8);
+            output.Write(field);
         }
 
         rateLimits?.WriteFields(output);

@@ -25,6 +25,10 @@ internal static class UpstreamRequestWriter
         output.Write("\r\n"u8);
 
         request.WriteForwardedFields(output);
+        if (exchange.Identity is { } identity && exchange.Snapshot.IdentityHeaders is { } identityHeaders)
+        {
+            identityHeaders.Write(output, identity);
+        }
 
         if (upgrade)
         {

@@ -3,6 +3,7 @@ using HyperGate.Buffers;
 using HyperGate.Configuration;
 using HyperGate.Connection;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -49,9 +50,10 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddSingleton(services =>
         {
-            ILogger logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate.RateLimiting");
-            var rateLimits = new RateLimitRegistry(options.TimeProvider, logger, options.QuotaStoreFactory);
-            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits), connections, rateLimits, options.TimeProvider);
+            ILoggerFactory loggers = services.GetRequiredService<ILoggerFactory>();
+            var rateLimits = new RateLimitRegistry(options.TimeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), options.QuotaStoreFactory);
+            var auth = new AuthRegistry(options.TimeProvider, loggers.CreateLogger("HyperGate.Security"));
+            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits, auth), connections, rateLimits, auth, options.TimeProvider);
         });
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
@@ -74,7 +76,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         WebApplication app = builder.Build();
         GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
-        await runtime.RateLimits.ConnectAsync();
+        await Task.WhenAll(runtime.RateLimits.ConnectAsync(), runtime.Auth.LoadKeysAsync());
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
         foreach (ListenOptions listener in listeners)

@@ -1,5 +1,6 @@
 using HyperGate.Forwarding;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Hosting;
@@ -10,8 +11,9 @@ public sealed class GatewayRuntime : IAsyncDisposable
     private GatewaySnapshot _snapshot;
     private long _requests;
 
-    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, TimeProvider timeProvider)
+    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider)
     {
+        Auth = auth;
         _snapshot = snapshot;
         Connections = connections;
         RateLimits = rateLimits;
@@ -25,6 +27,8 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public UpstreamConnectionManager Connections { get; }
 
     public RateLimitRegistry RateLimits { get; }
+
+    public AuthRegistry Auth { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -42,6 +46,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
     {
         Date.Dispose();
         await RateLimits.DisposeAsync();
+        Auth.Dispose();
         await Connections.DisposeAsync();
     }
 }

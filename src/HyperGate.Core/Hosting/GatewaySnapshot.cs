@@ -1,6 +1,7 @@
 using HyperGate.Configuration;
 using HyperGate.Forwarding;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
@@ -23,6 +24,9 @@ public sealed class GatewaySnapshot
 
     /// <summary>Peers whose X-Forwarded-For names the client.</summary>
     public required TrustedProxies TrustedProxies { get; init; }
+
+    /// <summary>The fields that carry identities upstream; null when no authentication is configured.</summary>
+    public IdentityHeaders? IdentityHeaders { get; init; }
 
     public required DownstreamLimits Limits { get; init; }
 }

@@ -47,6 +47,8 @@ public enum RejectionReason : byte
     MethodNotAllowed,
 
     // Policies
+    Unauthorized,
+    Forbidden,
     RateLimited,
     RateLimitUnavailable,
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using HyperGate.Buffers;
 
 namespace HyperGate.RateLimiting;
 
@@ -131,26 +132,4 @@ internal sealed class KeyedLimitTable<TEntry> where TEntry : KeyedEntry
         Interlocked.Decrement(ref _count);
         return true;
     }
-}
-
-/// <summary>Compares keys as bytes, and lets the table be searched with a span so lookups allocate nothing.</summary>
-internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
-{
-    public static ByteKeyComparer Instance { get; } = new();
-
-    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-    public int GetHashCode(byte[] key) => GetHashCode((ReadOnlySpan<byte>)key);
-
-    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-
-    public int GetHashCode(ReadOnlySpan<byte> alternate)
-    {
-        // Randomized per process (HashCode's seed), so clients cannot choose keys that collide.
-        var hash = new HashCode();
-        hash.AddBytes(alternate);
-        return hash.ToHashCode();
-    }
-
-    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 }

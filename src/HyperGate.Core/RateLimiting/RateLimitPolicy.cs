@@ -91,9 +91,9 @@ public sealed class RateLimitPolicy
             case RateLimitKeyKind.Route:
                 tag = (byte)'r';
                 return exchange.Route!.NameBytes;
-            case RateLimitKeyKind.Consumer when exchange.ConsumerId is { } consumer:
+            case RateLimitKeyKind.Consumer when exchange.Identity is { } identity:
                 tag = (byte)'c';
-                return consumer;
+                return identity.ConsumerIdBytes;
             case RateLimitKeyKind.Header when exchange.Request.TryGetHeader(_headerNames[index], out ReadOnlySpan<byte> value):
                 tag = (byte)'h';
                 return value;

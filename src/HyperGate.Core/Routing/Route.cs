@@ -2,6 +2,7 @@ using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Routing;
@@ -63,15 +64,19 @@ public sealed class Route
     /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
     public bool PreserveHost { get; init; } = true;
 
+    /// <summary>Who may use this route; null for an anonymous route.</summary>
+    public RouteAuth? Auth { get; init; }
+
     /// <summary>The limits every request on this route must pass, in order; null when none.</summary>
     public RouteRateLimits? RateLimits { get; init; }
 
     private readonly string _name = string.Empty;
     private readonly string[] _methods = [];
     private byte[][] _methodBytes = [];
+    private byte[]? _allowField;
 
-    /// <summary>The value of an Allow header listing this route's methods.</summary>
-    public string AllowHeader => string.Join(", ", Methods);
+    /// <summary>The Allow field line listing this route's methods, sent with a 405.</summary>
+    public byte[] AllowField => _allowField ??= Encoding.ASCII.GetBytes($"Allow: {string.Join(", ", Methods)}\r\n");
 
     public bool AcceptsMethod(ReadOnlySpan<byte> method)
     {

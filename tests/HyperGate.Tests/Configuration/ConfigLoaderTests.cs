@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using HyperGate.Configuration;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,7 +23,8 @@ public class ConfigLoaderTests
         GatewayConfig config = ConfigLoader.Load(path);
         await using var connections = new UpstreamConnectionManager(TimeProvider.System);
         await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
-        var snapshot = ConfigCompiler.Compile(config, connections, rateLimits);
+        using var auth = new AuthRegistry(TimeProvider.System, NullLogger.Instance);
+        var snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth);
         Assert.Equal(config.Routes.Count, snapshot.Routes.Routes.Count);
     }
 
@@ -44,7 +46,8 @@ public class ConfigLoaderTests
             GatewayConfig config = ConfigLoader.Load(path);
             await using var connections = new UpstreamConnectionManager(TimeProvider.System);
             await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
-            ConfigCompiler.Compile(config, connections, rateLimits);
+            using var auth = new AuthRegistry(TimeProvider.System, NullLogger.Instance);
+            ConfigCompiler.Compile(config, connections, rateLimits, auth);
         });
 
         Assert.Equal(expected.Count, error.Errors.Count);

@@ -7,6 +7,7 @@ using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Security;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -26,9 +27,11 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
 
     private readonly UpstreamConnectionManager _connections = new(TimeProvider.System);
     private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
+    private readonly AuthRegistry _auth = new(TimeProvider.System, NullLogger.Instance);
 
     public async ValueTask DisposeAsync()
     {
+        _auth.Dispose();
         await _rateLimits.DisposeAsync();
         await _connections.DisposeAsync();
     }
@@ -40,7 +43,7 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
         var destination = new Destination("127.0.0.1:9", endPoint, _connections.GetOrCreatePool("127.0.0.1:9", endPoint, UpstreamSettings.Default));
         var route = new Route { Name = "all", Path = "/", PathKind = PathMatchKind.Prefix };
         GatewayConfig config = ConfigLoader.Parse("[server]\nlisten = [\"127.0.0.1:0\"]\n[routes.all]\npath_prefix = \"/\"\nrespond = { status = 200 }", "test.toml");
-        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits);
+        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits, _auth);
 
         for (int seed = 0; seed < 2000; seed++)
         {

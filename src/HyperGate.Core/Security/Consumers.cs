@@ -1,0 +1,67 @@
+namespace HyperGate.Security;
+
+/// <summary>A <c>[consumers.NAME]</c>: its credentials, stored hashed, and the identity they prove.</summary>
+public sealed class Consumer(string name, IReadOnlyList<byte[]> apiKeyHashes, string? basicUser, string? basicPasswordHash, IReadOnlyDictionary<string, string[]> claims)
+{
+    public string Name { get; } = name;
+
+    public IReadOnlyList<byte[]> ApiKeyHashes { get; } = apiKeyHashes;
+
+    public string? BasicUser { get; } = basicUser;
+
+    public string? BasicPasswordHash { get; } = basicPasswordHash;
+
+    public Identity Identity { get; } = new(name, claims, claims.TryGetValue("scope", out string[]? scopes) ? scopes : []);
+}
+
+/// <summary>Finds consumers by the SHA-256 of an API key, or by a Basic user name.</summary>
+public sealed class ConsumerDirectory
+{
+    private readonly Dictionary<string, Consumer> _byKeyHash = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Consumer> _byBasicUser = new(StringComparer.Ordinal);
+
+    public ConsumerDirectory(IEnumerable<Consumer> consumers)
+    {
+        foreach (Consumer consumer in consumers)
+        {
+            foreach (byte[] hash in consumer.ApiKeyHashes)
+            {
+                _byKeyHash[Convert.ToHexStringLower(hash)] = consumer;
+            }
+
+            if (consumer.BasicUser is not null)
+            {
+                _byBasicUser[consumer.BasicUser] = consumer;
+            }
+        }
+    }
+
+    public static ConsumerDirectory Empty { get; } = new([]);
+
+    /// <summary>
+    /// The consumer whose key hashes to <paramref name="keyHash"/>. The lookup is by the hash of a secret the
+    /// client sent, so its timing says nothing about any stored key; the final comparison is constant-time.
+    /// </summary>
+    public Consumer? FindByKeyHash(ReadOnlySpan<byte> keyHash)
+    {
+        Span<char> hex = stackalloc char[keyHash.Length * 2];
+        Convert.TryToHexStringLower(keyHash, hex, out _);
+        if (!_byKeyHash.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hex, out Consumer? consumer))
+        {
+            return null;
+        }
+
+        foreach (byte[] stored in consumer.ApiKeyHashes)
+        {
+            if (System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(stored, keyHash))
+            {
+                return consumer;
+            }
+        }
+
+        return null;
+    }
+
+    public Consumer? FindByBasicUser(ReadOnlySpan<char> user) =>
+        _byBasicUser.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(user, out Consumer? consumer) ? consumer : null;
+}
