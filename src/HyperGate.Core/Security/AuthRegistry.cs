@@ -33,7 +33,7 @@ public sealed class AuthRegistry : IDisposable
     }
 
     /// <summary>Loads every JWKS once, so the first requests do not wait for it; a failure is logged and retried later.</summary>
-    public Task LoadKeysAsync() => Task.WhenAll(_keySources.Select(source => source.RefreshAsync(force: true)));
+    public Task LoadKeysAsync() => Task.WhenAll(_keySources.Select(source => source.RefreshAsync(onDemand: false)));
 
     private static JwtSettings JwtSettingsOf(AuthConfig config) => new(
         config.Issuer!,

@@ -5,9 +5,9 @@ using Microsoft.IdentityModel.Tokens;
 namespace HyperGate.Security;
 
 /// <summary>
-/// The signing keys of a JWT issuer, from a JWKS file or URL. Refreshed in the background every
-/// <c>jwks_refresh</c>, and on demand when a token names a key id we do not know (key rotation), at most once
-/// per <see cref="MinRefreshInterval"/> so that tokens with made-up key ids cannot flood the issuer.
+/// The signing keys of a JWT issuer, from a JWKS file or URL. Loaded at start and refreshed in the background
+/// every <c>jwks_refresh</c>; refreshed on demand when a token names a key id we do not know (key rotation),
+/// at most once per <see cref="MinRefreshInterval"/> so that tokens with made-up key ids cannot flood the issuer.
 /// </summary>
 public sealed class JwksSource : IDisposable
 {
@@ -19,7 +19,7 @@ public sealed class JwksSource : IDisposable
     private readonly ITimer _refreshTimer;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private volatile IReadOnlyList<SecurityKey> _keys = [];
-    private long _lastRefresh = long.MinValue;
+    private long _lastOnDemandRefresh = long.MinValue;
 
     public JwksSource(string description, Func<CancellationToken, Task<string>> fetch, TimeSpan refreshInterval, TimeProvider time, ILogger logger)
     {
@@ -27,7 +27,7 @@ public sealed class JwksSource : IDisposable
         _fetch = fetch;
         _time = time;
         _logger = logger;
-        _refreshTimer = time.CreateTimer(static state => _ = ((JwksSource)state!).RefreshAsync(force: true), this, refreshInterval, refreshInterval);
+        _refreshTimer = time.CreateTimer(static state => _ = ((JwksSource)state!).RefreshAsync(onDemand: false), this, refreshInterval, refreshInterval);
     }
 
     public static JwksSource FromFile(string path, TimeSpan refreshInterval, TimeProvider time, ILogger logger) =>
@@ -41,21 +41,25 @@ public sealed class JwksSource : IDisposable
     public IReadOnlyList<SecurityKey> Keys => _keys;
 
     /// <summary>
-    /// Fetches the key set again. Unless forced, does nothing when the last refresh was less than
-    /// <see cref="MinRefreshInterval"/> ago. A failed fetch keeps the keys we had.
+    /// Fetches the key set again. An on-demand refresh (for a token we could not check) does nothing when the
+    /// last one was less than <see cref="MinRefreshInterval"/> ago. A failed fetch keeps the keys we had.
     /// </summary>
-    public async Task RefreshAsync(bool force)
+    public async Task RefreshAsync(bool onDemand)
     {
         await _refreshing.WaitAsync();
         try
         {
-            long now = _time.GetTimestamp();
-            if (!force && _lastRefresh != long.MinValue && _time.GetElapsedTime(_lastRefresh, now) < MinRefreshInterval)
+            if (onDemand)
             {
-                return;
+                long now = _time.GetTimestamp();
+                if (_lastOnDemandRefresh != long.MinValue && _time.GetElapsedTime(_lastOnDemandRefresh, now) < MinRefreshInterval)
+                {
+                    return;
+                }
+
+                _lastOnDemandRefresh = now;
             }
 
-            _lastRefresh = now;
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             string json = await _fetch(timeout.Token);
             _keys = [.. new JsonWebKeySet(json).GetSigningKeys()];

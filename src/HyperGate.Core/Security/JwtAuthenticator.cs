@@ -88,14 +88,14 @@ public sealed class JwtAuthenticator : IAuthenticator
     {
         if (_jwks is { Keys.Count: 0 })
         {
-            await _jwks.RefreshAsync(force: false);
+            await _jwks.RefreshAsync(onDemand: true);
         }
 
         TokenValidationResult result = await _handler.ValidateTokenAsync(token, _parameters);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException && _jwks is not null)
         {
             // A key id we have not seen: the issuer may have rotated its keys. One refresh, rate-limited, then retry.
-            await _jwks.RefreshAsync(force: false);
+            await _jwks.RefreshAsync(onDemand: true);
             result = await _handler.ValidateTokenAsync(token, _parameters);
         }
 
