@@ -48,6 +48,7 @@ public static class ConfigCompiler
             Upstreams = upstreams,
             RateLimits = policies,
             TrustedProxies = new TrustedProxies(config.Server.TrustedProxies),
+            IpFilter = config.Access.IsEmpty ? null : new IpFilter(config.Access.Allow, config.Access.Deny),
             IdentityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders),
             Limits = new DownstreamLimits(
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
@@ -75,6 +76,8 @@ public static class ConfigCompiler
         RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
         PreserveHost = route.PreserveHost,
         RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
+        IpFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny),
+        Cors = route.Cors is { } cors ? new CorsPolicy(cors.Origins, cors.Methods, cors.Headers, cors.ExposeHeaders, cors.Credentials, cors.MaxAge) : null,
         Auth = route.Auth.Count == 0 ? null : new RouteAuth(
             [.. route.Auth.Select(name => authenticators[name])], new AccessRequirement(route.Require.Scopes, route.Require.Claims)),
     };

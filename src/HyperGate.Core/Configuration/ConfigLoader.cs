@@ -50,6 +50,9 @@ public static class ConfigLoader
         List<ConsumerConfig> consumers = (reader.Table("consumers")?.NamedTables() ?? []).Select(t => ReadConsumer(t.Name, t.Reader)).ToList();
         List<AuthConfig> auth = (reader.Table("auth")?.NamedTables() ?? []).Select(t => ReadAuth(t.Name, t.Reader)).ToList();
         IdentityConfig identity = ReadIdentity(reader.Table("identity"));
+        ConfigReader? accessTable = reader.Table("access");
+        IpFilterConfig access = accessTable is null ? IpFilterConfig.None : ReadIpFilter(accessTable);
+        accessTable?.RejectUnknownKeys();
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
@@ -64,7 +67,7 @@ public static class ConfigLoader
             throw new ConfigException(SortByPosition(errors));
         }
 
-        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity);
+        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access);
     }
 
     internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
@@ -395,8 +398,70 @@ public static class ConfigLoader
             }
         }
 
+        IpFilterConfig routeAccess = ReadIpFilter(route);
+        CorsConfig? cors = route.Table("cors") is { } corsTable ? ReadCors(corsTable) : null;
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors);
+    }
+
+    private static IpFilterConfig ReadIpFilter(ConfigReader table)
+    {
+        List<IPNetwork> Read(string key)
+        {
+            var networks = new List<IPNetwork>();
+            foreach ((string text, SourceLocation location) in table.StringList(key))
+            {
+                if (IPNetwork.TryParse(text, out IPNetwork network))
+                {
+                    networks.Add(network);
+                }
+                else if (IPAddress.TryParse(text, out IPAddress? address))
+                {
+                    networks.Add(new IPNetwork(address, address.GetAddressBytes().Length * 8));
+                }
+                else
+                {
+                    table.ErrorAt(location, key, $"\"{text}\" is not an IP address or CIDR range", "write \"10.0.0.0/8\", \"192.168.1.7\" or \"fd00::/8\"");
+                }
+            }
+
+            return networks;
+        }
+
+        return new IpFilterConfig(Read("allow_ips"), Read("deny_ips"));
+    }
+
+    private static CorsConfig ReadCors(ConfigReader cors)
+    {
+        List<string> origins = [.. cors.StringList("origins").Select(o => o.Value)];
+        foreach (string origin in origins.Where(o => o != "*"))
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https") || uri.GetLeftPart(UriPartial.Authority) != origin)
+            {
+                cors.Error("origins", $"\"{origin}\" is not an origin", "write scheme://host[:port] with no path, such as \"https://app.example.com\"");
+            }
+        }
+
+        if (origins.Count == 0)
+        {
+            cors.Error("origins", "at least one origin is required", "write origins = [\"https://app.example.com\"]");
+        }
+
+        bool credentials = cors.Bool("credentials", false);
+        if (credentials && origins.Contains("*"))
+        {
+            cors.Error("credentials", "cannot be combined with origins = [\"*\"]", "list the origins that may send credentials");
+        }
+
+        var config = new CorsConfig(
+            origins,
+            cors.Has("methods") ? [.. cors.StringList("methods").Select(m => m.Value)] : ["GET", "HEAD", "POST"],
+            [.. cors.StringList("headers").Select(h => h.Value)],
+            [.. cors.StringList("expose_headers").Select(h => h.Value)],
+            credentials,
+            cors.Duration("max_age", TimeSpan.FromMinutes(10)));
+        cors.RejectUnknownKeys();
+        return config;
     }
 
     /// <summary>A list of names that must each be defined in <c>[SECTION.NAME]</c>, each listed once.</summary>

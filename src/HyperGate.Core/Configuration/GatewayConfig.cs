@@ -14,7 +14,25 @@ public sealed record GatewayConfig(
     ClusterConfig Cluster,
     IReadOnlyList<ConsumerConfig> Consumers,
     IReadOnlyList<AuthConfig> Auth,
-    IdentityConfig Identity);
+    IdentityConfig Identity,
+    IpFilterConfig Access);
+
+/// <summary><c>allow_ips</c> and <c>deny_ips</c>, in <c>[access]</c> or on a route.</summary>
+public sealed record IpFilterConfig(IReadOnlyList<IPNetwork> Allow, IReadOnlyList<IPNetwork> Deny)
+{
+    public static IpFilterConfig None { get; } = new([], []);
+
+    public bool IsEmpty => Allow.Count == 0 && Deny.Count == 0;
+}
+
+/// <summary>A route's <c>cors = { ... }</c>.</summary>
+public sealed record CorsConfig(
+    IReadOnlyList<string> Origins,
+    IReadOnlyList<string> Methods,
+    IReadOnlyList<string> Headers,
+    IReadOnlyList<string> ExposeHeaders,
+    bool Credentials,
+    TimeSpan MaxAge);
 
 /// <summary><c>[server]</c></summary>
 public sealed record ServerConfig(
@@ -64,7 +82,9 @@ public sealed record RouteConfig(
     DirectResponseConfig? Respond,
     IReadOnlyList<string> RateLimits,
     IReadOnlyList<string> Auth,
-    RequireConfig Require);
+    RequireConfig Require,
+    IpFilterConfig Access,
+    CorsConfig? Cors);
 
 /// <summary>A route's <c>require = { scopes = [...], claims = { NAME = [...] } }</c>.</summary>
 public sealed record RequireConfig(IReadOnlyList<string> Scopes, IReadOnlyList<KeyValuePair<string, string[]>> Claims)

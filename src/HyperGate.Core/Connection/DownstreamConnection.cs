@@ -64,6 +64,7 @@ internal sealed class DownstreamConnection : IDisposable
                 _exchange.Snapshot = snapshot;
                 _exchange.RateLimits.Clear();
                 _exchange.Identity = null;
+                _exchange.Cors = null;
 
                 // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
                 //    only when no more input is buffered, so a pipelined batch costs one write.
@@ -142,9 +143,35 @@ internal sealed class DownstreamConnection : IDisposable
                     continue;
                 }
 
-                // 3. Policies, each of which may answer the request itself.
+                // 3. Policies, in a fixed order, each of which may answer the request itself:
+                //    ip filter, cors, authenticate and authorize, rate limit.
+                Route route = _exchange.Route!;
+                rejection = CheckAccess(snapshot, route);
+                if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                {
+                    // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
+                    bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
+                    GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                    if (!keepAlive)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (rejection != RejectionReason.None)
+                {
+                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
                 snapshot.IdentityHeaders?.DropClientCopies(request);
-                if (_exchange.Route!.Auth is { } auth)
+                if (route.Auth is { } auth)
                 {
                     AuthResult result = await auth.AuthenticateAsync(_exchange);
                     _exchange.AuthFailure = result.Failure;
@@ -162,7 +189,7 @@ internal sealed class DownstreamConnection : IDisposable
                     _exchange.Identity = result.Identity;
                 }
 
-                if (_exchange.Route.RateLimits is { } rateLimits)
+                if (route.RateLimits is { } rateLimits)
                 {
                     rejection = _exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency);
                     if (rejection != RejectionReason.None)
@@ -176,10 +203,10 @@ internal sealed class DownstreamConnection : IDisposable
                     }
                 }
 
-                if (_exchange.Route.DirectResponse is { } direct)
+                if (route.DirectResponse is { } direct)
                 {
                     bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
-                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange.RateLimits);
+                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
                     if (!keepAlive)
                     {
                         break;
@@ -292,10 +319,50 @@ internal sealed class DownstreamConnection : IDisposable
             return RejectionReason.BodyTooLarge;
         }
 
+        // Before routing, so that a refused address cannot tell which routes exist.
+        if (snapshot.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
+        {
+            return RejectionReason.IpDenied;
+        }
+
         RouteMatch match = snapshot.Routes.Match(request);
+        if (match.Rejection == RejectionReason.MethodNotAllowed && match.MethodMismatch is { Cors: not null } corsRoute && CorsPolicy.IsPreflight(request))
+        {
+            // A preflight asks about another method; the route's CORS policy answers it.
+            _exchange.Route = corsRoute;
+            return RejectionReason.None;
+        }
+
         _exchange.Route = match.Route;
         allow = match.MethodMismatch?.AllowField;
         return match.Rejection;
+    }
+
+    /// <summary>
+    /// The route's address filter and its CORS origin check. An allowed origin's fields go on the response; a
+    /// preflight from an origin, or for a method or headers, the policy does not allow is refused.
+    /// </summary>
+    private RejectionReason CheckAccess(GatewaySnapshot snapshot, Route route)
+    {
+        if (route.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
+        {
+            return RejectionReason.IpDenied;
+        }
+
+        RequestHead request = _exchange.Request;
+        if (route.Cors is not { } cors || !request.TryGetHeader("origin"u8, out ReadOnlySpan<byte> origin))
+        {
+            return RejectionReason.None;
+        }
+
+        bool preflight = CorsPolicy.IsPreflight(request);
+        if (!cors.AllowsOrigin(origin))
+        {
+            return preflight ? RejectionReason.CorsRejected : RejectionReason.None;
+        }
+
+        _exchange.Cors = cors;
+        return preflight && !cors.AllowsPreflight(request) ? RejectionReason.CorsRejected : RejectionReason.None;
     }
 
     public void Dispose()

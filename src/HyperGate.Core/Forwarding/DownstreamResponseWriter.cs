@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using HyperGate.Http1;
+using HyperGate.Security;
 
 namespace HyperGate.Forwarding;
 
@@ -11,8 +12,13 @@ internal static class DownstreamResponseWriter
     {
         RequestHead request = exchange.Request;
         GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
+        if (exchange.Route!.Cors is not null)
+        {
+            CorsPolicy.DropUpstreamFields(response);
+        }
+
         response.WriteForwardedFields(output);
-        exchange.RateLimits.WriteFields(output);
+        exchange.WriteGatewayFields(output);
 
         switch (framing)
         {

@@ -46,6 +46,20 @@ public sealed class Exchange : IDisposable
     /// <summary>The rate limits applied to the current request, and the header fields they add to its response.</summary>
     public RateLimitOutcome RateLimits { get; } = new();
 
+    /// <summary>The CORS policy whose fields the response carries: set when the request came from an allowed origin.</summary>
+    public CorsPolicy? Cors { get; set; }
+
+    /// <summary>The client's address: the peer's, or the one trusted proxies name (see <see cref="TrustedProxies"/>).</summary>
+    public IPAddress? ClientIp(TrustedProxies proxies) =>
+        proxies.IsEmpty ? PeerAddress : IPAddress.TryParse(proxies.ClientAddress(this), out IPAddress? address) ? address : PeerAddress;
+
+    /// <summary>The fields the gateway's policies add to whatever response this request gets.</summary>
+    public void WriteGatewayFields(PipeWriter output)
+    {
+        RateLimits.WriteFields(output);
+        Cors?.WriteResponseFields(output, Request);
+    }
+
     public bool IsHttps { get; }
 
     public RequestHead Request { get; } = new();
@@ -65,11 +79,11 @@ public sealed class Exchange : IDisposable
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.NoDestination
-            or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
+            or RejectionReason.IpDenied or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
-        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, RateLimits);
+        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, this);
         return keepAlive;
     }
 

@@ -4,7 +4,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text;
 using HyperGate.Http1;
-using HyperGate.RateLimiting;
+using HyperGate.Security;
 
 namespace HyperGate.Forwarding;
 
@@ -28,6 +28,8 @@ public static class GatewayResponses
         RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),
         RejectionReason.NoRoute => (404, "no_route", "No route matches the request."),
         RejectionReason.MethodNotAllowed => (405, "method_not_allowed", "The route does not accept this method."),
+        RejectionReason.IpDenied => (403, "forbidden", "Requests from this address are not allowed."),
+        RejectionReason.CorsRejected => (403, "cors_rejected", "The origin, method or headers are not allowed by the CORS policy."),
         RejectionReason.Unauthorized => (401, "unauthorized", "Valid credentials are required."),
         RejectionReason.Forbidden => (403, "forbidden", "The credentials do not allow this request."),
         RejectionReason.RateLimited => (429, "rate_limited", "Too many requests; retry after the time in Retry-After."),
@@ -80,7 +82,7 @@ public static class GatewayResponses
     }
 
     /// <summary>Writes an error response (not flushed), with an extra field line such as Allow (405) or WWW-Authenticate (401).</summary>
-    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, RateLimitOutcome? rateLimits = null)
+    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null)
     {
         (int status, _, _) = Describe(reason);
         byte[] body = ErrorBodies[(int)reason];
@@ -94,22 +96,31 @@ public static class GatewayResponses
             output.Write(field);
         }
 
-        rateLimits?.WriteFields(output);
+        exchange?.WriteGatewayFields(output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         output.Write(body);
     }
 
     /// <summary>Writes a direct response: its pre-encoded head fields, then Date, Connection and the body.</summary>
-    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody, RateLimitOutcome rateLimits)
+    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody, Exchange exchange)
     {
         output.Write(response.Head);
         output.Write(dateLine);
-        rateLimits.WriteFields(output);
+        exchange.WriteGatewayFields(output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         if (includeBody)
         {
             output.Write(response.Body);
         }
+    }
+
+    /// <summary>Answers a CORS preflight: 204 with the policy's fields.</summary>
+    public static void WritePreflight(PipeWriter output, CorsPolicy cors, RequestHead request, bool close, ReadOnlySpan<byte> dateLine)
+    {
+        WriteStatusLine(output, 204);
+        output.Write(dateLine);
+        cors.WritePreflightFields(output, request);
+        output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
     }
 
     /// <summary>Writes a status line with the upstream's reason phrase, or the standard one when it sent none.</summary>

@@ -25,6 +25,9 @@ public sealed class GatewaySnapshot
     /// <summary>Peers whose X-Forwarded-For names the client.</summary>
     public required TrustedProxies TrustedProxies { get; init; }
 
+    /// <summary><c>[access]</c>: addresses allowed or denied on every route; null when none.</summary>
+    public IpFilter? IpFilter { get; init; }
+
     /// <summary>The fields that carry identities upstream; null when no authentication is configured.</summary>
     public IdentityHeaders? IdentityHeaders { get; init; }
 

@@ -47,6 +47,8 @@ public enum RejectionReason : byte
     MethodNotAllowed,
 
     // Policies
+    IpDenied,
+    CorsRejected,
     Unauthorized,
     Forbidden,
     RateLimited,

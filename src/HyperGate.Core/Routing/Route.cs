@@ -64,6 +64,12 @@ public sealed class Route
     /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
     public bool PreserveHost { get; init; } = true;
 
+    /// <summary>Addresses allowed or denied on this route (after the global filter); null when none.</summary>
+    public IpFilter? IpFilter { get; init; }
+
+    /// <summary>CORS rules; null when the route answers no cross-origin requests specially.</summary>
+    public CorsPolicy? Cors { get; init; }
+
     /// <summary>Who may use this route; null for an anonymous route.</summary>
     public RouteAuth? Auth { get; init; }
 
