@@ -4,8 +4,10 @@
 # (A B C D E, A B C D E, ...) so that machine noise spreads over all targets alike.
 #
 # Environment: ROUNDS (default 3), DURATION per run (default 5s), TARGETS (default "direct hypergate nginx haproxy yarp";
-#              also "hypergate_rl": HyperGate with a rate limit per client address far above the offered load),
-#              SCENARIOS (default "small50 small256 16k 1m post4k"), RESULTS (file to update, default bench/RESULTS.md).
+#              also "hypergate_rl": HyperGate with a rate limit per client address far above the offered load, and
+#              "hypergate_auth": HyperGate with JWT authentication on the route),
+#              SCENARIOS (default "small50 small256 16k 1m post4k"; also "auth50": small50 with a bearer token on
+#              every request, which only hypergate_auth checks), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -32,7 +34,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095
+ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096
 
 # --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
 mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
@@ -77,6 +79,17 @@ taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate.toml" --sta
 sed -e "s/:$HYPERGATE\"/:$HYPERGATE_RL\"/" -e 's/^upstream = "origin"$/upstream = "origin"\nrate_limit = ["per_client"]/' "$work/hypergate.toml" >"$work/hypergate-rl.toml"
 printf '[rate_limits.per_client]\nkey = "ip"\nrate = 1000000000\nper = "1s"\n' >>"$work/hypergate-rl.toml"
 taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-rl.toml" >/dev/null 2>&1 & hypergate_rl_pid=$!; pids+=($hypergate_rl_pid)
+
+# The same, with every request authenticated by an HS256 JWT (validated once, then served from the token cache).
+secret=bench-secret-0123456789-0123456789-0123456789
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_AUTH\"/" -e 's/^upstream = "origin"$/upstream = "origin"\nauth = ["jwt"]/' "$work/hypergate.toml" >"$work/hypergate-auth.toml"
+printf '[auth.jwt]\ntype = "jwt"\nissuer = "bench"\naudiences = ["bench"]\nalgorithms = ["HS256"]\nsecret = "%s"\n' "$secret" >>"$work/hypergate-auth.toml"
+b64() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+jwt_head=$(printf '{"alg":"HS256","typ":"JWT"}' | b64)
+jwt_body=$(printf '{"iss":"bench","aud":"bench","sub":"load","exp":%d}' $(( $(date +%s) + 86400 )) | b64)
+jwt_signature=$(printf '%s.%s' "$jwt_head" "$jwt_body" | openssl dgst -sha256 -hmac "$secret" -binary | b64)
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$jwt_head.$jwt_body.$jwt_signature" >"$work/auth.lua"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-auth.toml" >/dev/null 2>&1 & hypergate_auth_pid=$!; pids+=($hypergate_auth_pid)
 
 # nginx: one worker, upstream keep-alive, HTTP/1.1 to the origin, no logs, no buffering to disk.
 cat >"$work/nginx-proxy/nginx.conf" <<CONF
@@ -127,10 +140,10 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 for target in $TARGETS; do
-  for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -fs -o /dev/null -H "Authorization: Bearer $jwt_head.$jwt_body.$jwt_signature" "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
 done
 
 # scenario → connections, path, extra wrk arguments
@@ -141,6 +154,7 @@ scenario() {
     16k) echo "50 /16k.bin" ;;
     1m) echo "16 /1m.bin" ;;
     post4k) echo "50 /post -s bench/load/post4k.lua" ;;
+    auth50) echo "50 /small -s $work/auth.lua" ;;
   esac
 }
 
@@ -149,7 +163,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 # Warm every target (JIT, pools) before measuring.
 for target in $TARGETS; do
   # .NET targets need time for tiered compilation and PGO to reach their steady state.
-  taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
+  taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} -s "$work/auth.lua" "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
 done
 hypergate_before=$(grep -c . "$work/hypergate.log" || true)
 
@@ -187,7 +201,7 @@ table=$(python3 - "$work/raw.txt" "$SCENARIOS" "$TARGETS" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]).read().splitlines()[1:]]
 scenarios, targets = sys.argv[2].split(), sys.argv[3].split()
-names = {"small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
+names = {"auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
 print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × HAProxy |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in scenarios:

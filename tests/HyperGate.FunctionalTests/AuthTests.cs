@@ -157,4 +157,45 @@ public class AuthTests
         // An anonymous route still drops a client's identity headers: upstreams can trust them everywhere.
         Assert.False(EchoResult.Parse(await spoofedOnPublic.Content.ReadAsStringAsync()).Headers.ContainsKey("X-Consumer-Id"));
     }
+
+    [Fact]
+    public async Task ConsumerRateLimits_CountEachAuthenticatedConsumerSeparately()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [consumers.alpha]
+            api_keys = ["{{CredentialHashes.HashKey("alpha-key")}}"]
+
+            [consumers.beta]
+            api_keys = ["{{CredentialHashes.HashKey("beta-key")}}"]
+
+            [auth.keys]
+            type = "api_key"
+
+            [rate_limits.per_consumer]
+            key = "consumer"
+            rate = 2
+            per = "1h"
+
+            [upstreams.backend]
+            targets = ["{{upstream.Address}}"]
+
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            auth = ["keys"]
+            rate_limit = ["per_consumer"]
+            """);
+        using HttpClient client = gateway.CreateClient();
+
+        // Same client address, two consumers: each has its own quota of 2.
+        var statuses = new List<int>();
+        foreach (string key in new[] { "alpha-key", "alpha-key", "alpha-key", "beta-key", "beta-key", "beta-key" })
+        {
+            using HttpResponseMessage response = await GetAsync(client, "/", headers: ("X-Api-Key", key));
+            statuses.Add((int)response.StatusCode);
+        }
+
+        Assert.Equal([200, 200, 429, 200, 200, 429], statuses);
+    }
 }

@@ -5,7 +5,8 @@ public sealed class Consumer(string name, IReadOnlyList<byte[]> apiKeyHashes, st
 {
     public string Name { get; } = name;
 
-    public IReadOnlyList<byte[]> ApiKeyHashes { get; } = apiKeyHashes;
+    /// <summary>An array, not a list interface: iterating it on the request path must not allocate an enumerator.</summary>
+    public byte[][] ApiKeyHashes { get; } = [.. apiKeyHashes];
 
     public string? BasicUser { get; } = basicUser;
 
