@@ -143,14 +143,13 @@ internal sealed class DownstreamConnection : IDisposable
                     continue;
                 }
 
-                // 3. Policies, in a fixed order, each of which may answer the request itself:
-                //    ip filter, cors, authenticate and authorize, rate limit.
+                // 3. Policies, in a fixed order; each may answer the request itself.
                 Route route = _exchange.Route!;
-                rejection = CheckAccess(snapshot, route);
+                (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
                 if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
                 {
                     // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                    bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
+                    bool keepAlive = CanKeepAliveAfterAnswer();
                     GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
                     if (!keepAlive)
                     {
@@ -162,7 +161,7 @@ internal sealed class DownstreamConnection : IDisposable
 
                 if (rejection != RejectionReason.None)
                 {
-                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
+                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
                     {
                         break;
                     }
@@ -170,42 +169,9 @@ internal sealed class DownstreamConnection : IDisposable
                     continue;
                 }
 
-                snapshot.IdentityHeaders?.DropClientCopies(request);
-                if (route.Auth is { } auth)
-                {
-                    AuthResult result = await auth.AuthenticateAsync(_exchange);
-                    _exchange.AuthFailure = result.Failure;
-                    if (result.Failure != AuthFailure.None)
-                    {
-                        bool forbidden = result.Failure == AuthFailure.Forbidden;
-                        if (!_exchange.Reject(forbidden ? RejectionReason.Forbidden : RejectionReason.Unauthorized, _runtime.Date.Line, bodyUnread: request.HasBody, forbidden ? null : auth.ChallengeField))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    _exchange.Identity = result.Identity;
-                }
-
-                if (route.RateLimits is { } rateLimits)
-                {
-                    rejection = _exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency);
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-                }
-
                 if (route.DirectResponse is { } direct)
                 {
-                    bool keepAlive = request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
+                    bool keepAlive = CanKeepAliveAfterAnswer();
                     GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
                     if (!keepAlive)
                     {
@@ -339,30 +305,63 @@ internal sealed class DownstreamConnection : IDisposable
     }
 
     /// <summary>
-    /// The route's address filter and its CORS origin check. An allowed origin's fields go on the response; a
-    /// preflight from an origin, or for a method or headers, the policy does not allow is refused.
+    /// The route's policies in their fixed order: address filter, CORS origin check, authentication and
+    /// authorization, rate limits. Returns the first refusal (with its extra field line, such as
+    /// WWW-Authenticate), or None. Completes synchronously, without allocating, unless a credential has to be
+    /// verified (a token not yet cached, a password).
     /// </summary>
-    private RejectionReason CheckAccess(GatewaySnapshot snapshot, Route route)
+    private async ValueTask<(RejectionReason Rejection, byte[]? Field)> ApplyPoliciesAsync(GatewaySnapshot snapshot, Route route)
     {
+        RequestHead request = _exchange.Request;
         if (route.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
         {
-            return RejectionReason.IpDenied;
+            return (RejectionReason.IpDenied, null);
         }
 
+        if (route.Cors is { } cors && request.TryGetHeader("origin"u8, out ReadOnlySpan<byte> origin))
+        {
+            // An allowed origin's fields go on the response; a preflight the policy does not allow is refused.
+            bool preflight = CorsPolicy.IsPreflight(request);
+            if (!cors.AllowsOrigin(origin))
+            {
+                return (preflight ? RejectionReason.CorsRejected : RejectionReason.None, null);
+            }
+
+            _exchange.Cors = cors;
+            if (preflight)
+            {
+                return (cors.AllowsPreflight(request) ? RejectionReason.None : RejectionReason.CorsRejected, null);
+            }
+        }
+
+        snapshot.IdentityHeaders?.DropClientCopies(request);
+        if (route.Auth is { } auth)
+        {
+            AuthResult result = await auth.AuthenticateAsync(_exchange);
+            _exchange.AuthFailure = result.Failure;
+            if (result.Failure == AuthFailure.Forbidden)
+            {
+                return (RejectionReason.Forbidden, null);
+            }
+
+            if (result.Failure != AuthFailure.None)
+            {
+                return (RejectionReason.Unauthorized, auth.ChallengeField);
+            }
+
+            _exchange.Identity = result.Identity;
+        }
+
+        return route.RateLimits is { } rateLimits
+            ? (_exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency), null)
+            : (RejectionReason.None, null);
+    }
+
+    /// <summary>After the gateway answers a request itself: whether the connection can carry the next one.</summary>
+    private bool CanKeepAliveAfterAnswer()
+    {
         RequestHead request = _exchange.Request;
-        if (route.Cors is not { } cors || !request.TryGetHeader("origin"u8, out ReadOnlySpan<byte> origin))
-        {
-            return RejectionReason.None;
-        }
-
-        bool preflight = CorsPolicy.IsPreflight(request);
-        if (!cors.AllowsOrigin(origin))
-        {
-            return preflight ? RejectionReason.CorsRejected : RejectionReason.None;
-        }
-
-        _exchange.Cors = cors;
-        return preflight && !cors.AllowsPreflight(request) ? RejectionReason.CorsRejected : RejectionReason.None;
+        return request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
     }
 
     public void Dispose()
