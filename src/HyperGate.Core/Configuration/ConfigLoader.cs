@@ -661,7 +661,7 @@ public static class ConfigLoader
             claimHeaders.Add(new(claim, headers[0]));
         }
 
-        foreach (string header in claimHeaders.Select(c => c.Value).Append(consumerHeader ?? "x-consumer-id"))
+        foreach (string header in claimHeaders.Select(c => c.Value).Append(consumerHeader).OfType<string>().Where(h => h.Length > 0))
         {
             if (!HttpCharacters.IsToken(Encoding.ASCII.GetBytes(header)))
             {

@@ -83,4 +83,30 @@ public class ConfigLoaderTests
         Assert.True(route.PreserveHost);
         Assert.Equal(32 * 1024, config.Limits.MaxHeadSize);
     }
+
+    [Fact]
+    public void Parse_IdentityHeaders_EmptyConsumerHeaderSendsNone_AndSecretsComeFromTheEnvironment()
+    {
+        Environment.SetEnvironmentVariable("HYPERGATE_TEST_JWT_SECRET", "a secret from the environment, 32+ bytes long");
+        GatewayConfig config = ConfigLoader.Parse("""
+            [server]
+            listen = ["127.0.0.1:8080"]
+            [identity]
+            consumer_header = ""
+            claim_headers = { tier = "X-Tier" }
+            [auth.jwt]
+            type = "jwt"
+            issuer = "i"
+            audiences = ["a"]
+            algorithms = ["HS256"]
+            secret = "${ENV:HYPERGATE_TEST_JWT_SECRET}"
+            [routes.r]
+            path = "/"
+            respond = { status = 200 }
+            """, "test.toml");
+
+        Assert.Null(config.Identity.ConsumerHeader);
+        Assert.Equal("X-Tier", Assert.Single(config.Identity.ClaimHeaders).Value);
+        Assert.Equal("a secret from the environment, 32+ bytes long", config.Auth[0].Secret);
+    }
 }
