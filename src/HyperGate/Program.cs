@@ -3,6 +3,7 @@ using System.Reflection;
 using HyperGate.Configuration;
 using HyperGate.Hosting;
 using HyperGate.RateLimiting;
+using HyperGate.Routing;
 using HyperGate.Security;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,7 +57,34 @@ public static class Program
         hashPassword.SetAction(parse => Console.WriteLine(CredentialHashes.HashPassword(parse.GetValue(passwordArgument)!)));
         root.Add(hashPassword);
 
+        var explainConfigOption = new Option<string>("--config", "-c")
+        {
+            Description = "Path of the TOML config file.",
+            DefaultValueFactory = _ => DefaultConfigPath,
+        };
+        var methodArgument = new Argument<string>("method") { Description = "The request method, such as GET." };
+        var urlArgument = new Argument<string>("url") { Description = "The request URL, such as http://api.example.com/users/7." };
+        var headerOption = new Option<string[]>("--header", "-H") { Description = "A request header, \"Name: value\"; repeatable." };
+        var explain = new Command("explain", "Show which route a request would take, why the others did not match, and what would run.")
+        {
+            explainConfigOption, methodArgument, urlArgument, headerOption,
+        };
+        explain.SetAction(parse => Explain(parse.GetValue(explainConfigOption)!, parse.GetValue(methodArgument)!, parse.GetValue(urlArgument)!, parse.GetValue(headerOption) ?? []));
+        root.Add(explain);
+
         return root.Parse(args).Invoke();
+    }
+
+    private static int Explain(string path, string method, string address, string[] headers)
+    {
+        if (!Uri.TryCreate(address, UriKind.Absolute, out Uri? url) || url.Scheme is not ("http" or "https"))
+        {
+            Console.Error.WriteLine($"hypergate explain: \"{address}\" is not an http(s) URL");
+            return 2;
+        }
+
+        var fields = headers.Select(h => h.Split(':', 2)).Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty)).ToList();
+        return TryLoad(path, out _, snapshot => Console.Write(RouteExplainer.Explain(snapshot, method, url, fields))) ? 0 : 1;
     }
 
     private static int Check(string path)
@@ -96,7 +124,8 @@ public static class Program
         return 0;
     }
 
-    private static bool TryLoad(string path, out GatewayConfig? config)
+    /// <summary>Loads and compiles the config; <paramref name="inspect"/> sees the compiled snapshot.</summary>
+    private static bool TryLoad(string path, out GatewayConfig? config, Action<GatewaySnapshot>? inspect = null)
     {
         config = null;
         try
@@ -105,7 +134,8 @@ public static class Program
 
             // Compiling finds the errors that need the whole config at once (ambiguous routes).
             using var probe = new ProbeConnections();
-            ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits, probe.Auth);
+            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits, probe.Auth);
+            inspect?.Invoke(snapshot);
             return true;
         }
         catch (ConfigException e)

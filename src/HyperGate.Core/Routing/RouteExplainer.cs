@@ -1,0 +1,140 @@
+using System.Buffers;
+using System.Text;
+using HyperGate.Hosting;
+using HyperGate.Http1;
+
+namespace HyperGate.Routing;
+
+/// <summary>What the gateway would do with one request, and why (the explain command; a cold path).</summary>
+public sealed record Explanation(string Request, string Outcome, string? Route, IReadOnlyList<string> Considered, IReadOnlyList<string> Steps)
+{
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"request: {Request}");
+        text.AppendLine($"outcome: {Outcome}");
+        text.AppendLine("routes considered:");
+        foreach (string line in Considered)
+        {
+            text.AppendLine($"  {line}");
+        }
+
+        if (Steps.Count > 0)
+        {
+            text.AppendLine($"what happens on route \"{Route}\", in order:");
+            foreach (string step in Steps)
+            {
+                text.AppendLine($"  - {step}");
+            }
+        }
+
+        return text.ToString();
+    }
+}
+
+/// <summary>
+/// Explains a routing decision: the real table decides (the same lookup as the data plane); each route is then
+/// described with the first reason it did not match, or why another one won.
+/// </summary>
+public static class RouteExplainer
+{
+    public static Explanation Explain(GatewaySnapshot snapshot, string method, Uri url, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        string target = url.PathAndQuery;
+        string head = $"{method} {target} HTTP/1.1\r\nHost: {url.Authority}\r\n" + string.Concat(headers.Select(h => $"{h.Key}: {h.Value}\r\n")) + "\r\n";
+        string summary = $"{method} {url.Authority}{target}";
+        using var request = new RequestHead();
+        ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(head)), request, snapshot.Limits.Head, out _, out _, out RejectionReason rejection);
+        if (status != ParseStatus.Complete || (rejection = request.NormalizePath()) != RejectionReason.None)
+        {
+            return new Explanation(summary, $"rejected before routing: {rejection}", null, [], []);
+        }
+
+        string path = Encoding.ASCII.GetString(request.NormalizedPath);
+        string host = url.Host.ToLowerInvariant();
+        bool caseSensitive = snapshot.Config.Server.CaseSensitiveRouting;
+        RouteMatch match = snapshot.Routes.Match(request);
+        var considered = new List<string>();
+        foreach (Route route in snapshot.Routes.Routes)
+        {
+            string verdict = route == match.Route ? "MATCHED" : WhyNot(route, request, host, path, caseSensitive) ?? $"matches too, but \"{match.Route?.Name}\" is more specific (host, path length, predicates, priority)";
+            considered.Add($"{route.Name}: {verdict}");
+        }
+
+        string outcome = match.Route is { } matched
+            ? $"route \"{matched.Name}\" (normalized path {path})"
+            : match.Rejection == RejectionReason.MethodNotAllowed ? $"405: route \"{match.MethodMismatch?.Name}\" does not accept {method}" : "404: no route matches";
+        return new Explanation(summary, outcome, match.Route?.Name, considered, match.Route is null ? [] : Steps(snapshot, match.Route));
+    }
+
+    private static string? WhyNot(Route route, RequestHead request, string host, string path, bool caseSensitive)
+    {
+        bool hostMatches = route.Host switch
+        {
+            null => true,
+            ['*', '.', ..] => host.Length > route.Host.Length - 1 && host.EndsWith(route.Host[1..], StringComparison.Ordinal),
+            _ => host == route.Host,
+        };
+        if (!hostMatches)
+        {
+            return $"host {host} is not {route.Host}";
+        }
+
+        StringComparison comparison = caseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        bool pathMatches = route.PathKind == PathMatchKind.Exact
+            ? string.Equals(path, route.Path, comparison)
+            : route.Path == "/" || string.Equals(path, route.Path, comparison) || path.StartsWith(route.Path + "/", comparison);
+        if (!pathMatches)
+        {
+            return route.PathKind == PathMatchKind.Exact ? $"path is not {route.Path}" : $"path is not under {route.Path}";
+        }
+
+        if (!route.AcceptsMethod(request.MethodBytes))
+        {
+            return $"method not in [{string.Join(", ", route.Methods)}]";
+        }
+
+        return route.MatchesHeaders(request) ? null : "a header predicate is not met";
+    }
+
+    private static List<string> Steps(GatewaySnapshot snapshot, Route route)
+    {
+        var steps = new List<string>();
+        if (snapshot.IpFilter is not null)
+        {
+            steps.Add("[access] address filter (checked before routing)");
+        }
+
+        if (route.IpFilter is not null)
+        {
+            steps.Add("route address filter (allow_ips / deny_ips)");
+        }
+
+        if (route.Cors is not null)
+        {
+            steps.Add("CORS: preflights answered here, origin fields on responses");
+        }
+
+        if (route.Auth is { } auth)
+        {
+            steps.Add($"authenticate with any of: {string.Join(", ", auth.Authenticators.Select(a => a.Name))}; then the route's require rules");
+        }
+
+        if (route.RateLimits is { } limits)
+        {
+            steps.Add($"rate limits, all must pass: {string.Join(", ", limits.Policies.Select(p => p.Name))}");
+        }
+
+        if (route.DirectResponse is { } direct)
+        {
+            steps.Add($"answered by the gateway: {direct.Status}");
+        }
+        else if (route.Upstream is { } upstream)
+        {
+            string rewrite = route.StripPrefix ? $", prefix {route.Path} stripped" : route.RewritePrefix is { } to ? $", prefix {route.Path} rewritten to {Encoding.ASCII.GetString(to)}" : string.Empty;
+            steps.Add($"forwarded to upstream \"{upstream.Name}\" ({string.Join(", ", upstream.Destinations.Select(d => d.Address))}){rewrite}");
+        }
+
+        return steps;
+    }
+}
