@@ -36,7 +36,14 @@ internal sealed class SlidingWindowSettings : LimitAlgorithmSettings
 internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : LimitEntry
 {
     private const long CountMask = SlidingWindowSettings.MaxLimit;
-    private const int Slots = SlidingWindowSettings.SubWindows + 1;
+    /// <summary>Slices counted by a check: the current one and the ten before it.</summary>
+    private const int Counted = SlidingWindowSettings.SubWindows + 1;
+
+    /// <summary>
+    /// One slot more than is counted: a thread that read the clock just before a slice boundary still finds the
+    /// oldest slice it must count, instead of a slot already taken over by the next slice.
+    /// </summary>
+    private const int Slots = Counted + 1;
 
     // Slice i is counted in slot i % Slots. Index 0 with count 0 never matches a live slice (slices start at 1).
     private readonly long[] _slots = new long[Slots];
@@ -54,15 +61,15 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
             Increment(slice, -1);
             decision.Allowed = false;
             decision.Remaining = 0;
-            decision.RetryAfterTicks = Start(oldestSlice + Slots) - now;
-            decision.ResetTicks = Start(slice + Slots) - now;
+            decision.RetryAfterTicks = Start(oldestSlice + Counted) - now;
+            decision.ResetTicks = Start(slice + Counted) - now;
             return false;
         }
 
         decision.Allowed = true;
         decision.Remaining = settings.Limit - total;
         decision.RetryAfterTicks = 0;
-        decision.ResetTicks = Start(slice + Slots) - now;
+        decision.ResetTicks = Start(slice + Counted) - now;
         return true;
     }
 
@@ -73,7 +80,7 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
         long slice = Slice(now);
         foreach (long slot in _slots)
         {
-            if ((slot & CountMask) != 0 && slot >> SlidingWindowSettings.CountBits > slice - Slots)
+            if ((slot & CountMask) != 0 && slot >> SlidingWindowSettings.CountBits > slice - Counted)
             {
                 return false;
             }
@@ -84,7 +91,7 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
 
     private long Slice(long now) => (now - settings.Origin) / settings.SliceTicks + 1;
 
-    /// <summary>When a slice begins; slice s stops being counted when slice s + <see cref="Slots"/> begins.</summary>
+    /// <summary>When a slice begins; slice s stops being counted when slice s + <see cref="Counted"/> begins.</summary>
     private long Start(long slice) => settings.Origin + (slice - 1) * settings.SliceTicks;
 
     private void Increment(long slice, int delta)
@@ -123,7 +130,7 @@ internal sealed class SlidingWindowEntry(SlidingWindowSettings settings) : Limit
             long count = slot & CountMask;
             // Slices newer than ours count too: a thread that read the clock earlier than another must still
             // see what that one admitted, or the two could fill the same window twice.
-            if (count != 0 && index > slice - Slots)
+            if (count != 0 && index > slice - Counted)
             {
                 total += count;
                 oldestSlice = Math.Min(oldestSlice, index);
