@@ -5,7 +5,8 @@ namespace HyperGate.RateLimiting;
 /// <see cref="SubWindows"/> slices and a request is admitted only if the slices that any window ending now
 /// could overlap (the current one and the <see cref="SubWindows"/> before it) hold fewer than <c>rate</c>
 /// admissions. Counting one slice more than the window is what makes the bound exact; the price is that a
-/// request can be counted for up to one slice (per / 10) longer than the window.
+/// request can be counted for up to one slice (per / 10) longer than the window. Under threads, the bound holds
+/// as long as no thread stalls for a whole slice between reading the clock and counting its request.
 /// </summary>
 internal sealed class SlidingWindowSettings : LimitAlgorithmSettings
 {
