@@ -2,10 +2,8 @@ using System.CommandLine;
 using System.Reflection;
 using HyperGate.Configuration;
 using HyperGate.Hosting;
-using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Security;
-using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Cli;
@@ -132,10 +130,18 @@ public static class Program
         {
             config = ConfigLoader.Load(path);
 
-            // Compiling finds the errors that need the whole config at once (ambiguous routes).
-            using var probe = new ProbeConnections();
-            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, probe.Manager, probe.RateLimits, probe.Auth);
-            inspect?.Invoke(snapshot);
+            // Compiling finds the errors that need the whole config at once (ambiguous routes). Nothing it
+            // creates is started: pools are not connected, Redis and JWKS are only reached by a running gateway.
+            GatewayRuntime runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+            try
+            {
+                inspect?.Invoke(runtime.Snapshot);
+            }
+            finally
+            {
+                runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
             return true;
         }
         catch (ConfigException e)
@@ -152,21 +158,4 @@ public static class Program
 
     private static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-
-    /// <summary>Pools and limiters created while validating are never used; this disposes them.</summary>
-    private sealed class ProbeConnections : IDisposable
-    {
-        public UpstreamConnectionManager Manager { get; } = new(TimeProvider.System);
-
-        public RateLimitRegistry RateLimits { get; } = new(TimeProvider.System, NullLogger.Instance);
-
-        public AuthRegistry Auth { get; } = new(TimeProvider.System, NullLogger.Instance);
-
-        public void Dispose()
-        {
-            Auth.Dispose();
-            RateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            Manager.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-    }
 }

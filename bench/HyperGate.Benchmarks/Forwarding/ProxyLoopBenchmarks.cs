@@ -7,8 +7,6 @@ using HyperGate.Configuration;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
-using HyperGate.RateLimiting;
-using HyperGate.Security;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,9 +22,7 @@ public class ProxyLoopBenchmarks
 {
     private readonly Pipe _downstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private readonly Pipe _upstream = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
-    private readonly AuthRegistry _auth = new(TimeProvider.System, NullLogger.Instance);
-    private UpstreamConnectionManager _connections = null!;
+    private GatewayRuntime _runtime = null!;
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
     private Destination _destination = null!;
@@ -54,8 +50,8 @@ public class ProxyLoopBenchmarks
             path_prefix = "/"
             respond = { status = 404 }
             """, "bench.toml");
-        _connections = new UpstreamConnectionManager(TimeProvider.System);
-        _snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits, _auth);
+        _runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        _snapshot = _runtime.Snapshot;
         _destination = _snapshot.Upstreams["users"].Destinations[0];
         _exchange = new Exchange(_downstream.Reader, _downstream.Writer, IPAddress.Loopback, isHttps: false)
         {
@@ -65,12 +61,7 @@ public class ProxyLoopBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _auth.Dispose();
-        _rateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _connections.DisposeAsync().AsTask().GetAwaiter().GetResult();
-    }
+    public void Cleanup() => _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     [Benchmark, HotPath]
     public long ParseRouteSerialize() => Exchange(applyRateLimits: false);

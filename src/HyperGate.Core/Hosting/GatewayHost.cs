@@ -39,7 +39,6 @@ public sealed class GatewayHost : IAsyncDisposable
     public static async Task<GatewayHost> StartAsync(GatewayConfig config, GatewayHostOptions? options = null)
     {
         options ??= new GatewayHostOptions();
-        var connections = new UpstreamConnectionManager(options.TimeProvider);
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (options.ConsoleLogging)
@@ -49,12 +48,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddSingleton(services =>
-        {
-            ILoggerFactory loggers = services.GetRequiredService<ILoggerFactory>();
-            var rateLimits = new RateLimitRegistry(options.TimeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), options.QuotaStoreFactory);
-            var auth = new AuthRegistry(options.TimeProvider, loggers.CreateLogger("HyperGate.Security"));
-            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits, auth), connections, rateLimits, auth, options.TimeProvider);
-        });
+            GatewayRuntime.Create(config, options.TimeProvider, services.GetRequiredService<ILoggerFactory>(), options.QuotaStoreFactory));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
         var listeners = new List<ListenOptions>();

@@ -1,7 +1,9 @@
+using HyperGate.Configuration;
 using HyperGate.Forwarding;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
 using HyperGate.Upstreams;
+using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Hosting;
 
@@ -19,6 +21,28 @@ public sealed class GatewayRuntime : IAsyncDisposable
         RateLimits = rateLimits;
         TimeProvider = timeProvider;
         Date = new DateHeader(timeProvider);
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="config"/> into a runtime that owns everything the snapshot uses: upstream pools,
+    /// rate limiters and their store, authenticators and their key sources. Disposing the runtime releases them.
+    /// </summary>
+    public static GatewayRuntime Create(GatewayConfig config, TimeProvider timeProvider, ILoggerFactory loggers, Func<ClusterConfig, IQuotaStore>? quotaStores = null)
+    {
+        var connections = new UpstreamConnectionManager(timeProvider);
+        var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
+        var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
+        try
+        {
+            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits, auth), connections, rateLimits, auth, timeProvider);
+        }
+        catch
+        {
+            auth.Dispose();
+            rateLimits.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            connections.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
     }
 
     /// <summary>The snapshot new requests use; read once per request.</summary>

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using HyperGate.Configuration;
-using HyperGate.RateLimiting;
-using HyperGate.Security;
+using HyperGate.Hosting;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -21,11 +20,8 @@ public class ConfigLoaderTests
     {
         string path = File.Exists(Path.Combine(ConfDirectory, file)) ? Path.Combine(ConfDirectory, file) : Path.Combine(ConfDirectory, "examples", file);
         GatewayConfig config = ConfigLoader.Load(path);
-        await using var connections = new UpstreamConnectionManager(TimeProvider.System);
-        await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
-        using var auth = new AuthRegistry(TimeProvider.System, NullLogger.Instance);
-        var snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth);
-        Assert.Equal(config.Routes.Count, snapshot.Routes.Routes.Count);
+        await using GatewayRuntime runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        Assert.Equal(config.Routes.Count, runtime.Snapshot.Routes.Routes.Count);
     }
 
     /// <summary>Each invalid file lists the errors it must produce as "# expect: LINE:COLUMN text" comments.</summary>
@@ -44,10 +40,7 @@ public class ConfigLoaderTests
         ConfigException error = await Assert.ThrowsAsync<ConfigException>(async () =>
         {
             GatewayConfig config = ConfigLoader.Load(path);
-            await using var connections = new UpstreamConnectionManager(TimeProvider.System);
-            await using var rateLimits = new RateLimitRegistry(TimeProvider.System, NullLogger.Instance);
-            using var auth = new AuthRegistry(TimeProvider.System, NullLogger.Instance);
-            ConfigCompiler.Compile(config, connections, rateLimits, auth);
+            await using GatewayRuntime runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
         });
 
         Assert.Equal(expected.Count, error.Errors.Count);

@@ -6,8 +6,6 @@ using HyperGate.Configuration;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
-using HyperGate.RateLimiting;
-using HyperGate.Security;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -26,15 +24,8 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
     private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGE", "X-CUSTOM"];
 
     private readonly UpstreamConnectionManager _connections = new(TimeProvider.System);
-    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
-    private readonly AuthRegistry _auth = new(TimeProvider.System, NullLogger.Instance);
 
-    public async ValueTask DisposeAsync()
-    {
-        _auth.Dispose();
-        await _rateLimits.DisposeAsync();
-        await _connections.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _connections.DisposeAsync();
 
     [Fact]
     public async Task ReserializedRequest_ParsesBackToTheSameRequest()
@@ -43,7 +34,8 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
         var destination = new Destination("127.0.0.1:9", endPoint, _connections.GetOrCreatePool("127.0.0.1:9", endPoint, UpstreamSettings.Default));
         var route = new Route { Name = "all", Path = "/", PathKind = PathMatchKind.Prefix };
         GatewayConfig config = ConfigLoader.Parse("[server]\nlisten = [\"127.0.0.1:0\"]\n[routes.all]\npath_prefix = \"/\"\nrespond = { status = 200 }", "test.toml");
-        GatewaySnapshot snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits, _auth);
+        await using GatewayRuntime runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        GatewaySnapshot snapshot = runtime.Snapshot;
 
         for (int seed = 0; seed < 2000; seed++)
         {

@@ -1,18 +1,13 @@
 using HyperGate.Configuration;
 using HyperGate.Hosting;
-using HyperGate.RateLimiting;
 using HyperGate.Routing;
-using HyperGate.Security;
-using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Tests.Routing;
 
 public sealed class RouteExplainerTests : IAsyncDisposable
 {
-    private readonly UpstreamConnectionManager _connections = new(TimeProvider.System);
-    private readonly RateLimitRegistry _rateLimits = new(TimeProvider.System, NullLogger.Instance);
-    private readonly AuthRegistry _auth = new(TimeProvider.System, NullLogger.Instance);
+    private readonly GatewayRuntime _runtime;
     private readonly GatewaySnapshot _snapshot;
 
     public RouteExplainerTests()
@@ -43,7 +38,8 @@ public sealed class RouteExplainerTests : IAsyncDisposable
             path = "/health"
             respond = { status = 200 }
             """, "explain.toml");
-        _snapshot = ConfigCompiler.Compile(config, _connections, _rateLimits, _auth);
+        _runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        _snapshot = _runtime.Snapshot;
     }
 
     [Fact]
@@ -76,10 +72,5 @@ public sealed class RouteExplainerTests : IAsyncDisposable
         Assert.StartsWith("rejected before routing", RouteExplainer.Explain(_snapshot, "GET", new Uri("http://api.example.com/a%2Fb"), []).Outcome);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _auth.Dispose();
-        await _rateLimits.DisposeAsync();
-        await _connections.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _runtime.DisposeAsync();
 }
