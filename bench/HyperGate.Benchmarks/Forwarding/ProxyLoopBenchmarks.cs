@@ -3,19 +3,24 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using BenchmarkDotNet.Attributes;
+using HyperGate.Admin;
 using HyperGate.Configuration;
+using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Logging.Abstractions;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 
 namespace HyperGate.Benchmarks.Forwarding;
 
 /// <summary>
-/// The per-request work between the two sockets, in memory: parse the downstream head, normalize the path,
-/// route, and serialize the upstream head into a pipe (the fake transport).
+/// The per-request work between the two sockets, in memory: parse the downstream head, start its trace,
+/// normalize the path, route, serialize the upstream head into a pipe (the fake transport), and record the
+/// request's metrics into a live OpenTelemetry meter provider, as a gateway with an admin listener does.
 /// </summary>
 [MemoryDiagnoser]
 public class ProxyLoopBenchmarks
@@ -26,6 +31,8 @@ public class ProxyLoopBenchmarks
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
     private Destination _destination = null!;
+    private RequestRecorder _recorder = null!;
+    private MeterProvider _metrics = null!;
     private ReadOnlySequence<byte> _request;
 
     [GlobalSetup]
@@ -58,10 +65,17 @@ public class ProxyLoopBenchmarks
             Snapshot = _snapshot,
         };
         _request = new ReadOnlySequence<byte>(SampleRequests.Browser);
+        _recorder = new RequestRecorder(_runtime);
+        _metrics = AdminServer.ConfigureMetrics(Sdk.CreateMeterProviderBuilder(), _runtime.Telemetry).AddReader(new DashboardMetrics().Reader).Build();
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Cleanup()
+    {
+        _metrics.Dispose();
+        _recorder.Dispose();
+        _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
 
     [Benchmark, HotPath]
     public long ParseRouteSerialize() => Exchange(applyRateLimits: false);
@@ -73,10 +87,11 @@ public class ProxyLoopBenchmarks
     private long Exchange(bool applyRateLimits)
     {
         RequestHead request = _exchange.Request;
+        _exchange.BeginRequest(_snapshot);
         RequestHeadParser.TryParse(_request, request, _snapshot.Limits.Head, out _, out _, out _);
+        _recorder.Begin(_exchange);
         request.NormalizePath();
         _exchange.Route = _snapshot.Routes.Match(request).Route;
-        _exchange.RateLimits.Clear();
         if (applyRateLimits)
         {
             _exchange.RateLimits.Apply(_exchange.Route!.RateLimits!, _exchange, _snapshot.TrustedProxies, TimeProvider.System.TimestampFrequency);
@@ -87,6 +102,8 @@ public class ProxyLoopBenchmarks
         ReadResult written = _upstream.Reader.ReadAsync().GetAwaiter().GetResult();
         long bytes = written.Buffer.Length;
         _upstream.Reader.AdvanceTo(written.Buffer.End);
+        _exchange.Status = 200;
+        _recorder.Complete(_exchange);
         return bytes;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
@@ -53,6 +54,9 @@ public static class ConfigLoader
         ConfigReader? accessTable = reader.Table("access");
         IpFilterConfig access = accessTable is null ? IpFilterConfig.None : ReadIpFilter(accessTable);
         accessTable?.RejectUnknownKeys();
+        AdminConfig admin = ReadAdmin(reader.Table("admin"));
+        AccessLogConfig accessLog = ReadAccessLog(reader.Table("access_log"));
+        TracingConfig tracing = ReadTracing(reader.Table("tracing"));
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
@@ -67,7 +71,11 @@ public static class ConfigLoader
             throw new ConfigException(SortByPosition(errors));
         }
 
-        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access);
+        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access, admin, accessLog, tracing)
+        {
+            Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12],
+            Source = root,
+        };
     }
 
     internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
@@ -78,7 +86,7 @@ public static class ConfigLoader
         if (server is null)
         {
             errors.Add(new ConfigError(rootLocation, "the [server] section is missing", "add [server] with listen = [\"127.0.0.1:8080\"]"));
-            return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true, []);
+            return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true, [], true);
         }
 
         var listen = new List<string>();
@@ -119,8 +127,86 @@ public static class ConfigLoader
             }
         }
 
+        bool watchConfig = server.Bool("watch_config", true);
         server.RejectUnknownKeys();
-        return new ServerConfig(listen, drain, maxConnections, caseSensitive, trustedProxies);
+        return new ServerConfig(listen, drain, maxConnections, caseSensitive, trustedProxies, watchConfig);
+    }
+
+    private static AdminConfig ReadAdmin(ConfigReader? admin)
+    {
+        if (admin is null)
+        {
+            return AdminConfig.None;
+        }
+
+        string? listen = admin.String("listen");
+        bool allowPublic = admin.Bool("allow_public", false);
+        if (listen is null)
+        {
+            admin.Error("listen", "is required in [admin]", "write listen = \"127.0.0.1:9901\", or remove [admin]");
+        }
+        else if (!IPEndPoint.TryParse(listen, out IPEndPoint? endPoint) || !listen.Contains(':'))
+        {
+            admin.Error("listen", $"\"{listen}\" is not an IP address and port", "write \"127.0.0.1:9901\"");
+            listen = null;
+        }
+        else if (!IPAddress.IsLoopback(endPoint.Address) && !allowPublic)
+        {
+            // The admin API can reload the config and shows it: it must not be reachable from outside by accident.
+            admin.Error("listen", $"\"{listen}\" is not a loopback address", "listen on 127.0.0.1, or set allow_public = true behind a firewall");
+            listen = null;
+        }
+
+        var config = new AdminConfig(listen, admin.Bool("dashboard", true));
+        admin.RejectUnknownKeys();
+        return config;
+    }
+
+    private static AccessLogConfig ReadAccessLog(ConfigReader? log)
+    {
+        if (log is null)
+        {
+            return AccessLogConfig.None;
+        }
+
+        AccessLogConfig defaults = AccessLogConfig.None;
+        string? path = log.String("path", "stdout");
+        if (path is not null && path.Trim().Length == 0)
+        {
+            log.Error("path", "is empty", "write \"stdout\" or a file path such as \"/var/log/hypergate/access.log\"");
+        }
+
+        var config = new AccessLogConfig(
+            path,
+            log.Size("max_size", defaults.MaxSize, 4096, long.MaxValue),
+            (int)log.Integer("max_files", defaults.MaxFiles, 1, 1000),
+            (int)log.Integer("queue_size", defaults.QueueSize, 16, 16_777_216));
+        log.RejectUnknownKeys();
+        return config;
+    }
+
+    private static TracingConfig ReadTracing(ConfigReader? tracing)
+    {
+        if (tracing is null)
+        {
+            return TracingConfig.Default;
+        }
+
+        TracingConfig defaults = TracingConfig.Default;
+        string? otlp = tracing.String("otlp_endpoint");
+        if (otlp is not null && (!Uri.TryCreate(otlp, UriKind.Absolute, out Uri? endpoint) || endpoint.Scheme is not ("http" or "https")))
+        {
+            tracing.Error("otlp_endpoint", $"\"{otlp}\" is not an http(s) URL", "write the collector's OTLP address, such as \"http://127.0.0.1:4318\"");
+            otlp = null;
+        }
+
+        var config = new TracingConfig(
+            tracing.Fraction("sample_rate", defaults.SampleRate),
+            otlp,
+            tracing.String("service_name", defaults.ServiceName)!,
+            tracing.Bool("server_timing", defaults.ServerTiming));
+        tracing.RejectUnknownKeys();
+        return config;
     }
 
     private static ClusterConfig ReadCluster(ConfigReader? cluster)

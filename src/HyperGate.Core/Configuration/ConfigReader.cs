@@ -58,6 +58,30 @@ internal sealed class ConfigReader
     public bool Bool(string key, bool fallback) =>
         (bool?)Scalar(key, v => v is bool, "true or false", "write true or false without quotes") ?? fallback;
 
+    /// <summary>A number from 0 to 1 (an integer 0 or 1 is accepted too).</summary>
+    public double Fraction(string key, double fallback)
+    {
+        object? value = Scalar(key, v => v is double or long, "a number from 0 to 1", "write a decimal such as 0.1");
+        double? number = value switch
+        {
+            double d => d,
+            long l => l,
+            _ => null,
+        };
+        if (number is null)
+        {
+            return fallback;
+        }
+
+        if (number is < 0 or > 1 || double.IsNaN(number.Value))
+        {
+            Error(key, $"{number} is out of range", "use a number from 0 to 1");
+            return fallback;
+        }
+
+        return number.Value;
+    }
+
     public long Integer(string key, long fallback, long min, long max)
     {
         long? value = (long?)Scalar(key, v => v is long, "an integer", "write a whole number without quotes");

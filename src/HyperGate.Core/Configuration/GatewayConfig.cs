@@ -15,7 +15,17 @@ public sealed record GatewayConfig(
     IReadOnlyList<ConsumerConfig> Consumers,
     IReadOnlyList<AuthConfig> Auth,
     IdentityConfig Identity,
-    IpFilterConfig Access);
+    IpFilterConfig Access,
+    AdminConfig Admin,
+    AccessLogConfig AccessLog,
+    TracingConfig Tracing)
+{
+    /// <summary>The first 12 hex digits of the file's SHA-256: which version of the file is running.</summary>
+    public string Version { get; init; } = "";
+
+    /// <summary>The file as parsed (for the admin API's redacted view of the running config).</summary>
+    public TomlTableNode? Source { get; init; }
+}
 
 /// <summary><c>allow_ips</c> and <c>deny_ips</c>, in <c>[access]</c> or on a route.</summary>
 public sealed record IpFilterConfig(IReadOnlyList<IPNetwork> Allow, IReadOnlyList<IPNetwork> Deny)
@@ -40,7 +50,28 @@ public sealed record ServerConfig(
     TimeSpan DrainTimeout,
     int MaxConnections,
     bool CaseSensitiveRouting,
-    IReadOnlyList<IPNetwork> TrustedProxies);
+    IReadOnlyList<IPNetwork> TrustedProxies,
+    bool WatchConfig);
+
+/// <summary><c>[admin]</c>: the operations listener. <see cref="Listen"/> is null when there is none.</summary>
+public sealed record AdminConfig(string? Listen, bool Dashboard)
+{
+    public static AdminConfig None { get; } = new(null, true);
+}
+
+/// <summary><c>[access_log]</c>: one JSON line per request. <see cref="Path"/> is null when logging is off, "stdout" for the console.</summary>
+public sealed record AccessLogConfig(string? Path, long MaxSize, int MaxFiles, int QueueSize)
+{
+    public static AccessLogConfig None { get; } = new(null, 100L << 20, 5, 65_536);
+
+    public bool ToStdout => Path == "stdout";
+}
+
+/// <summary><c>[tracing]</c>: W3C trace context, sampling, optional OTLP export and Server-Timing.</summary>
+public sealed record TracingConfig(double SampleRate, string? OtlpEndpoint, string ServiceName, bool ServerTiming)
+{
+    public static TracingConfig Default { get; } = new(0.01, null, "hypergate", false);
+}
 
 /// <summary><c>[limits]</c>: what downstream clients may send.</summary>
 public sealed record LimitsConfig(

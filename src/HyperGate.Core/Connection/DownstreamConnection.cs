@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
@@ -21,6 +22,7 @@ internal sealed class DownstreamConnection : IDisposable
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
     private readonly HttpForwarder _forwarder;
+    private readonly RequestRecorder _recorder;
     private readonly ITimer _readTimer;
     private volatile bool _waitingForRequest;
     private volatile bool _readTimedOut;
@@ -29,7 +31,8 @@ internal sealed class DownstreamConnection : IDisposable
     {
         _exchange = exchange;
         _runtime = runtime;
-        _forwarder = new HttpForwarder(exchange, runtime);
+        _recorder = new RequestRecorder(runtime);
+        _forwarder = new HttpForwarder(exchange, runtime, _recorder);
 
         // One timer per connection, re-armed for each wait: arming it allocates nothing.
         _readTimer = runtime.TimeProvider.CreateTimer(static state => ((DownstreamConnection)state!).OnReadTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -61,10 +64,7 @@ internal sealed class DownstreamConnection : IDisposable
             while (!_exchange.CloseRequested)
             {
                 GatewaySnapshot snapshot = _runtime.Snapshot;
-                _exchange.Snapshot = snapshot;
-                _exchange.RateLimits.Clear();
-                _exchange.Identity = null;
-                _exchange.Cors = null;
+                _exchange.BeginRequest(snapshot);
 
                 // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
                 //    only when no more input is buffered, so a pipelined batch costs one write.
@@ -125,6 +125,9 @@ internal sealed class DownstreamConnection : IDisposable
                 }
 
                 _runtime.CountRequest();
+                _recorder.Begin(_exchange);
+                try
+                {
                 if (rejection != RejectionReason.None)
                 {
                     _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
@@ -151,6 +154,7 @@ internal sealed class DownstreamConnection : IDisposable
                     // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
                     bool keepAlive = CanKeepAliveAfterAnswer();
                     GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                    _exchange.Status = GatewayResponses.PreflightStatus;
                     if (!keepAlive)
                     {
                         break;
@@ -173,6 +177,7 @@ internal sealed class DownstreamConnection : IDisposable
                 {
                     bool keepAlive = CanKeepAliveAfterAnswer();
                     GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
+                    _exchange.Status = direct.Status;
                     if (!keepAlive)
                     {
                         break;
@@ -254,6 +259,12 @@ internal sealed class DownstreamConnection : IDisposable
                 if (!forwarded.Value)
                 {
                     break;
+                }
+                }
+                finally
+                {
+                    // Every request that got past its head is reported once, however it ended.
+                    _recorder.Complete(_exchange);
                 }
             }
         }
@@ -368,5 +379,6 @@ internal sealed class DownstreamConnection : IDisposable
     {
         _readTimer.Dispose();
         _forwarder.Dispose();
+        _recorder.Dispose();
     }
 }

@@ -18,6 +18,14 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime) : Connectio
         using var exchange = new Exchange(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
         using var downstream = new DownstreamConnection(exchange, runtime);
         using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
-        await downstream.RunAsync();
+        runtime.Telemetry.Metrics.ConnectionOpened();
+        try
+        {
+            await downstream.RunAsync();
+        }
+        finally
+        {
+            runtime.Telemetry.Metrics.ConnectionClosed();
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using HyperGate.Diagnostics;
 using HyperGate.Http1;
 using HyperGate.Security;
 
@@ -8,7 +9,8 @@ namespace HyperGate.Forwarding;
 /// <summary>Serializes the response head sent downstream: the upstream's end-to-end fields and our own framing.</summary>
 internal static class DownstreamResponseWriter
 {
-    public static void Write(PipeWriter output, ResponseHead response, Exchange exchange, BodyFraming framing, bool dechunk, bool keepAlive)
+    /// <summary>Writes the head; <paramref name="serverTiming"/>, when given, adds the Server-Timing field.</summary>
+    public static void Write(PipeWriter output, ResponseHead response, Exchange exchange, BodyFraming framing, bool dechunk, bool keepAlive, RequestRecorder? serverTiming)
     {
         RequestHead request = exchange.Request;
         GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
@@ -19,6 +21,7 @@ internal static class DownstreamResponseWriter
 
         response.WriteForwardedFields(output);
         exchange.WriteGatewayFields(output);
+        serverTiming?.WriteServerTiming(output, exchange);
 
         switch (framing)
         {

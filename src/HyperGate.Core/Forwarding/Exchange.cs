@@ -1,10 +1,12 @@
 using System.IO.Pipelines;
 using System.Net;
+using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Upstreams;
 
 namespace HyperGate.Forwarding;
 
@@ -68,6 +70,49 @@ public sealed class Exchange : IDisposable
 
     public GatewaySnapshot Snapshot { get; set; } = null!;
 
+    /// <summary>The trace this request belongs to (see <see cref="TraceContext"/>).</summary>
+    public TraceContext Trace { get; } = new();
+
+    /// <summary>When the request head was parsed (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long StartTimestamp { get; set; }
+
+    /// <summary>When the request head was sent upstream; 0 when the request was not forwarded.</summary>
+    public long UpstreamStartTimestamp { get; set; }
+
+    /// <summary>When the upstream's response head arrived; 0 when none did.</summary>
+    public long UpstreamEndTimestamp { get; set; }
+
+    /// <summary>The status the client was sent; 0 while no response was written.</summary>
+    public int Status { get; set; }
+
+    /// <summary>Why the gateway answered itself, or None.</summary>
+    public RejectionReason Rejection { get; set; }
+
+    /// <summary>Request body bytes read from the client (sent upstream).</summary>
+    public long RequestBodyBytes { get; set; }
+
+    /// <summary>Response body bytes sent to the client.</summary>
+    public long ResponseBodyBytes { get; set; }
+
+    /// <summary>The destination the request was forwarded to, if any.</summary>
+    public Destination? Destination { get; set; }
+
+    /// <summary>Clears what the previous request on this connection left, before the next one is read.</summary>
+    public void BeginRequest(GatewaySnapshot snapshot)
+    {
+        Snapshot = snapshot;
+        Route = null;
+        RateLimits.Clear();
+        Identity = null;
+        AuthFailure = AuthFailure.None;
+        Cors = null;
+        StartTimestamp = UpstreamStartTimestamp = UpstreamEndTimestamp = 0;
+        Status = 0;
+        Rejection = RejectionReason.None;
+        RequestBodyBytes = ResponseBodyBytes = 0;
+        Destination = null;
+    }
+
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>
     public bool CloseRequested { get; set; }
 
@@ -83,6 +128,8 @@ public sealed class Exchange : IDisposable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
+        Rejection = reason;
+        Status = GatewayResponses.Describe(reason).Status;
         GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, this);
         return keepAlive;
     }

@@ -99,6 +99,10 @@ public static class GatewayResponses
         exchange?.WriteGatewayFields(output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         output.Write(body);
+        if (exchange is not null)
+        {
+            exchange.ResponseBodyBytes = body.Length;
+        }
     }
 
     /// <summary>Writes a direct response: its pre-encoded head fields, then Date, Connection and the body.</summary>
@@ -111,13 +115,17 @@ public static class GatewayResponses
         if (includeBody)
         {
             output.Write(response.Body);
+            exchange.ResponseBodyBytes = response.Body.Length;
         }
     }
 
     /// <summary>Answers a CORS preflight: 204 with the policy's fields.</summary>
+    /// <summary>The status of an allowed CORS preflight's answer.</summary>
+    public const int PreflightStatus = 204;
+
     public static void WritePreflight(PipeWriter output, CorsPolicy cors, RequestHead request, bool close, ReadOnlySpan<byte> dateLine)
     {
-        WriteStatusLine(output, 204);
+        WriteStatusLine(output, PreflightStatus);
         output.Write(dateLine);
         cors.WritePreflightFields(output, request);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Upstreams;
@@ -39,16 +40,18 @@ public sealed class HttpForwarder : IDisposable
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
     private readonly BodyRateGuard _bodyRate;
+    private readonly RequestRecorder _recorder;
     private Destination? _destination;
     private UpstreamConnection? _upstream;
     private ValueTask<BodyCopyResult> _requestBody;
     private bool _upgrade;
     private bool _retried;
 
-    public HttpForwarder(Exchange exchange, GatewayRuntime runtime)
+    public HttpForwarder(Exchange exchange, GatewayRuntime runtime, RequestRecorder recorder)
     {
         _exchange = exchange;
         _runtime = runtime;
+        _recorder = recorder;
         _bodyRate = new BodyRateGuard(exchange.Input, runtime.TimeProvider);
     }
 
@@ -66,6 +69,7 @@ public sealed class HttpForwarder : IDisposable
         _retried = false;
         _upstream = null;
         _destination = _exchange.Route!.Upstream!.PickDestination();
+        _exchange.Destination = _destination;
         if (_destination is null)
         {
             rejection = RejectionReason.NoDestination;
@@ -101,6 +105,7 @@ public sealed class HttpForwarder : IDisposable
         UpstreamConnection upstream = _upstream!;
         TimeSpan responseTimeout = _exchange.Route!.Upstream!.Settings.ResponseTimeout;
         _upgrade = IsForwardableUpgrade(request);
+        _exchange.UpstreamStartTimestamp = _runtime.TimeProvider.GetTimestamp();
         UpstreamRequestWriter.Write(upstream.Output, _exchange, _destination!, _upgrade);
         if (!request.HasBody)
         {
@@ -150,6 +155,7 @@ public sealed class HttpForwarder : IDisposable
         if (response.StatusCode >= 200)
         {
             upstream.DisarmTimeout();
+            _exchange.UpstreamEndTimestamp = _runtime.TimeProvider.GetTimestamp();
             return ResponseHeadStep.Complete;
         }
 
@@ -157,6 +163,7 @@ public sealed class HttpForwarder : IDisposable
         {
             // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
             upstream.DisarmTimeout();
+            _exchange.UpstreamEndTimestamp = _runtime.TimeProvider.GetTimestamp();
             return _upgrade && response.UpgradeIndex >= 0 ? ResponseHeadStep.SwitchingProtocols : ResponseHeadStep.Invalid;
         }
 
@@ -225,7 +232,8 @@ public sealed class HttpForwarder : IDisposable
         // If the upstream answered before the client finished sending, the rest of the upload is abandoned.
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
-        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive);
+        _exchange.Status = response.StatusCode;
+        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
 
         // response_timeout also bounds each silence within the body: an upstream that stalls mid-body is cut off.
@@ -252,6 +260,9 @@ public sealed class HttpForwarder : IDisposable
             silence?.Stop();
         }
 
+        _exchange.ResponseBodyBytes = framing == BodyFraming.ContentLength && responseBody == BodyCopyResult.Completed
+            ? response.ContentLength
+            : silence?.ReceivedBytes ?? 0;
         BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
         bool reusable = responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
             && framing != BodyFraming.UntilClose && !response.ConnectionClose
@@ -277,6 +288,7 @@ public sealed class HttpForwarder : IDisposable
     {
         UpstreamConnection upstream = _upstream!;
         await _requestBody;
+        _exchange.Status = 101;
         DownstreamResponseWriter.WriteSwitchingProtocols(_exchange.Output, upstream.ResponseHead);
         await _exchange.Output.FlushAsync();
 
@@ -343,6 +355,8 @@ public sealed class HttpForwarder : IDisposable
         {
             _bodyRate.Stop();
         }
+
+        _exchange.RequestBodyBytes = _bodyRate.ReceivedBytes;
 
         if (result == BodyCopyResult.Completed)
         {

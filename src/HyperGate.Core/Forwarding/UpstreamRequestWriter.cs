@@ -49,6 +49,8 @@ internal static class UpstreamRequestWriter
             output.Write("\r\n"u8);
         }
 
+        exchange.Trace.WriteUpstreamField(output);
+
         // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
         output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
 

@@ -1,4 +1,5 @@
 using System.Net;
+using HyperGate.Admin;
 using HyperGate.Buffers;
 using HyperGate.Configuration;
 using HyperGate.Connection;
@@ -24,14 +25,21 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly List<ListenOptions> _listeners;
 
-    private GatewayHost(WebApplication app, GatewayRuntime runtime, List<ListenOptions> listeners)
+    private GatewayHost(WebApplication app, GatewayRuntime runtime, List<ListenOptions> listeners, ConfigReloader reloader)
     {
         _app = app;
         Runtime = runtime;
         _listeners = listeners;
+        Reloader = reloader;
     }
 
     public GatewayRuntime Runtime { get; }
+
+    /// <summary>Reloads the config file (also on SIGHUP, on file change, and through the admin API).</summary>
+    public ConfigReloader Reloader { get; }
+
+    /// <summary>The admin listener, when <c>[admin]</c> configures one.</summary>
+    public AdminServer? Admin { get; private set; }
 
     /// <summary>The bound data-plane addresses (with real ports when the config asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => _listeners.Select(l => l.IPEndPoint!).ToList();
@@ -40,15 +48,20 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         options ??= new GatewayHostOptions();
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        if (options.ConsoleLogging)
+        void ConfigureLogging(ILoggingBuilder logging)
         {
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            logging.ClearProviders();
+            if (options.ConsoleLogging)
+            {
+                logging.AddSimpleConsole(o => o.SingleLine = true);
+            }
+
+            logging.AddFilter("Microsoft", LogLevel.Warning);
         }
 
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        ConfigureLogging(builder.Logging);
         builder.Services.AddSingleton(services =>
-            GatewayRuntime.Create(config, options.TimeProvider, services.GetRequiredService<ILoggerFactory>(), options.QuotaStoreFactory));
+            GatewayRuntime.Create(config, options.TimeProvider, services.GetRequiredService<ILoggerFactory>(), options.QuotaStoreFactory, withOutputs: true));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
         var listeners = new List<ListenOptions>();
@@ -78,7 +91,15 @@ public sealed class GatewayHost : IAsyncDisposable
             logger.LogInformation("listening on http://{Endpoint} (data plane)", listener.IPEndPoint);
         }
 
-        return new GatewayHost(app, runtime, listeners);
+        var reloader = new ConfigReloader(runtime, config.SourcePath, logger, config.Server.WatchConfig);
+        var host = new GatewayHost(app, runtime, listeners, reloader);
+        if (config.Admin.Listen is not null)
+        {
+            host.Admin = await AdminServer.StartAsync(config.Admin, runtime, reloader, () => host.Endpoints, ConfigureLogging);
+            logger.LogInformation("admin listening on {Address}", host.Admin.Address);
+        }
+
+        return host;
     }
 
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl-C, or <see cref="StopAsync"/>) and has drained.</summary>
@@ -87,8 +108,17 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>Stops accepting, lets in-flight requests finish within the drain timeout, then closes what is left.</summary>
     public Task StopAsync() => _app.StopAsync();
 
-    /// <summary>Disposing the app disposes the runtime it owns: pools, limiters and the quota store.</summary>
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    /// <summary>Disposing the app disposes the runtime it owns: pools, limiters, the quota store, telemetry.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Admin is not null)
+        {
+            await Admin.DisposeAsync();
+        }
+
+        Reloader.Dispose();
+        await _app.DisposeAsync();
+    }
 }
 
 public sealed class GatewayHostOptions

@@ -1,4 +1,5 @@
 using HyperGate.Configuration;
+using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
@@ -7,34 +8,46 @@ using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Hosting;
 
-/// <summary>The state shared by every connection: the current snapshot, the upstream pools and the counters.</summary>
+/// <summary>
+/// The state shared by every connection: the current snapshot and what outlives snapshots (upstream pools,
+/// limiters with their quotas, authenticators, counters). A reload compiles a new snapshot against the same
+/// registries, so pools stay warm and unchanged limits keep their state.
+/// </summary>
 public sealed class GatewayRuntime : IAsyncDisposable
 {
+    private readonly SemaphoreSlim _reloading = new(1, 1);
     private GatewaySnapshot _snapshot;
     private long _requests;
 
-    public GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider)
+    private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
     {
+        Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, loggers, withOutputs);
         Auth = auth;
         _snapshot = snapshot;
         Connections = connections;
         RateLimits = rateLimits;
         TimeProvider = timeProvider;
         Date = new DateHeader(timeProvider);
+        StartedAt = timeProvider.GetUtcNow();
     }
 
     /// <summary>
     /// Compiles <paramref name="config"/> into a runtime that owns everything the snapshot uses: upstream pools,
-    /// rate limiters and their store, authenticators and their key sources. Disposing the runtime releases them.
+    /// rate limiters and their store, authenticators and their key sources, telemetry. Disposing the runtime
+    /// releases them. Only a runtime <paramref name="withOutputs"/> writes the access log and exports spans.
     /// </summary>
-    public static GatewayRuntime Create(GatewayConfig config, TimeProvider timeProvider, ILoggerFactory loggers, Func<ClusterConfig, IQuotaStore>? quotaStores = null)
+    public static GatewayRuntime Create(GatewayConfig config, TimeProvider timeProvider, ILoggerFactory loggers, Func<ClusterConfig, IQuotaStore>? quotaStores = null, bool withOutputs = false)
     {
         var connections = new UpstreamConnectionManager(timeProvider);
         var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
         var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
         try
         {
-            return new GatewayRuntime(ConfigCompiler.Compile(config, connections, rateLimits, auth), connections, rateLimits, auth, timeProvider);
+            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth);
+            rateLimits.Commit();
+            auth.Commit();
+            connections.Retain(snapshot.Upstreams.Values);
+            return new GatewayRuntime(snapshot, connections, rateLimits, auth, timeProvider, loggers, withOutputs);
         }
         catch
         {
@@ -58,17 +71,55 @@ public sealed class GatewayRuntime : IAsyncDisposable
 
     public DateHeader Date { get; }
 
+    public GatewayTelemetry Telemetry { get; }
+
+    public DateTimeOffset StartedAt { get; }
+
     /// <summary>Requests answered since start (forwarded or answered by the gateway).</summary>
     public long RequestCount => Interlocked.Read(ref _requests);
 
     internal void CountRequest() => Interlocked.Increment(ref _requests);
 
-    /// <summary>Publishes a new snapshot with one reference write; requests in flight keep theirs.</summary>
-    public void Swap(GatewaySnapshot snapshot) => Volatile.Write(ref _snapshot, snapshot);
+    /// <summary>
+    /// Compiles <paramref name="config"/> off the hot path and publishes it with one reference write. Requests
+    /// in flight finish on the snapshot they started with; pools of destinations that left the config drain.
+    /// Throws <see cref="ConfigException"/> when the config does not compile: the current one keeps serving.
+    /// </summary>
+    public async Task ReloadAsync(GatewayConfig config)
+    {
+        await _reloading.WaitAsync();
+        try
+        {
+            GatewaySnapshot next;
+            try
+            {
+                next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth);
+            }
+            catch
+            {
+                RateLimits.Abandon();
+                Auth.Abandon();
+                Connections.Retain(Snapshot.Upstreams.Values);
+                throw;
+            }
+
+            // New key sets and the quota store are ready before the first request needs them.
+            await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync());
+            Volatile.Write(ref _snapshot, next);
+            RateLimits.Commit();
+            Auth.Commit();
+            Connections.Retain(next.Upstreams.Values);
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
         Date.Dispose();
+        await Telemetry.DisposeAsync();
         await RateLimits.DisposeAsync();
         Auth.Dispose();
         await Connections.DisposeAsync();

@@ -39,6 +39,7 @@ public sealed class BodyRateGuard : IDisposable
     public void Start(long minBytesPerSecond, TimeSpan grace)
     {
         _tooSlow = false;
+        Volatile.Write(ref _received, 0);
         if (minBytesPerSecond <= 0)
         {
             return;
@@ -67,6 +68,9 @@ public sealed class BodyRateGuard : IDisposable
     }
 
     public void Received(long bytes) => Interlocked.Add(ref _received, bytes);
+
+    /// <summary>Bytes received since the last start: the body's size so far.</summary>
+    public long ReceivedBytes => Volatile.Read(ref _received);
 
     public void Stop()
     {

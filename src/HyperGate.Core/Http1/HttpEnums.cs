@@ -57,6 +57,7 @@ public enum KnownHeader : byte
     XForwardedProto,
     XForwardedHost,
     Http2Settings,
+    Traceparent,
 }
 
 /// <summary>Offsets of one header field inside its head buffer.</summary>

@@ -23,6 +23,8 @@ internal static class KnownHeaders
                 if (Ascii.EqualsIgnoreCase(name, "connection"u8)) return KnownHeader.Connection;
                 if (Ascii.EqualsIgnoreCase(name, "keep-alive"u8)) return KnownHeader.KeepAlive;
                 break;
+            case 11:
+                return Ascii.EqualsIgnoreCase(name, "traceparent"u8) ? KnownHeader.Traceparent : KnownHeader.None;
             case 14:
                 if (Ascii.EqualsIgnoreCase(name, "content-length"u8)) return KnownHeader.ContentLength;
                 if (Ascii.EqualsIgnoreCase(name, "http2-settings"u8)) return KnownHeader.Http2Settings;

@@ -34,6 +34,9 @@ public sealed class RequestHead : MessageHead
 
     public bool ExpectContinue { get; internal set; }
 
+    /// <summary>The index of the traceparent field in <see cref="MessageHead.Headers"/>, or -1.</summary>
+    public int TraceparentIndex { get; internal set; } = -1;
+
     public ReadOnlySpan<byte> MethodBytes => Raw[..MethodLength];
 
     /// <summary>The request-target exactly as received.</summary>
@@ -84,5 +87,6 @@ public sealed class RequestHead : MessageHead
         NormalizedPathLength = 0;
         IsAsteriskForm = false;
         ExpectContinue = false;
+        TraceparentIndex = -1;
     }
 }

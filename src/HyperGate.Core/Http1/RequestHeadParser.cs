@@ -249,6 +249,12 @@ public static class RequestHeadParser
                 head.ExpectContinue = true;
                 return RejectionReason.None;
 
+            case KnownHeader.Traceparent:
+                // The gateway is a hop of the trace: it sends its own traceparent, a child of this one.
+                field.Dropped = true;
+                head.TraceparentIndex = head.HeaderCount - 1;
+                return RejectionReason.None;
+
             case KnownHeader.XForwardedFor or KnownHeader.XForwardedHost or KnownHeader.XForwardedProto:
                 // The gateway sets these itself; a client must not be able to forge them.
                 field.Dropped = true;

@@ -3,7 +3,11 @@ using Microsoft.Extensions.Logging;
 
 namespace HyperGate.RateLimiting;
 
-/// <summary>Builds the limiters of a config and owns what they share: the quota store and its health.</summary>
+/// <summary>
+/// Builds the limiters of a config and owns what they share: the quota store and its health. A reload keeps
+/// the limiter (and so every key's quota) of each limit whose settings did not change: <see cref="Create"/>
+/// builds the next generation, <see cref="Commit"/> makes it current, <see cref="Abandon"/> drops it.
+/// </summary>
 public sealed class RateLimitRegistry : IAsyncDisposable
 {
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
@@ -11,7 +15,9 @@ public sealed class RateLimitRegistry : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Func<ClusterConfig, IQuotaStore> _storeFactory;
-    private readonly List<IRateLimiter> _limiters = [];
+    private Dictionary<string, (RateLimitConfig Config, IRateLimiter Limiter)> _current = new(StringComparer.Ordinal);
+    private Dictionary<string, (RateLimitConfig Config, IRateLimiter Limiter)> _next = new(StringComparer.Ordinal);
+    private readonly List<IRateLimiter> _created = [];
     private IQuotaStore? _store;
     private StoreHealth? _health;
 
@@ -50,10 +56,21 @@ public sealed class RateLimitRegistry : IAsyncDisposable
         }
     }
 
+    /// <summary>The policy of one limit in the next generation: the current limiter when its settings are unchanged.</summary>
     public RateLimitPolicy Create(RateLimitConfig config, ClusterConfig cluster)
     {
-        IRateLimiter limiter = config.ClusterScope ? CreateCluster(config, cluster) : CreateLocal(config, config.Rate, config.Burst);
-        _limiters.Add(limiter);
+        IRateLimiter limiter;
+        if (_current.TryGetValue(config.Name, out var current) && SameLimit(current.Config, config))
+        {
+            limiter = current.Limiter;
+        }
+        else
+        {
+            limiter = config.ClusterScope ? CreateCluster(config, cluster) : CreateLocal(config, config.Rate, config.Burst);
+            _created.Add(limiter);
+        }
+
+        _next[config.Name] = (config, limiter);
         return new RateLimitPolicy(config.Name, config.Key, config.Rate, config.Per, config.Headers, limiter);
     }
 
@@ -75,6 +92,37 @@ public sealed class RateLimitRegistry : IAsyncDisposable
         return new ClusterRateLimiter(shared, config.Batch, _store, _health, config.OnStoreFailure, fallback, config.MaxKeys, SweepInterval(config.Per), _time);
     }
 
+    /// <summary>The generation built since the last commit becomes current; limiters it no longer uses are disposed.</summary>
+    public void Commit()
+    {
+        foreach ((string name, (_, IRateLimiter limiter)) in _current)
+        {
+            if (!_next.TryGetValue(name, out var kept) || kept.Limiter != limiter)
+            {
+                limiter.Dispose();
+            }
+        }
+
+        _current = _next;
+        _next = new(StringComparer.Ordinal);
+        _created.Clear();
+    }
+
+    /// <summary>Drops the generation built since the last commit (its config was refused); the current one stays.</summary>
+    public void Abandon()
+    {
+        foreach (IRateLimiter limiter in _created)
+        {
+            limiter.Dispose();
+        }
+
+        _next.Clear();
+        _created.Clear();
+    }
+
+    private static bool SameLimit(RateLimitConfig current, RateLimitConfig next) =>
+        current.Key.SequenceEqual(next.Key) && current with { Location = next.Location, Key = next.Key } == next;
+
     /// <summary>About once per period (within 1 s to 1 min), so an idle key is remembered for two periods at most.</summary>
     private static TimeSpan SweepInterval(TimeSpan per) => TimeSpan.FromTicks(Math.Clamp(per.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
 
@@ -82,7 +130,8 @@ public sealed class RateLimitRegistry : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (IRateLimiter limiter in _limiters)
+        Abandon();
+        foreach ((_, IRateLimiter limiter) in _current.Values)
         {
             limiter.Dispose();
         }

@@ -74,9 +74,9 @@ public sealed class JwksSource : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _refreshTimer.Dispose();
-        _refreshing.Dispose();
-    }
+    /// <summary>
+    /// Stops the background refresh. The semaphore is left undisposed on purpose: a request that started on the
+    /// previous config may still be refreshing on demand, and an undisposed SemaphoreSlim holds nothing to free.
+    /// </summary>
+    public void Dispose() => _refreshTimer.Dispose();
 }

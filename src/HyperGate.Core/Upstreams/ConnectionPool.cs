@@ -18,6 +18,7 @@ public sealed class ConnectionPool
     private readonly TimeProvider _timeProvider;
     private int _idleCount;
     private int _activeCount;
+    private volatile bool _retired;
 
     internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, SocketConnectionContextFactory connectionFactory, TimeProvider timeProvider)
     {
@@ -91,11 +92,17 @@ public sealed class ConnectionPool
     public ValueTask ReturnAsync(UpstreamConnection connection, bool reusable)
     {
         Interlocked.Decrement(ref _activeCount);
-        if (reusable && Interlocked.Increment(ref _idleCount) <= Settings.MaxIdleConnections)
+        if (reusable && !_retired && Interlocked.Increment(ref _idleCount) <= Settings.MaxIdleConnections)
         {
             connection.CompletedExchanges++;
             connection.IdleSinceTimestamp = _timeProvider.GetTimestamp();
             _idle.Enqueue(connection);
+            if (_retired)
+            {
+                // Retired while we were returning: nothing evicts a retired pool, so close it now.
+                Clear();
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -123,6 +130,16 @@ public sealed class ConnectionPool
                 _idle.Enqueue(connection);
             }
         }
+    }
+
+    /// <summary>
+    /// The destination left the config: idle connections close now, busy ones when their exchange ends
+    /// (drained, not cut).
+    /// </summary>
+    internal void Retire()
+    {
+        _retired = true;
+        Clear();
     }
 
     /// <summary>Closes every idle connection (shutdown, or the destination left the config).</summary>

@@ -43,12 +43,37 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             .GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?
             .SetValue(options, new RetainingBlockPoolFactory());
 
-    public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings)
+    /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
+    public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
+        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
+
+    /// <summary>
+    /// Once a snapshot is current: the pools of its destinations take their upstream's settings, and every
+    /// other pool is retired (its busy connections finish their exchange, then close).
+    /// </summary>
+    public void Retain(IEnumerable<Upstream> upstreams)
     {
-        ConnectionPool pool = _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
-        pool.Settings = settings;
-        return pool;
+        var used = new HashSet<ConnectionPool>();
+        foreach (Upstream upstream in upstreams)
+        {
+            foreach (Destination destination in upstream.Destinations)
+            {
+                destination.Pool.Settings = upstream.Settings;
+                used.Add(destination.Pool);
+            }
+        }
+
+        foreach ((string address, ConnectionPool pool) in _pools)
+        {
+            if (!used.Contains(pool) && _pools.TryRemove(new KeyValuePair<string, ConnectionPool>(address, pool)))
+            {
+                pool.Retire();
+            }
+        }
     }
+
+    /// <summary>Every pool in use: destination address → pool.</summary>
+    public IEnumerable<KeyValuePair<string, ConnectionPool>> Pools => _pools;
 
     public void EvictIdle()
     {

@@ -46,6 +46,7 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
             ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text)), original, HeadLimits.Default, out _, out _, out RejectionReason reason);
             Assert.True(status == ParseStatus.Complete, $"seed {seed}: generated request rejected ({reason}):\n{text}");
             Assert.Equal(RejectionReason.None, original.NormalizePath());
+            exchange.Trace.Begin(original, sampleRate: 0);
 
             UpstreamRequestWriter.Write(upstream.Writer, exchange, destination, upgrade: false);
             await upstream.Writer.FlushAsync();

@@ -1,0 +1,259 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Reflection;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using HyperGate.Configuration;
+using HyperGate.Diagnostics;
+using HyperGate.Hosting;
+using HyperGate.Routing;
+using HyperGate.Upstreams;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace HyperGate.Admin;
+
+/// <summary>
+/// The operations listener (<c>[admin]</c>): an ordinary ASP.NET Core app in the same process, on its own
+/// address, never in the data plane's request path. Metrics, health, status, the running config, reload,
+/// explain, and the live dashboard.
+/// </summary>
+public sealed class AdminServer : IAsyncDisposable
+{
+    /// <summary>Readable output; the relaxed encoder keeps '+' and quotes legible (the content type is JSON, never HTML).</summary>
+    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private readonly WebApplication _app;
+    private readonly GatewayRuntime _runtime;
+    private readonly ConfigReloader _reloader;
+    private readonly Func<IReadOnlyList<IPEndPoint>> _listeners;
+    private readonly DashboardMetrics _dashboard = new();
+
+    private AdminServer(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<IPEndPoint>> listeners, Action<ILoggingBuilder> logging)
+    {
+        _runtime = runtime;
+        _reloader = reloader;
+        _listeners = listeners;
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        logging(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPEndPoint.Parse(config.Listen!));
+        });
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => ConfigureMetrics(metrics, runtime.Telemetry)
+            .AddPrometheusExporter()
+            .AddReader(_dashboard.Reader));
+        _app = builder.Build();
+        _app.MapPrometheusScrapingEndpoint("/metrics");
+        _app.MapGet("/health", context => WriteJson(context, 200, new JsonObject { ["status"] = "alive" }));
+        _app.MapGet("/ready", Ready);
+        _app.MapGet("/status", context => WriteJson(context, 200, Status()));
+        _app.MapGet("/config", context => WriteJson(context, 200, RunningConfig()));
+        _app.MapPost("/reload", Reload);
+        _app.MapGet("/explain", Explain);
+        if (config.Dashboard)
+        {
+            _app.MapGet("/", Dashboard.WritePageAsync);
+            _app.MapGet("/api/dashboard", context => WriteJson(context, 200, DashboardData()));
+        }
+    }
+
+    /// <summary>The admin listener's bound address (the real port when the config asked for port 0).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    public static async Task<AdminServer> StartAsync(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<IPEndPoint>> listeners, Action<ILoggingBuilder> logging)
+    {
+        var server = new AdminServer(config, runtime, reloader, listeners, logging);
+        await server._app.StartAsync();
+        server.Address = new Uri(server._app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return server;
+    }
+
+    /// <summary>
+    /// The gateway's instruments, with duration histograms in seconds. Gateways in one process share the meter
+    /// name, so instruments of another instance are dropped.
+    /// </summary>
+    public static MeterProviderBuilder ConfigureMetrics(MeterProviderBuilder metrics, GatewayTelemetry telemetry) => metrics
+        .AddMeter(GatewayMetrics.MeterName)
+        .AddView(instrument => !telemetry.Owns(instrument) ? MetricStreamConfiguration.Drop
+            : instrument is Histogram<double> ? new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.DurationBuckets }
+            : null);
+
+    private Task Ready(HttpContext context)
+    {
+        // Without health checks every configured destination counts as available.
+        var problems = new JsonArray();
+        foreach (Upstream upstream in _runtime.Snapshot.Upstreams.Values.Where(u => u.Destinations.Length == 0))
+        {
+            problems.Add((JsonNode)$"upstream \"{upstream.Name}\" has no destination");
+        }
+
+        if (_listeners().Count == 0)
+        {
+            problems.Add((JsonNode)"no data-plane listener is bound");
+        }
+
+        return WriteJson(context, problems.Count == 0 ? 200 : 503, new JsonObject
+        {
+            ["status"] = problems.Count == 0 ? "ready" : "not_ready",
+            ["problems"] = problems,
+        });
+    }
+
+    private JsonObject Status()
+    {
+        GatewaySnapshot snapshot = _runtime.Snapshot;
+        GatewayConfig config = snapshot.Config;
+        return new JsonObject
+        {
+            ["version"] = typeof(AdminServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
+            ["started_at"] = _runtime.StartedAt,
+            ["uptime_seconds"] = Math.Round((_runtime.TimeProvider.GetUtcNow() - _runtime.StartedAt).TotalSeconds, 1),
+            ["config"] = new JsonObject
+            {
+                ["path"] = config.SourcePath,
+                ["version"] = config.Version,
+                ["last_reload_at"] = _reloader.LastReloadAt,
+                ["last_reload_applied"] = _reloader.LastResult?.Applied,
+            },
+            ["listeners"] = new JsonArray([.. _listeners().Select(l => (JsonNode)$"http://{l}")]),
+            ["requests"] = _runtime.RequestCount,
+            ["routes"] = new JsonArray([.. snapshot.Routes.Routes.Select(route => (JsonNode)new JsonObject
+            {
+                ["name"] = route.Name,
+                ["host"] = route.Host,
+                ["path"] = route.Path,
+                ["match"] = route.PathKind == PathMatchKind.Exact ? "exact" : "prefix",
+                ["upstream"] = route.Upstream?.Name,
+            })]),
+            ["upstreams"] = Upstreams(snapshot),
+        };
+    }
+
+    private static JsonArray Upstreams(GatewaySnapshot snapshot) =>
+    [
+        .. snapshot.Upstreams.Values.Select(upstream => (JsonNode)new JsonObject
+        {
+            ["name"] = upstream.Name,
+            ["destinations"] = new JsonArray([.. upstream.Destinations.Select(destination => (JsonNode)new JsonObject
+            {
+                ["address"] = destination.Address,
+                ["healthy"] = true,
+                ["in_flight"] = destination.Pool.ActiveCount,
+                ["idle_connections"] = destination.Pool.IdleCount,
+            })]),
+        }),
+    ];
+
+    private JsonObject RunningConfig()
+    {
+        GatewayConfig config = _runtime.Snapshot.Config;
+        return new JsonObject
+        {
+            ["path"] = config.SourcePath,
+            ["version"] = config.Version,
+            ["config"] = config.Source is null ? null : ConfigRedactor.ToJson(config.Source),
+        };
+    }
+
+    private async Task Reload(HttpContext context)
+    {
+        ReloadResult result = await _reloader.ReloadAsync("admin API");
+        await WriteJson(context, result.Applied ? 200 : 422, new JsonObject
+        {
+            ["applied"] = result.Applied,
+            ["version"] = result.Version,
+            ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode)n)]),
+            ["errors"] = new JsonArray([.. result.Errors.Select(e => (JsonNode)new JsonObject
+            {
+                ["location"] = e.Location.ToString(),
+                ["message"] = e.Message,
+                ["hint"] = e.Hint,
+            })]),
+        });
+    }
+
+    /// <summary><c>GET /explain?method=GET&amp;host=api.example.com&amp;path=/users/7&amp;header=Name:value</c></summary>
+    private Task Explain(HttpContext context)
+    {
+        IQueryCollection query = context.Request.Query;
+        string method = query["method"].FirstOrDefault() ?? "GET";
+        string host = query["host"].FirstOrDefault() ?? "localhost";
+        string path = query["path"].FirstOrDefault() ?? "/";
+        if (!Uri.TryCreate($"http://{host}{(path.StartsWith('/') ? path : "/" + path)}", UriKind.Absolute, out Uri? url))
+        {
+            return WriteJson(context, 400, new JsonObject { ["error"] = "host and path do not form a URL" });
+        }
+
+        var headers = query["header"].OfType<string>().Select(h => h.Split(':', 2))
+            .Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty)).ToList();
+        Explanation explanation = RouteExplainer.Explain(_runtime.Snapshot, method, url, headers);
+        return WriteJson(context, 200, new JsonObject
+        {
+            ["request"] = explanation.Request,
+            ["outcome"] = explanation.Outcome,
+            ["route"] = explanation.Route,
+            ["considered"] = new JsonArray([.. explanation.Considered.Select(c => (JsonNode)c)]),
+            ["steps"] = new JsonArray([.. explanation.Steps.Select(s => (JsonNode)s)]),
+            ["text"] = explanation.ToString(),
+        });
+    }
+
+    private JsonObject DashboardData()
+    {
+        GatewaySnapshot snapshot = _runtime.Snapshot;
+        JsonArray measured = _dashboard.CollectRoutes();
+        var seen = measured.Select(r => (string)r!["name"]!).ToHashSet(StringComparer.Ordinal);
+
+        // Every configured route is listed, with or without traffic yet.
+        foreach (Route route in snapshot.Routes.Routes.Where(r => !seen.Contains(r.Name)))
+        {
+            measured.Add((JsonNode)new JsonObject
+            {
+                ["name"] = route.Name,
+                ["requests"] = 0,
+                ["errors"] = 0,
+                ["buckets"] = new JsonArray([.. new long[GatewayMetrics.DurationBuckets.Length + 1].Select(c => (JsonNode)c)]),
+            });
+        }
+
+        return new JsonObject
+        {
+            ["time"] = _runtime.TimeProvider.GetUtcNow(),
+            ["config_version"] = snapshot.Config.Version,
+            ["bounds"] = new JsonArray([.. GatewayMetrics.DurationBuckets.Select(b => (JsonNode)b)]),
+            ["routes"] = measured,
+            ["upstreams"] = Upstreams(snapshot),
+            ["rate_limits"] = new JsonArray([.. snapshot.RateLimits.Values.Select(policy => (JsonNode)new JsonObject
+            {
+                ["name"] = policy.Name,
+                ["allowed"] = policy.Counters.Allowed,
+                ["limited"] = policy.Counters.Limited,
+            })]),
+            ["circuits"] = new JsonArray(),
+        };
+    }
+
+    private static async Task WriteJson(HttpContext context, int status, JsonObject body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.Body, Indented);
+        body.WriteTo(writer);
+        await writer.FlushAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics.Metrics;
+using HyperGate.Forwarding;
+using HyperGate.Hosting;
+using HyperGate.Http1;
+using HyperGate.RateLimiting;
+using HyperGate.Security;
+using HyperGate.Upstreams;
+
+namespace HyperGate.Diagnostics;
+
+/// <summary>
+/// The gateway's instruments (System.Diagnostics.Metrics, meter "HyperGate"). Every label value comes from a
+/// bounded set: route, upstream, limit and destination names from the config, status classes, and enum names.
+/// Raw paths and client addresses never become labels. Counters the data plane already keeps (pools, rate
+/// limits, connections) are observed when collected instead of being counted twice.
+/// </summary>
+public sealed class GatewayMetrics : IDisposable
+{
+    public const string MeterName = "HyperGate";
+
+    /// <summary>Histogram bucket bounds in seconds, from 100 µs (gateway overhead) to 30 s (slow upstreams).</summary>
+    public static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+    /// <summary>The route label of requests that matched no route.</summary>
+    public const string NoRoute = "none";
+
+    private static readonly string[] StatusClasses = ["1xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    private static readonly string[] RejectionNames = Enum.GetNames<RejectionReason>().Select(ToSnakeCase).ToArray();
+    private static readonly string[] AuthFailureNames = Enum.GetNames<AuthFailure>().Select(ToSnakeCase).ToArray();
+
+    private readonly Meter _meter = new(MeterName, typeof(GatewayMetrics).Assembly.GetName().Version?.ToString());
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _upstreamDuration;
+    private readonly Histogram<double> _overhead;
+    private readonly Counter<long> _bytesIn;
+    private readonly Counter<long> _bytesOut;
+    private readonly Counter<long> _rejections;
+    private readonly Counter<long> _authFailures;
+    private readonly Counter<long> _reloads;
+    private long _downstreamConnections;
+
+    public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> accessLogDropped)
+    {
+        _requests = _meter.CreateCounter<long>("hypergate.requests", "{request}", "Requests answered, by route, upstream and status class.");
+        _duration = _meter.CreateHistogram<double>("hypergate.request.duration", "s", "Time from the parsed request head to the end of the response.");
+        _upstreamDuration = _meter.CreateHistogram<double>("hypergate.upstream.duration", "s", "Time from sending the request head upstream to the response head.");
+        _overhead = _meter.CreateHistogram<double>("hypergate.gateway.overhead", "s", "Request duration minus upstream duration: the gateway's own time plus body transfer.");
+        _bytesIn = _meter.CreateCounter<long>("hypergate.request.body.bytes", "By", "Request body bytes received from clients.");
+        _bytesOut = _meter.CreateCounter<long>("hypergate.response.body.bytes", "By", "Response body bytes sent to clients.");
+        _rejections = _meter.CreateCounter<long>("hypergate.rejections", "{request}", "Requests the gateway answered itself with an error, by reason.");
+        _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
+        _reloads = _meter.CreateCounter<long>("hypergate.config.reloads", "{reload}", "Config reloads, by result (applied or refused).");
+        _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
+        _meter.CreateObservableGauge("hypergate.upstream.connections", () => ObservePools(snapshot()), "{connection}", "Upstream connections per destination, by state (idle or active).");
+        _meter.CreateObservableCounter("hypergate.rate_limit.decisions", () => ObserveRateLimits(snapshot()), "{request}", "Rate limit decisions per limit: allowed or limited.");
+        _meter.CreateObservableCounter("hypergate.access_log.dropped", accessLogDropped, "{entry}", "Access log entries dropped because the writer's queue was full.");
+    }
+
+    /// <summary>True for this instance's instruments: every gateway in a process has a meter of the same name.</summary>
+    public bool Owns(Instrument instrument) => instrument.Meter == _meter;
+
+    public void ConnectionOpened() => Interlocked.Increment(ref _downstreamConnections);
+
+    public void ConnectionClosed() => Interlocked.Decrement(ref _downstreamConnections);
+
+    public void ReloadApplied(bool applied) => _reloads.Add(1, new KeyValuePair<string, object?>("result", applied ? "applied" : "refused"));
+
+    /// <summary>Records a finished request. Allocation-free: tag values are config strings or static names.</summary>
+    public void RecordRequest(Exchange exchange, TimeSpan duration, TimeSpan upstream)
+    {
+        string route = exchange.Route?.Name ?? NoRoute;
+        string upstreamName = exchange.Route?.Upstream?.Name ?? NoRoute;
+        var routeTag = new KeyValuePair<string, object?>("route", route);
+        var upstreamTag = new KeyValuePair<string, object?>("upstream", upstreamName);
+        _requests.Add(1, routeTag, upstreamTag, new KeyValuePair<string, object?>("status_class", StatusClass(exchange.Status)));
+        _duration.Record(duration.TotalSeconds, routeTag, upstreamTag);
+        if (exchange.UpstreamStartTimestamp != 0)
+        {
+            _upstreamDuration.Record(upstream.TotalSeconds, routeTag, upstreamTag);
+            _overhead.Record((duration - upstream).TotalSeconds, routeTag, upstreamTag);
+        }
+
+        if (exchange.RequestBodyBytes > 0)
+        {
+            _bytesIn.Add(exchange.RequestBodyBytes, routeTag);
+        }
+
+        if (exchange.ResponseBodyBytes > 0)
+        {
+            _bytesOut.Add(exchange.ResponseBodyBytes, routeTag);
+        }
+
+        if (exchange.Rejection != RejectionReason.None)
+        {
+            _rejections.Add(1, new KeyValuePair<string, object?>("reason", RejectionNames[(int)exchange.Rejection]));
+        }
+
+        if (exchange.AuthFailure != AuthFailure.None)
+        {
+            _authFailures.Add(1, routeTag, new KeyValuePair<string, object?>("reason", AuthFailureNames[(int)exchange.AuthFailure]));
+        }
+    }
+
+    /// <summary>"2xx" for 200-299 and so on; a request the client abandoned before any response counts as 4xx (499).</summary>
+    public static string StatusClass(int status) => StatusClasses[Math.Clamp(status / 100, 1, 5)];
+
+    /// <summary>The snake_case name of a rejection reason, as labels and the access log show it.</summary>
+    public static string RejectionName(RejectionReason reason) => RejectionNames[(int)reason];
+
+    private static IEnumerable<Measurement<long>> ObservePools(GatewaySnapshot snapshot)
+    {
+        foreach (Upstream upstream in snapshot.Upstreams.Values)
+        {
+            foreach (Destination destination in upstream.Destinations)
+            {
+                var upstreamTag = new KeyValuePair<string, object?>("upstream", upstream.Name);
+                var destinationTag = new KeyValuePair<string, object?>("destination", destination.Address);
+                yield return new Measurement<long>(destination.Pool.IdleCount, upstreamTag, destinationTag, new("state", "idle"));
+                yield return new Measurement<long>(destination.Pool.ActiveCount, upstreamTag, destinationTag, new("state", "active"));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveRateLimits(GatewaySnapshot snapshot)
+    {
+        foreach (RateLimitPolicy policy in snapshot.RateLimits.Values)
+        {
+            var limitTag = new KeyValuePair<string, object?>("limit", policy.Name);
+            yield return new Measurement<long>(policy.Counters.Allowed, limitTag, new("decision", "allowed"));
+            yield return new Measurement<long>(policy.Counters.Limited, limitTag, new("decision", "limited"));
+        }
+    }
+
+    private static string ToSnakeCase(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    public void Dispose() => _meter.Dispose();
+}

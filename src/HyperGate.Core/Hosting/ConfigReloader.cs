@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+using HyperGate.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace HyperGate.Hosting;
+
+/// <summary>The outcome of one reload: applied (possibly with notes), or refused with every error.</summary>
+public sealed record ReloadResult(bool Applied, string Version, IReadOnlyList<ConfigError> Errors, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Reloads the config file on request (the admin API), on SIGHUP, and when the file changes. A file that does not
+/// load or compile is refused: the running config keeps serving and the errors are logged and returned.
+/// </summary>
+public sealed class ConfigReloader : IDisposable
+{
+    /// <summary>Editors save in several steps; changes closer together than this are one reload.</summary>
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
+
+    private readonly GatewayRuntime _runtime;
+    private readonly string _path;
+    private readonly ILogger _logger;
+    private readonly FileSystemWatcher? _watcher;
+    private readonly ITimer _debounce;
+    private readonly PosixSignalRegistration? _hangup;
+
+    public ConfigReloader(GatewayRuntime runtime, string path, ILogger logger, bool watch)
+    {
+        _runtime = runtime;
+        _path = path;
+        _logger = logger;
+        _debounce = runtime.TimeProvider.CreateTimer(static state => _ = ((ConfigReloader)state!).ReloadAsync("file change"), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (watch && File.Exists(path) && directory is not null)
+        {
+            _watcher = new FileSystemWatcher(directory, Path.GetFileName(path))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size,
+            };
+            _watcher.Changed += (_, _) => FileChanged();
+            _watcher.Created += (_, _) => FileChanged();
+            _watcher.Renamed += (_, _) => FileChanged();
+            _watcher.EnableRaisingEvents = true;
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = ReloadAsync("SIGHUP");
+            });
+        }
+    }
+
+    /// <summary>The last reload's outcome; null before the first.</summary>
+    public ReloadResult? LastResult { get; private set; }
+
+    public DateTimeOffset? LastReloadAt { get; private set; }
+
+    /// <summary>Completes with each reload's outcome (for whoever waits on file changes or signals).</summary>
+    public event Action<ReloadResult>? Reloaded;
+
+    private void FileChanged() => _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Reads, validates and compiles the file, then swaps it in; a file identical to the running one changes nothing.</summary>
+    public async Task<ReloadResult> ReloadAsync(string trigger)
+    {
+        GatewaySnapshot current = _runtime.Snapshot;
+        ReloadResult result;
+        try
+        {
+            GatewayConfig config = ConfigLoader.Load(_path);
+            if (config.Version == current.Config.Version)
+            {
+                result = new ReloadResult(true, config.Version, [], ["the file is unchanged"]);
+            }
+            else
+            {
+                await _runtime.ReloadAsync(config);
+                result = new ReloadResult(true, config.Version, [], RestartOnlyChanges(current.Config, config));
+                _logger.LogInformation("config reloaded ({Trigger}): version {Version}, {Routes} routes, {Upstreams} upstreams",
+                    trigger, config.Version, config.Routes.Count, config.Upstreams.Count);
+                foreach (string note in result.Notes)
+                {
+                    _logger.LogWarning("config reload: {Note}", note);
+                }
+            }
+        }
+        catch (ConfigException e)
+        {
+            result = new ReloadResult(false, current.Config.Version, e.Errors, []);
+            _logger.LogError("config reload ({Trigger}) refused, version {Version} keeps serving:{NewLine}{Errors}",
+                trigger, current.Config.Version, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
+        }
+
+        _runtime.Telemetry.Metrics.ReloadApplied(result.Applied);
+        LastResult = result;
+        LastReloadAt = _runtime.TimeProvider.GetUtcNow();
+        Reloaded?.Invoke(result);
+        return result;
+    }
+
+    /// <summary>Settings bound when the process starts: a reload keeps the running values and says so.</summary>
+    private static List<string> RestartOnlyChanges(GatewayConfig running, GatewayConfig next)
+    {
+        var notes = new List<string>();
+        void Check(bool changed, string what)
+        {
+            if (changed)
+            {
+                notes.Add($"{what} changed; the running value stays until the gateway restarts");
+            }
+        }
+
+        Check(!running.Server.Listen.SequenceEqual(next.Server.Listen), "server.listen");
+        Check(running.Server.MaxConnections != next.Server.MaxConnections, "server.max_connections");
+        Check(running.Server.DrainTimeout != next.Server.DrainTimeout, "server.drain_timeout");
+        Check(running.Admin != next.Admin, "[admin]");
+        Check(running.Cluster != next.Cluster, "[cluster]");
+        Check(running.AccessLog != next.AccessLog, "[access_log]");
+        Check(running.Tracing.OtlpEndpoint != next.Tracing.OtlpEndpoint || running.Tracing.ServiceName != next.Tracing.ServiceName, "tracing.otlp_endpoint and service_name");
+        return notes;
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _hangup?.Dispose();
+        _debounce.Dispose();
+    }
+}
