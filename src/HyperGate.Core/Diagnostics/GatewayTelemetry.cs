@@ -30,17 +30,18 @@ public sealed class GatewayTelemetry : IAsyncDisposable
         Metrics = new GatewayMetrics(snapshot, () => AccessLog?.Dropped ?? 0);
         if (withOutputs && config.Tracing.OtlpEndpoint is { } endpoint)
         {
-            // One source per gateway, so that two gateways in one process never export each other's spans.
+            // Sources are selected by name, so this assumes one exporting gateway per process (as the binary runs).
+            // The gateway decides sampling itself (Begin), so every span it starts is recorded.
             Spans = new ActivitySource(ActivitySourceName);
             _tracerProvider = Sdk.CreateTracerProviderBuilder()
                 .AddSource(ActivitySourceName)
                 .SetSampler(new AlwaysOnSampler())
                 .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(config.Tracing.ServiceName))
-                .AddProcessor(new FilteringProcessor(Spans, new BatchActivityExportProcessor(new OtlpTraceExporter(new OtlpExporterOptions
+                .AddOtlpExporter(otlp =>
                 {
-                    Endpoint = new Uri(new Uri(endpoint), "v1/traces"),
-                    Protocol = OtlpExportProtocol.HttpProtobuf,
-                }))))
+                    otlp.Endpoint = new Uri(new Uri(endpoint), "v1/traces");
+                    otlp.Protocol = OtlpExportProtocol.HttpProtobuf;
+                })
                 .Build();
         }
     }
@@ -64,28 +65,6 @@ public sealed class GatewayTelemetry : IAsyncDisposable
         if (AccessLog is not null)
         {
             await AccessLog.DisposeAsync();
-        }
-    }
-
-    /// <summary>Passes on only the spans of one source instance (sources are selected by name, shared by every gateway in the process).</summary>
-    private sealed class FilteringProcessor(ActivitySource source, BaseProcessor<Activity> inner) : BaseProcessor<Activity>
-    {
-        public override void OnEnd(Activity data)
-        {
-            if (data.Source == source)
-            {
-                inner.OnEnd(data);
-            }
-        }
-
-        protected override bool OnForceFlush(int timeoutMilliseconds) => inner.ForceFlush(timeoutMilliseconds);
-
-        protected override bool OnShutdown(int timeoutMilliseconds) => inner.Shutdown(timeoutMilliseconds);
-
-        protected override void Dispose(bool disposing)
-        {
-            inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 }

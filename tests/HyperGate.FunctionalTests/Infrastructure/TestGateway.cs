@@ -15,17 +15,20 @@ public sealed class TestGateway : IAsyncDisposable
 
     public Uri BaseUri => new($"http://{EndPoint}");
 
-    /// <summary>Starts a gateway from config text; the [server] section is added unless given.</summary>
-    public static async Task<TestGateway> StartAsync(string toml)
-    {
-        if (!toml.Contains("[server]", StringComparison.Ordinal))
-        {
-            toml = "[server]\nlisten = [\"127.0.0.1:0\"]\ndrain_timeout = \"10s\"\n\n" + toml;
-        }
+    /// <summary>The admin listener (the config must have <c>[admin] listen = "127.0.0.1:0"</c>).</summary>
+    public Uri AdminUri => Host.Admin!.Address;
 
-        GatewayConfig config = ConfigLoader.Parse(toml, "test.toml");
-        return new TestGateway(await GatewayHost.StartAsync(config));
-    }
+    /// <summary>Starts a gateway from config text; the [server] section is added unless given.</summary>
+    public static async Task<TestGateway> StartAsync(string toml) =>
+        new(await GatewayHost.StartAsync(ConfigLoader.Parse(WithServer(toml), "test.toml")));
+
+    /// <summary>Starts a gateway from a config file, as the binary does (so that it can be reloaded).</summary>
+    public static async Task<TestGateway> StartFromFileAsync(string path) =>
+        new(await GatewayHost.StartAsync(ConfigLoader.Load(path)));
+
+    public static string WithServer(string toml) => toml.Contains("[server]", StringComparison.Ordinal)
+        ? toml
+        : "[server]\nlisten = [\"127.0.0.1:0\"]\ndrain_timeout = \"10s\"\nwatch_config = false\n\n" + toml;
 
     /// <summary>One upstream and one catch-all route to it.</summary>
     public static Task<TestGateway> StartForAsync(string upstreamAddress, string routeExtras = "", string upstreamExtras = "", string limits = "") =>
@@ -40,6 +43,12 @@ public sealed class TestGateway : IAsyncDisposable
             upstream = "backend"
             {routeExtras}
             """);
+
+    public HttpClient CreateAdminClient() => new(new SocketsHttpHandler { UseProxy = false })
+    {
+        BaseAddress = AdminUri,
+        Timeout = TimeSpan.FromSeconds(60),
+    };
 
     public HttpClient CreateClient() => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
     {

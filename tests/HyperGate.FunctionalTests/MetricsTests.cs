@@ -1,0 +1,116 @@
+using System.Net;
+using HyperGate.FunctionalTests.Infrastructure;
+using static HyperGate.FunctionalTests.Infrastructure.PrometheusText;
+
+namespace HyperGate.FunctionalTests;
+
+public class MetricsTests
+{
+    [Fact]
+    public async Task Metrics_AfterKnownTraffic_CountEveryRequestByRouteStatusAndReason()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($"""
+            [admin]
+            listen = "127.0.0.1:0"
+
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+
+            [routes.api]
+            path_prefix = "/api"
+            upstream = "backend"
+            strip_prefix = true
+
+            [routes.mock]
+            path = "/mock"
+            respond = {"{"} status = 200, body = "hello" {"}"}
+            """);
+        using HttpClient client = gateway.CreateClient();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/ok")).StatusCode);
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/api/status/503")).StatusCode);
+        }
+
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nowhere")).StatusCode);
+        }
+
+        Assert.Equal("hello", await client.GetStringAsync("/mock"));
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(5, Value(metrics, "hypergate_requests_total", ("route", "api"), ("upstream", "backend"), ("status_class", "2xx")));
+        Assert.Equal(3, Value(metrics, "hypergate_requests_total", ("route", "api"), ("upstream", "backend"), ("status_class", "5xx")));
+        Assert.Equal(2, Value(metrics, "hypergate_requests_total", ("route", "none"), ("status_class", "4xx")));
+        Assert.Equal(1, Value(metrics, "hypergate_requests_total", ("route", "mock"), ("status_class", "2xx")));
+        Assert.Equal(2, Value(metrics, "hypergate_rejections_total", ("reason", "no_route")));
+        Assert.Equal(8, Value(metrics, "hypergate_request_duration_seconds_count", ("route", "api")));
+        Assert.Equal(8, Value(metrics, "hypergate_upstream_duration_seconds_count", ("route", "api")));
+        Assert.Equal(8, Value(metrics, "hypergate_request_duration_seconds_bucket", ("route", "api"), ("le", "+Inf")));
+        Assert.Equal(5, Value(metrics, "hypergate_response_body_bytes_total", ("route", "mock")));
+
+        // The client's keep-alive connection is open; the pool holds the upstream connection idle.
+        Assert.Equal(1, Value(metrics, "hypergate_downstream_connections"));
+        Assert.Equal(1, Value(metrics, "hypergate_upstream_connections", ("upstream", "backend"), ("destination", upstream.Address), ("state", "idle")));
+    }
+
+    [Fact]
+    public async Task Metrics_RateLimitAndAuthOutcomes_AreCountedPerLimitAndReason()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($"""
+            [admin]
+            listen = "127.0.0.1:0"
+
+            [rate_limits.tight]
+            key = "ip"
+            rate = 2
+            per = "1h"
+
+            [consumers.app]
+            api_keys = ["{Security.CredentialHashes.HashKey("k1")}"]
+
+            [auth.keys]
+            type = "api_key"
+
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+
+            [routes.limited]
+            path_prefix = "/limited"
+            upstream = "backend"
+            rate_limit = ["tight"]
+
+            [routes.private]
+            path_prefix = "/private"
+            upstream = "backend"
+            auth = ["keys"]
+            """);
+        using HttpClient client = gateway.CreateClient();
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 5; i++)
+        {
+            statuses.Add((await client.GetAsync("/limited")).StatusCode);
+        }
+
+        Assert.Equal(2, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/private")).StatusCode);
+        using var wrongKey = new HttpRequestMessage(HttpMethod.Get, "/private") { Headers = { { "X-API-Key", "nope" } } };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(wrongKey)).StatusCode);
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(2, Value(metrics, "hypergate_rate_limit_decisions_total", ("limit", "tight"), ("decision", "allowed")));
+        Assert.Equal(3, Value(metrics, "hypergate_rate_limit_decisions_total", ("limit", "tight"), ("decision", "limited")));
+        Assert.Equal(3, Value(metrics, "hypergate_rejections_total", ("reason", "rate_limited")));
+        Assert.Equal(1, Value(metrics, "hypergate_auth_failures_total", ("route", "private"), ("reason", "missing_credentials")));
+        Assert.Equal(1, Value(metrics, "hypergate_auth_failures_total", ("route", "private"), ("reason", "invalid_credentials")));
+    }
+}
