@@ -124,6 +124,9 @@ internal sealed class DownstreamConnection : IDisposable
                     break;
                 }
 
+                // The wait for this head may have spanned a reload: the request runs on the config current now.
+                snapshot = _runtime.Snapshot;
+                _exchange.Snapshot = snapshot;
                 _runtime.CountRequest();
                 _recorder.Begin(_exchange);
                 try
