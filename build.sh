@@ -9,11 +9,15 @@ shift || true
 
 build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
 
-# The functional tests start a real redis-server; install it on a fresh Debian machine.
+# The functional tests start a real redis-server and drive the dashboard in headless Chromium; install them
+# on a fresh Debian machine.
 test_dependencies() {
-  if ! command -v redis-server >/dev/null && [[ ! -x /usr/bin/redis-server ]]; then
-    echo "installing redis-server for the tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  local missing=()
+  if ! command -v redis-server >/dev/null && [[ ! -x /usr/bin/redis-server ]]; then missing+=(redis-server); fi
+  if [[ ! -x /usr/bin/chromium && -z "${HYPERGATE_CHROMIUM:-}" ]]; then missing+=(chromium); fi
+  if (( ${#missing[@]} > 0 )); then
+    echo "installing ${missing[*]} for the tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
