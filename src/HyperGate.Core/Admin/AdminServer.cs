@@ -83,7 +83,7 @@ public sealed class AdminServer : IAsyncDisposable
     /// </summary>
     public static MeterProviderBuilder ConfigureMetrics(MeterProviderBuilder metrics, GatewayTelemetry telemetry) => metrics
         .AddMeter(GatewayMetrics.MeterName)
-        .AddView(instrument => !telemetry.Owns(instrument) ? MetricStreamConfiguration.Drop
+        .AddView(instrument => !telemetry.Metrics.Owns(instrument) ? MetricStreamConfiguration.Drop
             : instrument is Histogram<double> ? new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.DurationBuckets }
             : null);
 

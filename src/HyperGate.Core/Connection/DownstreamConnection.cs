@@ -131,138 +131,138 @@ internal sealed class DownstreamConnection : IDisposable
                 _recorder.Begin(_exchange);
                 try
                 {
-                if (rejection != RejectionReason.None)
-                {
-                    _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                    break;
-                }
-
-                // 2. Canonical path, limits, route; the gateway may answer here itself.
-                rejection = Route(snapshot, out byte[]? allow);
-                if (rejection != RejectionReason.None)
-                {
-                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
+                    if (rejection != RejectionReason.None)
                     {
+                        _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
                         break;
                     }
 
-                    continue;
-                }
-
-                // 3. Policies, in a fixed order; each may answer the request itself.
-                Route route = _exchange.Route!;
-                (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
-                if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
-                {
-                    // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                    bool keepAlive = CanKeepAliveAfterAnswer();
-                    GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
-                    _exchange.Status = GatewayResponses.PreflightStatus;
-                    if (!keepAlive)
+                    // 2. Canonical path, limits, route; the gateway may answer here itself.
+                    rejection = Route(snapshot, out byte[]? allow);
+                    if (rejection != RejectionReason.None)
                     {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                if (rejection != RejectionReason.None)
-                {
-                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                if (route.DirectResponse is { } direct)
-                {
-                    bool keepAlive = CanKeepAliveAfterAnswer();
-                    GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
-                    _exchange.Status = direct.Status;
-                    if (!keepAlive)
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                if (!_forwarder.TryStart(out rejection))
-                {
-                    rejection = await _forwarder.ConnectAsync();
-                }
-
-                if (rejection != RejectionReason.None)
-                {
-                    if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                bool? forwarded = null;
-                while (forwarded is null)
-                {
-                    ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                    if (_forwarder.SendRequestHead())
-                    {
-                        FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                        if (flush.IsCompleted)
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
                         {
-                            step = ResponseHeadStep.ClosedBeforeResponse;
-                        }
-                    }
-
-                    // 5. The response head, relaying interim responses.
-                    while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                    {
-                        if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                        {
-                            step = ResponseHeadStep.ClosedBeforeResponse;
                             break;
                         }
 
-                        ReadResult response;
-                        try
+                        continue;
+                    }
+
+                    // 3. Policies, in a fixed order; each may answer the request itself.
+                    Route route = _exchange.Route!;
+                    (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
+                    if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                    {
+                        // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
+                        bool keepAlive = CanKeepAliveAfterAnswer();
+                        GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                        _exchange.Status = GatewayResponses.PreflightStatus;
+                        if (!keepAlive)
                         {
-                            response = await _forwarder.Upstream.Input.ReadAsync();
-                        }
-                        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                        {
-                            step = ResponseHeadStep.ClosedBeforeResponse;
                             break;
                         }
 
-                        step = _forwarder.OnResponseRead(response);
+                        continue;
                     }
 
-                    // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                    forwarded = step switch
+                    if (rejection != RejectionReason.None)
                     {
-                        ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                        ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                        _ => await _forwarder.FailAsync(step),
-                    };
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
+                        {
+                            break;
+                        }
 
-                    if (forwarded is null)
+                        continue;
+                    }
+
+                    if (route.DirectResponse is { } direct)
+                    {
+                        bool keepAlive = CanKeepAliveAfterAnswer();
+                        GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
+                        _exchange.Status = direct.Status;
+                        if (!keepAlive)
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                    if (!_forwarder.TryStart(out rejection))
                     {
                         rejection = await _forwarder.ConnectAsync();
-                        if (rejection != RejectionReason.None)
+                    }
+
+                    if (rejection != RejectionReason.None)
+                    {
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
                         {
-                            forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    bool? forwarded = null;
+                    while (forwarded is null)
+                    {
+                        ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                        if (_forwarder.SendRequestHead())
+                        {
+                            FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                            if (flush.IsCompleted)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                            }
+                        }
+
+                        // 5. The response head, relaying interim responses.
+                        while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                        {
+                            if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            ReadResult response;
+                            try
+                            {
+                                response = await _forwarder.Upstream.Input.ReadAsync();
+                            }
+                            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            step = _forwarder.OnResponseRead(response);
+                        }
+
+                        // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                        forwarded = step switch
+                        {
+                            ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                            ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                            _ => await _forwarder.FailAsync(step),
+                        };
+
+                        if (forwarded is null)
+                        {
+                            rejection = await _forwarder.ConnectAsync();
+                            if (rejection != RejectionReason.None)
+                            {
+                                forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                            }
                         }
                     }
-                }
 
-                if (!forwarded.Value)
-                {
-                    break;
-                }
+                    if (!forwarded.Value)
+                    {
+                        break;
+                    }
                 }
                 finally
                 {

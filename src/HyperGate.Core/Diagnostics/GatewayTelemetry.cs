@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using HyperGate.Configuration;
 using HyperGate.Hosting;
 using Microsoft.Extensions.Logging;
@@ -53,9 +52,6 @@ public sealed class GatewayTelemetry : IAsyncDisposable
 
     /// <summary>Where sampled requests' spans start; null unless <c>[tracing] otlp_endpoint</c> is set.</summary>
     public ActivitySource? Spans { get; }
-
-    /// <summary>True when <paramref name="instrument"/> is this gateway's own (for exporters that select meters by name).</summary>
-    public bool Owns(Instrument instrument) => Metrics.Owns(instrument);
 
     public async ValueTask DisposeAsync()
     {

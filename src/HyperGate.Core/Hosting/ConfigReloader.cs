@@ -57,7 +57,7 @@ public sealed class ConfigReloader : IDisposable
 
     public DateTimeOffset? LastReloadAt { get; private set; }
 
-    /// <summary>Completes with each reload's outcome (for whoever waits on file changes or signals).</summary>
+    /// <summary>Raised after every reload, whatever triggered it, with its outcome.</summary>
     public event Action<ReloadResult>? Reloaded;
 
     private void FileChanged() => _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
