@@ -57,14 +57,7 @@ public class CommandLineTests
         try
         {
             // The console logger writes from its own queue, so the listener line may follow the banner.
-            string? line;
-            do
-            {
-                line = await gateway.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            }
-            while (line is not null && !line.Contains("listening on", StringComparison.Ordinal));
-
-            Assert.Contains($"listening on http://127.0.0.1:{port}", line);
+            Assert.Contains($"listening on http://127.0.0.1:{port}", await ReadUntilAsync(gateway, "listening on"));
 
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             Task<string> inFlight = client.GetStringAsync("/slow");
@@ -90,6 +83,58 @@ public class CommandLineTests
 
             File.Delete(config);
         }
+    }
+
+    [Fact]
+    public async Task Sighup_ReloadsTheConfigFile()
+    {
+        int port = FreePort();
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        string initial = $"""
+            [server]
+            listen = ["127.0.0.1:{port}"]
+            watch_config = false
+            [routes.first]
+            path = "/first"
+            respond = {"{"} status = 200 {"}"}
+            """;
+        await File.WriteAllTextAsync(config, initial);
+        using Process gateway = Start("--config", config);
+        try
+        {
+            await ReadUntilAsync(gateway, "listening on");
+            await File.WriteAllTextAsync(config, initial + "\n[routes.second]\npath = \"/second\"\nrespond = { status = 202 }\n");
+            using (Process hangup = Process.Start("kill", ["-HUP", gateway.Id.ToString()]))
+            {
+                await hangup.WaitForExitAsync();
+            }
+
+            Assert.Contains("config reloaded (SIGHUP)", await ReadUntilAsync(gateway, "config reloaded"));
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            Assert.Equal(HttpStatusCode.Accepted, (await client.GetAsync("/second")).StatusCode);
+        }
+        finally
+        {
+            if (!gateway.HasExited)
+            {
+                gateway.Kill();
+            }
+
+            File.Delete(config);
+        }
+    }
+
+    /// <summary>Reads the gateway's output until a line containing <paramref name="text"/>, and returns it.</summary>
+    private static async Task<string> ReadUntilAsync(Process gateway, string text)
+    {
+        string? line;
+        do
+        {
+            line = await gateway.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        while (line is not null && !line.Contains(text, StringComparison.Ordinal));
+
+        return line ?? throw new InvalidOperationException($"the gateway exited before printing \"{text}\"");
     }
 
     private static int FreePort()
