@@ -86,17 +86,19 @@ public sealed class GatewayHost : IAsyncDisposable
         await Task.WhenAll(runtime.RateLimits.ConnectAsync(), runtime.Auth.LoadKeysAsync());
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
-        foreach (ListenOptions listener in listeners)
-        {
-            logger.LogInformation("listening on http://{Endpoint} (data plane)", listener.IPEndPoint);
-        }
 
+        // Reload triggers (SIGHUP among them) are in place before the gateway says it is listening.
         var reloader = new ConfigReloader(runtime, config.SourcePath, logger, config.Server.WatchConfig);
         var host = new GatewayHost(app, runtime, listeners, reloader);
         if (config.Admin.Listen is not null)
         {
             host.Admin = await AdminServer.StartAsync(config.Admin, runtime, reloader, () => host.Endpoints, ConfigureLogging);
-            logger.LogInformation("admin listening on {Address}", host.Admin.Address);
+            logger.LogInformation("admin API on {Address}", host.Admin.Address);
+        }
+
+        foreach (ListenOptions listener in listeners)
+        {
+            logger.LogInformation("listening on http://{Endpoint} (data plane)", listener.IPEndPoint);
         }
 
         return host;
