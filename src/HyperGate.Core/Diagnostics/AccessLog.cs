@@ -17,7 +17,6 @@ public sealed class AccessLog : IAsyncDisposable
     private readonly Channel<LogLine> _queue;
     private readonly Task _writer;
     private long _dropped;
-    private long _written;
 
     public AccessLog(AccessLogConfig config, ILogger logger)
     {
@@ -33,9 +32,6 @@ public sealed class AccessLog : IAsyncDisposable
 
     /// <summary>Lines dropped because the queue was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
-
-    /// <summary>Lines written out.</summary>
-    public long Written => Interlocked.Read(ref _written);
 
     /// <summary>Queues a copy of <paramref name="line"/> (which ends with a newline); never waits.</summary>
     public void Enqueue(ReadOnlySpan<byte> line)
@@ -72,7 +68,6 @@ public sealed class AccessLog : IAsyncDisposable
 
                         await output.WriteAsync(line.Buffer.AsMemory(0, line.Length));
                         size += line.Length;
-                        Interlocked.Increment(ref _written);
                     }
                     finally
                     {

@@ -103,7 +103,7 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     /// <summary>"2xx" for 200-299 and so on; a request the client abandoned before any response counts as 4xx (499).</summary>
-    public static string StatusClass(int status) => StatusClasses[Math.Clamp(status / 100, 1, 5)];
+    private static string StatusClass(int status) => StatusClasses[Math.Clamp(status / 100, 1, 5)];
 
     /// <summary>The snake_case name of a rejection reason, as labels and the access log show it.</summary>
     public static string RejectionName(RejectionReason reason) => RejectionNames[(int)reason];

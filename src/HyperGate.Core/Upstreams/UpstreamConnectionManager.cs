@@ -72,9 +72,6 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
         }
     }
 
-    /// <summary>Every pool in use: destination address → pool.</summary>
-    public IEnumerable<KeyValuePair<string, ConnectionPool>> Pools => _pools;
-
     public void EvictIdle()
     {
         foreach (ConnectionPool pool in _pools.Values)
