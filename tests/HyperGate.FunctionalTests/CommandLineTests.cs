@@ -85,6 +85,48 @@ public class CommandLineTests
         }
     }
 
+    [Fact]
+    public async Task Sighup_ReloadsTheConfigFile()
+    {
+        int port = FreePort();
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        string initial = $"""
+            [server]
+            listen = ["127.0.0.1:{port}"]
+            watch_config = false
+            [routes.first]
+            path = "/first"
+            respond = {"{"} status = 200 {"}"}
+            """;
+        await File.WriteAllTextAsync(config, initial);
+
+        // A process started with SIGHUP ignored (under nohup, as some CI runners are) passes the ignore on, and the
+        // runtime keeps an inherited ignore; env resets SIGHUP to its default so the gateway can take it.
+        using Process gateway = StartWith("env", ["--default-signal=HUP", Binary, "--config", config]);
+        try
+        {
+            await ReadUntilAsync(gateway, "listening on");
+            await File.WriteAllTextAsync(config, initial + "\n[routes.second]\npath = \"/second\"\nrespond = { status = 202 }\n");
+            using (Process hangup = Process.Start("kill", ["-HUP", gateway.Id.ToString()]))
+            {
+                await hangup.WaitForExitAsync();
+            }
+
+            Assert.Contains("config reloaded (SIGHUP)", await ReadUntilAsync(gateway, "config reloaded"));
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            Assert.Equal(HttpStatusCode.Accepted, (await client.GetAsync("/second")).StatusCode);
+        }
+        finally
+        {
+            if (!gateway.HasExited)
+            {
+                gateway.Kill();
+            }
+
+            File.Delete(config);
+        }
+    }
+
     /// <summary>Reads the gateway's output until a line containing <paramref name="text"/>, and returns it.</summary>
     private static async Task<string> ReadUntilAsync(Process gateway, string text)
     {
@@ -115,9 +157,11 @@ public class CommandLineTests
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    private static Process Start(params string[] args)
+    private static Process Start(params string[] args) => StartWith(Binary, args);
+
+    private static Process StartWith(string program, string[] args)
     {
-        var start = new ProcessStartInfo(Binary)
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
