@@ -81,7 +81,7 @@ public static class Program
             return 2;
         }
 
-        var fields = headers.Select(h => h.Split(':', 2)).Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty)).ToList();
+        List<KeyValuePair<string, string>> fields = RouteExplainer.ParseHeaders(headers);
         return TryLoad(path, out _, snapshot => Console.Write(RouteExplainer.Explain(snapshot, method, url, fields))) ? 0 : 1;
     }
 

@@ -193,8 +193,7 @@ public sealed class AdminServer : IAsyncDisposable
             return WriteJson(context, 400, new JsonObject { ["error"] = "host and path do not form a URL" });
         }
 
-        var headers = query["header"].OfType<string>().Select(h => h.Split(':', 2))
-            .Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty)).ToList();
+        List<KeyValuePair<string, string>> headers = RouteExplainer.ParseHeaders(query["header"].OfType<string>());
         Explanation explanation = RouteExplainer.Explain(_runtime.Snapshot, method, url, headers);
         return WriteJson(context, 200, new JsonObject
         {

@@ -180,8 +180,9 @@ public sealed class RequestRecorder : IDisposable
     private static void EndSpan(Activity span, Exchange exchange, TimeSpan upstream)
     {
         string route = exchange.Route?.Name ?? GatewayMetrics.NoRoute;
-        span.DisplayName = $"{exchange.Request.Method.ToString().ToUpperInvariant()} {route}";
-        span.SetTag("http.request.method", System.Text.Encoding.ASCII.GetString(exchange.Request.MethodBytes));
+        string method = System.Text.Encoding.ASCII.GetString(exchange.Request.MethodBytes);
+        span.DisplayName = $"{method} {route}";
+        span.SetTag("http.request.method", method);
         span.SetTag("http.response.status_code", exchange.Status);
         span.SetTag("hypergate.route", route);
         span.SetTag("hypergate.upstream", exchange.Route?.Upstream?.Name);

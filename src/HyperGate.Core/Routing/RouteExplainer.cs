@@ -38,6 +38,10 @@ public sealed record Explanation(string Request, string Outcome, string? Route, 
 /// </summary>
 public static class RouteExplainer
 {
+    /// <summary>Header fields written as "Name: value" (the CLI's -H, the admin API's header=).</summary>
+    public static List<KeyValuePair<string, string>> ParseHeaders(IEnumerable<string> fields) =>
+        [.. fields.Select(f => f.Split(':', 2)).Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty))];
+
     public static Explanation Explain(GatewaySnapshot snapshot, string method, Uri url, IReadOnlyList<KeyValuePair<string, string>> headers)
     {
         string target = url.PathAndQuery;
