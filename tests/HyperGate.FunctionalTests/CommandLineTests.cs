@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using HyperGate.FunctionalTests.Infrastructure;
 
 namespace HyperGate.FunctionalTests;
@@ -42,7 +41,7 @@ public class CommandLineTests
     public async Task Sigterm_FinishesTheRequestInFlight_ThenExitsZero()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
-        int port = FreePort();
+        int port = TestPorts.Free();
         string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
         await File.WriteAllTextAsync(config, $"""
             [server]
@@ -88,7 +87,7 @@ public class CommandLineTests
     [Fact]
     public async Task Sighup_ReloadsTheConfigFile()
     {
-        int port = FreePort();
+        int port = TestPorts.Free();
         string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
         string initial = $"""
             [server]
@@ -148,13 +147,6 @@ public class CommandLineTests
         while (line is not null && !line.Contains(text, StringComparison.Ordinal));
 
         return line ?? throw new InvalidOperationException($"the gateway exited before printing \"{text}\":\n{string.Join("\n", seen)}");
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     private static Process Start(params string[] args) => StartWith(Binary, args);

@@ -89,16 +89,20 @@ public static class ConfigLoader
             return new ServerConfig([], TimeSpan.FromSeconds(30), DefaultMaxConnections, true, [], true);
         }
 
-        var listen = new List<string>();
+        var listen = new List<ListenAddress>();
         foreach ((string address, SourceLocation location) in server.StringList("listen"))
         {
-            if (IPEndPoint.TryParse(address, out IPEndPoint? endPoint) && address.Contains(':'))
+            if (!IPEndPoint.TryParse(address, out IPEndPoint? endPoint) || !address.Contains(':'))
             {
-                listen.Add(address);
+                errors.Add(new ConfigError(location, $"server.listen: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
+            }
+            else if (listen.Any(l => l.EndPoint.Equals(endPoint)))
+            {
+                errors.Add(new ConfigError(location, $"server.listen: {endPoint} is listed twice", "remove the repeated address"));
             }
             else
             {
-                errors.Add(new ConfigError(location, $"server.listen: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
+                listen.Add(new ListenAddress(endPoint, location));
             }
         }
 

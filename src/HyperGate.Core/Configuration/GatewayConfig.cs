@@ -46,12 +46,18 @@ public sealed record CorsConfig(
 
 /// <summary><c>[server]</c></summary>
 public sealed record ServerConfig(
-    IReadOnlyList<string> Listen,
+    IReadOnlyList<ListenAddress> Listen,
     TimeSpan DrainTimeout,
     int MaxConnections,
     bool CaseSensitiveRouting,
     IReadOnlyList<IPNetwork> TrustedProxies,
     bool WatchConfig);
+
+/// <summary>One <c>server.listen</c> address; where it was written, for errors found when binding it.</summary>
+public sealed record ListenAddress(IPEndPoint EndPoint, SourceLocation Location)
+{
+    public override string ToString() => EndPoint.ToString();
+}
 
 /// <summary><c>[admin]</c>: the operations listener. <see cref="Listen"/> is null when there is none.</summary>
 public sealed record AdminConfig(string? Listen, bool Dashboard)

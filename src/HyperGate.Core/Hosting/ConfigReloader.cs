@@ -17,15 +17,17 @@ public sealed class ConfigReloader : IDisposable
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
 
     private readonly GatewayRuntime _runtime;
+    private readonly DataPlaneListeners _listeners;
     private readonly string _path;
     private readonly ILogger _logger;
     private readonly FileSystemWatcher? _watcher;
     private readonly ITimer _debounce;
     private readonly PosixSignalRegistration? _hangup;
 
-    public ConfigReloader(GatewayRuntime runtime, string path, ILogger logger, bool watch)
+    public ConfigReloader(GatewayRuntime runtime, DataPlaneListeners listeners, string path, ILogger logger, bool watch)
     {
         _runtime = runtime;
+        _listeners = listeners;
         _path = path;
         _logger = logger;
         _debounce = runtime.TimeProvider.CreateTimer(static state => _ = ((ConfigReloader)state!).ReloadAsync("file change"), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -76,7 +78,7 @@ public sealed class ConfigReloader : IDisposable
             }
             else
             {
-                await _runtime.ReloadAsync(config);
+                await _runtime.ReloadAsync(config, () => _listeners.ApplyAsync(config.Server.Listen, config.Server.DrainTimeout));
                 result = new ReloadResult(true, config.Version, [], RestartOnlyChanges(current.Config, config));
                 _logger.LogInformation("config reloaded ({Trigger}): version {Version}, {Routes} routes, {Upstreams} upstreams",
                     trigger, config.Version, config.Routes.Count, config.Upstreams.Count);
@@ -112,9 +114,7 @@ public sealed class ConfigReloader : IDisposable
             }
         }
 
-        Check(!running.Server.Listen.SequenceEqual(next.Server.Listen), "server.listen");
-        Check(running.Server.MaxConnections != next.Server.MaxConnections, "server.max_connections");
-        Check(running.Server.DrainTimeout != next.Server.DrainTimeout, "server.drain_timeout");
+        Check(running.Server.DrainTimeout != next.Server.DrainTimeout, "server.drain_timeout for shutdown");
         Check(running.Admin != next.Admin, "[admin]");
         Check(running.Cluster != next.Cluster, "[cluster]");
         Check(running.AccessLog != next.AccessLog, "[access_log]");

@@ -9,7 +9,7 @@ using HyperGate.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,15 +17,15 @@ using Microsoft.Extensions.Logging;
 namespace HyperGate.Hosting;
 
 /// <summary>
-/// Runs a gateway: Kestrel's socket transport accepts connections on each listen address and hands them to
+/// Runs a gateway: <see cref="DataPlaneListeners"/> accepts connections on each listen address and hands them to
 /// <see cref="GatewayConnectionHandler"/>; Kestrel's HTTP stack is never in the request path.
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly List<ListenOptions> _listeners;
+    private readonly DataPlaneListeners _listeners;
 
-    private GatewayHost(WebApplication app, GatewayRuntime runtime, List<ListenOptions> listeners, ConfigReloader reloader)
+    private GatewayHost(WebApplication app, GatewayRuntime runtime, DataPlaneListeners listeners, ConfigReloader reloader)
     {
         _app = app;
         Runtime = runtime;
@@ -42,7 +42,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public AdminServer? Admin { get; private set; }
 
     /// <summary>The bound data-plane addresses (with real ports when the config asked for port 0).</summary>
-    public IReadOnlyList<IPEndPoint> Endpoints => _listeners.Select(l => l.IPEndPoint!).ToList();
+    public IReadOnlyList<IPEndPoint> Endpoints => _listeners.Endpoints;
 
     public static async Task<GatewayHost> StartAsync(GatewayConfig config, GatewayHostOptions? options = null)
     {
@@ -64,22 +64,10 @@ public sealed class GatewayHost : IAsyncDisposable
             GatewayRuntime.Create(config, options.TimeProvider, services.GetRequiredService<ILoggerFactory>(), options.QuotaStoreFactory, withOutputs: true));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
-        var listeners = new List<ListenOptions>();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
 
-            // Past the cap Kestrel closes new connections as they arrive, before any byte is read.
-            kestrel.Limits.MaxConcurrentConnections = config.Server.MaxConnections;
-            foreach (string address in config.Server.Listen)
-            {
-                kestrel.Listen(IPEndPoint.Parse(address), listen =>
-                {
-                    listen.UseConnectionHandler<GatewayConnectionHandler>();
-                    listeners.Add(listen);
-                });
-            }
-        });
+        // Kestrel contributes its socket transport; the server is ours: one Kestrel listener per address.
+        builder.Services.AddSingleton<DataPlaneListeners>();
+        builder.Services.AddSingleton<IServer>(services => services.GetRequiredService<DataPlaneListeners>());
 
         WebApplication app = builder.Build();
         GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
@@ -88,7 +76,8 @@ public sealed class GatewayHost : IAsyncDisposable
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
 
         // Reload triggers (SIGHUP among them) are in place before the gateway says it is listening.
-        var reloader = new ConfigReloader(runtime, config.SourcePath, logger, config.Server.WatchConfig);
+        DataPlaneListeners listeners = app.Services.GetRequiredService<DataPlaneListeners>();
+        var reloader = new ConfigReloader(runtime, listeners, config.SourcePath, logger, config.Server.WatchConfig);
         var host = new GatewayHost(app, runtime, listeners, reloader);
         if (config.Admin.Listen is not null)
         {
@@ -96,9 +85,9 @@ public sealed class GatewayHost : IAsyncDisposable
             logger.LogInformation("admin API on {Address}", host.Admin.Address);
         }
 
-        foreach (ListenOptions listener in listeners)
+        foreach (IPEndPoint endpoint in listeners.Endpoints)
         {
-            logger.LogInformation("listening on http://{Endpoint} (data plane)", listener.IPEndPoint);
+            logger.LogInformation("listening on http://{Endpoint} (data plane)", endpoint);
         }
 
         return host;

@@ -83,9 +83,10 @@ public sealed class GatewayRuntime : IAsyncDisposable
     /// <summary>
     /// Compiles <paramref name="config"/> off the hot path and publishes it with one reference write. Requests
     /// in flight finish on the snapshot they started with; pools of destinations that left the config drain.
-    /// Throws <see cref="ConfigException"/> when the config does not compile: the current one keeps serving.
+    /// Throws <see cref="ConfigException"/> when the config does not compile, or when <paramref name="beforeSwap"/>
+    /// (the host opening new listen addresses) throws it: the current one keeps serving.
     /// </summary>
-    public async Task ReloadAsync(GatewayConfig config)
+    public async Task ReloadAsync(GatewayConfig config, Func<Task>? beforeSwap = null)
     {
         await _reloading.WaitAsync();
         try
@@ -94,6 +95,13 @@ public sealed class GatewayRuntime : IAsyncDisposable
             try
             {
                 next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth);
+
+                // New key sets and the quota store are ready before the first request needs them.
+                await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync());
+                if (beforeSwap is not null)
+                {
+                    await beforeSwap();
+                }
             }
             catch
             {
@@ -103,8 +111,6 @@ public sealed class GatewayRuntime : IAsyncDisposable
                 throw;
             }
 
-            // New key sets and the quota store are ready before the first request needs them.
-            await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync());
             Volatile.Write(ref _snapshot, next);
             RateLimits.Commit();
             Auth.Commit();

@@ -68,7 +68,7 @@ public class ConfigLoaderTests
             upstream = "users"
             """, "mem.toml");
 
-        Assert.Equal(["127.0.0.1:8080"], config.Server.Listen);
+        Assert.Equal(["127.0.0.1:8080"], config.Server.Listen.Select(l => l.ToString()));
         UpstreamConfig upstream = Assert.Single(config.Upstreams);
         Assert.Equal(UpstreamSettings.Default.ConnectTimeout, upstream.ConnectTimeout);
         RouteConfig route = Assert.Single(config.Routes);
