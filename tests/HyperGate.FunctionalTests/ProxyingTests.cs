@@ -240,28 +240,6 @@ public class ProxyingTests
     }
 
     [Fact]
-    public async Task RoundRobin_SpreadsRequestsOverDestinations()
-    {
-        await using TestUpstream a = await TestUpstream.StartAsync("a");
-        await using TestUpstream b = await TestUpstream.StartAsync("b");
-        await using TestGateway gateway = await TestGateway.StartAsync($"""
-            [upstreams.backend]
-            targets = ["{a.Address}", "{b.Address}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
-        using HttpClient client = gateway.CreateClient();
-        for (int i = 0; i < 10; i++)
-        {
-            await client.GetStringAsync("/");
-        }
-
-        Assert.Equal(5, a.RequestCount);
-        Assert.Equal(5, b.RequestCount);
-    }
-
-    [Fact]
     public async Task KeepAlive_ReusesOnePooledUpstreamConnection()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();

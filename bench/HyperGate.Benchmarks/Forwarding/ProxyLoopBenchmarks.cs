@@ -19,8 +19,9 @@ namespace HyperGate.Benchmarks.Forwarding;
 
 /// <summary>
 /// The per-request work between the two sockets, in memory: parse the downstream head, start its trace,
-/// normalize the path, route, serialize the upstream head into a pipe (the fake transport), and record the
-/// request's metrics into a live OpenTelemetry meter provider, as a gateway with an admin listener does.
+/// normalize the path, route, pick a destination (p2c, with its in-flight accounting), serialize the upstream
+/// head into a pipe (the fake transport), and record the request's metrics into a live OpenTelemetry meter
+/// provider, as a gateway with an admin listener does.
 /// </summary>
 [MemoryDiagnoser]
 public class ProxyLoopBenchmarks
@@ -30,7 +31,7 @@ public class ProxyLoopBenchmarks
     private GatewayRuntime _runtime = null!;
     private GatewaySnapshot _snapshot = null!;
     private Exchange _exchange = null!;
-    private Destination _destination = null!;
+    private Upstream _users = null!;
     private RequestRecorder _recorder = null!;
     private MeterProvider _metrics = null!;
     private ReadOnlySequence<byte> _request;
@@ -46,7 +47,7 @@ public class ProxyLoopBenchmarks
             rate = 1000000000
             per = "1s"
             [upstreams.users]
-            targets = ["127.0.0.1:9001"]
+            targets = ["127.0.0.1:9001", "127.0.0.1:9002"]
             [routes.users]
             host = "api.example.com"
             path_prefix = "/users"
@@ -59,7 +60,7 @@ public class ProxyLoopBenchmarks
             """, "bench.toml");
         _runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
         _snapshot = _runtime.Snapshot;
-        _destination = _snapshot.Upstreams["users"].Destinations[0];
+        _users = _snapshot.Upstreams["users"];
         _exchange = new Exchange(_downstream.Reader, _downstream.Writer, IPAddress.Loopback, isHttps: false)
         {
             Snapshot = _snapshot,
@@ -97,12 +98,15 @@ public class ProxyLoopBenchmarks
             _exchange.RateLimits.Apply(_exchange.Route!.RateLimits!, _exchange, _snapshot.TrustedProxies, TimeProvider.System.TimestampFrequency);
         }
 
-        UpstreamRequestWriter.Write(_upstream.Writer, _exchange, _destination, upgrade: false);
+        Destination destination = _users.PickDestination(_exchange)!;
+        destination.RequestStarted();
+        UpstreamRequestWriter.Write(_upstream.Writer, _exchange, destination, upgrade: false);
         _upstream.Writer.FlushAsync().GetAwaiter().GetResult();
         ReadResult written = _upstream.Reader.ReadAsync().GetAwaiter().GetResult();
         long bytes = written.Buffer.Length;
         _upstream.Reader.AdvanceTo(written.Buffer.End);
         _exchange.Status = 200;
+        destination.RequestEnded();
         _recorder.Complete(_exchange);
         return bytes;
     }

@@ -21,10 +21,10 @@ public static class ConfigCompiler
             var settings = new UpstreamSettings(upstream.ConnectTimeout, upstream.ResponseTimeout, upstream.MaxIdleConnections, upstream.IdleTimeout);
             Destination[] destinations = upstream.Targets.Select(target =>
             {
-                Destination.TryParseEndPoint(target, out EndPoint? endPoint);
-                return new Destination(target, endPoint!, connections.GetOrCreatePool(target, endPoint!, settings));
+                Destination.TryParseEndPoint(target.Address, out EndPoint? endPoint);
+                return connections.GetOrCreateDestination(upstream.Name, target.Address, endPoint!, settings);
             }).ToArray();
-            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, settings);
+            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, [.. upstream.Targets.Select(t => t.Weight)], settings, upstream.Balance, Random.Shared, connections.TimeProvider);
         }
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);

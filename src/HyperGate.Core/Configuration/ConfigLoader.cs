@@ -4,6 +4,7 @@ using System.Text;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Balancing;
 
 namespace HyperGate.Configuration;
 
@@ -370,17 +371,22 @@ public static class ConfigLoader
     private static UpstreamConfig ReadUpstream(string name, ConfigReader upstream)
     {
         UpstreamSettings defaults = UpstreamSettings.Default;
-        var targets = new List<string>();
-        foreach ((string target, SourceLocation location) in upstream.StringList("targets"))
+        var targets = new List<TargetConfig>();
+        foreach (TomlNode item in upstream.Items("targets"))
         {
-            if (Destination.TryParseEndPoint(target, out _))
+            TargetConfig? target = ReadTarget(upstream, item);
+            if (target is null)
             {
-                targets.Add(target);
+                continue;
             }
-            else
+
+            if (targets.Any(t => string.Equals(t.Address, target.Address, StringComparison.OrdinalIgnoreCase)))
             {
-                upstream.ErrorAt(location, "targets", $"\"{target}\" is not host:port", "write \"127.0.0.1:9001\", \"[::1]:9001\" or \"service.local:80\"");
+                upstream.ErrorAt(target.Location, "targets", $"\"{target.Address}\" is listed twice", "list it once; give it a weight to send it more traffic");
+                continue;
             }
+
+            targets.Add(target);
         }
 
         if (!upstream.Has("targets"))
@@ -395,9 +401,87 @@ public static class ConfigLoader
             upstream.Duration("connect_timeout", defaults.ConnectTimeout),
             upstream.Duration("response_timeout", defaults.ResponseTimeout),
             (int)upstream.Integer("max_idle_connections", defaults.MaxIdleConnections, 0, 100_000),
-            upstream.Duration("idle_timeout", defaults.IdleTimeout));
+            upstream.Duration("idle_timeout", defaults.IdleTimeout),
+            ReadBalance(upstream));
         upstream.RejectUnknownKeys();
         return config;
+    }
+
+    /// <summary>A target: "host:port", or { address = "host:port", weight = N }.</summary>
+    private static TargetConfig? ReadTarget(ConfigReader upstream, TomlNode item)
+    {
+        const string Hint = "write \"127.0.0.1:9001\", \"[::1]:9001\", \"service.local:80\" or { address = \"127.0.0.1:9001\", weight = 3 }";
+        (string? address, int weight) = (null, 1);
+        switch (item)
+        {
+            case TomlScalar { Value: string text }:
+                address = text;
+                break;
+            case TomlTableNode table:
+                ConfigReader target = upstream.ItemTable("targets", table);
+                address = target.String("address");
+                weight = (int)target.Integer("weight", 1, 1, 1000);
+                if (address is null)
+                {
+                    target.Error("address", "is required", Hint);
+                }
+
+                target.RejectUnknownKeys();
+                break;
+            default:
+                upstream.ErrorAt(item.Location, "targets", "every target must be a string or an inline table", Hint);
+                return null;
+        }
+
+        if (address is null)
+        {
+            return null;
+        }
+
+        if (!Destination.TryParseEndPoint(address, out _))
+        {
+            upstream.ErrorAt(item.Location, "targets", $"\"{address}\" is not host:port", Hint);
+            return null;
+        }
+
+        return new TargetConfig(address, weight, item.Location);
+    }
+
+    private static BalanceSettings ReadBalance(ConfigReader upstream)
+    {
+        BalanceAlgorithm algorithm = BalanceSettings.Default.Algorithm;
+        if (upstream.String("balance") is { } text)
+        {
+            if (BalanceSettings.ParseAlgorithm(text) is { } parsed)
+            {
+                algorithm = parsed;
+            }
+            else
+            {
+                upstream.Error("balance", $"\"{text}\" is not a balancing algorithm", "use p2c (the default), round_robin, least_requests, consistent_hash or random");
+            }
+        }
+
+        HashKey? hashOn = null;
+        if (upstream.String("hash_on") is { } keyText)
+        {
+            hashOn = HashKey.Parse(keyText);
+            if (hashOn is null)
+            {
+                upstream.Error("hash_on", $"\"{keyText}\" is not a hash key", "use header:NAME, cookie:NAME, ip or path");
+            }
+            else if (algorithm != BalanceAlgorithm.ConsistentHash)
+            {
+                upstream.Error("hash_on", "applies only to balance = \"consistent_hash\"", "remove it, or set balance = \"consistent_hash\"");
+            }
+        }
+        else if (algorithm == BalanceAlgorithm.ConsistentHash)
+        {
+            upstream.Error("balance", "consistent_hash needs hash_on", "add hash_on = \"header:x-user\", \"cookie:session\", \"ip\" or \"path\"");
+        }
+
+        double loadFactor = upstream.Number("hash_load_factor", BalanceSettings.Default.HashLoadFactor, 1, 100);
+        return new BalanceSettings(algorithm, hashOn, loadFactor);
     }
 
     private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames, HashSet<string> authNames)

@@ -59,9 +59,11 @@ internal sealed class ConfigReader
         (bool?)Scalar(key, v => v is bool, "true or false", "write true or false without quotes") ?? fallback;
 
     /// <summary>A number from 0 to 1 (an integer 0 or 1 is accepted too).</summary>
-    public double Fraction(string key, double fallback)
+    public double Fraction(string key, double fallback) => Number(key, fallback, 0, 1);
+
+    public double Number(string key, double fallback, double min, double max)
     {
-        object? value = Scalar(key, v => v is double or long, "a number from 0 to 1", "write a decimal such as 0.1");
+        object? value = Scalar(key, v => v is double or long, $"a number from {min} to {max}", "write a decimal such as 0.1");
         double? number = value switch
         {
             double d => d,
@@ -73,9 +75,9 @@ internal sealed class ConfigReader
             return fallback;
         }
 
-        if (number is < 0 or > 1 || double.IsNaN(number.Value))
+        if (number < min || number > max || double.IsNaN(number.Value))
         {
-            Error(key, $"{number} is out of range", "use a number from 0 to 1");
+            Error(key, $"{number} is out of range", $"use a number from {min} to {max}");
             return fallback;
         }
 
@@ -181,6 +183,21 @@ internal sealed class ConfigReader
 
         return result;
     }
+
+    /// <summary>The items of a list of mixed kinds (strings and inline tables); a single value is a list of one.</summary>
+    public IReadOnlyList<TomlNode> Items(string key)
+    {
+        _known.Add(key);
+        return _table[key] switch
+        {
+            null => [],
+            TomlList list => list.Items,
+            TomlNode single => [single],
+        };
+    }
+
+    /// <summary>A reader for an inline table found among the items of <paramref name="key"/>.</summary>
+    public ConfigReader ItemTable(string key, TomlTableNode table) => new(table, Qualified(key), _errors);
 
     public ConfigReader? Table(string key)
     {

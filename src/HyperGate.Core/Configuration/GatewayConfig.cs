@@ -1,5 +1,6 @@
 using System.Net;
 using HyperGate.RateLimiting;
+using HyperGate.Upstreams.Balancing;
 
 namespace HyperGate.Configuration;
 
@@ -96,11 +97,15 @@ public sealed record LimitsConfig(
 public sealed record UpstreamConfig(
     string Name,
     SourceLocation Location,
-    IReadOnlyList<string> Targets,
+    IReadOnlyList<TargetConfig> Targets,
     TimeSpan ConnectTimeout,
     TimeSpan ResponseTimeout,
     int MaxIdleConnections,
-    TimeSpan IdleTimeout);
+    TimeSpan IdleTimeout,
+    BalanceSettings Balance);
+
+/// <summary>One of an upstream's <c>targets</c>: an address and its share of the traffic.</summary>
+public sealed record TargetConfig(string Address, int Weight, SourceLocation Location);
 
 /// <summary><c>[routes.NAME]</c></summary>
 public sealed record RouteConfig(

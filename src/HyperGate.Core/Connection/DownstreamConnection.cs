@@ -267,6 +267,7 @@ internal sealed class DownstreamConnection : IDisposable
                 finally
                 {
                     // Every request that got past its head is reported once, however it ended.
+                    _forwarder.EndExchange();
                     _recorder.Complete(_exchange);
                 }
             }

@@ -68,7 +68,7 @@ public sealed class HttpForwarder : IDisposable
     {
         _retried = false;
         _upstream = null;
-        _destination = _exchange.Route!.Upstream!.PickDestination();
+        _destination = _exchange.Route!.Upstream!.PickDestination(_exchange);
         _exchange.Destination = _destination;
         if (_destination is null)
         {
@@ -76,8 +76,17 @@ public sealed class HttpForwarder : IDisposable
             return true;
         }
 
+        _destination.RequestStarted();
+
         rejection = RejectionReason.None;
         return _destination.Pool.TryRentIdle(out _upstream);
+    }
+
+    /// <summary>Ends the destination's part in the exchange (its in-flight count); called once per request, however it ended.</summary>
+    public void EndExchange()
+    {
+        _destination?.RequestEnded();
+        _destination = null;
     }
 
     /// <summary>Step 2, when no idle connection was available (or to retry on a fresh one).</summary>
@@ -155,7 +164,7 @@ public sealed class HttpForwarder : IDisposable
         if (response.StatusCode >= 200)
         {
             upstream.DisarmTimeout();
-            _exchange.UpstreamEndTimestamp = _runtime.TimeProvider.GetTimestamp();
+            ObserveLatency();
             return ResponseHeadStep.Complete;
         }
 
@@ -163,7 +172,7 @@ public sealed class HttpForwarder : IDisposable
         {
             // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
             upstream.DisarmTimeout();
-            _exchange.UpstreamEndTimestamp = _runtime.TimeProvider.GetTimestamp();
+            ObserveLatency();
             return _upgrade && response.UpgradeIndex >= 0 ? ResponseHeadStep.SwitchingProtocols : ResponseHeadStep.Invalid;
         }
 
@@ -175,6 +184,15 @@ public sealed class HttpForwarder : IDisposable
         }
 
         return ResponseHeadStep.NeedMore;
+    }
+
+    /// <summary>The time to the response head feeds the destination's latency average (which p2c balances on).</summary>
+    private void ObserveLatency()
+    {
+        TimeProvider time = _runtime.TimeProvider;
+        long now = time.GetTimestamp();
+        _exchange.UpstreamEndTimestamp = now;
+        _destination!.ObserveLatency(time.GetElapsedTime(_exchange.UpstreamStartTimestamp, now).TotalMicroseconds, now);
     }
 
     /// <summary>

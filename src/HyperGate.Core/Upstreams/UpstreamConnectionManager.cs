@@ -15,6 +15,7 @@ namespace HyperGate.Upstreams;
 public sealed class UpstreamConnectionManager : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionPool> _pools = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<(string Upstream, string Address), Destination> _destinations = new();
     private readonly SocketConnectionContextFactory _connectionFactory;
     private readonly TimeProvider _timeProvider;
     private readonly ITimer _evictionTimer;
@@ -43,9 +44,18 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             .GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?
             .SetValue(options, new RetainingBlockPoolFactory());
 
+    public TimeProvider TimeProvider => _timeProvider;
+
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
         _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
+
+    /// <summary>
+    /// The destination <paramref name="address"/> of upstream <paramref name="upstream"/>: the same object across
+    /// reloads while the upstream keeps the address, so its load and latency carry over.
+    /// </summary>
+    public Destination GetOrCreateDestination(string upstream, string address, EndPoint endPoint, UpstreamSettings settings) =>
+        _destinations.GetOrAdd((upstream, address), _ => new Destination(address, endPoint, GetOrCreatePool(address, endPoint, settings), _timeProvider));
 
     /// <summary>
     /// Once a snapshot is current: the pools of its destinations take their upstream's settings, and every
@@ -54,12 +64,22 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     public void Retain(IEnumerable<Upstream> upstreams)
     {
         var used = new HashSet<ConnectionPool>();
+        var current = new HashSet<Destination>();
         foreach (Upstream upstream in upstreams)
         {
             foreach (Destination destination in upstream.Destinations)
             {
                 destination.Pool.Settings = upstream.Settings;
                 used.Add(destination.Pool);
+                current.Add(destination);
+            }
+        }
+
+        foreach ((var key, Destination destination) in _destinations)
+        {
+            if (!current.Contains(destination))
+            {
+                _destinations.TryRemove(new(key, destination));
             }
         }
 

@@ -29,6 +29,12 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>The path of every request that reached this upstream, in arrival order.</summary>
     public ConcurrentQueue<string> Paths { get; } = new();
 
+    /// <summary>How long every request waits before it is answered: a slow destination.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>When set, every request is answered with this status: a failing destination.</summary>
+    public int? FailStatus { get; set; }
+
     /// <summary>Completed by the test to let /slow answer.</summary>
     public TaskCompletionSource SlowGate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -51,6 +57,19 @@ public sealed class TestUpstream : IAsyncDisposable
         {
             Interlocked.Increment(ref upstream._requestCount);
             upstream.Paths.Enqueue(context.Request.Path.Value ?? string.Empty);
+            context.Response.Headers["X-Upstream"] = name;
+            if (upstream.Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(upstream.Delay);
+            }
+
+            if (upstream.FailStatus is { } status)
+            {
+                context.Response.StatusCode = status;
+                await context.Response.WriteAsync($"failing with {status}");
+                return;
+            }
+
             await next(context);
         });
 
@@ -107,7 +126,6 @@ public sealed class TestUpstream : IAsyncDisposable
         app.Map("/status/{code:int}", (HttpContext context, int code) =>
         {
             context.Response.StatusCode = code;
-            context.Response.Headers["X-Upstream"] = name;
             return code is 204 or 304 ? Task.CompletedTask : context.Response.WriteAsync($"status {code}");
         });
 
@@ -136,7 +154,6 @@ public sealed class TestUpstream : IAsyncDisposable
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
                 bodyLength,
                 context.Connection.Id);
-            context.Response.Headers["X-Upstream"] = name;
             await context.Response.WriteAsJsonAsync(echo);
         });
 

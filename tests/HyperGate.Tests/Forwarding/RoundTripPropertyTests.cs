@@ -31,7 +31,7 @@ public sealed class RoundTripPropertyTests : IAsyncDisposable
     public async Task ReserializedRequest_ParsesBackToTheSameRequest()
     {
         var endPoint = new IPEndPoint(IPAddress.Loopback, 9);
-        var destination = new Destination("127.0.0.1:9", endPoint, _connections.GetOrCreatePool("127.0.0.1:9", endPoint, UpstreamSettings.Default));
+        Destination destination = _connections.GetOrCreateDestination("backend", "127.0.0.1:9", endPoint, UpstreamSettings.Default);
         var route = new Route { Name = "all", Path = "/", PathKind = PathMatchKind.Prefix };
         GatewayConfig config = ConfigLoader.Parse("[server]\nlisten = [\"127.0.0.1:0\"]\n[routes.all]\npath_prefix = \"/\"\nrespond = { status = 200 }", "test.toml");
         await using GatewayRuntime runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);

@@ -5,14 +5,13 @@ using HyperGate.Upstreams;
 
 namespace HyperGate.Benchmarks.Upstreams;
 
-/// <summary>Renting and returning a pooled connection (a real loopback connection), and picking a destination.</summary>
+/// <summary>Renting and returning a pooled connection (a real loopback connection).</summary>
 [MemoryDiagnoser]
-public class PoolAndBalancerBenchmarks
+public class ConnectionPoolBenchmarks
 {
     private TcpListener _listener = null!;
     private UpstreamConnectionManager _manager = null!;
     private ConnectionPool _pool = null!;
-    private Upstream _upstream = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,11 +25,6 @@ public class PoolAndBalancerBenchmarks
         // One warm connection, so the benchmark measures the pool rather than connect().
         UpstreamConnection connection = _pool.RentAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         _pool.ReturnAsync(connection, reusable: true).AsTask().GetAwaiter().GetResult();
-
-        Destination[] destinations = Enumerable.Range(0, 4)
-            .Select(i => new Destination($"127.0.0.1:{9000 + i}", new IPEndPoint(IPAddress.Loopback, 9000 + i), _pool))
-            .ToArray();
-        _upstream = new Upstream("bench", destinations, UpstreamSettings.Default);
     }
 
     [GlobalCleanup]
@@ -48,7 +42,4 @@ public class PoolAndBalancerBenchmarks
         _pool.ReturnAsync(connection, reusable: true).GetAwaiter().GetResult();
         return exchanges;
     }
-
-    [Benchmark, HotPath]
-    public Destination? RoundRobinPick() => _upstream.PickDestination();
 }
