@@ -9,6 +9,7 @@ using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -89,11 +90,19 @@ public sealed class AdminServer : IAsyncDisposable
 
     private Task Ready(HttpContext context)
     {
-        // Without health checks every configured destination counts as available.
+        // An upstream with active health checks needs a destination passing them; without, every destination counts.
         var problems = new JsonArray();
-        foreach (Upstream upstream in _runtime.Snapshot.Upstreams.Values.Where(u => u.Destinations.Length == 0))
+        long now = _runtime.TimeProvider.GetTimestamp();
+        foreach (Upstream upstream in _runtime.Snapshot.Upstreams.Values)
         {
-            problems.Add((JsonNode)$"upstream \"{upstream.Name}\" has no destination");
+            if (upstream.Destinations.Length == 0)
+            {
+                problems.Add((JsonNode)$"upstream \"{upstream.Name}\" has no destination");
+            }
+            else if (upstream.Health.Check is not null && upstream.Destinations.All(d => d.HealthAt(now) == DestinationHealth.Unhealthy))
+            {
+                problems.Add((JsonNode)$"upstream \"{upstream.Name}\" has no destination passing its health checks");
+            }
         }
 
         if (_listeners().Count == 0)
@@ -134,20 +143,25 @@ public sealed class AdminServer : IAsyncDisposable
                 ["match"] = route.PathKind == PathMatchKind.Exact ? "exact" : "prefix",
                 ["upstream"] = route.Upstream?.Name,
             })]),
-            ["upstreams"] = Upstreams(snapshot),
+            ["upstreams"] = Upstreams(snapshot, _runtime.TimeProvider.GetTimestamp()),
         };
     }
 
-    private static JsonArray Upstreams(GatewaySnapshot snapshot) =>
+    private static JsonArray Upstreams(GatewaySnapshot snapshot, long now) =>
     [
         .. snapshot.Upstreams.Values.Select(upstream => (JsonNode)new JsonObject
         {
             ["name"] = upstream.Name,
-            ["destinations"] = new JsonArray([.. upstream.Destinations.Select(destination => (JsonNode)new JsonObject
+            ["balance"] = upstream.Balance.AlgorithmName,
+            ["panic"] = upstream.Panic,
+            ["destinations"] = new JsonArray([.. upstream.Destinations.Select((destination, i) => (JsonNode)new JsonObject
             {
                 ["address"] = destination.Address,
-                ["healthy"] = true,
-                ["in_flight"] = destination.Pool.ActiveCount,
+                ["weight"] = upstream.Weights[i],
+                ["health"] = destination.HealthAt(now).ToString().ToLowerInvariant(),
+                ["in_flight"] = destination.InFlight,
+                ["latency_ms"] = Math.Round(destination.LatencyAt(now) / 1000, 3),
+                ["active_connections"] = destination.Pool.ActiveCount,
                 ["idle_connections"] = destination.Pool.IdleCount,
             })]),
         }),
@@ -230,7 +244,7 @@ public sealed class AdminServer : IAsyncDisposable
             ["config_version"] = snapshot.Config.Version,
             ["bounds"] = new JsonArray([.. GatewayMetrics.DurationBuckets.Select(b => (JsonNode)b)]),
             ["routes"] = measured,
-            ["upstreams"] = Upstreams(snapshot),
+            ["upstreams"] = Upstreams(snapshot, _runtime.TimeProvider.GetTimestamp()),
             ["rate_limits"] = new JsonArray([.. snapshot.RateLimits.Values.Select(policy => (JsonNode)new JsonObject
             {
                 ["name"] = policy.Name,

@@ -24,7 +24,7 @@ public static class ConfigCompiler
                 Destination.TryParseEndPoint(target.Address, out EndPoint? endPoint);
                 return connections.GetOrCreateDestination(upstream.Name, target.Address, endPoint!, settings);
             }).ToArray();
-            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, [.. upstream.Targets.Select(t => t.Weight)], settings, upstream.Balance, Random.Shared, connections.TimeProvider);
+            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, [.. upstream.Targets.Select(t => t.Weight)], settings, upstream.Balance, upstream.Health, connections);
         }
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);

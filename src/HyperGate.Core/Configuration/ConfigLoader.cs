@@ -5,6 +5,7 @@ using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Configuration;
 
@@ -402,7 +403,8 @@ public static class ConfigLoader
             upstream.Duration("response_timeout", defaults.ResponseTimeout),
             (int)upstream.Integer("max_idle_connections", defaults.MaxIdleConnections, 0, 100_000),
             upstream.Duration("idle_timeout", defaults.IdleTimeout),
-            ReadBalance(upstream));
+            ReadBalance(upstream),
+            ReadHealth(upstream));
         upstream.RejectUnknownKeys();
         return config;
     }
@@ -482,6 +484,66 @@ public static class ConfigLoader
 
         double loadFactor = upstream.Number("hash_load_factor", BalanceSettings.Default.HashLoadFactor, 1, 100);
         return new BalanceSettings(algorithm, hashOn, loadFactor);
+    }
+
+    private static UpstreamHealthSettings ReadHealth(ConfigReader upstream)
+    {
+        UpstreamHealthSettings defaults = UpstreamHealthSettings.Default;
+        HealthCheckSettings? check = null;
+        if (upstream.Table("health_check") is { } checkTable)
+        {
+            HealthCheckSettings d = HealthCheckSettings.Default;
+            string path = checkTable.String("path", d.Path)!;
+            if (!path.StartsWith('/') || path.Any(c => c <= ' ' || c >= 0x7f))
+            {
+                checkTable.Error("path", $"\"{path}\" is not an absolute path", "write a path such as \"/healthz\"");
+            }
+
+            (int low, int high) = (d.ExpectLow, d.ExpectHigh);
+            List<(long Value, SourceLocation Location)> expect = checkTable.IntegerList("expect");
+            if (expect.Count == 2 && expect.All(e => e.Value is >= 100 and <= 599) && expect[0].Value <= expect[1].Value)
+            {
+                (low, high) = ((int)expect[0].Value, (int)expect[1].Value);
+            }
+            else if (checkTable.Has("expect"))
+            {
+                checkTable.Error("expect", "must be [lowest, highest] passing statuses", "write expect = [200, 399]");
+            }
+
+            check = new HealthCheckSettings(
+                path,
+                checkTable.Duration("interval", d.Interval),
+                checkTable.Duration("timeout", d.Timeout),
+                (int)checkTable.Integer("healthy", d.Healthy, 1, 100),
+                (int)checkTable.Integer("unhealthy", d.Unhealthy, 1, 100),
+                low,
+                high);
+            checkTable.RejectUnknownKeys();
+        }
+
+        OutlierSettings? outlier = null;
+        if (upstream.Table("outlier") is { } outlierTable)
+        {
+            OutlierSettings d = OutlierSettings.Default;
+            outlier = new OutlierSettings(
+                (int)outlierTable.Integer("consecutive_failures", d.ConsecutiveFailures, 1, 1000),
+                outlierTable.Duration("base_ejection", d.BaseEjection),
+                outlierTable.Duration("max_ejection", d.MaxEjection),
+                (int)outlierTable.Integer("max_ejected_percent", d.MaxEjectedPercent, 0, 100),
+                outlierTable.Bool("count_5xx", d.Count5xx));
+            if (outlier.MaxEjection < outlier.BaseEjection)
+            {
+                outlierTable.Error("max_ejection", "is shorter than base_ejection", "make it at least base_ejection");
+            }
+
+            outlierTable.RejectUnknownKeys();
+        }
+
+        return new UpstreamHealthSettings(
+            check,
+            outlier,
+            (int)upstream.Integer("panic_threshold", defaults.PanicThreshold, 0, 100),
+            upstream.Duration("slow_start", defaults.SlowStart));
     }
 
     private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames, HashSet<string> authNames)

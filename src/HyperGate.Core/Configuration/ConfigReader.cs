@@ -184,6 +184,25 @@ internal sealed class ConfigReader
         return result;
     }
 
+    /// <summary>A list of integers (statuses, ranges).</summary>
+    public List<(long Value, SourceLocation Location)> IntegerList(string key)
+    {
+        var result = new List<(long, SourceLocation)>();
+        foreach (TomlNode item in Items(key))
+        {
+            if (item is TomlScalar { Value: long value })
+            {
+                result.Add((value, item.Location));
+            }
+            else
+            {
+                _errors.Add(new ConfigError(item.Location, $"{Qualified(key)}: every item must be an integer", "write numbers without quotes"));
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>The items of a list of mixed kinds (strings and inline tables); a single value is a list of one.</summary>
     public IReadOnlyList<TomlNode> Items(string key)
     {

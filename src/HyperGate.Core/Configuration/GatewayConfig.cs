@@ -1,6 +1,7 @@
 using System.Net;
 using HyperGate.RateLimiting;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Configuration;
 
@@ -102,7 +103,8 @@ public sealed record UpstreamConfig(
     TimeSpan ResponseTimeout,
     int MaxIdleConnections,
     TimeSpan IdleTimeout,
-    BalanceSettings Balance);
+    BalanceSettings Balance,
+    UpstreamHealthSettings Health);
 
 /// <summary>One of an upstream's <c>targets</c>: an address and its share of the traffic.</summary>
 public sealed record TargetConfig(string Address, int Weight, SourceLocation Location);

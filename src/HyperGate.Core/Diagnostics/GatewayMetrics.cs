@@ -5,6 +5,7 @@ using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Diagnostics;
 
@@ -40,7 +41,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _reloads;
     private long _downstreamConnections;
 
-    public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> accessLogDropped)
+    public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> timestamp, Func<long> accessLogDropped)
     {
         _requests = _meter.CreateCounter<long>("hypergate.requests", "{request}", "Requests answered, by route, upstream and status class.");
         _duration = _meter.CreateHistogram<double>("hypergate.request.duration", "s", "Time from the parsed request head to the end of the response.");
@@ -53,6 +54,8 @@ public sealed class GatewayMetrics : IDisposable
         _reloads = _meter.CreateCounter<long>("hypergate.config.reloads", "{reload}", "Config reloads, by result (applied or refused).");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
         _meter.CreateObservableGauge("hypergate.upstream.connections", () => ObservePools(snapshot()), "{connection}", "Upstream connections per destination, by state (idle or active).");
+        _meter.CreateObservableGauge("hypergate.upstream.in_flight", () => ObserveDestinations(snapshot(), d => d.InFlight), "{request}", "Requests in flight per destination.");
+        _meter.CreateObservableGauge("hypergate.upstream.healthy", () => ObserveDestinations(snapshot(), d => d.HealthAt(timestamp()) == DestinationHealth.Healthy ? 1 : 0), null, "1 while a destination is in its balancer's set: passing health checks and not ejected.");
         _meter.CreateObservableCounter("hypergate.rate_limit.decisions", () => ObserveRateLimits(snapshot()), "{request}", "Rate limit decisions per limit: allowed or limited.");
         _meter.CreateObservableCounter("hypergate.access_log.dropped", accessLogDropped, "{entry}", "Access log entries dropped because the writer's queue was full.");
     }
@@ -118,6 +121,17 @@ public sealed class GatewayMetrics : IDisposable
                 var destinationTag = new KeyValuePair<string, object?>("destination", destination.Address);
                 yield return new Measurement<long>(destination.Pool.IdleCount, upstreamTag, destinationTag, new("state", "idle"));
                 yield return new Measurement<long>(destination.Pool.ActiveCount, upstreamTag, destinationTag, new("state", "active"));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveDestinations(GatewaySnapshot snapshot, Func<Destination, long> value)
+    {
+        foreach (Upstream upstream in snapshot.Upstreams.Values)
+        {
+            foreach (Destination destination in upstream.Destinations)
+            {
+                yield return new Measurement<long>(value(destination), new("upstream", upstream.Name), new("destination", destination.Address));
             }
         }
     }

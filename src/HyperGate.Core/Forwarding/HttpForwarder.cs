@@ -99,6 +99,7 @@ public sealed class HttpForwarder : IDisposable
         }
         catch (UpstreamException e)
         {
+            _exchange.Route!.Upstream!.ReportFailure(_destination!);
             return e.Reason;
         }
     }
@@ -165,6 +166,16 @@ public sealed class HttpForwarder : IDisposable
         {
             upstream.DisarmTimeout();
             ObserveLatency();
+            Upstream target = _exchange.Route!.Upstream!;
+            if (response.StatusCode >= 500 && target.Health.Outlier is { Count5xx: true })
+            {
+                target.ReportFailure(_destination!);
+            }
+            else
+            {
+                _destination!.RecordSuccess();
+            }
+
             return ResponseHeadStep.Complete;
         }
 
@@ -173,6 +184,7 @@ public sealed class HttpForwarder : IDisposable
             // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
             upstream.DisarmTimeout();
             ObserveLatency();
+            _destination!.RecordSuccess();
             return _upgrade && response.UpgradeIndex >= 0 ? ResponseHeadStep.SwitchingProtocols : ResponseHeadStep.Invalid;
         }
 
@@ -218,6 +230,12 @@ public sealed class HttpForwarder : IDisposable
         {
             // The client went away mid-upload: nobody is left to answer.
             return false;
+        }
+
+        if (body is BodyCopyResult.Completed or BodyCopyResult.DestinationClosed)
+        {
+            // The destination failed us (a fault of the client's body is not held against it).
+            _exchange.Route!.Upstream!.ReportFailure(_destination!);
         }
 
         RejectionReason reason = body switch

@@ -21,7 +21,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
 
     private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
     {
-        Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, loggers, withOutputs);
+        Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, timeProvider, loggers, withOutputs);
         Auth = auth;
         _snapshot = snapshot;
         Connections = connections;
@@ -38,7 +38,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
     /// </summary>
     public static GatewayRuntime Create(GatewayConfig config, TimeProvider timeProvider, ILoggerFactory loggers, Func<ClusterConfig, IQuotaStore>? quotaStores = null, bool withOutputs = false)
     {
-        var connections = new UpstreamConnectionManager(timeProvider);
+        var connections = new UpstreamConnectionManager(timeProvider, loggers.CreateLogger("HyperGate.Upstreams"));
         var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
         var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
         try

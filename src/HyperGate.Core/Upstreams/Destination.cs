@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Upstreams;
 
@@ -14,6 +15,7 @@ public sealed class Destination
 
     private readonly TimeProvider _time;
     private int _inFlight;
+    private int _consecutiveFailures;
     private double _latencyMicroseconds;
     private long _latencyTimestamp;
 
@@ -24,6 +26,54 @@ public sealed class Destination
         EndPoint = endPoint;
         Pool = pool;
         HostHeaderValue = Encoding.ASCII.GetBytes(address);
+    }
+
+    /// <summary>The upstream of the current config this destination belongs to; it rebalances when health changes.</summary>
+    internal Upstream? Owner { get; set; }
+
+    /// <summary>False while active health checks fail (always true without them).</summary>
+    internal bool ActiveHealthy { get; set; } = true;
+
+    /// <summary>Until when outlier detection keeps it out (a timestamp; 0 when it never was).</summary>
+    internal long EjectedUntil { get; private set; }
+
+    /// <summary>Ejections in a row: each doubles the next one's length.</summary>
+    internal int Ejections { get; private set; }
+
+    /// <summary>Whether it was in the balancer's set at the last refresh (to notice it coming back).</summary>
+    internal bool WasAvailable { get; set; } = true;
+
+    /// <summary>When it came back, for slow start; 0 when it is not ramping up.</summary>
+    internal long RampStart { get; set; }
+
+    public DestinationHealth HealthAt(long timestamp) =>
+        !ActiveHealthy ? DestinationHealth.Unhealthy : timestamp < EjectedUntil ? DestinationHealth.Ejected : DestinationHealth.Healthy;
+
+    /// <summary>Failed exchanges in a row; a success resets it without writing when it is already zero.</summary>
+    internal int RecordFailure() => Interlocked.Increment(ref _consecutiveFailures);
+
+    internal void RecordSuccess()
+    {
+        if (Volatile.Read(ref _consecutiveFailures) != 0)
+        {
+            Volatile.Write(ref _consecutiveFailures, 0);
+        }
+    }
+
+    /// <summary>Takes it out for the base time doubled per ejection in a row; a destination that stayed in long enough starts over.</summary>
+    internal TimeSpan Eject(long now, OutlierSettings settings)
+    {
+        if (EjectedUntil != 0 && _time.GetElapsedTime(EjectedUntil, now) > settings.MaxEjection)
+        {
+            Ejections = 0;
+        }
+
+        TimeSpan duration = settings.BaseEjection * Math.Pow(2, Math.Min(Ejections, 30));
+        duration = duration > settings.MaxEjection ? settings.MaxEjection : duration;
+        Ejections++;
+        EjectedUntil = now + (long)(duration.TotalSeconds * _time.TimestampFrequency);
+        Volatile.Write(ref _consecutiveFailures, 0);
+        return duration;
     }
 
     /// <summary>Requests sent here that have not finished (a WebSocket counts until it closes).</summary>

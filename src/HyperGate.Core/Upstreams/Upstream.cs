@@ -1,21 +1,36 @@
 using HyperGate.Forwarding;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Upstreams;
 
-/// <summary>A named set of destinations that routes forward to, with its timeouts and balancing.</summary>
+/// <summary>
+/// A named set of destinations that routes forward to, with its timeouts, balancing and health. The balancer
+/// covers the destinations that are available (not failing health checks, not ejected), or all of them in
+/// panic; it is rebuilt when that set or a slow-start weight changes, never per request.
+/// </summary>
 public sealed class Upstream
 {
-    private readonly Balancer? _balancer;
+    /// <summary>During slow start weights are scaled up by this much so that a ramp has steps finer than 1.</summary>
+    private const int RampScale = 10;
 
-    public Upstream(string name, Destination[] destinations, int[] weights, UpstreamSettings settings, BalanceSettings balance, Random random, TimeProvider time)
+    private readonly UpstreamConnectionManager _manager;
+    private readonly Lock _gate = new();
+    private volatile Balancer? _balancer;
+
+    public Upstream(string name, Destination[] destinations, int[] weights, UpstreamSettings settings, BalanceSettings balance, UpstreamHealthSettings health, UpstreamConnectionManager manager)
     {
         Name = name;
         Destinations = destinations;
         Weights = weights;
         Settings = settings;
         Balance = balance;
-        _balancer = destinations.Length == 0 ? null : Balancer.Create(balance, destinations, weights, random, time);
+        Health = health;
+        _manager = manager;
+        lock (_gate)
+        {
+            Rebalance(manager.TimeProvider.GetTimestamp());
+        }
     }
 
     public string Name { get; }
@@ -29,8 +44,128 @@ public sealed class Upstream
 
     public BalanceSettings Balance { get; }
 
+    public UpstreamHealthSettings Health { get; }
+
+    /// <summary>True while too few destinations are available and all of them take traffic.</summary>
+    public bool Panic { get; private set; }
+
     /// <summary>The destination for this request; null when the upstream has none.</summary>
     public Destination? PickDestination(Exchange exchange) => _balancer?.Pick(exchange);
+
+    /// <summary>
+    /// An exchange with <paramref name="destination"/> failed (passive health; a success is recorded on the
+    /// destination itself). Enough failures in a row eject it, unless the
+    /// share of destinations already ejected is at its cap (then it stays in and the next failure tries again).
+    /// </summary>
+    public void ReportFailure(Destination destination)
+    {
+        if (Health.Outlier is not { } outlier || destination.RecordFailure() < outlier.ConsecutiveFailures)
+        {
+            return;
+        }
+
+        TimeSpan ejection;
+        lock (_gate)
+        {
+            long now = _manager.TimeProvider.GetTimestamp();
+            int ejected = Destinations.Count(d => d.HealthAt(now) == DestinationHealth.Ejected);
+            if (destination.HealthAt(now) == DestinationHealth.Ejected || ejected >= Math.Max(1, Destinations.Length * outlier.MaxEjectedPercent / 100))
+            {
+                return;
+            }
+
+            ejection = destination.Eject(now, outlier);
+        }
+
+        _manager.OnEjected(this, destination, ejection, outlier.ConsecutiveFailures);
+        (destination.Owner ?? this).Refresh();
+    }
+
+    /// <summary>
+    /// Notices destinations that left or came back (starting their slow start) and rebuilds the balancer if its
+    /// set or weights changed. Called on every health change and once a second by the connection manager.
+    /// </summary>
+    public void Refresh()
+    {
+        var changes = new List<(Destination Destination, DestinationHealth Health)>();
+        lock (_gate)
+        {
+            long now = _manager.TimeProvider.GetTimestamp();
+            foreach (Destination destination in Destinations)
+            {
+                DestinationHealth health = destination.HealthAt(now);
+                bool available = health == DestinationHealth.Healthy;
+                if (available != destination.WasAvailable)
+                {
+                    destination.WasAvailable = available;
+                    destination.RampStart = available && Health.SlowStart > TimeSpan.Zero ? now : 0;
+                    changes.Add((destination, health));
+                }
+            }
+
+            Rebalance(now);
+        }
+
+        foreach ((Destination destination, DestinationHealth health) in changes)
+        {
+            _manager.OnHealthChanged(this, destination, health);
+        }
+    }
+
+    private void Rebalance(long now)
+    {
+        var chosen = new List<int>();
+        for (int i = 0; i < Destinations.Length; i++)
+        {
+            if (Destinations[i].HealthAt(now) == DestinationHealth.Healthy)
+            {
+                chosen.Add(i);
+            }
+        }
+
+        Panic = Destinations.Length > 0 && (chosen.Count == 0 || chosen.Count * 100 < Health.PanicThreshold * Destinations.Length);
+        if (Panic || Destinations.Length == 0)
+        {
+            chosen = [.. Enumerable.Range(0, Destinations.Length)];
+        }
+
+        Destination[] destinations = [.. chosen.Select(i => Destinations[i])];
+        int[] weights = [.. chosen.Select(i => Weights[i])];
+        bool ramping = false;
+        for (int i = 0; i < destinations.Length; i++)
+        {
+            long rampStart = destinations[i].RampStart;
+            if (rampStart == 0)
+            {
+                continue;
+            }
+
+            double progress = _manager.TimeProvider.GetElapsedTime(rampStart, now) / Health.SlowStart;
+            if (progress >= 1)
+            {
+                destinations[i].RampStart = 0;
+                continue;
+            }
+
+            if (!ramping)
+            {
+                ramping = true;
+                weights = [.. weights.Select(w => w * RampScale)];
+            }
+
+            weights[i] = Math.Max(1, (int)(weights[i] * progress));
+        }
+
+        Balancer? current = _balancer;
+        if (destinations.Length == 0)
+        {
+            _balancer = null;
+        }
+        else if (current is null || !current.Destinations.AsSpan().SequenceEqual(destinations) || !current.Weights.AsSpan().SequenceEqual(weights))
+        {
+            _balancer = Balancer.Create(Balance, destinations, weights, Random.Shared, _manager.TimeProvider);
+        }
+    }
 }
 
 /// <summary>Per-upstream timeouts and pool bounds, compiled from <c>[upstreams.NAME]</c>.</summary>

@@ -3,14 +3,18 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Reflection;
 using HyperGate.Buffers;
+using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Upstreams;
 
 /// <summary>
-/// Owns every connection pool, keyed by destination address, so that pools (and their warm connections)
-/// outlive config snapshots. A timer evicts idle connections off the hot path.
+/// Owns every connection pool, keyed by destination address, and every destination with its health and active
+/// checks, so that pools (and their warm connections) and health outlive config snapshots. A timer ticking once
+/// a second evicts idle connections and refreshes the current upstreams' health (ejections ending, slow starts
+/// ramping) off the hot path.
 /// </summary>
 public sealed class UpstreamConnectionManager : IAsyncDisposable
 {
@@ -18,18 +22,22 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Upstream, string Address), Destination> _destinations = new();
     private readonly SocketConnectionContextFactory _connectionFactory;
     private readonly TimeProvider _timeProvider;
-    private readonly ITimer _evictionTimer;
+    private readonly ITimer _tick;
+    private readonly ILogger _logger;
+    private readonly Dictionary<Destination, ActiveHealthCheck> _checks = [];
+    private volatile Upstream[] _current = [];
 
-    public UpstreamConnectionManager(TimeProvider timeProvider)
+    public UpstreamConnectionManager(TimeProvider timeProvider, ILogger? logger = null)
     {
         _timeProvider = timeProvider;
+        _logger = logger ?? NullLogger.Instance;
 
         // Upstream replies follow our writes closely, so reading straight into a buffer saves the
         // zero-byte read Kestrel otherwise issues to wait for data.
         var options = new SocketConnectionFactoryOptions { WaitForDataBeforeAllocatingBuffer = false };
         UseRetainingPool(options);
         _connectionFactory = new SocketConnectionContextFactory(options, NullLogger.Instance);
-        _evictionTimer = timeProvider.CreateTimer(_ => EvictIdle(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        _tick = timeProvider.CreateTimer(static state => ((UpstreamConnectionManager)state!).Tick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     /// <summary>
@@ -45,6 +53,9 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             .SetValue(options, new RetainingBlockPoolFactory());
 
     public TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>Raised when a destination leaves or rejoins its upstream's balancer set.</summary>
+    public event Action<Upstream, Destination, DestinationHealth>? HealthChanged;
 
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
@@ -65,15 +76,19 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     {
         var used = new HashSet<ConnectionPool>();
         var current = new HashSet<Destination>();
-        foreach (Upstream upstream in upstreams)
+        _current = [.. upstreams];
+        foreach (Upstream upstream in _current)
         {
             foreach (Destination destination in upstream.Destinations)
             {
                 destination.Pool.Settings = upstream.Settings;
+                destination.Owner = upstream;
                 used.Add(destination.Pool);
                 current.Add(destination);
             }
         }
+
+        RetainChecks();
 
         foreach ((var key, Destination destination) in _destinations)
         {
@@ -92,6 +107,76 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the active checks of the current destinations whose upstream has <c>health_check</c> (restarting
+    /// them when its settings changed) and stops the others; a destination no longer checked counts as healthy.
+    /// </summary>
+    private void RetainChecks()
+    {
+        lock (_checks)
+        {
+            var wanted = new Dictionary<Destination, HealthCheckSettings>();
+            foreach (Upstream upstream in _current)
+            {
+                foreach (Destination destination in upstream.Destinations)
+                {
+                    if (upstream.Health.Check is { } check)
+                    {
+                        wanted[destination] = check;
+                    }
+                }
+            }
+
+            foreach ((Destination destination, ActiveHealthCheck check) in _checks.ToList())
+            {
+                if (!wanted.TryGetValue(destination, out HealthCheckSettings? settings) || settings != check.Settings)
+                {
+                    check.Dispose();
+                    _checks.Remove(destination);
+                    if (settings is null)
+                    {
+                        destination.ActiveHealthy = true;
+                    }
+                }
+            }
+
+            foreach ((Destination destination, HealthCheckSettings settings) in wanted)
+            {
+                if (!_checks.ContainsKey(destination))
+                {
+                    _checks[destination] = new ActiveHealthCheck(destination, settings, _timeProvider, Random.Shared, d => d.Owner?.Refresh());
+                }
+            }
+        }
+    }
+
+    internal void OnEjected(Upstream upstream, Destination destination, TimeSpan duration, int failures) =>
+        _logger.LogWarning("destination {Destination} of upstream {Upstream} ejected for {Duration} after {Failures} failures in a row",
+            destination.Address, upstream.Name, duration, failures);
+
+    internal void OnHealthChanged(Upstream upstream, Destination destination, DestinationHealth health)
+    {
+        if (health == DestinationHealth.Healthy)
+        {
+            _logger.LogInformation("destination {Destination} of upstream {Upstream} is back", destination.Address, upstream.Name);
+        }
+        else
+        {
+            _logger.LogWarning("destination {Destination} of upstream {Upstream} is out: {Health}", destination.Address, upstream.Name, health);
+        }
+
+        HealthChanged?.Invoke(upstream, destination, health);
+    }
+
+    private void Tick()
+    {
+        EvictIdle();
+        foreach (Upstream upstream in _current)
+        {
+            upstream.Refresh();
+        }
+    }
+
     public void EvictIdle()
     {
         foreach (ConnectionPool pool in _pools.Values)
@@ -102,7 +187,17 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        _evictionTimer.Dispose();
+        _tick.Dispose();
+        lock (_checks)
+        {
+            foreach (ActiveHealthCheck check in _checks.Values)
+            {
+                check.Dispose();
+            }
+
+            _checks.Clear();
+        }
+
         foreach (ConnectionPool pool in _pools.Values)
         {
             pool.Clear();

@@ -19,8 +19,8 @@ public sealed class TestGateway : IAsyncDisposable
     public Uri AdminUri => Host.Admin!.Address;
 
     /// <summary>Starts a gateway from config text; the [server] section is added unless given.</summary>
-    public static async Task<TestGateway> StartAsync(string toml) =>
-        new(await GatewayHost.StartAsync(ConfigLoader.Parse(WithServer(toml), "test.toml")));
+    public static async Task<TestGateway> StartAsync(string toml, GatewayHostOptions? options = null) =>
+        new(await GatewayHost.StartAsync(ConfigLoader.Parse(WithServer(toml), "test.toml"), options));
 
     /// <summary>Starts a gateway from a config file, as the binary does (so that it can be reloaded).</summary>
     public static async Task<TestGateway> StartFromFileAsync(string path) =>

@@ -54,13 +54,18 @@ public sealed record BalanceSettings(BalanceAlgorithm Algorithm, HashKey? HashOn
 {
     public static BalanceSettings Default { get; } = new(BalanceAlgorithm.P2C);
 
-    public static BalanceAlgorithm? ParseAlgorithm(string text) => text switch
-    {
-        "p2c" => BalanceAlgorithm.P2C,
-        "round_robin" => BalanceAlgorithm.RoundRobin,
-        "least_requests" => BalanceAlgorithm.LeastRequests,
-        "consistent_hash" => BalanceAlgorithm.ConsistentHash,
-        "random" => BalanceAlgorithm.Random,
-        _ => null,
-    };
+    private static readonly (string Name, BalanceAlgorithm Algorithm)[] Names =
+    [
+        ("p2c", BalanceAlgorithm.P2C),
+        ("round_robin", BalanceAlgorithm.RoundRobin),
+        ("least_requests", BalanceAlgorithm.LeastRequests),
+        ("consistent_hash", BalanceAlgorithm.ConsistentHash),
+        ("random", BalanceAlgorithm.Random),
+    ];
+
+    /// <summary>The algorithm as the config writes it.</summary>
+    public string AlgorithmName => Names.First(n => n.Algorithm == Algorithm).Name;
+
+    public static BalanceAlgorithm? ParseAlgorithm(string text) =>
+        Names.Any(n => n.Name == text) ? Names.First(n => n.Name == text).Algorithm : null;
 }

@@ -1,0 +1,135 @@
+using System.Text.Json.Nodes;
+using HyperGate.FunctionalTests.Infrastructure;
+using HyperGate.Hosting;
+using HyperGate.Upstreams;
+using HyperGate.Upstreams.Health;
+using Microsoft.Extensions.Time.Testing;
+
+namespace HyperGate.FunctionalTests;
+
+public class HealthTests
+{
+    private static string Config(string targets, string extras) => $"""
+        [upstreams.backend]
+        targets = [{targets}]
+        balance = "round_robin"
+        {extras}
+
+        [routes.all]
+        path_prefix = "/"
+        upstream = "backend"
+        """;
+
+    private static async Task<List<int>> GetAsync(TestGateway gateway, int count)
+    {
+        using HttpClient http = gateway.CreateClient();
+        var statuses = new List<int>();
+        for (int i = 0; i < count; i++)
+        {
+            using HttpResponseMessage response = await http.GetAsync($"/{i}");
+            statuses.Add((int)response.StatusCode);
+        }
+
+        return statuses;
+    }
+
+    [Fact]
+    public async Task ADestinationAnswering5xx_IsEjectedAfterTheConfiguredFailures()
+    {
+        await using TestUpstream sick = await TestUpstream.StartAsync("sick");
+        await using TestUpstream healthy = await TestUpstream.StartAsync("healthy");
+        sick.FailStatus = 503;
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"{sick.Address}\", \"{healthy.Address}\"",
+            "outlier = { consecutive_failures = 3, base_ejection = \"1h\", max_ejection = \"1h\" }") + "\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+
+        List<int> statuses = await GetAsync(gateway, 20);
+
+        Assert.Equal(3, sick.RequestCount);
+        Assert.Equal(3, statuses.Count(s => s == 503));
+        Assert.Equal(17, healthy.RequestCount);
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(0, PrometheusText.Value(metrics, "hypergate_upstream_healthy", ("destination", sick.Address)));
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_upstream_healthy", ("destination", healthy.Address)));
+        JsonNode status = JsonNode.Parse(await admin.GetStringAsync("/status"))!;
+        JsonArray destinations = status["upstreams"]![0]!["destinations"]!.AsArray();
+        Assert.Equal(["ejected", "healthy"], destinations.Select(d => (string)d!["health"]!));
+    }
+
+    [Fact]
+    public async Task ADestinationRefusingConnections_IsEjected_AndCountsNoMore()
+    {
+        await using TestUpstream healthy = await TestUpstream.StartAsync("healthy");
+        int closedPort = TestPorts.Free();
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"127.0.0.1:{closedPort}\", \"{healthy.Address}\"",
+            "outlier = { consecutive_failures = 2, base_ejection = \"1h\", max_ejection = \"1h\" }"));
+
+        List<int> statuses = await GetAsync(gateway, 12);
+
+        Assert.Equal(2, statuses.Count(s => s == 502));
+        Assert.Equal(10, healthy.RequestCount);
+    }
+
+    [Fact]
+    public async Task WithoutCounting5xx_ADestinationThatAnswers5xx_StaysIn()
+    {
+        await using TestUpstream sick = await TestUpstream.StartAsync("sick");
+        await using TestUpstream healthy = await TestUpstream.StartAsync("healthy");
+        sick.FailStatus = 500;
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"{sick.Address}\", \"{healthy.Address}\"",
+            "outlier = { consecutive_failures = 2, count_5xx = false }"));
+
+        await GetAsync(gateway, 10);
+
+        Assert.Equal(5, sick.RequestCount);
+    }
+
+    [Fact]
+    public async Task ActiveChecks_TakeAFailingDestinationOut_AndBringItBackWhenItPasses()
+    {
+        await using TestUpstream flaky = await TestUpstream.StartAsync("flaky");
+        await using TestUpstream steady = await TestUpstream.StartAsync("steady");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        flaky.FailStatus = 503;
+        await using TestGateway gateway = await TestGateway.StartAsync(
+            Config($"\"{flaky.Address}\", \"{steady.Address}\"", "health_check = { path = \"/healthz\", interval = \"10s\", healthy = 1, unhealthy = 1 }"),
+            new GatewayHostOptions { TimeProvider = time });
+        UpstreamConnectionManager connections = gateway.Host.Runtime.Connections;
+
+        // The first probes run within one interval of start; the failing one takes its destination out.
+        Task<DestinationHealth> change = NextChangeAsync(connections, flaky.Address);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(DestinationHealth.Unhealthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+        int flakyBefore = flaky.RequestCount;
+        Assert.All(await GetAsync(gateway, 10), status => Assert.Equal(200, status));
+        Assert.Equal(flakyBefore, flaky.RequestCount);
+
+        flaky.FailStatus = null;
+        change = NextChangeAsync(connections, flaky.Address);
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(DestinationHealth.Healthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+        int probesAndRequests = flaky.RequestCount;
+        await GetAsync(gateway, 10);
+        Assert.Equal(probesAndRequests + 5, flaky.RequestCount);
+        Assert.All(flaky.Paths.Take(1), path => Assert.Equal("/healthz", path));
+    }
+
+    private static Task<DestinationHealth> NextChangeAsync(UpstreamConnectionManager connections, string address)
+    {
+        var changed = new TaskCompletionSource<DestinationHealth>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(Upstream upstream, Destination destination, DestinationHealth health)
+        {
+            if (destination.Address == address && changed.TrySetResult(health))
+            {
+                connections.HealthChanged -= OnChange;
+            }
+        }
+
+        connections.HealthChanged += OnChange;
+        return changed.Task;
+    }
+}
