@@ -8,6 +8,7 @@ using HyperGate.Configuration;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Routing;
+using HyperGate.Resilience;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Builder;
@@ -154,6 +155,7 @@ public sealed class AdminServer : IAsyncDisposable
             ["name"] = upstream.Name,
             ["balance"] = upstream.Balance.AlgorithmName,
             ["panic"] = upstream.Panic,
+            ["circuit"] = upstream.Breaker is { } breaker ? StateName(breaker.State) : null,
             ["destinations"] = new JsonArray([.. upstream.Destinations.Select((destination, i) => (JsonNode)new JsonObject
             {
                 ["address"] = destination.Address,
@@ -251,9 +253,17 @@ public sealed class AdminServer : IAsyncDisposable
                 ["allowed"] = policy.Counters.Allowed,
                 ["limited"] = policy.Counters.Limited,
             })]),
-            ["circuits"] = new JsonArray(),
+            ["circuits"] = new JsonArray([.. snapshot.Upstreams.Values
+                .Where(u => u.Breaker is { State: not CircuitState.Closed })
+                .Select(u => (JsonNode)new JsonObject { ["name"] = u.Name, ["state"] = StateName(u.Breaker!.State) })]),
         };
     }
+
+    private static string StateName(CircuitState state) => state switch
+    {
+        CircuitState.HalfOpen => "half_open",
+        _ => state.ToString().ToLowerInvariant(),
+    };
 
     private static async Task WriteJson(HttpContext context, int status, JsonObject body)
     {

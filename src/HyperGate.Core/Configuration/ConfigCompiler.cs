@@ -2,6 +2,7 @@ using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Security;
 using HyperGate.Upstreams;
@@ -24,14 +25,24 @@ public static class ConfigCompiler
                 Destination.TryParseEndPoint(target.Address, out EndPoint? endPoint);
                 return connections.GetOrCreateDestination(upstream.Name, target.Address, endPoint!, settings);
             }).ToArray();
-            upstreams[upstream.Name] = new Upstream(upstream.Name, destinations, [.. upstream.Targets.Select(t => t.Weight)], settings, upstream.Balance, upstream.Health, connections);
+            UpstreamProtectionConfig protection = upstream.Protection;
+            upstreams[upstream.Name] = new Upstream(
+                upstream.Name,
+                destinations,
+                [.. upstream.Targets.Select(t => t.Weight)],
+                settings,
+                upstream.Balance,
+                upstream.Health,
+                connections,
+                protection.CircuitBreaker is { } breaker ? connections.GetOrCreateBreaker(upstream.Name, breaker) : null,
+                protection.MaxInFlight > 0 ? connections.GetOrCreateAdmission(upstream.Name, protection.MaxInFlight, protection.MaxPending) : null);
         }
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);
         var consumers = new ConsumerDirectory(config.Consumers.Select(c => new Consumer(
             c.Name, c.ApiKeyHashes, c.BasicUser, c.BasicPasswordHash, c.Claims.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal))));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
-        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies, authenticators)).ToList();
+        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies, authenticators, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -61,7 +72,7 @@ public static class ConfigCompiler
     }
 
     private static Route CompileRoute(
-        RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators) => new()
+        RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators, TimeProvider time) => new()
     {
         Name = route.Name,
         Host = route.Host,
@@ -80,5 +91,14 @@ public static class ConfigCompiler
         Cors = route.Cors is { } cors ? new CorsPolicy(cors.Origins, cors.Methods, cors.Headers, cors.ExposeHeaders, cors.Credentials, cors.MaxAge) : null,
         Auth = route.Auth.Count == 0 ? null : new RouteAuth(
             [.. route.Auth.Select(name => authenticators[name])], new AccessRequirement(route.Require.Scopes, route.Require.Claims)),
+        Retry = route.Traffic.Retries is { } retry
+            ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
+            : null,
+        Timeout = route.Traffic.Timeout,
+        ResponseTimeout = route.Traffic.ResponseTimeout,
+        FallbackUpstream = route.Traffic.Fallback?.Upstream is { } fallback ? upstreams[fallback] : null,
+        FallbackResponse = route.Traffic.Fallback?.Respond is { } answer ? new DirectResponse(answer.Status, answer.ContentType, answer.Body) : null,
+        Split = route.Traffic.Split.Count == 0 ? null : new UpstreamSplit([.. route.Traffic.Split.Select(s => (upstreams[s.Key], s.Value))], Random.Shared),
+        Mirror = route.Traffic.Mirror is { } mirror ? upstreams[mirror] : null,
     };
 }

@@ -13,7 +13,7 @@ namespace HyperGate.Configuration;
 /// Reads a TOML config file into a <see cref="GatewayConfig"/>, checking everything that can be checked without
 /// opening a socket, and reporting every problem at once with file:line:column and a hint.
 /// </summary>
-public static class ConfigLoader
+public static partial class ConfigLoader
 {
     /// <summary>Concurrent downstream connections accepted before new ones are closed on arrival.</summary>
     public const int DefaultMaxConnections = 10_000;
@@ -404,146 +404,10 @@ public static class ConfigLoader
             (int)upstream.Integer("max_idle_connections", defaults.MaxIdleConnections, 0, 100_000),
             upstream.Duration("idle_timeout", defaults.IdleTimeout),
             ReadBalance(upstream),
-            ReadHealth(upstream));
+            ReadHealth(upstream),
+            ReadProtection(upstream));
         upstream.RejectUnknownKeys();
         return config;
-    }
-
-    /// <summary>A target: "host:port", or { address = "host:port", weight = N }.</summary>
-    private static TargetConfig? ReadTarget(ConfigReader upstream, TomlNode item)
-    {
-        const string Hint = "write \"127.0.0.1:9001\", \"[::1]:9001\", \"service.local:80\" or { address = \"127.0.0.1:9001\", weight = 3 }";
-        (string? address, int weight) = (null, 1);
-        switch (item)
-        {
-            case TomlScalar { Value: string text }:
-                address = text;
-                break;
-            case TomlTableNode table:
-                ConfigReader target = upstream.ItemTable("targets", table);
-                address = target.String("address");
-                weight = (int)target.Integer("weight", 1, 1, 1000);
-                if (address is null)
-                {
-                    target.Error("address", "is required", Hint);
-                }
-
-                target.RejectUnknownKeys();
-                break;
-            default:
-                upstream.ErrorAt(item.Location, "targets", "every target must be a string or an inline table", Hint);
-                return null;
-        }
-
-        if (address is null)
-        {
-            return null;
-        }
-
-        if (!Destination.TryParseEndPoint(address, out _))
-        {
-            upstream.ErrorAt(item.Location, "targets", $"\"{address}\" is not host:port", Hint);
-            return null;
-        }
-
-        return new TargetConfig(address, weight, item.Location);
-    }
-
-    private static BalanceSettings ReadBalance(ConfigReader upstream)
-    {
-        BalanceAlgorithm algorithm = BalanceSettings.Default.Algorithm;
-        if (upstream.String("balance") is { } text)
-        {
-            if (BalanceSettings.ParseAlgorithm(text) is { } parsed)
-            {
-                algorithm = parsed;
-            }
-            else
-            {
-                upstream.Error("balance", $"\"{text}\" is not a balancing algorithm", "use p2c (the default), round_robin, least_requests, consistent_hash or random");
-            }
-        }
-
-        HashKey? hashOn = null;
-        if (upstream.String("hash_on") is { } keyText)
-        {
-            hashOn = HashKey.Parse(keyText);
-            if (hashOn is null)
-            {
-                upstream.Error("hash_on", $"\"{keyText}\" is not a hash key", "use header:NAME, cookie:NAME, ip or path");
-            }
-            else if (algorithm != BalanceAlgorithm.ConsistentHash)
-            {
-                upstream.Error("hash_on", "applies only to balance = \"consistent_hash\"", "remove it, or set balance = \"consistent_hash\"");
-            }
-        }
-        else if (algorithm == BalanceAlgorithm.ConsistentHash)
-        {
-            upstream.Error("balance", "consistent_hash needs hash_on", "add hash_on = \"header:x-user\", \"cookie:session\", \"ip\" or \"path\"");
-        }
-
-        double loadFactor = upstream.Number("hash_load_factor", BalanceSettings.Default.HashLoadFactor, 1, 100);
-        return new BalanceSettings(algorithm, hashOn, loadFactor);
-    }
-
-    private static UpstreamHealthSettings ReadHealth(ConfigReader upstream)
-    {
-        UpstreamHealthSettings defaults = UpstreamHealthSettings.Default;
-        HealthCheckSettings? check = null;
-        if (upstream.Table("health_check") is { } checkTable)
-        {
-            HealthCheckSettings d = HealthCheckSettings.Default;
-            string path = checkTable.String("path", d.Path)!;
-            if (!path.StartsWith('/') || path.Any(c => c <= ' ' || c >= 0x7f))
-            {
-                checkTable.Error("path", $"\"{path}\" is not an absolute path", "write a path such as \"/healthz\"");
-            }
-
-            (int low, int high) = (d.ExpectLow, d.ExpectHigh);
-            List<(long Value, SourceLocation Location)> expect = checkTable.IntegerList("expect");
-            if (expect.Count == 2 && expect.All(e => e.Value is >= 100 and <= 599) && expect[0].Value <= expect[1].Value)
-            {
-                (low, high) = ((int)expect[0].Value, (int)expect[1].Value);
-            }
-            else if (checkTable.Has("expect"))
-            {
-                checkTable.Error("expect", "must be [lowest, highest] passing statuses", "write expect = [200, 399]");
-            }
-
-            check = new HealthCheckSettings(
-                path,
-                checkTable.Duration("interval", d.Interval),
-                checkTable.Duration("timeout", d.Timeout),
-                (int)checkTable.Integer("healthy", d.Healthy, 1, 100),
-                (int)checkTable.Integer("unhealthy", d.Unhealthy, 1, 100),
-                low,
-                high);
-            checkTable.RejectUnknownKeys();
-        }
-
-        OutlierSettings? outlier = null;
-        if (upstream.Table("outlier") is { } outlierTable)
-        {
-            OutlierSettings d = OutlierSettings.Default;
-            outlier = new OutlierSettings(
-                (int)outlierTable.Integer("consecutive_failures", d.ConsecutiveFailures, 1, 1000),
-                outlierTable.Duration("base_ejection", d.BaseEjection),
-                outlierTable.Duration("max_ejection", d.MaxEjection),
-                (int)outlierTable.Integer("max_ejected_percent", d.MaxEjectedPercent, 0, 100),
-                outlierTable.Bool("count_5xx", d.Count5xx));
-            if (outlier.MaxEjection < outlier.BaseEjection)
-            {
-                outlierTable.Error("max_ejection", "is shorter than base_ejection", "make it at least base_ejection");
-            }
-
-            outlierTable.RejectUnknownKeys();
-        }
-
-        return new UpstreamHealthSettings(
-            check,
-            outlier,
-            (int)upstream.Integer("panic_threshold", defaults.PanicThreshold, 0, 100),
-            upstream.Duration("slow_start", defaults.SlowStart));
     }
 
     private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames, HashSet<string> authNames)
@@ -612,13 +476,15 @@ public static class ConfigLoader
 
         bool preserveHost = route.Bool("preserve_host", true);
         DirectResponseConfig? respond = ReadDirectResponse(route.Table("respond"));
-        if ((upstream is null) == (respond is null) && !route.Has("upstream"))
+        RouteTrafficConfig traffic = ReadRouteTraffic(route, upstreamNames);
+        int answers = (route.Has("upstream") ? 1 : 0) + (route.Has("split") ? 1 : 0) + (respond is not null ? 1 : 0);
+        if (answers == 0)
         {
-            route.Error("upstream", "a route needs an upstream or a respond table", "add upstream = \"NAME\" or respond = { status = 200, body = \"ok\" }");
+            route.Error("upstream", "a route needs an upstream, a split or a respond table", "add upstream = \"NAME\" or respond = { status = 200, body = \"ok\" }");
         }
-        else if (route.Has("upstream") && respond is not null)
+        else if (answers > 1)
         {
-            route.Error("respond", "upstream and respond cannot both be set", "remove one of them");
+            route.Error(respond is not null ? "respond" : "split", "upstream, split and respond cannot be combined", "keep one of them");
         }
 
         List<string> rateLimits = ReadReferences(route, "rate_limit", rateLimitNames, "rate limit", "rate_limits");
@@ -637,7 +503,7 @@ public static class ConfigLoader
         IpFilterConfig routeAccess = ReadIpFilter(route);
         CorsConfig? cors = route.Table("cors") is { } corsTable ? ReadCors(corsTable) : null;
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic);
     }
 
     private static IpFilterConfig ReadIpFilter(ConfigReader table)

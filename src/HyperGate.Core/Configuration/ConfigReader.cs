@@ -218,6 +218,13 @@ internal sealed class ConfigReader
     /// <summary>A reader for an inline table found among the items of <paramref name="key"/>.</summary>
     public ConfigReader ItemTable(string key, TomlTableNode table) => new(table, Qualified(key), _errors);
 
+    /// <summary>For keys that take a name or a table: whether the value is a table.</summary>
+    public bool IsTable(string key)
+    {
+        _known.Add(key);
+        return _table[key] is TomlTableNode;
+    }
+
     public ConfigReader? Table(string key)
     {
         _known.Add(key);

@@ -1,5 +1,6 @@
 using System.Net;
 using HyperGate.RateLimiting;
+using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
 using HyperGate.Upstreams.Health;
 
@@ -104,7 +105,14 @@ public sealed record UpstreamConfig(
     int MaxIdleConnections,
     TimeSpan IdleTimeout,
     BalanceSettings Balance,
-    UpstreamHealthSettings Health);
+    UpstreamHealthSettings Health,
+    UpstreamProtectionConfig Protection);
+
+/// <summary>An upstream's <c>circuit_breaker</c> and its caps on in-flight and waiting requests (0: no cap).</summary>
+public sealed record UpstreamProtectionConfig(CircuitBreakerSettings? CircuitBreaker, int MaxInFlight, int MaxPending)
+{
+    public static UpstreamProtectionConfig None { get; } = new(null, 0, 0);
+}
 
 /// <summary>One of an upstream's <c>targets</c>: an address and its share of the traffic.</summary>
 public sealed record TargetConfig(string Address, int Weight, SourceLocation Location);
@@ -128,7 +136,26 @@ public sealed record RouteConfig(
     IReadOnlyList<string> Auth,
     RequireConfig Require,
     IpFilterConfig Access,
-    CorsConfig? Cors);
+    CorsConfig? Cors,
+    RouteTrafficConfig Traffic);
+
+/// <summary>A route's traffic keys: <c>retries</c>, <c>timeout</c>, <c>response_timeout</c>, <c>fallback</c>, <c>split</c> and <c>mirror</c>.</summary>
+public sealed record RouteTrafficConfig(
+    RetryConfig? Retries,
+    TimeSpan Timeout,
+    TimeSpan? ResponseTimeout,
+    FallbackConfig? Fallback,
+    IReadOnlyList<KeyValuePair<string, int>> Split,
+    string? Mirror)
+{
+    public static RouteTrafficConfig None { get; } = new(null, TimeSpan.Zero, null, null, [], null);
+}
+
+/// <summary><c>retries = { attempts, on, budget_percent, backoff, max_backoff, non_idempotent }</c></summary>
+public sealed record RetryConfig(int Attempts, RetryOn On, IReadOnlyList<int> Statuses, double BudgetPercent, TimeSpan Backoff, TimeSpan MaxBackoff, bool NonIdempotent);
+
+/// <summary><c>fallback = "UPSTREAM"</c> or <c>fallback = { status, body, content_type }</c>: what answers while the upstream's circuit is open.</summary>
+public sealed record FallbackConfig(string? Upstream, DirectResponseConfig? Respond);
 
 /// <summary>A route's <c>require = { scopes = [...], claims = { NAME = [...] } }</c>.</summary>
 public sealed record RequireConfig(IReadOnlyList<string> Scopes, IReadOnlyList<KeyValuePair<string, string[]>> Claims)

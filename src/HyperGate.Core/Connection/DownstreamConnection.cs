@@ -178,10 +178,7 @@ internal sealed class DownstreamConnection : IDisposable
 
                     if (route.DirectResponse is { } direct)
                     {
-                        bool keepAlive = CanKeepAliveAfterAnswer();
-                        GatewayResponses.WriteDirectResponse(output, direct, !keepAlive, _runtime.Date.Line, request.Method != HttpMethod.Head, _exchange);
-                        _exchange.Status = direct.Status;
-                        if (!keepAlive)
+                        if (!AnswerDirectly(direct))
                         {
                             break;
                         }
@@ -189,10 +186,25 @@ internal sealed class DownstreamConnection : IDisposable
                         continue;
                     }
 
+                    if (route.Mirror is { } mirror)
+                    {
+                        _runtime.Mirror.Enqueue(_exchange, mirror);
+                    }
+
                     // 4. Forward: lease a connection, send the head, then wait for the answer right here.
                     if (!_forwarder.TryStart(out rejection))
                     {
                         rejection = await _forwarder.ConnectAsync();
+                    }
+
+                    if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                    {
+                        if (!AnswerDirectly(fallback))
+                        {
+                            break;
+                        }
+
+                        continue;
                     }
 
                     if (rejection != RejectionReason.None)
@@ -280,6 +292,15 @@ internal sealed class DownstreamConnection : IDisposable
         {
             await output.FlushAsync();
         }
+    }
+
+    /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
+    private bool AnswerDirectly(DirectResponse direct)
+    {
+        bool keepAlive = CanKeepAliveAfterAnswer();
+        GatewayResponses.WriteDirectResponse(_exchange.Output, direct, !keepAlive, _runtime.Date.Line, _exchange.Request.Method != HttpMethod.Head, _exchange);
+        _exchange.Status = direct.Status;
+        return keepAlive;
     }
 
     /// <summary>Normalizes the path, checks the declared body size and finds the route (or, for 405, what to Allow).</summary>

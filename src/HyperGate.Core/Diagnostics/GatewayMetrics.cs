@@ -4,6 +4,7 @@ using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
+using HyperGate.Resilience;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
 
@@ -41,7 +42,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _reloads;
     private long _downstreamConnections;
 
-    public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> timestamp, Func<long> accessLogDropped)
+    public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> timestamp, Func<long> accessLogDropped, RequestMirror mirror)
     {
         _requests = _meter.CreateCounter<long>("hypergate.requests", "{request}", "Requests answered, by route, upstream and status class.");
         _duration = _meter.CreateHistogram<double>("hypergate.request.duration", "s", "Time from the parsed request head to the end of the response.");
@@ -55,8 +56,15 @@ public sealed class GatewayMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
         _meter.CreateObservableGauge("hypergate.upstream.connections", () => ObservePools(snapshot()), "{connection}", "Upstream connections per destination, by state (idle or active).");
         _meter.CreateObservableGauge("hypergate.upstream.in_flight", () => ObserveDestinations(snapshot(), d => d.InFlight), "{request}", "Requests in flight per destination.");
+        _meter.CreateObservableGauge("hypergate.upstream.circuit_open", () => ObserveCircuits(snapshot()), null, "1 while an upstream's circuit breaker is open or half-open, else 0 (upstreams with a breaker).");
         _meter.CreateObservableGauge("hypergate.upstream.healthy", () => ObserveDestinations(snapshot(), d => d.HealthAt(timestamp()) == DestinationHealth.Healthy ? 1 : 0), null, "1 while a destination is in its balancer's set: passing health checks and not ejected.");
         _meter.CreateObservableCounter("hypergate.rate_limit.decisions", () => ObserveRateLimits(snapshot()), "{request}", "Rate limit decisions per limit: allowed or limited.");
+        _meter.CreateObservableCounter("hypergate.mirror.requests", () => (IEnumerable<Measurement<long>>)
+        [
+            new(mirror.Sent, new KeyValuePair<string, object?>("result", "answered")),
+            new(mirror.Failed, new KeyValuePair<string, object?>("result", "failed")),
+            new(mirror.Dropped, new KeyValuePair<string, object?>("result", "dropped")),
+        ], "{request}", "Mirrored request copies, by result: answered, failed (no answer), dropped (the mirror fell behind).");
         _meter.CreateObservableCounter("hypergate.access_log.dropped", accessLogDropped, "{entry}", "Access log entries dropped because the writer's queue was full.");
     }
 
@@ -73,7 +81,7 @@ public sealed class GatewayMetrics : IDisposable
     public void RecordRequest(Exchange exchange, TimeSpan duration, TimeSpan upstream)
     {
         string route = exchange.Route?.Name ?? NoRoute;
-        string upstreamName = exchange.Route?.Upstream?.Name ?? NoRoute;
+        string upstreamName = exchange.UpstreamName ?? NoRoute;
         var routeTag = new KeyValuePair<string, object?>("route", route);
         var upstreamTag = new KeyValuePair<string, object?>("upstream", upstreamName);
         _requests.Add(1, routeTag, upstreamTag, new KeyValuePair<string, object?>("status_class", StatusClass(exchange.Status)));
@@ -132,6 +140,17 @@ public sealed class GatewayMetrics : IDisposable
             foreach (Destination destination in upstream.Destinations)
             {
                 yield return new Measurement<long>(value(destination), new("upstream", upstream.Name), new("destination", destination.Address));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveCircuits(GatewaySnapshot snapshot)
+    {
+        foreach (Upstream upstream in snapshot.Upstreams.Values)
+        {
+            if (upstream.Breaker is { } breaker)
+            {
+                yield return new Measurement<long>(breaker.State == CircuitState.Closed ? 0 : 1, new KeyValuePair<string, object?>("upstream", upstream.Name));
             }
         }
     }

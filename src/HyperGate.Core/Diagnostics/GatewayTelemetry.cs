@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HyperGate.Configuration;
+using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
@@ -19,14 +20,14 @@ public sealed class GatewayTelemetry : IAsyncDisposable
 
     private readonly TracerProvider? _tracerProvider;
 
-    public GatewayTelemetry(GatewayConfig config, Func<GatewaySnapshot> snapshot, TimeProvider time, ILoggerFactory loggers, bool withOutputs)
+    public GatewayTelemetry(GatewayConfig config, Func<GatewaySnapshot> snapshot, TimeProvider time, ILoggerFactory loggers, bool withOutputs, RequestMirror mirror)
     {
         if (withOutputs && config.AccessLog.Path is not null)
         {
             AccessLog = new AccessLog(config.AccessLog, loggers.CreateLogger("HyperGate.AccessLog"));
         }
 
-        Metrics = new GatewayMetrics(snapshot, time.GetTimestamp, () => AccessLog?.Dropped ?? 0);
+        Metrics = new GatewayMetrics(snapshot, time.GetTimestamp, () => AccessLog?.Dropped ?? 0, mirror);
         if (withOutputs && config.Tracing.OtlpEndpoint is { } endpoint)
         {
             // Sources are selected by name, so this assumes one exporting gateway per process (as the binary runs).

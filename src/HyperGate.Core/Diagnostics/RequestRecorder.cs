@@ -137,7 +137,7 @@ public sealed class RequestRecorder : IDisposable
         }
 
         WriteOptional(json, RouteName, exchange.Route?.Name);
-        WriteOptional(json, UpstreamName, exchange.Route?.Upstream?.Name);
+        WriteOptional(json, UpstreamName, exchange.UpstreamName);
         WriteOptional(json, DestinationName, exchange.Destination?.Address);
         WriteOptional(json, ConsumerName, exchange.Identity?.ConsumerId);
         if (exchange.Rejection != RejectionReason.None)
@@ -185,7 +185,7 @@ public sealed class RequestRecorder : IDisposable
         span.SetTag("http.request.method", method);
         span.SetTag("http.response.status_code", exchange.Status);
         span.SetTag("hypergate.route", route);
-        span.SetTag("hypergate.upstream", exchange.Route?.Upstream?.Name);
+        span.SetTag("hypergate.upstream", exchange.UpstreamName);
         span.SetTag("hypergate.destination", exchange.Destination?.Address);
         span.SetTag("hypergate.upstream_ms", upstream.TotalMilliseconds);
         if (exchange.Rejection != RejectionReason.None)

@@ -97,6 +97,15 @@ public sealed class Exchange : IDisposable
     /// <summary>The destination the request was forwarded to, if any.</summary>
     public Destination? Destination { get; set; }
 
+    /// <summary>The upstream the request went to: the route's, one of its split, or its fallback.</summary>
+    public Upstream? Upstream { get; set; }
+
+    /// <summary>The upstream's name for logs and metrics: where the request went, or else where its route points.</summary>
+    public string? UpstreamName => Upstream?.Name ?? Route?.Upstream?.Name;
+
+    /// <summary>How many times the request was tried again.</summary>
+    public int Retries { get; set; }
+
     /// <summary>Clears what the previous request on this connection left, before the next one is read.</summary>
     public void BeginRequest(GatewaySnapshot snapshot)
     {
@@ -111,6 +120,8 @@ public sealed class Exchange : IDisposable
         Rejection = RejectionReason.None;
         RequestBodyBytes = ResponseBodyBytes = 0;
         Destination = null;
+        Upstream = null;
+        Retries = 0;
     }
 
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>

@@ -40,6 +40,8 @@ public static class GatewayResponses
         RejectionReason.UpstreamResponseTimeout => (504, "upstream_timeout", "The upstream did not respond in time."),
         RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),
         RejectionReason.UpstreamClosed => (502, "upstream_closed", "The upstream closed the connection before responding."),
+        RejectionReason.CircuitOpen => (503, "circuit_open", "The upstream is failing; its circuit breaker is open."),
+        RejectionReason.UpstreamOverloaded => (503, "upstream_overloaded", "The upstream has too many requests in flight and waiting."),
         RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
         RejectionReason.BodyTooSlow => (408, "request_timeout", "The request body arrived slower than the minimum rate."),
         _ => (400, "bad_request", Message(reason)),

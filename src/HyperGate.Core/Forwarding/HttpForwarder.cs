@@ -5,6 +5,8 @@ using System.Text;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Resilience;
+using HyperGate.Routing;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Forwarding;
@@ -17,6 +19,9 @@ public enum ResponseHeadStep : byte
     Complete,
     /// <summary>A 1xx response was written downstream: flush it, then read again.</summary>
     Interim,
+
+    /// <summary>A final response the route retries on: discard it and try again.</summary>
+    Retry,
     SwitchingProtocols,
     Timeout,
     ClosedBeforeResponse,
@@ -41,11 +46,18 @@ public sealed class HttpForwarder : IDisposable
     private readonly GatewayRuntime _runtime;
     private readonly BodyRateGuard _bodyRate;
     private readonly RequestRecorder _recorder;
+    private Upstream _target = null!;
     private Destination? _destination;
     private UpstreamConnection? _upstream;
+    private UpstreamAdmission? _admission;
     private ValueTask<BodyCopyResult> _requestBody;
     private bool _upgrade;
     private bool _retried;
+    private bool _bodySent;
+    private bool _trial;
+    private bool _idleFirst;
+    private int _attempt;
+    private long _deadline;
 
     public HttpForwarder(Exchange exchange, GatewayRuntime runtime, RequestRecorder recorder)
     {
@@ -61,47 +73,191 @@ public sealed class HttpForwarder : IDisposable
     public UpstreamConnection Upstream => _upstream!;
 
     /// <summary>
-    /// Steps 1 and 2: picks a destination and takes an idle connection. Returns false when a new connection must
-    /// be opened (<see cref="ConnectAsync"/>); true when a connection was taken or, with a rejection, none can be.
+    /// Steps 1 and 2: chooses the upstream (the route's, one of its split, or its fallback while the circuit is
+    /// open), picks a destination and takes an idle connection. Returns false when the rest must be awaited
+    /// (<see cref="ConnectAsync"/>); true when a connection was taken or, with a rejection, none can be.
     /// </summary>
     public bool TryStart(out RejectionReason rejection)
     {
-        _retried = false;
-        _upstream = null;
-        _destination = _exchange.Route!.Upstream!.PickDestination(_exchange);
-        _exchange.Destination = _destination;
-        if (_destination is null)
+        Route route = _exchange.Route!;
+        (_retried, _bodySent, _trial, _idleFirst, _attempt, _upstream, _admission) = (false, false, false, false, 0, null, null);
+        _deadline = route.Timeout > TimeSpan.Zero ? _runtime.TimeProvider.GetTimestamp() + (long)(route.Timeout.TotalSeconds * _runtime.TimeProvider.TimestampFrequency) : 0;
+        route.Retry?.Budget.RecordRequest();
+        _target = route.PickUpstream()!;
+        if (_target.Breaker is { } breaker && !breaker.TryEnter(out _trial))
+        {
+            if (route.FallbackUpstream is not { } fallback || fallback.Breaker?.TryEnter(out _trial) == false)
+            {
+                rejection = RejectionReason.CircuitOpen;
+                return true;
+            }
+
+            _target = fallback;
+        }
+
+        _exchange.Upstream = _target;
+        rejection = RejectionReason.None;
+        if (_target.Admission is { } admission)
+        {
+            if (!admission.TryEnter())
+            {
+                // Wait for a slot in ConnectAsync.
+                return false;
+            }
+
+            _admission = admission;
+        }
+
+        if (!Pick())
         {
             rejection = RejectionReason.NoDestination;
             return true;
         }
 
-        _destination.RequestStarted();
-
-        rejection = RejectionReason.None;
-        return _destination.Pool.TryRentIdle(out _upstream);
+        return _destination!.Pool.TryRentIdle(out _upstream);
     }
 
-    /// <summary>Ends the destination's part in the exchange (its in-flight count); called once per request, however it ended.</summary>
+    /// <summary>Picks a destination (another than the one that failed, when there is a choice) and counts the request on it.</summary>
+    private bool Pick()
+    {
+        Destination? failed = _destination;
+        Destination? next = _target.PickDestination(_exchange);
+        for (int draw = 0; draw < 3 && next is not null && next == failed && _target.Destinations.Length > 1; draw++)
+        {
+            next = _target.PickDestination(_exchange);
+        }
+
+        failed?.RequestEnded();
+        _destination = next;
+        _exchange.Destination = next;
+        next?.RequestStarted();
+        return next is not null;
+    }
+
+    /// <summary>Ends the exchange's hold on its destination, its upstream slot and any unreported circuit trial; called once per request, however it ended.</summary>
     public void EndExchange()
     {
         _destination?.RequestEnded();
         _destination = null;
+        _admission?.Exit();
+        _admission = null;
+        if (_trial)
+        {
+            _target.Breaker!.AbandonTrial();
+            _trial = false;
+        }
     }
 
-    /// <summary>Step 2, when no idle connection was available (or to retry on a fresh one).</summary>
+    /// <summary>
+    /// Step 2 when it must wait: for a slot under the upstream's caps, then for a new connection (after a retry,
+    /// an idle one first). A connection that fails is counted against its destination, and tried again on another
+    /// when the route's retries allow it.
+    /// </summary>
     public async ValueTask<RejectionReason> ConnectAsync()
     {
-        try
+        if (_destination is null)
         {
-            _upstream = await _destination!.Pool.ConnectAsync(CancellationToken.None);
-            return RejectionReason.None;
+            if (!await _target.Admission!.WaitAsync(_target.Settings.ConnectTimeout, _runtime.TimeProvider))
+            {
+                return RejectionReason.UpstreamOverloaded;
+            }
+
+            _admission = _target.Admission;
+            if (!Pick())
+            {
+                return RejectionReason.NoDestination;
+            }
+
+            _idleFirst = true;
         }
-        catch (UpstreamException e)
+
+        while (true)
         {
-            _exchange.Route!.Upstream!.ReportFailure(_destination!);
-            return e.Reason;
+            if (_idleFirst && _destination!.Pool.TryRentIdle(out _upstream))
+            {
+                _idleFirst = false;
+                return RejectionReason.None;
+            }
+
+            _idleFirst = false;
+            try
+            {
+                _upstream = await _destination!.Pool.ConnectAsync(CancellationToken.None);
+                return RejectionReason.None;
+            }
+            catch (UpstreamException e)
+            {
+                ReportOutcome(success: false);
+                if (!CanRetry(RetryOn.ConnectFailure))
+                {
+                    return e.Reason;
+                }
+
+                await PrepareRetryAsync();
+            }
         }
+    }
+
+    /// <summary>Passive health and the circuit breaker learn how the exchange with the destination went.</summary>
+    private void ReportOutcome(bool success)
+    {
+        if (success)
+        {
+            _destination!.RecordSuccess();
+            _target.Breaker?.OnSuccess(_trial);
+        }
+        else
+        {
+            _target.ReportFailure(_destination!);
+            _target.Breaker?.OnFailure(_trial);
+        }
+
+        _trial = false;
+    }
+
+    /// <summary>
+    /// Whether the failed try may be repeated: the route retries this failure (a <paramref name="status"/> when
+    /// <paramref name="on"/> is None), tries are left, the method is safe to replay, no body was sent, the
+    /// deadline has not passed, and the retry budget has room (checked last: it takes a retry from the budget).
+    /// </summary>
+    private bool CanRetry(RetryOn on, int status = 0)
+    {
+        RetryPolicy? retry = _exchange.Route!.Retry;
+        return retry is not null
+            && _attempt < retry.Attempts
+            && (on == RetryOn.None ? retry.RetriesStatus(status) : (retry.On & on) != 0)
+            && retry.Allows(_exchange.Request.Method)
+            && !_bodySent
+            && (_deadline == 0 || _runtime.TimeProvider.GetTimestamp() < _deadline)
+            && retry.Budget.TryAcquire();
+    }
+
+    /// <summary>Waits the jittered back-off, then moves the exchange to another destination.</summary>
+    private async ValueTask PrepareRetryAsync()
+    {
+        _attempt++;
+        _exchange.Retries = _attempt;
+        TimeSpan backoff = _exchange.Route!.Retry!.Backoff(_attempt, Random.Shared);
+        if (backoff > TimeSpan.Zero)
+        {
+            await Task.Delay(backoff, _runtime.TimeProvider);
+        }
+
+        _idleFirst = true;
+        Pick();
+    }
+
+    /// <summary>The wait for this try's response head: the route's or upstream's timeout, cut short by the route's deadline.</summary>
+    private TimeSpan ResponseTimeout()
+    {
+        TimeSpan timeout = _exchange.Route!.ResponseTimeout ?? _target.Settings.ResponseTimeout;
+        if (_deadline == 0)
+        {
+            return timeout;
+        }
+
+        TimeSpan left = _runtime.TimeProvider.GetElapsedTime(_runtime.TimeProvider.GetTimestamp(), _deadline);
+        return left < timeout ? (left > TimeSpan.Zero ? left : TimeSpan.FromTicks(1)) : timeout;
     }
 
     /// <summary>
@@ -113,7 +269,8 @@ public sealed class HttpForwarder : IDisposable
     {
         RequestHead request = _exchange.Request;
         UpstreamConnection upstream = _upstream!;
-        TimeSpan responseTimeout = _exchange.Route!.Upstream!.Settings.ResponseTimeout;
+        TimeSpan responseTimeout = ResponseTimeout();
+        _bodySent |= request.HasBody;
         _upgrade = IsForwardableUpgrade(request);
         _exchange.UpstreamStartTimestamp = _runtime.TimeProvider.GetTimestamp();
         UpstreamRequestWriter.Write(upstream.Output, _exchange, _destination!, _upgrade);
@@ -166,17 +323,10 @@ public sealed class HttpForwarder : IDisposable
         {
             upstream.DisarmTimeout();
             ObserveLatency();
-            Upstream target = _exchange.Route!.Upstream!;
-            if (response.StatusCode >= 500 && target.Health.Outlier is { Count5xx: true })
-            {
-                target.ReportFailure(_destination!);
-            }
-            else
-            {
-                _destination!.RecordSuccess();
-            }
+            ReportOutcome(success: response.StatusCode < 500 || _target.Health.Outlier is { Count5xx: false });
 
-            return ResponseHeadStep.Complete;
+            // Nothing has gone downstream yet: an answer the route retries on is dropped and the request tried again.
+            return CanRetry(RetryOn.None, response.StatusCode) ? ResponseHeadStep.Retry : ResponseHeadStep.Complete;
         }
 
         if (response.StatusCode == 101)
@@ -184,7 +334,7 @@ public sealed class HttpForwarder : IDisposable
             // RFC 9110 §15.2.2: 101 is valid only in answer to an Upgrade we forwarded.
             upstream.DisarmTimeout();
             ObserveLatency();
-            _destination!.RecordSuccess();
+            ReportOutcome(success: true);
             return _upgrade && response.UpgradeIndex >= 0 ? ResponseHeadStep.SwitchingProtocols : ResponseHeadStep.Invalid;
         }
 
@@ -208,8 +358,9 @@ public sealed class HttpForwarder : IDisposable
     }
 
     /// <summary>
-    /// After a failed step 3 or 4: discards the connection, and either asks for a retry (returns null; the caller
-    /// connects again and resends) or writes the error and returns whether the downstream connection stays open.
+    /// After a failed step 3 or 4, or an answer to retry: discards the connection, and either asks for another
+    /// try (returns null; the caller connects again and resends) or writes the error and returns whether the
+    /// downstream connection stays open.
     /// </summary>
     public async ValueTask<bool?> FailAsync(ResponseHeadStep step)
     {
@@ -217,6 +368,11 @@ public sealed class HttpForwarder : IDisposable
         upstream.DisarmTimeout();
         BodyCopyResult body = await CompleteRequestBodyAsync(upstream);
         await upstream.Pool.ReturnAsync(upstream, reusable: false);
+        if (step == ResponseHeadStep.Retry)
+        {
+            await PrepareRetryAsync();
+            return null;
+        }
 
         // A pooled connection the upstream closed just as we reused it: try once more on a fresh one, which is
         // safe only when no body was consumed from the client.
@@ -235,7 +391,12 @@ public sealed class HttpForwarder : IDisposable
         if (body is BodyCopyResult.Completed or BodyCopyResult.DestinationClosed)
         {
             // The destination failed us (a fault of the client's body is not held against it).
-            _exchange.Route!.Upstream!.ReportFailure(_destination!);
+            ReportOutcome(success: false);
+            if (CanRetry(step == ResponseHeadStep.Timeout ? RetryOn.Timeout : RetryOn.Reset))
+            {
+                await PrepareRetryAsync();
+                return null;
+            }
         }
 
         RejectionReason reason = body switch
@@ -275,7 +436,7 @@ public sealed class HttpForwarder : IDisposable
         // response_timeout also bounds each silence within the body: an upstream that stalls mid-body is cut off.
         // Not armed when the whole body came with the head (most small responses): arming costs two timer changes.
         BodyRateGuard? silence = framing == BodyFraming.None || BodyAlreadyBuffered(upstream.Input, framing, response.ContentLength) ? null : upstream.BodyGuard;
-        silence?.StartSilence(_exchange.Route!.Upstream!.Settings.ResponseTimeout);
+        silence?.StartSilence(_exchange.Route!.ResponseTimeout ?? _target.Settings.ResponseTimeout);
         try
         {
             responseBody = framing switch

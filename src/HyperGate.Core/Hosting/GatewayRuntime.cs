@@ -21,7 +21,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
 
     private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
     {
-        Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, timeProvider, loggers, withOutputs);
+        Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, timeProvider, loggers, withOutputs, Mirror);
         Auth = auth;
         _snapshot = snapshot;
         Connections = connections;
@@ -72,6 +72,9 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public DateHeader Date { get; }
 
     public GatewayTelemetry Telemetry { get; }
+
+    /// <summary>Sends the copies of requests that routes with <c>mirror</c> ask for.</summary>
+    public RequestMirror Mirror { get; } = new();
 
     public DateTimeOffset StartedAt { get; }
 
@@ -125,6 +128,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Date.Dispose();
+        await Mirror.DisposeAsync();
         await Telemetry.DisposeAsync();
         await RateLimits.DisposeAsync();
         Auth.Dispose();

@@ -61,6 +61,8 @@ public enum RejectionReason : byte
     UpstreamResponseTimeout,
     UpstreamInvalidResponse,
     UpstreamClosed,
+    CircuitOpen,
+    UpstreamOverloaded,
 
     // Downstream
     RequestHeadTimeout,

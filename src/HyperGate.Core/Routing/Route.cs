@@ -2,6 +2,7 @@ using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Resilience;
 using HyperGate.Security;
 using HyperGate.Upstreams;
 
@@ -75,6 +76,30 @@ public sealed class Route
 
     /// <summary>The limits every request on this route must pass, in order; null when none.</summary>
     public RouteRateLimits? RateLimits { get; init; }
+
+    /// <summary>When and how failed requests are tried again; null when never.</summary>
+    public RetryPolicy? Retry { get; init; }
+
+    /// <summary>The overall deadline for the response head, across retries; zero when none.</summary>
+    public TimeSpan Timeout { get; init; }
+
+    /// <summary>Overrides the upstream's <c>response_timeout</c> for each try on this route, when set.</summary>
+    public TimeSpan? ResponseTimeout { get; init; }
+
+    /// <summary>Where requests go while the upstream's circuit is open: another upstream ...</summary>
+    public Upstream? FallbackUpstream { get; init; }
+
+    /// <summary>... or a direct response; both null when the circuit's 503 answers.</summary>
+    public DirectResponse? FallbackResponse { get; init; }
+
+    /// <summary>Weighted upstreams for each request instead of <see cref="Upstream"/>, when the route splits traffic.</summary>
+    public UpstreamSplit? Split { get; init; }
+
+    /// <summary>An upstream that receives a copy of each request (its answer discarded), when set.</summary>
+    public Upstream? Mirror { get; init; }
+
+    /// <summary>The upstream for this request: the route's, or one drawn from its split.</summary>
+    public Upstream? PickUpstream() => Split is { } split ? split.Pick() : Upstream;
 
     private readonly string _name = string.Empty;
     private readonly string[] _methods = [];

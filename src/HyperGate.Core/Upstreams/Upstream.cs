@@ -1,4 +1,5 @@
 using HyperGate.Forwarding;
+using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
 using HyperGate.Upstreams.Health;
 
@@ -18,9 +19,20 @@ public sealed class Upstream
     private readonly Lock _gate = new();
     private volatile Balancer? _balancer;
 
-    public Upstream(string name, Destination[] destinations, int[] weights, UpstreamSettings settings, BalanceSettings balance, UpstreamHealthSettings health, UpstreamConnectionManager manager)
+    public Upstream(
+        string name,
+        Destination[] destinations,
+        int[] weights,
+        UpstreamSettings settings,
+        BalanceSettings balance,
+        UpstreamHealthSettings health,
+        UpstreamConnectionManager manager,
+        CircuitBreaker? breaker = null,
+        UpstreamAdmission? admission = null)
     {
         Name = name;
+        Breaker = breaker;
+        Admission = admission;
         Destinations = destinations;
         Weights = weights;
         Settings = settings;
@@ -45,6 +57,12 @@ public sealed class Upstream
     public BalanceSettings Balance { get; }
 
     public UpstreamHealthSettings Health { get; }
+
+    /// <summary>The circuit breaker, when <c>circuit_breaker</c> is set; it outlives reloads that keep its settings.</summary>
+    public CircuitBreaker? Breaker { get; }
+
+    /// <summary>The caps on in-flight and pending requests, when set; they outlive reloads that keep them.</summary>
+    public UpstreamAdmission? Admission { get; }
 
     /// <summary>True while too few destinations are available and all of them take traffic.</summary>
     public bool Panic { get; private set; }

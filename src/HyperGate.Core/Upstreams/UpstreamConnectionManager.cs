@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Reflection;
 using HyperGate.Buffers;
+using HyperGate.Resilience;
 using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,8 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionPool> _pools = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<(string Upstream, string Address), Destination> _destinations = new();
+    private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, UpstreamAdmission> _admissions = new(StringComparer.Ordinal);
     private readonly SocketConnectionContextFactory _connectionFactory;
     private readonly TimeProvider _timeProvider;
     private readonly ITimer _tick;
@@ -61,6 +64,15 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
         _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
 
+    /// <summary>Upstream <paramref name="upstream"/>'s breaker: the running one (with its state) while the settings stay the same.</summary>
+    public CircuitBreaker GetOrCreateBreaker(string upstream, CircuitBreakerSettings settings) =>
+        _breakers.AddOrUpdate(upstream, _ => new CircuitBreaker(settings, _timeProvider), (_, running) => running.Settings == settings ? running : new CircuitBreaker(settings, _timeProvider));
+
+    /// <summary>Upstream <paramref name="upstream"/>'s caps: the running ones (with their counts) while the limits stay the same.</summary>
+    public UpstreamAdmission GetOrCreateAdmission(string upstream, int maxInFlight, int maxPending) =>
+        _admissions.AddOrUpdate(upstream, _ => new UpstreamAdmission(maxInFlight, maxPending),
+            (_, running) => running.MaxInFlight == maxInFlight && running.MaxPending == maxPending ? running : new UpstreamAdmission(maxInFlight, maxPending));
+
     /// <summary>
     /// The destination <paramref name="address"/> of upstream <paramref name="upstream"/>: the same object across
     /// reloads while the upstream keeps the address, so its load and latency carry over.
@@ -89,6 +101,15 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
         }
 
         RetainChecks();
+        foreach (string name in _breakers.Keys.Where(name => !_current.Any(u => u.Name == name && u.Breaker is not null)))
+        {
+            _breakers.TryRemove(name, out _);
+        }
+
+        foreach (string name in _admissions.Keys.Where(name => !_current.Any(u => u.Name == name && u.Admission is not null)))
+        {
+            _admissions.TryRemove(name, out _);
+        }
 
         foreach ((var key, Destination destination) in _destinations)
         {

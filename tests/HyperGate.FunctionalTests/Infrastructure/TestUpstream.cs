@@ -17,6 +17,7 @@ namespace HyperGate.FunctionalTests.Infrastructure;
 public sealed class TestUpstream : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
     private int _requestCount;
 
     private TestUpstream(WebApplication app) => _app = app;
@@ -28,6 +29,30 @@ public sealed class TestUpstream : IAsyncDisposable
 
     /// <summary>The path of every request that reached this upstream, in arrival order.</summary>
     public ConcurrentQueue<string> Paths { get; } = new();
+
+    /// <summary>Completes once <paramref name="count"/> requests have reached this upstream.</summary>
+    public Task WaitForRequestsAsync(int count)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters)
+        {
+            _waiters.Add((count, reached));
+        }
+
+        NotifyWaiters();
+        return reached.Task;
+    }
+
+    private void NotifyWaiters()
+    {
+        lock (_waiters)
+        {
+            foreach ((int count, TaskCompletionSource reached) in _waiters.Where(w => w.Count <= RequestCount))
+            {
+                reached.TrySetResult();
+            }
+        }
+    }
 
     /// <summary>How long every request waits before it is answered: a slow destination.</summary>
     public TimeSpan Delay { get; set; }
@@ -55,8 +80,9 @@ public sealed class TestUpstream : IAsyncDisposable
         app.UseWebSockets();
         app.Use(async (context, next) =>
         {
-            Interlocked.Increment(ref upstream._requestCount);
             upstream.Paths.Enqueue(context.Request.Path.Value ?? string.Empty);
+            Interlocked.Increment(ref upstream._requestCount);
+            upstream.NotifyWaiters();
             context.Response.Headers["X-Upstream"] = name;
             if (upstream.Delay > TimeSpan.Zero)
             {

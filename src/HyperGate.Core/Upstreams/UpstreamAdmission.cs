@@ -1,0 +1,46 @@
+namespace HyperGate.Upstreams;
+
+/// <summary>
+/// An upstream's caps: at most <c>max_in_flight</c> requests forwarded at once (with HTTP/1.1 each holds one
+/// upstream connection, so this also caps busy connections); past it, up to <c>max_pending</c> requests wait
+/// for a slot (no longer than the connect timeout) and any more are answered 503 at once.
+/// </summary>
+public sealed class UpstreamAdmission(int maxInFlight, int maxPending)
+{
+    private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
+    private int _pending;
+
+    public int MaxInFlight { get; } = maxInFlight;
+
+    public int MaxPending { get; } = maxPending;
+
+    /// <summary>Takes a slot if one is free now (the common case: no allocation).</summary>
+    public bool TryEnter() => _slots.Wait(0);
+
+    /// <summary>Waits for a slot as one of the pending requests; false when too many wait already or none frees in time.</summary>
+    public async ValueTask<bool> WaitAsync(TimeSpan timeout, TimeProvider time)
+    {
+        if (Interlocked.Increment(ref _pending) > MaxPending)
+        {
+            Interlocked.Decrement(ref _pending);
+            return false;
+        }
+
+        try
+        {
+            using var cancel = new CancellationTokenSource(timeout, time);
+            await _slots.WaitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    public void Exit() => _slots.Release();
+}
