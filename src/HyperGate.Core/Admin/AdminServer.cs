@@ -156,16 +156,21 @@ public sealed class AdminServer : IAsyncDisposable
             ["balance"] = upstream.Balance.AlgorithmName,
             ["panic"] = upstream.Panic,
             ["circuit"] = upstream.Breaker is { } breaker ? StateName(breaker.State) : null,
-            ["destinations"] = new JsonArray([.. upstream.Destinations.Select((destination, i) => (JsonNode)new JsonObject
-            {
-                ["address"] = destination.Address,
-                ["weight"] = upstream.Weights[i],
-                ["health"] = destination.HealthAt(now).ToString().ToLowerInvariant(),
-                ["in_flight"] = destination.InFlight,
-                ["latency_ms"] = Math.Round(destination.LatencyAt(now) / 1000, 3),
-                ["active_connections"] = destination.Pool.ActiveCount,
-                ["idle_connections"] = destination.Pool.IdleCount,
-            })]),
+            ["destinations"] = Destinations(upstream.Targets, now),
+        }),
+    ];
+
+    private static JsonArray Destinations(UpstreamTargets targets, long now) =>
+    [
+        .. targets.Destinations.Select((destination, i) => (JsonNode)new JsonObject
+        {
+            ["address"] = destination.Address,
+            ["weight"] = targets.Weights[i],
+            ["health"] = destination.HealthAt(now).ToString().ToLowerInvariant(),
+            ["in_flight"] = destination.InFlight,
+            ["latency_ms"] = Math.Round(destination.LatencyAt(now) / 1000, 3),
+            ["active_connections"] = destination.Pool.ActiveCount,
+            ["idle_connections"] = destination.Pool.IdleCount,
         }),
     ];
 

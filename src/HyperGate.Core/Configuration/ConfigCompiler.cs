@@ -6,6 +6,7 @@ using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Security;
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Discovery;
 using System.Net;
 using System.Text;
 
@@ -20,22 +21,34 @@ public static class ConfigCompiler
         foreach (UpstreamConfig upstream in config.Upstreams)
         {
             var settings = new UpstreamSettings(upstream.ConnectTimeout, upstream.ResponseTimeout, upstream.MaxIdleConnections, upstream.IdleTimeout);
-            Destination[] destinations = upstream.Targets.Select(target =>
-            {
-                Destination.TryParseEndPoint(target.Address, out EndPoint? endPoint);
-                return connections.GetOrCreateDestination(upstream.Name, target.Address, endPoint!, settings);
-            }).ToArray();
+
+            // Addresses are destinations as written; names are resolved by discovery, which keeps them current.
+            var literal = upstream.Targets.Where(t => Destination.TryParseEndPoint(t.Address, out EndPoint? e) && e is IPEndPoint).ToList();
+            var names = upstream.Targets.Except(literal).ToList();
+            DiscoverySettings? discovery = names.Count > 0 || upstream.Discovery.DnsSrv is not null || upstream.Discovery.TargetsFile is not null
+                ? new DiscoverySettings(names, upstream.Discovery.DnsSrv, upstream.Discovery.TargetsFile, config.Dns)
+                : null;
+            Destination[] destinations = [.. literal.Select(target =>
+                connections.GetOrCreateDestination(upstream.Name, target.Address, IPEndPoint.Parse(target.Address), settings))];
             UpstreamProtectionConfig protection = upstream.Protection;
-            upstreams[upstream.Name] = new Upstream(
+            var compiled = new Upstream(
                 upstream.Name,
                 destinations,
-                [.. upstream.Targets.Select(t => t.Weight)],
+                [.. literal.Select(t => t.Weight)],
                 settings,
                 upstream.Balance,
                 upstream.Health,
                 connections,
                 protection.CircuitBreaker is { } breaker ? connections.GetOrCreateBreaker(upstream.Name, breaker) : null,
-                protection.MaxInFlight > 0 ? connections.GetOrCreateAdmission(upstream.Name, protection.MaxInFlight, protection.MaxPending) : null);
+                protection.MaxInFlight > 0 ? connections.GetOrCreateAdmission(upstream.Name, protection.MaxInFlight, protection.MaxPending) : null,
+                discovery);
+            if (discovery is not null)
+            {
+                (Destination[] found, int[] weights) = connections.Discovered(upstream.Name, discovery, settings);
+                compiled.SetDiscovered(found, weights);
+            }
+
+            upstreams[upstream.Name] = compiled;
         }
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);

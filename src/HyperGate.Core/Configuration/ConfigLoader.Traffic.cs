@@ -1,6 +1,7 @@
 using HyperGate.Resilience;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Configuration;
@@ -8,6 +9,41 @@ namespace HyperGate.Configuration;
 /// <summary>Reading the traffic-management keys: targets, balancing and health of upstreams; retries, fallbacks, splits and mirrors of routes.</summary>
 public static partial class ConfigLoader
 {
+    /// <summary>The <c>targets = [...]</c> of a TOML targets file; throws <see cref="ConfigException"/> with every error.</summary>
+    public static IReadOnlyList<TargetConfig> ParseTargets(string text, string path)
+    {
+        var errors = new List<ConfigError>();
+        TomlTableNode root = TomlDocument.Parse(text, path, errors);
+        var reader = new ConfigReader(root, string.Empty, errors);
+        List<TargetConfig> targets = errors.Count > 0 ? [] : ReadTargets(reader);
+        reader.RejectUnknownKeys();
+        return errors.Count > 0 ? throw new ConfigException(SortByPosition(errors)) : targets;
+    }
+
+    /// <summary>The <c>targets</c> list, each address once.</summary>
+    private static List<TargetConfig> ReadTargets(ConfigReader table)
+    {
+        var targets = new List<TargetConfig>();
+        foreach (TomlNode item in table.Items("targets"))
+        {
+            TargetConfig? target = ReadTarget(table, item);
+            if (target is null)
+            {
+                continue;
+            }
+
+            if (targets.Any(t => string.Equals(t.Address, target.Address, StringComparison.OrdinalIgnoreCase)))
+            {
+                table.ErrorAt(target.Location, "targets", $"\"{target.Address}\" is listed twice", "list it once; give it a weight to send it more traffic");
+                continue;
+            }
+
+            targets.Add(target);
+        }
+
+        return targets;
+    }
+
     /// <summary>A target: "host:port", or { address = "host:port", weight = N }.</summary>
     private static TargetConfig? ReadTarget(ConfigReader upstream, TomlNode item)
     {
@@ -270,5 +306,67 @@ public static partial class ConfigLoader
             table.Bool("non_idempotent", false));
         table.RejectUnknownKeys();
         return config;
+    }
+
+    private static DiscoveryConfig ReadDiscovery(ConfigReader upstream)
+    {
+        string? service = upstream.String("dns_srv");
+        if (service is not null && !IsDnsName(service))
+        {
+            upstream.Error("dns_srv", $"\"{service}\" is not a DNS name", "write the SRV name, such as \"_http._tcp.orders.example.com\"");
+            service = null;
+        }
+
+        string? file = upstream.String("targets_file");
+        string? path = null;
+        if (file is not null)
+        {
+            path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(upstream.Location.File)) ?? ".", file));
+            try
+            {
+                TargetsFile.Read(path);
+            }
+            catch (ConfigException e)
+            {
+                upstream.Error("targets_file", $"\"{file}\" cannot be used: {e.Errors[0]}", e.Errors.Count > 1 ? $"fix it ({e.Errors.Count} errors in all)" : "fix it");
+            }
+        }
+
+        return new DiscoveryConfig(service, path);
+    }
+
+    private static bool IsDnsName(string name) =>
+        name.Length is > 0 and <= 253 && name.TrimEnd('.').Split('.').All(label =>
+            label.Length is > 0 and <= 63 && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
+
+    private static DnsSettings ReadDns(ConfigReader? dns)
+    {
+        DnsSettings defaults = DnsSettings.Default;
+        if (dns is null)
+        {
+            return defaults;
+        }
+
+        var servers = new List<System.Net.IPEndPoint>();
+        foreach ((string text, SourceLocation location) in dns.StringList("servers"))
+        {
+            if (System.Net.IPEndPoint.TryParse(text, out System.Net.IPEndPoint? server))
+            {
+                servers.Add(server.Port == 0 ? new System.Net.IPEndPoint(server.Address, 53) : server);
+            }
+            else
+            {
+                dns.ErrorAt(location, "servers", $"\"{text}\" is not an IP address (with an optional port)", "write \"10.0.0.2\" or \"127.0.0.1:5353\"");
+            }
+        }
+
+        var settings = new DnsSettings(servers, dns.Duration("min_ttl", defaults.MinTtl), dns.Duration("max_ttl", defaults.MaxTtl), dns.Duration("timeout", defaults.Timeout));
+        if (settings.MaxTtl < settings.MinTtl)
+        {
+            dns.Error("max_ttl", "is shorter than min_ttl", "make it at least min_ttl");
+        }
+
+        dns.RejectUnknownKeys();
+        return settings;
     }
 }

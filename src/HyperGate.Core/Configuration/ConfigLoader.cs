@@ -4,8 +4,7 @@ using System.Text;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Upstreams;
-using HyperGate.Upstreams.Balancing;
-using HyperGate.Upstreams.Health;
+using HyperGate.Upstreams.Discovery;
 
 namespace HyperGate.Configuration;
 
@@ -59,6 +58,7 @@ public static partial class ConfigLoader
         AdminConfig admin = ReadAdmin(reader.Table("admin"));
         AccessLogConfig accessLog = ReadAccessLog(reader.Table("access_log"));
         TracingConfig tracing = ReadTracing(reader.Table("tracing"));
+        DnsSettings dns = ReadDns(reader.Table("dns"));
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
@@ -73,7 +73,7 @@ public static partial class ConfigLoader
             throw new ConfigException(SortByPosition(errors));
         }
 
-        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access, admin, accessLog, tracing)
+        return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access, admin, accessLog, tracing, dns)
         {
             Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12],
             Source = root,
@@ -372,27 +372,11 @@ public static partial class ConfigLoader
     private static UpstreamConfig ReadUpstream(string name, ConfigReader upstream)
     {
         UpstreamSettings defaults = UpstreamSettings.Default;
-        var targets = new List<TargetConfig>();
-        foreach (TomlNode item in upstream.Items("targets"))
+        List<TargetConfig> targets = ReadTargets(upstream);
+        DiscoveryConfig discovery = ReadDiscovery(upstream);
+        if (!upstream.Has("targets") && discovery.DnsSrv is null && discovery.TargetsFile is null)
         {
-            TargetConfig? target = ReadTarget(upstream, item);
-            if (target is null)
-            {
-                continue;
-            }
-
-            if (targets.Any(t => string.Equals(t.Address, target.Address, StringComparison.OrdinalIgnoreCase)))
-            {
-                upstream.ErrorAt(target.Location, "targets", $"\"{target.Address}\" is listed twice", "list it once; give it a weight to send it more traffic");
-                continue;
-            }
-
-            targets.Add(target);
-        }
-
-        if (!upstream.Has("targets"))
-        {
-            upstream.Error("targets", "is required", "list the destinations: targets = [\"127.0.0.1:9001\"]");
+            upstream.Error("targets", "is required", "list the destinations: targets = [\"127.0.0.1:9001\"], or discover them with dns_srv or targets_file");
         }
 
         var config = new UpstreamConfig(
@@ -405,7 +389,8 @@ public static partial class ConfigLoader
             upstream.Duration("idle_timeout", defaults.IdleTimeout),
             ReadBalance(upstream),
             ReadHealth(upstream),
-            ReadProtection(upstream));
+            ReadProtection(upstream),
+            discovery);
         upstream.RejectUnknownKeys();
         return config;
     }

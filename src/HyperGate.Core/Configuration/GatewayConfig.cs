@@ -2,6 +2,7 @@ using System.Net;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Configuration;
@@ -21,7 +22,8 @@ public sealed record GatewayConfig(
     IpFilterConfig Access,
     AdminConfig Admin,
     AccessLogConfig AccessLog,
-    TracingConfig Tracing)
+    TracingConfig Tracing,
+    DnsSettings Dns)
 {
     /// <summary>The first 12 hex digits of the file's SHA-256: which version of the file is running.</summary>
     public string Version { get; init; } = "";
@@ -106,7 +108,14 @@ public sealed record UpstreamConfig(
     TimeSpan IdleTimeout,
     BalanceSettings Balance,
     UpstreamHealthSettings Health,
-    UpstreamProtectionConfig Protection);
+    UpstreamProtectionConfig Protection,
+    DiscoveryConfig Discovery);
+
+/// <summary>An upstream's <c>dns_srv</c> and <c>targets_file</c> (an absolute path); both null when its targets are all in the config.</summary>
+public sealed record DiscoveryConfig(string? DnsSrv, string? TargetsFile)
+{
+    public static DiscoveryConfig None { get; } = new(null, null);
+}
 
 /// <summary>An upstream's <c>circuit_breaker</c> and its caps on in-flight and waiting requests (0: no cap).</summary>
 public sealed record UpstreamProtectionConfig(CircuitBreakerSettings? CircuitBreaker, int MaxInFlight, int MaxPending)

@@ -71,7 +71,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         WebApplication app = builder.Build();
         GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
-        await Task.WhenAll(runtime.RateLimits.ConnectAsync(), runtime.Auth.LoadKeysAsync());
+        await Task.WhenAll(runtime.RateLimits.ConnectAsync(), runtime.Auth.LoadKeysAsync(), runtime.Connections.DiscoveryStartedAsync());
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");
 

@@ -99,8 +99,8 @@ public sealed class GatewayRuntime : IAsyncDisposable
             {
                 next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth);
 
-                // New key sets and the quota store are ready before the first request needs them.
-                await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync());
+                // New key sets, the quota store and newly discovered destinations are ready before the first request needs them.
+                await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync(), Connections.PrepareDiscoveryAsync(next.Upstreams.Values));
                 if (beforeSwap is not null)
                 {
                     await beforeSwap();

@@ -19,13 +19,14 @@ public sealed class Destination
     private double _latencyMicroseconds;
     private long _latencyTimestamp;
 
-    public Destination(string address, EndPoint endPoint, ConnectionPool pool, TimeProvider time)
+    /// <param name="hostHeader">The Host sent when a route does not preserve the client's: a discovered address's name and port; the address by default.</param>
+    public Destination(string address, EndPoint endPoint, ConnectionPool pool, TimeProvider time, string? hostHeader = null)
     {
         _time = time;
         Address = address;
         EndPoint = endPoint;
         Pool = pool;
-        HostHeaderValue = Encoding.ASCII.GetBytes(address);
+        HostHeaderValue = Encoding.ASCII.GetBytes(hostHeader ?? address);
     }
 
     /// <summary>The upstream of the current config this destination belongs to; it rebalances when health changes.</summary>
@@ -103,7 +104,7 @@ public sealed class Destination
         return latency == 0 || elapsed <= 0 ? latency : latency * Math.Exp(-_time.GetElapsedTime(0, elapsed) / LatencyDecay);
     }
 
-    /// <summary>"host:port" as written in the config.</summary>
+    /// <summary>"host:port" as written in the config, or "ip:port" for an address found by discovery.</summary>
     public string Address { get; }
 
     public EndPoint EndPoint { get; }

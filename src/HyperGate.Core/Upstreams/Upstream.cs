@@ -1,6 +1,7 @@
 using HyperGate.Forwarding;
 using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
+using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
 
 namespace HyperGate.Upstreams;
@@ -17,6 +18,8 @@ public sealed class Upstream
 
     private readonly UpstreamConnectionManager _manager;
     private readonly Lock _gate = new();
+    private readonly UpstreamTargets _static;
+    private volatile UpstreamTargets _targets;
     private volatile Balancer? _balancer;
 
     public Upstream(
@@ -28,13 +31,14 @@ public sealed class Upstream
         UpstreamHealthSettings health,
         UpstreamConnectionManager manager,
         CircuitBreaker? breaker = null,
-        UpstreamAdmission? admission = null)
+        UpstreamAdmission? admission = null,
+        DiscoverySettings? discovery = null)
     {
         Name = name;
         Breaker = breaker;
         Admission = admission;
-        Destinations = destinations;
-        Weights = weights;
+        Discovery = discovery;
+        _static = _targets = new UpstreamTargets(destinations, weights);
         Settings = settings;
         Balance = balance;
         Health = health;
@@ -47,10 +51,13 @@ public sealed class Upstream
 
     public string Name { get; }
 
-    public Destination[] Destinations { get; }
+    /// <summary>The destinations and their weights: those written in the config, then those discovered.</summary>
+    public UpstreamTargets Targets => _targets;
 
-    /// <summary>Each destination's configured weight, in the same order.</summary>
-    public int[] Weights { get; }
+    public Destination[] Destinations => _targets.Destinations;
+
+    /// <summary>Where destinations are discovered from, when anywhere.</summary>
+    public DiscoverySettings? Discovery { get; }
 
     public UpstreamSettings Settings { get; }
 
@@ -99,6 +106,16 @@ public sealed class Upstream
         (destination.Owner ?? this).Refresh();
     }
 
+    /// <summary>Replaces the discovered destinations (those written in the config stay) and rebalances.</summary>
+    public void SetDiscovered(Destination[] destinations, int[] weights)
+    {
+        lock (_gate)
+        {
+            _targets = new UpstreamTargets([.. _static.Destinations, .. destinations], [.. _static.Weights, .. weights]);
+            Rebalance(_manager.TimeProvider.GetTimestamp());
+        }
+    }
+
     /// <summary>
     /// Notices destinations that left or came back (starting their slow start) and rebuilds the balancer if its
     /// set or weights changed. Called on every health change and once a second by the connection manager.
@@ -132,23 +149,24 @@ public sealed class Upstream
 
     private void Rebalance(long now)
     {
+        (Destination[] all, int[] allWeights) = _targets;
         var chosen = new List<int>();
-        for (int i = 0; i < Destinations.Length; i++)
+        for (int i = 0; i < all.Length; i++)
         {
-            if (Destinations[i].HealthAt(now) == DestinationHealth.Healthy)
+            if (all[i].HealthAt(now) == DestinationHealth.Healthy)
             {
                 chosen.Add(i);
             }
         }
 
-        Panic = Destinations.Length > 0 && (chosen.Count == 0 || chosen.Count * 100 < Health.PanicThreshold * Destinations.Length);
-        if (Panic || Destinations.Length == 0)
+        Panic = all.Length > 0 && (chosen.Count == 0 || chosen.Count * 100 < Health.PanicThreshold * all.Length);
+        if (Panic)
         {
-            chosen = [.. Enumerable.Range(0, Destinations.Length)];
+            chosen = [.. Enumerable.Range(0, all.Length)];
         }
 
-        Destination[] destinations = [.. chosen.Select(i => Destinations[i])];
-        int[] weights = [.. chosen.Select(i => Weights[i])];
+        Destination[] destinations = [.. chosen.Select(i => all[i])];
+        int[] weights = [.. chosen.Select(i => allWeights[i])];
         bool ramping = false;
         for (int i = 0; i < destinations.Length; i++)
         {
@@ -185,6 +203,9 @@ public sealed class Upstream
         }
     }
 }
+
+/// <summary>An upstream's destinations with their weights, in the same order; replaced whole, never changed.</summary>
+public sealed record UpstreamTargets(Destination[] Destinations, int[] Weights);
 
 /// <summary>Per-upstream timeouts and pool bounds, compiled from <c>[upstreams.NAME]</c>.</summary>
 public sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan ResponseTimeout, int MaxIdleConnections, TimeSpan IdleTimeout)

@@ -4,6 +4,7 @@ using System.Net;
 using System.Reflection;
 using HyperGate.Buffers;
 using HyperGate.Resilience;
+using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,9 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     private readonly ITimer _tick;
     private readonly ILogger _logger;
     private readonly Dictionary<Destination, ActiveHealthCheck> _checks = [];
+    private readonly Lock _retaining = new();
+    private readonly Dictionary<Upstream, UpstreamDiscovery> _preparing = [];
+    private Dictionary<string, UpstreamDiscovery> _discoveries = new(StringComparer.Ordinal);
     private volatile Upstream[] _current = [];
 
     public UpstreamConnectionManager(TimeProvider timeProvider, ILogger? logger = null)
@@ -77,24 +81,152 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     /// The destination <paramref name="address"/> of upstream <paramref name="upstream"/>: the same object across
     /// reloads while the upstream keeps the address, so its load and latency carry over.
     /// </summary>
-    public Destination GetOrCreateDestination(string upstream, string address, EndPoint endPoint, UpstreamSettings settings) =>
-        _destinations.GetOrAdd((upstream, address), _ => new Destination(address, endPoint, GetOrCreatePool(address, endPoint, settings), _timeProvider));
+    public Destination GetOrCreateDestination(string upstream, string address, EndPoint endPoint, UpstreamSettings settings, string? hostHeader = null) =>
+        _destinations.GetOrAdd((upstream, address), _ => new Destination(address, endPoint, GetOrCreatePool(address, endPoint, settings), _timeProvider, hostHeader));
 
     /// <summary>
-    /// Once a snapshot is current: the pools of its destinations take their upstream's settings, and every
-    /// other pool is retired (its busy connections finish their exchange, then close).
+    /// Once a snapshot is current (or a reload was abandoned and the running one stays): the pools of its
+    /// destinations take their upstream's settings, discoveries follow its upstreams (kept when unchanged, those
+    /// prepared for it adopted, the rest stopped), and every other pool is retired (its busy connections finish
+    /// their exchange, then close).
     /// </summary>
     public void Retain(IEnumerable<Upstream> upstreams)
     {
+        var starting = new List<UpstreamDiscovery>();
+        lock (_retaining)
+        {
+            _current = [.. upstreams];
+            var kept = new Dictionary<string, UpstreamDiscovery>(StringComparer.Ordinal);
+            foreach (Upstream upstream in _current.Where(u => u.Discovery is not null))
+            {
+                if (!_preparing.TryGetValue(upstream, out UpstreamDiscovery? discovery)
+                    && (!_discoveries.TryGetValue(upstream.Name, out discovery) || discovery.Settings.Key != upstream.Discovery!.Key))
+                {
+                    discovery = NewDiscovery(upstream);
+                    starting.Add(discovery);
+                }
+
+                discovery.Attached = upstream;
+                kept[upstream.Name] = discovery;
+            }
+
+            foreach (UpstreamDiscovery stale in _discoveries.Values.Concat(_preparing.Values).Where(d => !kept.ContainsValue(d)))
+            {
+                stale.Dispose();
+            }
+
+            _discoveries = kept;
+            _preparing.Clear();
+            RetainResources();
+        }
+
+        starting.ForEach(d => d.Start());
+    }
+
+    /// <summary>
+    /// Before a compiled snapshot is published: starts discovery for its upstreams whose discovery settings are
+    /// new or changed, and waits for their first answers, so the snapshot serves with its destinations at once.
+    /// </summary>
+    public async Task PrepareDiscoveryAsync(IEnumerable<Upstream> upstreams)
+    {
+        var started = new List<(Upstream Upstream, UpstreamDiscovery Discovery)>();
+        lock (_retaining)
+        {
+            foreach (Upstream upstream in upstreams.Where(u => u.Discovery is not null))
+            {
+                if (!_discoveries.TryGetValue(upstream.Name, out UpstreamDiscovery? running) || running.Settings.Key != upstream.Discovery!.Key)
+                {
+                    UpstreamDiscovery discovery = NewDiscovery(upstream);
+                    _preparing[upstream] = discovery;
+                    started.Add((upstream, discovery));
+                }
+            }
+        }
+
+        started.ForEach(s => s.Discovery.Start());
+        await Task.WhenAll(started.Select(s => s.Discovery.Started));
+    }
+
+    /// <summary>Completes when every running discovery has had its first answers (the gateway waits for it at start).</summary>
+    public Task DiscoveryStartedAsync()
+    {
+        lock (_retaining)
+        {
+            return Task.WhenAll(_discoveries.Values.Select(d => d.Started));
+        }
+    }
+
+    /// <summary>What discovery currently knows for <paramref name="upstream"/>'s settings (nothing when they changed).</summary>
+    public (Destination[] Destinations, int[] Weights) Discovered(string upstream, DiscoverySettings settings, UpstreamSettings upstreamSettings)
+    {
+        lock (_retaining)
+        {
+            return _discoveries.TryGetValue(upstream, out UpstreamDiscovery? running) && running.Settings.Key == settings.Key
+                ? Resolve(upstream, running.Current, upstreamSettings)
+                : ([], []);
+        }
+    }
+
+    private UpstreamDiscovery NewDiscovery(Upstream upstream) =>
+        new(upstream.Name, upstream.Discovery!, _timeProvider, _logger, OnDiscovered);
+
+    /// <summary>A discovery found a new set: its upstream (current or being prepared) takes it, and pools no longer used drain.</summary>
+    private void OnDiscovered(UpstreamDiscovery discovery)
+    {
+        lock (_retaining)
+        {
+            Upstream? upstream = discovery.Attached ?? _preparing.FirstOrDefault(p => p.Value == discovery).Key;
+            if (upstream is null)
+            {
+                return;
+            }
+
+            Destination[] before = upstream.Destinations;
+            (Destination[] destinations, int[] weights) = Resolve(upstream.Name, discovery.Current, upstream.Settings);
+            upstream.SetDiscovered(destinations, weights);
+            if (discovery.Attached is not null)
+            {
+                foreach (Destination destination in destinations)
+                {
+                    destination.Owner = upstream;
+                    destination.Pool.Settings = upstream.Settings;
+                }
+            }
+
+            // Only what this change removed is let go: a reload may be compiling against the other pools right now.
+            var used = _current.Concat(_preparing.Keys).SelectMany(u => u.Destinations).Select(d => d.Pool).ToHashSet();
+            foreach (Destination removed in before.Except(upstream.Destinations))
+            {
+                _destinations.TryRemove(new((upstream.Name, removed.Address), removed));
+                if (!used.Contains(removed.Pool) && _pools.TryRemove(new KeyValuePair<string, ConnectionPool>(removed.Address, removed.Pool)))
+                {
+                    removed.Pool.Retire();
+                }
+            }
+
+            RetainChecks();
+        }
+    }
+
+    private (Destination[] Destinations, int[] Weights) Resolve(string upstream, IReadOnlyList<DiscoveredTarget> found, UpstreamSettings settings) =>
+        ([.. found.Select(t => GetOrCreateDestination(upstream, t.Address, t.EndPoint, settings, t.HostHeader))], [.. found.Select(t => t.Weight)]);
+
+    /// <summary>Pools, destinations, checks, breakers and caps follow the current upstreams (and keep what prepared ones use).</summary>
+    private void RetainResources()
+    {
         var used = new HashSet<ConnectionPool>();
         var current = new HashSet<Destination>();
-        _current = [.. upstreams];
-        foreach (Upstream upstream in _current)
+        foreach (Upstream upstream in _current.Concat(_preparing.Keys))
         {
+            bool isCurrent = _current.Contains(upstream);
             foreach (Destination destination in upstream.Destinations)
             {
-                destination.Pool.Settings = upstream.Settings;
-                destination.Owner = upstream;
+                if (isCurrent)
+                {
+                    destination.Pool.Settings = upstream.Settings;
+                    destination.Owner = upstream;
+                }
+
                 used.Add(destination.Pool);
                 current.Add(destination);
             }
@@ -209,6 +341,14 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _tick.Dispose();
+        lock (_retaining)
+        {
+            foreach (UpstreamDiscovery discovery in _discoveries.Values.Concat(_preparing.Values))
+            {
+                discovery.Dispose();
+            }
+        }
+
         lock (_checks)
         {
             foreach (ActiveHealthCheck check in _checks.Values)
