@@ -44,7 +44,7 @@ public static class ConfigCompiler
                 discovery);
             if (discovery is not null)
             {
-                (Destination[] found, int[] weights) = connections.Discovered(upstream.Name, discovery, settings);
+                (Destination[] found, int[] weights) = connections.DiscoveredTargets(upstream.Name, discovery, settings);
                 compiled.SetDiscovered(found, weights);
             }
 

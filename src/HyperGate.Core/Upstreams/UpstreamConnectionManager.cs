@@ -64,6 +64,12 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     /// <summary>Raised when a destination leaves or rejoins its upstream's balancer set.</summary>
     public event Action<Upstream, Destination, DestinationHealth>? HealthChanged;
 
+    /// <summary>Raised when discovery changed a current upstream's destinations.</summary>
+    public event Action<Upstream>? Discovered;
+
+    /// <summary>Raised when a discovery source fails (the upstream's name, why); the last good answer stays.</summary>
+    public event Action<string, string>? DiscoveryFailed;
+
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
         _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
@@ -157,7 +163,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     }
 
     /// <summary>What discovery currently knows for <paramref name="upstream"/>'s settings (nothing when they changed).</summary>
-    public (Destination[] Destinations, int[] Weights) Discovered(string upstream, DiscoverySettings settings, UpstreamSettings upstreamSettings)
+    public (Destination[] Destinations, int[] Weights) DiscoveredTargets(string upstream, DiscoverySettings settings, UpstreamSettings upstreamSettings)
     {
         lock (_retaining)
         {
@@ -168,7 +174,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     }
 
     private UpstreamDiscovery NewDiscovery(Upstream upstream) =>
-        new(upstream.Name, upstream.Discovery!, _timeProvider, _logger, OnDiscovered);
+        new(upstream.Name, upstream.Discovery!, _timeProvider, _logger, OnDiscovered, (discovery, reason) => DiscoveryFailed?.Invoke(discovery.UpstreamName, reason));
 
     /// <summary>A discovery found a new set: its upstream (current or being prepared) takes it, and pools no longer used drain.</summary>
     private void OnDiscovered(UpstreamDiscovery discovery)
@@ -205,6 +211,11 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             }
 
             RetainChecks();
+        }
+
+        if (discovery.Attached is { } current)
+        {
+            Discovered?.Invoke(current);
         }
     }
 

@@ -31,6 +31,7 @@ internal sealed class UpstreamDiscovery : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<UpstreamDiscovery> _updated;
+    private readonly Action<UpstreamDiscovery, string> _failed;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private readonly Dictionary<string, List<DiscoveredTarget>> _lastAnswers = [];
     private readonly ITimer _timer;
@@ -38,8 +39,9 @@ internal sealed class UpstreamDiscovery : IDisposable
     private IReadOnlyList<TargetConfig> _fileTargets = [];
     private volatile bool _disposed;
 
-    public UpstreamDiscovery(string upstream, DiscoverySettings settings, TimeProvider time, ILogger logger, Action<UpstreamDiscovery> updated)
+    public UpstreamDiscovery(string upstream, DiscoverySettings settings, TimeProvider time, ILogger logger, Action<UpstreamDiscovery> updated, Action<UpstreamDiscovery, string> failed)
     {
+        _failed = failed;
         UpstreamName = upstream;
         Settings = settings;
         _resolver = new DnsResolver(settings.Dns, time);
@@ -93,8 +95,9 @@ internal sealed class UpstreamDiscovery : IDisposable
                 }
                 catch (ConfigException e)
                 {
-                    _logger.LogError("upstream {Upstream}: the targets file is refused, its previous targets stay:{NewLine}{Errors}",
-                        UpstreamName, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
+                    string errors = string.Join(Environment.NewLine, e.Errors);
+                    _logger.LogError("upstream {Upstream}: the targets file is refused, its previous targets stay:{NewLine}{Errors}", UpstreamName, Environment.NewLine, errors);
+                    _failed(this, errors);
                 }
             }
 
@@ -166,6 +169,7 @@ internal sealed class UpstreamDiscovery : IDisposable
         {
             until(Settings.Dns.MinTtl);
             _logger.LogWarning("upstream {Upstream}: resolving {Source} failed ({Reason}); its last answer stays", UpstreamName, source, e.Message);
+            _failed(this, e.Message);
             return _lastAnswers.GetValueOrDefault(source) ?? [];
         }
     }
