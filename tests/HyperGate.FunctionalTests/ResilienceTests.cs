@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using HyperGate.FunctionalTests.Infrastructure;
 using HyperGate.Hosting;
@@ -234,5 +235,34 @@ public class ResilienceTests
         await shadow.WaitForRequestsAsync(5).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"/copy/{i}").Order(), shadow.Paths.Order());
         Assert.Equal(5, primary.RequestCount);
+    }
+
+    [Fact]
+    public async Task ADestinationKilledMidRequest_IsRetriedForAGet_ButNotForAPost()
+    {
+        using var dying = new TcpListener(IPAddress.Loopback, 0);
+        dying.Start();
+        using var stop = new CancellationTokenSource();
+        Task killer = Task.Run(async () =>
+        {
+            // Reads the request, then resets the connection before any answer.
+            while (!stop.IsCancellationRequested)
+            {
+                using Socket socket = await dying.AcceptSocketAsync(stop.Token);
+                await socket.ReceiveAsync(new byte[4096], SocketFlags.None);
+                socket.LingerState = new LingerOption(true, 0);
+            }
+        });
+        await using TestUpstream working = await TestUpstream.StartAsync("working");
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"{dying.LocalEndpoint}\", \"{working.Address}\"", "retries = { attempts = 1, on = [\"reset\"], budget_percent = 100 }"));
+
+        Assert.All(await SendAsync(gateway, 6), r => Assert.Equal(200, r.Status));
+        var posts = await SendAsync(gateway, 6, HttpMethod.Post);
+        Assert.Equal(6, posts.Count(r => r.Status == 200) + posts.Count(r => r.Status == 502));
+        Assert.Equal(3, posts.Count(r => r.Status == 502));
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => killer);
     }
 }
