@@ -95,4 +95,43 @@ public sealed class AccessLogTests : IDisposable
         string[] newest = await File.ReadAllLinesAsync(path);
         Assert.EndsWith("/request/99", JsonDocument.Parse(newest[^1]).RootElement.GetProperty("path").GetString());
     }
+
+    [Fact]
+    public async Task ARetriedRequest_IsOneLine_NamingTheDestinationThatAnswered_AndItsRetries()
+    {
+        string path = Path.Combine(_directory, "retries.log");
+        await using TestUpstream failing = await TestUpstream.StartAsync("failing");
+        await using TestUpstream working = await TestUpstream.StartAsync("working");
+        failing.FailStatus = 503;
+        TestGateway gateway = await TestGateway.StartAsync($$"""
+            [access_log]
+            path = "{{path}}"
+            [upstreams.backend]
+            targets = ["{{failing.Address}}", "{{working.Address}}"]
+            balance = "round_robin"
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            retries = { attempts = 1, on = [503], budget_percent = 100 }
+            """);
+        await using (gateway)
+        {
+            using HttpClient client = gateway.CreateClient();
+            for (int i = 0; i < 6; i++)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/{i}")).StatusCode);
+            }
+        }
+
+        JsonElement[] lines = [.. (await File.ReadAllLinesAsync(path)).Select(line => JsonDocument.Parse(line).RootElement)];
+        Assert.Equal(6, lines.Length);
+        JsonElement[] retried = [.. lines.Where(line => line.TryGetProperty("retries", out _))];
+        Assert.Equal(failing.RequestCount, retried.Length);
+        Assert.All(retried, line =>
+        {
+            Assert.Equal(1, line.GetProperty("retries").GetInt32());
+            Assert.Equal(working.Address, line.GetProperty("destination").GetString());
+            Assert.Equal(200, line.GetProperty("status").GetInt32());
+        });
+    }
 }

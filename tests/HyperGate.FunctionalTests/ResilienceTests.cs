@@ -265,4 +265,53 @@ public class ResilienceTests
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => killer);
     }
+
+    [Fact]
+    public async Task ABufferedBody_IsSentAgainOnRetry_AndCopiedToTheMirror()
+    {
+        await using TestUpstream failing = await TestUpstream.StartAsync("failing");
+        await using TestUpstream working = await TestUpstream.StartAsync("working");
+        await using TestUpstream shadow = await TestUpstream.StartAsync("shadow");
+        failing.FailStatus = 503;
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"{failing.Address}\", \"{working.Address}\"",
+            "retries = { attempts = 1, on = [503], budget_percent = 100 }\nmirror = \"shadow\"",
+            more: $"[upstreams.shadow]\ntargets = [\"{shadow.Address}\"]"));
+
+        using HttpClient http = gateway.CreateClient();
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await http.PutAsync($"/put/{i}", new ByteArrayContent(new byte[5000]));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(5000, EchoResult.Parse(await response.Content.ReadAsStringAsync()).BodyLength);
+        }
+
+        // The retried ones reached the working destination with the whole body; the mirror got each body too.
+        Assert.True(failing.RequestCount >= 2);
+        Assert.All(working.BodyLengths, length => Assert.Equal(5000, length));
+        await shadow.WaitForRequestsAsync(4).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(4, shadow.Paths.Count(p => p.StartsWith("/put/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task ABodyLargerThanTheBuffer_IsStreamed_AndNotRetried()
+    {
+        await using TestUpstream failing = await TestUpstream.StartAsync("failing");
+        await using TestUpstream working = await TestUpstream.StartAsync("working");
+        failing.FailStatus = 503;
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"\"{failing.Address}\", \"{working.Address}\"",
+            "retries = { attempts = 1, on = [503], budget_percent = 100 }\nbody_buffer = \"1KB\""));
+
+        using HttpClient http = gateway.CreateClient();
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await http.PutAsync($"/put/{i}", new ByteArrayContent(new byte[5000]));
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Equal(failing.RequestCount, statuses.Count(s => s == HttpStatusCode.ServiceUnavailable));
+        Assert.Equal(4, failing.RequestCount + working.RequestCount);
+    }
 }

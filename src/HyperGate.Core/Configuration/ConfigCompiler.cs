@@ -113,5 +113,6 @@ public static class ConfigCompiler
         FallbackResponse = route.Traffic.Fallback?.Respond is { } answer ? new DirectResponse(answer.Status, answer.ContentType, answer.Body) : null,
         Split = route.Traffic.Split.Count == 0 ? null : new UpstreamSplit([.. route.Traffic.Split.Select(s => (upstreams[s.Key], s.Value))], Random.Shared),
         Mirror = route.Traffic.Mirror is { } mirror ? upstreams[mirror] : null,
+        BodyBuffer = route.Traffic.BodyBuffer,
     };
 }

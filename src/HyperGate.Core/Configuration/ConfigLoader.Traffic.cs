@@ -249,13 +249,19 @@ public static partial class ConfigLoader
             }
         }
 
+        RetryConfig? retries = ReadRetries(route);
+        string? mirror = Reference(route, "mirror", route.String("mirror"));
+
+        // Bodies are kept for a second send only where something can send them twice.
+        long bodyBuffer = route.Size("body_buffer", retries is not null || mirror is not null ? 64 * 1024 : 0, 0, 16 << 20);
         return new RouteTrafficConfig(
-            ReadRetries(route),
+            retries,
             route.Duration("timeout", TimeSpan.Zero),
             route.Has("response_timeout") ? route.Duration("response_timeout", TimeSpan.Zero) : null,
             fallback,
             split,
-            Reference(route, "mirror", route.String("mirror")));
+            mirror,
+            bodyBuffer);
     }
 
     private static RetryConfig? ReadRetries(ConfigReader route)

@@ -155,9 +155,10 @@ public sealed record RouteTrafficConfig(
     TimeSpan? ResponseTimeout,
     FallbackConfig? Fallback,
     IReadOnlyList<KeyValuePair<string, int>> Split,
-    string? Mirror)
+    string? Mirror,
+    long BodyBuffer)
 {
-    public static RouteTrafficConfig None { get; } = new(null, TimeSpan.Zero, null, null, [], null);
+    public static RouteTrafficConfig None { get; } = new(null, TimeSpan.Zero, null, null, [], null, 0);
 }
 
 /// <summary><c>retries = { attempts, on, budget_percent, backoff, max_backoff, non_idempotent }</c></summary>

@@ -186,6 +186,21 @@ internal sealed class DownstreamConnection : IDisposable
                         continue;
                     }
 
+                    if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                    {
+                        BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                        if (buffered != BodyCopyResult.Completed)
+                        {
+                            // The client left, or sent too slowly: the connection cannot carry another request.
+                            if (buffered == BodyCopyResult.SourceTooSlow)
+                            {
+                                _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                            }
+
+                            break;
+                        }
+                    }
+
                     if (route.Mirror is { } mirror)
                     {
                         _runtime.Mirror.Enqueue(_exchange, mirror);
@@ -209,7 +224,7 @@ internal sealed class DownstreamConnection : IDisposable
 
                     if (rejection != RejectionReason.None)
                     {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody))
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
                         {
                             break;
                         }

@@ -29,6 +29,7 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText RouteName = JsonEncodedText.Encode("route");
     private static readonly JsonEncodedText UpstreamName = JsonEncodedText.Encode("upstream");
     private static readonly JsonEncodedText DestinationName = JsonEncodedText.Encode("destination");
+    private static readonly JsonEncodedText RetriesName = JsonEncodedText.Encode("retries");
     private static readonly JsonEncodedText ConsumerName = JsonEncodedText.Encode("consumer");
     private static readonly JsonEncodedText RejectionName = JsonEncodedText.Encode("rejection");
     private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
@@ -139,6 +140,11 @@ public sealed class RequestRecorder : IDisposable
         WriteOptional(json, RouteName, exchange.Route?.Name);
         WriteOptional(json, UpstreamName, exchange.UpstreamName);
         WriteOptional(json, DestinationName, exchange.Destination?.Address);
+        if (exchange.Retries > 0)
+        {
+            json.WriteNumber(RetriesName, exchange.Retries);
+        }
+
         WriteOptional(json, ConsumerName, exchange.Identity?.ConsumerId);
         if (exchange.Rejection != RejectionReason.None)
         {

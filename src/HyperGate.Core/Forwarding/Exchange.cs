@@ -106,6 +106,12 @@ public sealed class Exchange : IDisposable
     /// <summary>How many times the request was tried again.</summary>
     public int Retries { get; set; }
 
+    /// <summary>The request body, when the route's <c>body_buffer</c> had it read whole before forwarding.</summary>
+    public byte[]? BufferedBody { get; set; }
+
+    /// <summary>True when the body is streamed from the client as it is forwarded: it cannot be sent twice.</summary>
+    public bool BodyStreams => Request.HasBody && BufferedBody is null;
+
     /// <summary>Clears what the previous request on this connection left, before the next one is read.</summary>
     public void BeginRequest(GatewaySnapshot snapshot)
     {
@@ -122,6 +128,7 @@ public sealed class Exchange : IDisposable
         Destination = null;
         Upstream = null;
         Retries = 0;
+        BufferedBody = null;
     }
 
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>

@@ -270,21 +270,62 @@ public sealed class HttpForwarder : IDisposable
         RequestHead request = _exchange.Request;
         UpstreamConnection upstream = _upstream!;
         TimeSpan responseTimeout = ResponseTimeout();
-        _bodySent |= request.HasBody;
         _upgrade = IsForwardableUpgrade(request);
         _exchange.UpstreamStartTimestamp = _runtime.TimeProvider.GetTimestamp();
         UpstreamRequestWriter.Write(upstream.Output, _exchange, _destination!, _upgrade);
-        if (!request.HasBody)
+        if (!_exchange.BodyStreams)
         {
+            if (_exchange.BufferedBody is { } body)
+            {
+                upstream.Output.Write(body);
+            }
+
             upstream.ArmTimeout(responseTimeout);
             _requestBody = ValueTask.FromResult(BodyCopyResult.Completed);
             return true;
         }
 
+        _bodySent = true;
+
         // The response clock starts once the whole body is sent; until then the client sets the pace.
         upstream.DisarmTimeout();
         _requestBody = SendRequestBodyAsync(upstream, responseTimeout);
         return false;
+    }
+
+    /// <summary>
+    /// Reads a request body of at most the route's <c>body_buffer</c> whole, before it is forwarded, so that a
+    /// retry can send it again and a mirror can copy it; the client's minimum body rate applies as when streaming.
+    /// </summary>
+    public async ValueTask<BodyCopyResult> BufferBodyAsync()
+    {
+        DownstreamLimits limits = _exchange.Snapshot.Limits;
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        BodyCopyResult result;
+        _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
+        try
+        {
+            result = await BodyCopier.CopyExactAsync(_exchange.Input, pipe.Writer, _exchange.Request.ContentLength, flushAtEnd: true, _bodyRate, CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            // The downstream reset mid-body.
+            result = BodyCopyResult.SourceTruncated;
+        }
+        finally
+        {
+            _bodyRate.Stop();
+        }
+
+        _exchange.RequestBodyBytes = _bodyRate.ReceivedBytes;
+        pipe.Writer.Complete();
+        if (result == BodyCopyResult.Completed && pipe.Reader.TryRead(out ReadResult buffered))
+        {
+            _exchange.BufferedBody = buffered.Buffer.ToArray();
+        }
+
+        pipe.Reader.Complete();
+        return result;
     }
 
     /// <summary>Step 4: parses what the upstream sent so far.</summary>
@@ -375,8 +416,8 @@ public sealed class HttpForwarder : IDisposable
         }
 
         // A pooled connection the upstream closed just as we reused it: try once more on a fresh one, which is
-        // safe only when no body was consumed from the client.
-        if (step == ResponseHeadStep.ClosedBeforeResponse && upstream.CompletedExchanges > 0 && !_exchange.Request.HasBody && !_retried)
+        // safe only when no body was streamed from the client.
+        if (step == ResponseHeadStep.ClosedBeforeResponse && upstream.CompletedExchanges > 0 && !_exchange.BodyStreams && !_retried)
         {
             _retried = true;
             return null;

@@ -11,7 +11,8 @@ namespace HyperGate.Forwarding;
 /// Sends copies of requests to a route's <c>mirror</c> upstream. The copy's head is rebuilt on the request's
 /// thread and queued; background workers send it and read the answer's head, then drop the connection (and the
 /// answer's body). The primary request never waits: when the workers fall behind, copies are dropped and
-/// counted. Only requests without a body are mirrored, since a streamed body is not kept for a second reader.
+/// counted. A request with a body is mirrored when the route buffered it (<c>body_buffer</c>); a streamed body
+/// is not kept for a second reader.
 /// </summary>
 public sealed class RequestMirror : IAsyncDisposable
 {
@@ -34,10 +35,10 @@ public sealed class RequestMirror : IAsyncDisposable
 
     public long Failed => Interlocked.Read(ref _failed);
 
-    /// <summary>Queues a copy of the routed request for <paramref name="mirror"/>; returns at once.</summary>
+    /// <summary>Queues a copy of the routed request (and its buffered body) for <paramref name="mirror"/>; returns at once.</summary>
     public void Enqueue(Exchange exchange, Upstream mirror)
     {
-        if (exchange.Request.HasBody || mirror.PickDestination(exchange) is not { } destination)
+        if (exchange.BodyStreams || mirror.PickDestination(exchange) is not { } destination)
         {
             return;
         }
@@ -46,7 +47,7 @@ public sealed class RequestMirror : IAsyncDisposable
         UpstreamRequestWriter.Write(pipe.Writer, exchange, destination, upgrade: false);
         pipe.Writer.Complete();
         pipe.Reader.TryRead(out ReadResult written);
-        byte[] head = written.Buffer.ToArray();
+        byte[] head = [.. written.Buffer.ToArray(), .. exchange.BufferedBody ?? []];
         pipe.Reader.Complete();
         destination.RequestStarted();
         if (!_queue.Writer.TryWrite((destination, head)))

@@ -95,6 +95,9 @@ public sealed class Route
     /// <summary>Weighted upstreams for each request instead of <see cref="Upstream"/>, when the route splits traffic.</summary>
     public UpstreamSplit? Split { get; init; }
 
+    /// <summary>Request bodies up to this many bytes (with a Content-Length) are read whole before forwarding; 0: always streamed.</summary>
+    public long BodyBuffer { get; init; }
+
     /// <summary>An upstream that receives a copy of each request (its answer discarded), when set.</summary>
     public Upstream? Mirror { get; init; }
 

@@ -30,6 +30,9 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>The path of every request that reached this upstream, in arrival order.</summary>
     public ConcurrentQueue<string> Paths { get; } = new();
 
+    /// <summary>The body length of every request the echo endpoint read to its end, in completion order.</summary>
+    public ConcurrentQueue<long> BodyLengths { get; } = new();
+
     /// <summary>Completes once <paramref name="count"/> requests have reached this upstream.</summary>
     public Task WaitForRequestsAsync(int count)
     {
@@ -171,6 +174,8 @@ public sealed class TestUpstream : IAsyncDisposable
             {
                 bodyLength += read;
             }
+
+            upstream.BodyLengths.Enqueue(bodyLength);
 
             var echo = new EchoResult(
                 name,
