@@ -143,10 +143,16 @@ public sealed class DiscoveryTests : IDisposable
         await using TestGateway gateway = await TestGateway.StartFromFileAsync(config);
         Assert.Equal(new Dictionary<string, int> { ["first"] = 5 }, await SpreadAsync(gateway, 5));
 
+        // A request in flight on the destination that leaves finishes there (its connection drains).
+        using RawClient inFlight = gateway.ConnectRaw();
+        await inFlight.SendAsync("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+        await first.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Task<Upstream> change = NextDiscoveryAsync(gateway);
         await ReplaceAsync(targets, $"{{ \"targets\": [{{ \"address\": \"{second.Address}\", \"weight\": 2 }}] }}");
         await change;
         Assert.Equal(new Dictionary<string, int> { ["second"] = 5 }, await SpreadAsync(gateway, 5));
+        first.SlowGate.SetResult();
+        Assert.Equal(200, (await inFlight.ReadResponseAsync()).Status);
 
         // A file that does not parse is refused; the last good targets stay.
         var refused = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);

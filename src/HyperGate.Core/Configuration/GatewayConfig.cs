@@ -112,16 +112,10 @@ public sealed record UpstreamConfig(
     DiscoveryConfig Discovery);
 
 /// <summary>An upstream's <c>dns_srv</c> and <c>targets_file</c> (an absolute path); both null when its targets are all in the config.</summary>
-public sealed record DiscoveryConfig(string? DnsSrv, string? TargetsFile)
-{
-    public static DiscoveryConfig None { get; } = new(null, null);
-}
+public sealed record DiscoveryConfig(string? DnsSrv, string? TargetsFile);
 
 /// <summary>An upstream's <c>circuit_breaker</c> and its caps on in-flight and waiting requests (0: no cap).</summary>
-public sealed record UpstreamProtectionConfig(CircuitBreakerSettings? CircuitBreaker, int MaxInFlight, int MaxPending)
-{
-    public static UpstreamProtectionConfig None { get; } = new(null, 0, 0);
-}
+public sealed record UpstreamProtectionConfig(CircuitBreakerSettings? CircuitBreaker, int MaxInFlight, int MaxPending);
 
 /// <summary>One of an upstream's <c>targets</c>: an address and its share of the traffic.</summary>
 public sealed record TargetConfig(string Address, int Weight, SourceLocation Location);
@@ -156,10 +150,7 @@ public sealed record RouteTrafficConfig(
     FallbackConfig? Fallback,
     IReadOnlyList<KeyValuePair<string, int>> Split,
     string? Mirror,
-    long BodyBuffer)
-{
-    public static RouteTrafficConfig None { get; } = new(null, TimeSpan.Zero, null, null, [], null, 0);
-}
+    long BodyBuffer);
 
 /// <summary><c>retries = { attempts, on, budget_percent, backoff, max_backoff, non_idempotent }</c></summary>
 public sealed record RetryConfig(int Attempts, RetryOn On, IReadOnlyList<int> Statuses, double BudgetPercent, TimeSpan Backoff, TimeSpan MaxBackoff, bool NonIdempotent);

@@ -79,8 +79,8 @@ public sealed class Upstream
 
     /// <summary>
     /// An exchange with <paramref name="destination"/> failed (passive health; a success is recorded on the
-    /// destination itself). Enough failures in a row eject it, unless the
-    /// share of destinations already ejected is at its cap (then it stays in and the next failure tries again).
+    /// destination itself). Enough failures in a row eject it, unless the share of destinations already ejected
+    /// is at its cap (then it stays in and the next failure tries again).
     /// </summary>
     public void ReportFailure(Destination destination)
     {

@@ -13,10 +13,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace HyperGate.Upstreams;
 
 /// <summary>
-/// Owns every connection pool, keyed by destination address, and every destination with its health and active
-/// checks, so that pools (and their warm connections) and health outlive config snapshots. A timer ticking once
-/// a second evicts idle connections and refreshes the current upstreams' health (ejections ending, slow starts
-/// ramping) off the hot path.
+/// Owns every connection pool, keyed by destination address, and every destination with its health, active
+/// checks and discovery, so that pools (and their warm connections), health and discovered destinations outlive
+/// config snapshots. A timer ticking once a second evicts idle connections and refreshes the current upstreams'
+/// health (ejections ending, slow starts ramping) off the hot path.
 /// </summary>
 public sealed class UpstreamConnectionManager : IAsyncDisposable
 {
