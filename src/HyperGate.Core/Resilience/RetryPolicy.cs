@@ -39,6 +39,15 @@ public sealed class RetryPolicy(int attempts, RetryOn on, int[] statuses, bool n
     /// <summary>RFC 9110 §9.2.2: a request with one of these methods may be repeated without a different effect.</summary>
     public bool Allows(HttpMethod method) => NonIdempotent || method is HttpMethod.Get or HttpMethod.Head or HttpMethod.Options or HttpMethod.Put or HttpMethod.Delete or HttpMethod.Trace;
 
+    /// <summary>The conditions, as <c>on</c> names them: "connect_failure, reset, 503".</summary>
+    public override string ToString() => string.Join(", ", [
+        .. Enum.GetValues<RetryOn>().Where(flag => flag != RetryOn.None && On.HasFlag(flag)).Select(flag => flag switch
+        {
+            RetryOn.ConnectFailure => "connect_failure",
+            _ => flag.ToString().ToLowerInvariant(),
+        }),
+        .. statuses.Select(status => status.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+
     /// <summary>Exponential back-off with full jitter: a random wait up to base × 2^(retry-1), capped.</summary>
     public TimeSpan Backoff(int retry, Random random)
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using HyperGate.Upstreams;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 
@@ -133,10 +134,37 @@ public static class RouteExplainer
         {
             steps.Add($"answered by the gateway: {direct.Status}");
         }
-        else if (route.Upstream is { } upstream)
+        else
         {
             string rewrite = route.StripPrefix ? $", prefix {route.Path} stripped" : route.RewritePrefix is { } to ? $", prefix {route.Path} rewritten to {Encoding.ASCII.GetString(to)}" : string.Empty;
-            steps.Add($"forwarded to upstream \"{upstream.Name}\" ({string.Join(", ", upstream.Destinations.Select(d => d.Address))}){rewrite}");
+            static string Describe(Upstream upstream) => $"upstream \"{upstream.Name}\" ({string.Join(", ", upstream.Destinations.Select(d => d.Address))})";
+            string target = route.Split is { } split
+                ? $"one of {string.Join(", ", split.Shares.Select(s => $"{Describe(s.Upstream)} with share {s.Share}"))}"
+                : Describe(route.Upstream!);
+            steps.Add($"forwarded to {target}{rewrite}");
+            if (route.Retry is { } retry)
+            {
+                steps.Add($"retried up to {retry.Attempts} time(s) on {retry}, within {retry.Budget.Percent}% of requests");
+            }
+
+            if (route.Timeout > TimeSpan.Zero)
+            {
+                steps.Add($"answered 504 unless a response head arrives within {route.Timeout.TotalSeconds:0.###}s, retries included");
+            }
+
+            if (route.FallbackUpstream is { } fallbackUpstream)
+            {
+                steps.Add($"while the circuit is open: forwarded to upstream \"{fallbackUpstream.Name}\"");
+            }
+            else if (route.FallbackResponse is { } fallback)
+            {
+                steps.Add($"while the circuit is open: answered by the gateway: {fallback.Status}");
+            }
+
+            if (route.Mirror is { } mirror)
+            {
+                steps.Add($"copied to upstream \"{mirror.Name}\", whose answer is dropped");
+            }
         }
 
         return steps;

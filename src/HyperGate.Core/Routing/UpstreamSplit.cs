@@ -22,7 +22,10 @@ public sealed class UpstreamSplit
         }
 
         _random = random;
+        Shares = shares;
     }
+
+    public IReadOnlyList<(Upstream Upstream, int Share)> Shares { get; }
 
     public Upstream Pick()
     {

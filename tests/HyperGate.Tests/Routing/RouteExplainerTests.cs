@@ -34,6 +34,15 @@ public sealed class RouteExplainerTests : IAsyncDisposable
             methods = ["GET"]
             headers = { "x-beta" = "1" }
             upstream = "users"
+            [upstreams.canary]
+            targets = ["127.0.0.1:9002"]
+            [routes.orders]
+            path_prefix = "/orders"
+            split = { users = 9, canary = 1 }
+            retries = { attempts = 2, on = ["connect_failure", 503] }
+            timeout = "2500ms"
+            fallback = { status = 503, body = "later" }
+            mirror = "canary"
             [routes.health]
             path = "/health"
             respond = { status = 200 }
@@ -49,8 +58,24 @@ public sealed class RouteExplainerTests : IAsyncDisposable
 
         Assert.Equal("users", explanation.Route);
         Assert.Equal("route \"users\" (normalized path /users/7)", explanation.Outcome);
-        Assert.Equal(["users: MATCHED", "beta: a header predicate is not met", "health: path is not /health"], explanation.Considered);
+        Assert.Equal(["users: MATCHED", "beta: a header predicate is not met", "orders: path is not under /orders", "health: path is not /health"], explanation.Considered);
         Assert.Equal(["rate limits, all must pass: per_ip", "forwarded to upstream \"users\" (127.0.0.1:9001), prefix /users stripped"], explanation.Steps);
+    }
+
+    [Fact]
+    public void TrafficPolicies_AreListedWithTheForwarding()
+    {
+        Explanation explanation = RouteExplainer.Explain(_snapshot, "GET", new Uri("http://any.example.com/orders/1"), []);
+
+        Assert.Equal(
+            [
+                "forwarded to one of upstream \"users\" (127.0.0.1:9001) with share 9, upstream \"canary\" (127.0.0.1:9002) with share 1",
+                "retried up to 2 time(s) on connect_failure, 503, within 20% of requests",
+                "answered 504 unless a response head arrives within 2.5s, retries included",
+                "while the circuit is open: answered by the gateway: 503",
+                "copied to upstream \"canary\", whose answer is dropped",
+            ],
+            explanation.Steps);
     }
 
     [Fact]
