@@ -7,7 +7,8 @@
 #              also "hypergate_rl": HyperGate with a rate limit per client address far above the offered load, and
 #              "hypergate_auth": HyperGate with JWT authentication on the route, and "hypergate_ops": HyperGate with
 #              the admin listener (metrics exported) and the access log to a file, and "hypergate_p2c" and
-#              "hypergate_rr": HyperGate balancing over two origin ports with p2c or round_robin),
+#              "hypergate_rr": HyperGate balancing over two origin ports with p2c or round_robin, and
+#              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run),
 #              SCENARIOS (default "small50 small256 16k 1m post4k"; also "auth50": small50 with a bearer token on
 #              every request, which only hypergate_auth checks), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
@@ -37,7 +38,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096 HYPERGATE_OPS=8097 HYPERGATE_ADMIN=8098
-ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101
+ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102
 
 # --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
 mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
@@ -109,6 +110,11 @@ for balance in p2c rr; do
   eval "hypergate_${balance}_pid=$!"
 done
 
+if [[ -n "${ALT_BINARY:-}" ]]; then
+  sed -e "s/:$HYPERGATE\"/:$HYPERGATE_ALT\"/" "$work/hypergate.toml" >"$work/hypergate-alt.toml"
+  taskset -c 1 "$ALT_BINARY" --config "$work/hypergate-alt.toml" >/dev/null 2>&1 & hypergate_alt_pid=$!; pids+=($hypergate_alt_pid)
+fi
+
 # nginx: one worker, upstream keep-alive, HTTP/1.1 to the origin, no logs, no buffering to disk.
 cat >"$work/nginx-proxy/nginx.conf" <<CONF
 worker_processes 1;
@@ -158,8 +164,8 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 for target in $TARGETS; do
   for _ in $(seq 1 100); do curl -fs -o /dev/null -H "Authorization: Bearer $jwt_head.$jwt_body.$jwt_signature" "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
 done
