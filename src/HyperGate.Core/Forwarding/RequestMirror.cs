@@ -22,12 +22,13 @@ public sealed class RequestMirror : IAsyncDisposable
     private readonly Channel<(Destination Destination, byte[] Head)> _queue =
         Channel.CreateBounded<(Destination, byte[])>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    private readonly Task[] _workers;
+    private readonly Lazy<Task[]> _workers;
     private long _sent;
     private long _dropped;
     private long _failed;
 
-    public RequestMirror() => _workers = [.. Enumerable.Range(0, Workers).Select(_ => Task.Run(RunAsync))];
+    /// <summary>The workers start with the first copy: most gateways mirror nothing.</summary>
+    public RequestMirror() => _workers = new(() => [.. Enumerable.Range(0, Workers).Select(_ => Task.Run(RunAsync))]);
 
     public long Sent => Interlocked.Read(ref _sent);
 
@@ -49,6 +50,7 @@ public sealed class RequestMirror : IAsyncDisposable
         pipe.Reader.TryRead(out ReadResult written);
         byte[] head = [.. written.Buffer.ToArray(), .. exchange.BufferedBody ?? []];
         pipe.Reader.Complete();
+        _ = _workers.Value;
         destination.RequestStarted();
         if (!_queue.Writer.TryWrite((destination, head)))
         {
@@ -122,6 +124,9 @@ public sealed class RequestMirror : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await Task.WhenAll(_workers);
+        if (_workers.IsValueCreated)
+        {
+            await Task.WhenAll(_workers.Value);
+        }
     }
 }
