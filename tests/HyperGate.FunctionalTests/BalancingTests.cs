@@ -13,27 +13,11 @@ public class BalancingTests
         upstream = "backend"
         """);
 
-    private static async Task<Dictionary<string, int>> SendAsync(TestGateway gateway, int requests, int concurrency, Func<int, HttpRequestMessage>? request = null)
+    private static async Task<Dictionary<string, int>> SendAsync(TestGateway gateway, int requests, int concurrency)
     {
-        var counts = new Dictionary<string, int>();
-        int next = -1;
-        Task[] clients = [.. Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
-        {
-            using HttpClient http = gateway.CreateClient();
-            int index;
-            while ((index = Interlocked.Increment(ref next)) < requests)
-            {
-                using HttpResponseMessage response = await http.SendAsync(request?.Invoke(index) ?? new HttpRequestMessage(HttpMethod.Get, $"/{index}"));
-                response.EnsureSuccessStatusCode();
-                string upstream = response.Headers.GetValues("X-Upstream").Single();
-                lock (counts)
-                {
-                    counts[upstream] = counts.GetValueOrDefault(upstream) + 1;
-                }
-            }
-        }))];
-        await Task.WhenAll(clients);
-        return counts;
+        Answer[] answers = await gateway.SendManyAsync(requests, concurrency: concurrency);
+        Assert.All(answers, answer => Assert.Equal(200, answer.Status));
+        return answers.GroupBy(answer => answer.Upstream!).ToDictionary(g => g.Key, g => g.Count());
     }
 
     [Fact]

@@ -20,18 +20,8 @@ public class HealthTests
         upstream = "backend"
         """;
 
-    private static async Task<List<int>> GetAsync(TestGateway gateway, int count)
-    {
-        using HttpClient http = gateway.CreateClient();
-        var statuses = new List<int>();
-        for (int i = 0; i < count; i++)
-        {
-            using HttpResponseMessage response = await http.GetAsync($"/{i}");
-            statuses.Add((int)response.StatusCode);
-        }
-
-        return statuses;
-    }
+    private static async Task<List<int>> GetAsync(TestGateway gateway, int count) =>
+        [.. (await gateway.SendManyAsync(count)).Select(answer => answer.Status)];
 
     [Fact]
     public async Task ADestinationAnswering5xx_IsEjectedAfterTheConfiguredFailures()

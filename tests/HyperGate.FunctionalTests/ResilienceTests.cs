@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using HyperGate.FunctionalTests.Infrastructure;
 using HyperGate.Hosting;
 using Microsoft.Extensions.Time.Testing;
@@ -24,24 +23,8 @@ public class ResilienceTests
         {routeExtras}
         """;
 
-    private static async Task<List<(int Status, string Body)>> SendAsync(TestGateway gateway, int count, HttpMethod? method = null)
-    {
-        using HttpClient http = gateway.CreateClient();
-        var results = new List<(int, string)>();
-        for (int i = 0; i < count; i++)
-        {
-            using var request = new HttpRequestMessage(method ?? HttpMethod.Get, $"/{i}");
-            if (request.Method == HttpMethod.Post)
-            {
-                request.Content = new StringContent("payload", Encoding.UTF8);
-            }
-
-            using HttpResponseMessage response = await http.SendAsync(request);
-            results.Add(((int)response.StatusCode, await response.Content.ReadAsStringAsync()));
-        }
-
-        return results;
-    }
+    private static async Task<List<(int Status, string Body)>> SendAsync(TestGateway gateway, int count, HttpMethod? method = null) =>
+        [.. (await gateway.SendManyAsync(count, method)).Select(answer => (answer.Status, answer.Body))];
 
     [Fact]
     public async Task AGetAnswered503_IsRetriedOnAnotherDestination()

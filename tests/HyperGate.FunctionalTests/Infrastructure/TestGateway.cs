@@ -58,9 +58,42 @@ public sealed class TestGateway : IAsyncDisposable
 
     public RawClient ConnectRaw() => RawClient.Connect(EndPoint);
 
+    /// <summary>
+    /// Sends <paramref name="count"/> requests to /0, /1, … from <paramref name="concurrency"/> clients (a POST
+    /// carries a small body), and returns each answer's status, the upstream that gave it and its body, in order.
+    /// </summary>
+    public async Task<Answer[]> SendManyAsync(int count, HttpMethod? method = null, int concurrency = 1)
+    {
+        var answers = new Answer[count];
+        int next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            using HttpClient http = CreateClient();
+            int index;
+            while ((index = Interlocked.Increment(ref next)) < count)
+            {
+                using var request = new HttpRequestMessage(method ?? HttpMethod.Get, $"/{index}");
+                if (request.Method == HttpMethod.Post)
+                {
+                    request.Content = new StringContent("payload");
+                }
+
+                using HttpResponseMessage response = await http.SendAsync(request);
+                answers[index] = new Answer(
+                    (int)response.StatusCode,
+                    response.Headers.TryGetValues("X-Upstream", out IEnumerable<string>? upstream) ? upstream.Single() : null,
+                    await response.Content.ReadAsStringAsync());
+            }
+        })));
+        return answers;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Host.StopAsync();
         await Host.DisposeAsync();
     }
 }
+
+/// <summary>One answer through the gateway: its status, the test upstream that gave it (X-Upstream) and its body.</summary>
+public sealed record Answer(int Status, string? Upstream, string Body);
