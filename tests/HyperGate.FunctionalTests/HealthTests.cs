@@ -52,9 +52,9 @@ public class HealthTests
     public async Task ADestinationRefusingConnections_IsEjected_AndCountsNoMore()
     {
         await using TestUpstream healthy = await TestUpstream.StartAsync("healthy");
-        int closedPort = TestPorts.Free();
+        using ClosedPort closed = TestPorts.Closed();
         await using TestGateway gateway = await TestGateway.StartAsync(Config(
-            $"\"127.0.0.1:{closedPort}\", \"{healthy.Address}\"",
+            $"\"{closed.Address}\", \"{healthy.Address}\"",
             "outlier = { consecutive_failures = 2, base_ejection = \"1h\", max_ejection = \"1h\" }"));
 
         List<int> statuses = await GetAsync(gateway, 12);

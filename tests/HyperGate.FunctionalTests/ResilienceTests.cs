@@ -62,8 +62,9 @@ public class ResilienceTests
     public async Task ARefusedConnection_IsRetriedOnAnotherDestination()
     {
         await using TestUpstream working = await TestUpstream.StartAsync("working");
+        using ClosedPort closed = TestPorts.Closed();
         await using TestGateway gateway = await TestGateway.StartAsync(Config(
-            $"\"127.0.0.1:{TestPorts.Free()}\", \"{working.Address}\"", "retries = { attempts = 1, on = [\"connect_failure\"], budget_percent = 100 }"));
+            $"\"{closed.Address}\", \"{working.Address}\"", "retries = { attempts = 1, on = [\"connect_failure\"], budget_percent = 100 }"));
 
         var results = await SendAsync(gateway, 10);
 
@@ -156,20 +157,17 @@ public class ResilienceTests
         using RawClient busy = gateway.ConnectRaw();
         await busy.SendAsync("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
         await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var waitingStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gateway.Host.Runtime.Snapshot.Upstreams["backend"].Admission!.Waiting += _ => waitingStarted.TrySetResult();
         using RawClient waiting = gateway.ConnectRaw();
         await waiting.SendAsync("GET /waiting HTTP/1.1\r\nHost: a\r\n\r\n");
+        await waitingStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        // The one waiting place is taken once the gateway reads the second request; a third finds none.
-        RawResponse? overloaded = null;
-        for (int attempt = 0; attempt < 100 && overloaded is null; attempt++)
-        {
-            using RawClient third = gateway.ConnectRaw();
-            await third.SendAsync("GET /third HTTP/1.1\r\nHost: a\r\n\r\n");
-            RawResponse response = await third.ReadResponseAsync();
-            overloaded = response.Status == 503 ? response : null;
-        }
-
-        Assert.NotNull(overloaded);
+        // The one waiting place is taken: a third request finds none.
+        using RawClient third = gateway.ConnectRaw();
+        await third.SendAsync("GET /third HTTP/1.1\r\nHost: a\r\n\r\n");
+        RawResponse overloaded = await third.ReadResponseAsync();
+        Assert.Equal(503, overloaded.Status);
         Assert.Contains("upstream_overloaded", overloaded.Body);
         upstream.SlowGate.SetResult();
         Assert.Equal(200, (await busy.ReadResponseAsync()).Status);

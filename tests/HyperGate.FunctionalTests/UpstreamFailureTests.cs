@@ -11,13 +11,8 @@ public class UpstreamFailureTests
     [Fact]
     public async Task RefusedConnection_Is502()
     {
-        // A port that was just free: nothing listens there.
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        string address = probe.LocalEndpoint.ToString()!;
-        probe.Stop();
-
-        await using TestGateway gateway = await TestGateway.StartForAsync(address);
+        using ClosedPort closed = TestPorts.Closed();
+        await using TestGateway gateway = await TestGateway.StartForAsync(closed.Address);
         using HttpClient client = gateway.CreateClient();
         using HttpResponseMessage response = await client.GetAsync("/");
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);

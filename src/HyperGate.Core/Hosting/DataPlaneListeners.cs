@@ -39,6 +39,12 @@ public sealed class DataPlaneListeners : IServer
 
     public IFeatureCollection Features { get; } = new FeatureCollection();
 
+    /// <summary>Client connections open now, across every address.</summary>
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Raised as a client connection ends, with the number still open.</summary>
+    public event Action<int>? ConnectionEnded;
+
     /// <summary>The bound addresses, in config order (with the real port where the config asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => [.. _listeners.Select(l => l.BoundEndPoint)];
 
@@ -154,22 +160,26 @@ public sealed class DataPlaneListeners : IServer
         return new Listener(address, server, bound!.IPEndPoint!);
     }
 
-    /// <summary>Past the cap a connection is closed as it arrives, before any byte is read.</summary>
+    /// <summary>
+    /// Past the cap a connection is closed as it arrives, before any byte is read. It gives its place back at once:
+    /// its close may wait for the client, and a refused connection must not hold a slot meanwhile.
+    /// </summary>
     private async Task AcceptAsync(ConnectionContext connection)
     {
+        if (Interlocked.Increment(ref _open) > _runtime.Snapshot.Config.Server.MaxConnections)
+        {
+            Interlocked.Decrement(ref _open);
+            await connection.DisposeAsync();
+            return;
+        }
+
         try
         {
-            if (Interlocked.Increment(ref _open) > _runtime.Snapshot.Config.Server.MaxConnections)
-            {
-                await connection.DisposeAsync();
-                return;
-            }
-
             await _handler.OnConnectedAsync(connection);
         }
         finally
         {
-            Interlocked.Decrement(ref _open);
+            ConnectionEnded?.Invoke(Interlocked.Decrement(ref _open));
         }
     }
 

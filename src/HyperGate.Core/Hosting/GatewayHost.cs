@@ -44,6 +44,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>The bound data-plane addresses (with real ports when the config asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => _listeners.Endpoints;
 
+    /// <summary>The data-plane listeners, with their connection count.</summary>
+    public DataPlaneListeners Listeners => _listeners;
+
     public static async Task<GatewayHost> StartAsync(GatewayConfig config, GatewayHostOptions? options = null)
     {
         options ??= new GatewayHostOptions();

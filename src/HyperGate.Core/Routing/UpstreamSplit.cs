@@ -1,36 +1,15 @@
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Balancing;
 
 namespace HyperGate.Routing;
 
 /// <summary>A route's <c>split = { stable = 95, canary = 5 }</c>: each request goes to one upstream, drawn by share.</summary>
-public sealed class UpstreamSplit
+public sealed class UpstreamSplit(IReadOnlyList<(Upstream Upstream, int Share)> shares, Random random)
 {
-    private readonly Upstream[] _upstreams;
-    private readonly long[] _cumulative;
-    private readonly Random _random;
+    private readonly Upstream[] _upstreams = [.. shares.Where(s => s.Share > 0).Select(s => s.Upstream)];
+    private readonly WeightedDraw _draw = new([.. shares.Where(s => s.Share > 0).Select(s => s.Share)]);
 
-    public UpstreamSplit(IReadOnlyList<(Upstream Upstream, int Share)> shares, Random random)
-    {
-        var kept = shares.Where(s => s.Share > 0).ToList();
-        _upstreams = [.. kept.Select(s => s.Upstream)];
-        _cumulative = new long[kept.Count];
-        long sum = 0;
-        for (int i = 0; i < kept.Count; i++)
-        {
-            sum += kept[i].Share;
-            _cumulative[i] = sum;
-        }
+    public IReadOnlyList<(Upstream Upstream, int Share)> Shares { get; } = shares;
 
-        _random = random;
-        Shares = shares;
-    }
-
-    public IReadOnlyList<(Upstream Upstream, int Share)> Shares { get; }
-
-    public Upstream Pick()
-    {
-        long draw = _random.NextInt64(_cumulative[^1]);
-        int index = Array.BinarySearch(_cumulative, draw + 1);
-        return _upstreams[index >= 0 ? index : ~index];
-    }
+    public Upstream Pick() => _upstreams[_draw.Next(random)];
 }

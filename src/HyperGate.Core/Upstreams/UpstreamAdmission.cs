@@ -14,17 +14,26 @@ public sealed class UpstreamAdmission(int maxInFlight, int maxPending)
 
     public int MaxPending { get; } = maxPending;
 
+    /// <summary>Requests waiting for a slot now.</summary>
+    public int Pending => Volatile.Read(ref _pending);
+
+    /// <summary>Raised when a request starts waiting for a slot, with the number now waiting.</summary>
+    public event Action<int>? Waiting;
+
     /// <summary>Takes a slot if one is free now (the common case: no allocation).</summary>
     public bool TryEnter() => _slots.Wait(0);
 
     /// <summary>Waits for a slot as one of the pending requests; false when too many wait already or none frees in time.</summary>
     public async ValueTask<bool> WaitAsync(TimeSpan timeout, TimeProvider time)
     {
-        if (Interlocked.Increment(ref _pending) > MaxPending)
+        int pending = Interlocked.Increment(ref _pending);
+        if (pending > MaxPending)
         {
             Interlocked.Decrement(ref _pending);
             return false;
         }
+
+        Waiting?.Invoke(pending);
 
         try
         {

@@ -106,14 +106,16 @@ internal sealed class UpstreamDiscovery : IDisposable
             {
                 found.AddRange(await AnswerAsync(target.Address, async () =>
                 {
-                    (string host, int port) = SplitHostPort(target.Address);
-                    if (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? literal))
+                    // Validated when the targets were read: an address, or a name and a port.
+                    Destination.TryParseEndPoint(target.Address, out EndPoint? endPoint);
+                    if (endPoint is IPEndPoint literal)
                     {
-                        return ([new DiscoveredTarget(target.Address, new IPEndPoint(literal, port), target.Weight, target.Address)], Settings.Dns.MaxTtl);
+                        return ([new DiscoveredTarget(target.Address, literal, target.Weight, target.Address)], Settings.Dns.MaxTtl);
                     }
 
-                    (IReadOnlyList<IPAddress> addresses, TimeSpan ttl) = await _resolver.ResolveAsync(host);
-                    return ([.. addresses.Select(a => Target(a, port, target.Weight, target.Address))], ttl);
+                    var named = (DnsEndPoint)endPoint!;
+                    (IReadOnlyList<IPAddress> addresses, TimeSpan ttl) = await _resolver.ResolveAsync(named.Host);
+                    return ([.. addresses.Select(a => Target(a, named.Port, target.Weight, target.Address))], ttl);
                 }, Until));
             }
 
@@ -178,12 +180,6 @@ internal sealed class UpstreamDiscovery : IDisposable
     {
         var endPoint = new IPEndPoint(address, port);
         return new DiscoveredTarget(endPoint.ToString(), endPoint, weight, hostHeader);
-    }
-
-    private static (string Host, int Port) SplitHostPort(string address)
-    {
-        int colon = address.LastIndexOf(':');
-        return (address[..colon], int.Parse(address.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture));
     }
 
     public void Dispose()
