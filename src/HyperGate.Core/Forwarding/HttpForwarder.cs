@@ -39,9 +39,6 @@ public enum ResponseHeadStep : byte
 /// </summary>
 public sealed class HttpForwarder : IDisposable
 {
-    /// <summary>Upstream response heads may carry large cookies; they get more room than request heads.</summary>
-    private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0, MaxHeaderNameLength: 256, MaxHeaderLineLength: 64 * 1024);
-
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
     private readonly BodyRateGuard _bodyRate;
@@ -341,7 +338,7 @@ public sealed class HttpForwarder : IDisposable
         }
 
         ResponseHead response = upstream.ResponseHead;
-        ParseStatus status = ResponseHeadParser.TryParse(buffer, response, ResponseLimits, out SequencePosition consumed, out SequencePosition examined, out _);
+        ParseStatus status = ResponseHeadParser.TryParse(buffer, response, HeadLimits.UpstreamResponse, out SequencePosition consumed, out SequencePosition examined, out _);
         if (status == ParseStatus.Rejected)
         {
             input.AdvanceTo(buffer.Start);

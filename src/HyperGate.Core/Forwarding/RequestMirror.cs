@@ -17,7 +17,6 @@ namespace HyperGate.Forwarding;
 public sealed class RequestMirror : IAsyncDisposable
 {
     private const int Workers = 2;
-    private static readonly HeadLimits ResponseLimits = new(64 * 1024, 256, 0, MaxHeaderNameLength: 256, MaxHeaderLineLength: 64 * 1024);
 
     private readonly Channel<(Destination Destination, byte[] Head)> _queue =
         Channel.CreateBounded<(Destination, byte[])>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -95,7 +94,7 @@ public sealed class RequestMirror : IAsyncDisposable
             while (true)
             {
                 ReadResult read = await connection.Input.ReadAsync();
-                ParseStatus status = ResponseHeadParser.TryParse(read.Buffer, connection.ResponseHead, ResponseLimits, out SequencePosition consumed, out SequencePosition examined, out _);
+                ParseStatus status = ResponseHeadParser.TryParse(read.Buffer, connection.ResponseHead, HeadLimits.UpstreamResponse, out SequencePosition consumed, out SequencePosition examined, out _);
                 connection.Input.AdvanceTo(consumed, examined);
                 if (status == ParseStatus.Complete && connection.ResponseHead.StatusCode >= 200)
                 {

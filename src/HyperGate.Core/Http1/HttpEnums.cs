@@ -82,4 +82,7 @@ public readonly record struct HeadLimits(
     int MaxHeaderLineLength = 16 * 1024)
 {
     public static HeadLimits Default { get; } = new(32 * 1024, 100, 8 * 1024);
+
+    /// <summary>For upstream response heads, which may carry large cookies: more room than request heads get.</summary>
+    public static HeadLimits UpstreamResponse { get; } = new(64 * 1024, 256, 0, MaxHeaderNameLength: 256, MaxHeaderLineLength: 64 * 1024);
 }
