@@ -5,6 +5,7 @@ using HyperGate.Configuration;
 using HyperGate.Connection;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
+using HyperGate.Transport;
 using HyperGate.Upstreams;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -68,7 +69,13 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
 
-        // Kestrel contributes its socket transport; the server is ours: one Kestrel listener per address.
+        // The server is ours: one Kestrel listener per address, on the event-loop transport where it is supported
+        // (Linux), on Kestrel's socket transport elsewhere.
+        if (EventLoopTransport.Shared is { } eventLoops)
+        {
+            builder.Services.AddSingleton<IConnectionListenerFactory>(eventLoops);
+        }
+
         builder.Services.AddSingleton<DataPlaneListeners>();
         builder.Services.AddSingleton<IServer>(services => services.GetRequiredService<DataPlaneListeners>());
 

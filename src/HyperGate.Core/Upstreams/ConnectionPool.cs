@@ -3,7 +3,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using HyperGate.Http1;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using HyperGate.Transport;
+using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Upstreams;
 
@@ -14,17 +15,17 @@ namespace HyperGate.Upstreams;
 public sealed class ConnectionPool
 {
     private readonly ConcurrentQueue<UpstreamConnection> _idle = new();
-    private readonly SocketConnectionContextFactory _connectionFactory;
+    private readonly IUpstreamConnector _connector;
     private readonly TimeProvider _timeProvider;
     private int _idleCount;
     private int _activeCount;
     private volatile bool _retired;
 
-    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, SocketConnectionContextFactory connectionFactory, TimeProvider timeProvider)
+    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, IUpstreamConnector connector, TimeProvider timeProvider)
     {
         EndPoint = endPoint;
         Settings = settings;
-        _connectionFactory = connectionFactory;
+        _connector = connector;
         _timeProvider = timeProvider;
     }
 
@@ -63,29 +64,24 @@ public sealed class ConnectionPool
     /// <summary>Opens a new connection, bypassing idle ones (used to retry after a reused connection failed).</summary>
     public async ValueTask<UpstreamConnection> ConnectAsync(CancellationToken cancellationToken)
     {
-        Socket socket = EndPoint is IPEndPoint ip
-            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        socket.NoDelay = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Settings.ConnectTimeout);
+        ConnectionContext context;
         try
         {
-            await socket.ConnectAsync(EndPoint, timeout.Token);
+            context = await _connector.ConnectAsync(EndPoint, timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
             throw new UpstreamException(RejectionReason.UpstreamConnectTimeout, $"connecting to {EndPoint} timed out");
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             throw new UpstreamException(RejectionReason.UpstreamConnectFailed, $"connecting to {EndPoint} failed: {e.SocketErrorCode}");
         }
 
         Interlocked.Increment(ref _activeCount);
-        return new UpstreamConnection(_connectionFactory.Create(socket), this, _timeProvider);
+        return new UpstreamConnection(context, this, _timeProvider);
     }
 
     /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>

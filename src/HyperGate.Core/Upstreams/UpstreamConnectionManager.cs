@@ -4,9 +4,9 @@ using System.Net;
 using System.Reflection;
 using HyperGate.Buffers;
 using HyperGate.Resilience;
+using HyperGate.Transport;
 using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -24,7 +24,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Upstream, string Address), Destination> _destinations = new();
     private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, UpstreamAdmission> _admissions = new(StringComparer.Ordinal);
-    private readonly SocketConnectionContextFactory _connectionFactory;
+    private readonly IUpstreamConnector _connector;
     private readonly TimeProvider _timeProvider;
     private readonly ITimer _tick;
     private readonly ILogger _logger;
@@ -39,25 +39,9 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
         _timeProvider = timeProvider;
         _logger = logger ?? NullLogger.Instance;
 
-        // Upstream replies follow our writes closely, so reading straight into a buffer saves the
-        // zero-byte read Kestrel otherwise issues to wait for data.
-        var options = new SocketConnectionFactoryOptions { WaitForDataBeforeAllocatingBuffer = false };
-        UseRetainingPool(options);
-        _connectionFactory = new SocketConnectionContextFactory(options, NullLogger.Instance);
+        _connector = (IUpstreamConnector?)EventLoopTransport.Shared ?? new SocketsUpstreamConnector();
         _tick = timeProvider.CreateTimer(static state => ((UpstreamConnectionManager)state!).Tick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
-
-    /// <summary>
-    /// The upstream sockets get the same non-evicting block pool as the listeners (see <see cref="RetainingBlockPool"/>).
-    /// Kestrel exposes the pool factory of client connections only internally, so it is set by name; if a later
-    /// Kestrel renames it, upstream connections simply keep Kestrel's default pool.
-    /// </summary>
-    [DynamicDependency(DynamicallyAccessedMemberTypes.NonPublicProperties | DynamicallyAccessedMemberTypes.PublicProperties, typeof(SocketConnectionFactoryOptions))]
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The DynamicDependency keeps the property for trimmed and native builds; a missing property is handled.")]
-    private static void UseRetainingPool(SocketConnectionFactoryOptions options) =>
-        options.GetType()
-            .GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?
-            .SetValue(options, new RetainingBlockPoolFactory());
 
     public TimeProvider TimeProvider => _timeProvider;
 
@@ -72,7 +56,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
-        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connectionFactory, _timeProvider));
+        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connector, _timeProvider));
 
     /// <summary>Upstream <paramref name="upstream"/>'s breaker: the running one (with its state) while the settings stay the same.</summary>
     public CircuitBreaker GetOrCreateBreaker(string upstream, CircuitBreakerSettings settings) =>
@@ -375,7 +359,6 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             pool.Clear();
         }
 
-        _connectionFactory.Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+
+namespace HyperGate.Transport;
+
+/// <summary>
+/// One thread that waits on an epoll set and runs the I/O of the sockets it owns, plus work posted to it. The gateway's
+/// request loop runs here too (the socket pipes call their readers inline), so an exchange is received, routed,
+/// forwarded and answered on one thread without handing work to another: on a busy core every hand-off is a context
+/// switch, which is what this loop exists to avoid. Sockets are registered edge-triggered for reading and writing
+/// once, so steady state makes no epoll_ctl call.
+/// </summary>
+internal sealed unsafe class EventLoop : PipeScheduler
+{
+    private const ulong WakeToken = ulong.MaxValue;
+    private const int EventsPerWait = 256;
+
+    /// <summary>Posted work run per turn before the loop polls its sockets again, so posting cannot starve them.</summary>
+    private const int WorkPerTurn = 1024;
+
+    [ThreadStatic]
+    private static EventLoop? t_current;
+
+    private readonly int _epoll;
+    private readonly int _wakeFd;
+    private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _work = new();
+    private readonly Lock _registrations = new();
+    private readonly Stack<int> _freeSlots = new();
+    private EventLoopConnection?[] _slots = new EventLoopConnection?[64];
+    private int _usedSlots;
+    private uint _generation;
+    private int _wakeRequested;
+
+    public EventLoop(int index)
+    {
+        _epoll = LinuxSockets.CreateEpoll();
+        _wakeFd = LinuxSockets.CreateEventFd();
+        LinuxSockets.Add(_epoll, _wakeFd, LinuxSockets.EPOLLIN, WakeToken);
+        new Thread(Run) { IsBackground = true, Name = $"HyperGate event loop {index}" }.Start();
+    }
+
+    /// <summary>The loop running on the calling thread, if any.</summary>
+    public static EventLoop? Current => t_current;
+
+    public override void Schedule(Action<object?> action, object? state)
+    {
+        _work.Enqueue((action, state));
+        if (t_current != this && Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            LinuxSockets.Signal(_wakeFd);
+        }
+    }
+
+    /// <summary>Adds a socket to the epoll set; its events go to <paramref name="connection"/> on this loop's thread.</summary>
+    public void Register(EventLoopConnection connection, int fd)
+    {
+        lock (_registrations)
+        {
+            int slot = _freeSlots.Count > 0 ? _freeSlots.Pop() : _usedSlots++;
+            if (slot == _slots.Length)
+            {
+                EventLoopConnection?[] larger = new EventLoopConnection?[_slots.Length * 2];
+                _slots.CopyTo(larger, 0);
+                Volatile.Write(ref _slots, larger);
+            }
+
+            // The generation tells a late event for a socket that is gone from one for the slot's next socket.
+            connection.Token = (ulong)++_generation << 32 | (uint)slot;
+            Volatile.Write(ref _slots[slot], connection);
+        }
+
+        LinuxSockets.Add(_epoll, fd, LinuxSockets.EPOLLIN | LinuxSockets.EPOLLOUT | LinuxSockets.EPOLLRDHUP | LinuxSockets.EPOLLET, connection.Token);
+    }
+
+    /// <summary>Removes a socket; called on this loop's thread, so no event for it is being handled meanwhile.</summary>
+    public void Unregister(EventLoopConnection connection, int fd)
+    {
+        LinuxSockets.Remove(_epoll, fd);
+        lock (_registrations)
+        {
+            int slot = (int)(uint)connection.Token;
+            _slots[slot] = null;
+            _freeSlots.Push(slot);
+        }
+    }
+
+    private void Run()
+    {
+        t_current = this;
+        byte* events = (byte*)NativeMemory.Alloc((nuint)(EventsPerWait * LinuxSockets.EpollEventSize));
+        while (true)
+        {
+            int count = LinuxSockets.Wait(_epoll, events, EventsPerWait, _work.IsEmpty ? -1 : 0);
+            for (int i = 0; i < count; i++)
+            {
+                (uint mask, ulong token) = LinuxSockets.ReadEvent(events, i);
+                if (token == WakeToken)
+                {
+                    LinuxSockets.Drain(_wakeFd);
+                    continue;
+                }
+
+                EventLoopConnection? connection = Volatile.Read(ref _slots)[(int)(uint)token];
+                if (connection is not null && connection.Token == token)
+                {
+                    connection.OnEvents(mask);
+                }
+            }
+
+            // Reset before draining: work posted from now on either is seen below or wakes the next wait.
+            Volatile.Write(ref _wakeRequested, 0);
+            for (int i = 0; i < WorkPerTurn && _work.TryDequeue(out (Action<object?> Action, object? State) item); i++)
+            {
+                item.Action(item.State);
+            }
+        }
+    }
+}

@@ -1,0 +1,456 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace HyperGate.Transport;
+
+/// <summary>
+/// A TCP connection whose I/O runs on its <see cref="EventLoop"/>. Receiving: when epoll reports the socket readable,
+/// the loop reads into the input pipe and flushes it, and the pipe runs its reader (the gateway's request loop) right
+/// there. A read shorter than the buffer emptied the socket, so the next read waits for the next edge: one recv per
+/// message, and no buffer is held by an idle connection. Sending: flushing the output pipe runs the send loop
+/// inline, one sendmsg for all buffered segments; only a full socket buffer waits for the loop's writable edge.
+/// </summary>
+internal sealed class EventLoopConnection : ConnectionContext,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource
+{
+    /// <summary>Full reads in a row before the loop serves its other sockets (a fast large body must not starve them).</summary>
+    private const int ReadsPerTurn = 4;
+
+    /// <summary>Segments gathered into one sendmsg.</summary>
+    private const int SendVectors = 16;
+
+    private const int WriteIdle = 0;
+    private const int WriteWaiting = 1;
+    private const int WriteSignaled = 2;
+
+    private static readonly Action<object?> s_continueReceive = static state => ((EventLoopConnection)state!).Receive();
+    private static readonly Action<object?> s_startReceive = static state => ((EventLoopConnection)state!).OnEvents(LinuxSockets.EPOLLIN);
+    private static readonly Action<object?> s_abortReceive = static state => ((EventLoopConnection)state!).CompleteReceive(null);
+    private static readonly Action<object?> s_close = static state => ((EventLoopConnection)state!).CloseOnLoop();
+    private static long s_lastId;
+
+    private readonly Socket _socket;
+    private readonly int _fd;
+    private readonly EventLoop _loop;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly long _id;
+    private readonly Action _resumeReceive;
+    private readonly CancellationTokenSource _closedSource = new();
+    private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ManualResetValueTaskSourceCore<bool> _writable;
+    private int _writeState;
+    private int _disposing;
+    private ValueTask<FlushResult> _pendingFlush;
+    private Task _sending = Task.CompletedTask;
+    private ConnectionAbortedException? _abortReason;
+    private string? _connectionId;
+    private IDictionary<object, object?>? _items;
+
+    private volatile bool _started;
+
+    // Receive state, touched only on the loop's thread.
+    private bool _readable;
+    private bool _peerClosing;
+    private bool _receivePaused;
+    private bool _receiveDone;
+
+    public EventLoopConnection(Socket socket, EventLoop loop, MemoryPool<byte> pool)
+    {
+        _socket = socket;
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _loop = loop;
+        _id = Interlocked.Increment(ref s_lastId);
+        MemoryPool = pool;
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+
+        // The same bounds as Kestrel's socket transport: up to 1 MiB received ahead of the reader, 64 KiB unsent.
+        _input = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
+            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
+            pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        _resumeReceive = ResumeReceive;
+        ConnectionClosed = _closedSource.Token;
+
+        Features = new FeatureCollection();
+        Features.Set<IConnectionIdFeature>(this);
+        Features.Set<IConnectionTransportFeature>(this);
+        Features.Set<IConnectionItemsFeature>(this);
+        Features.Set<IMemoryPoolFeature>(this);
+        Features.Set<IConnectionLifetimeFeature>(this);
+        Features.Set<IConnectionEndPointFeature>(this);
+
+        socket.NoDelay = true;
+        socket.Blocking = false;
+    }
+
+    /// <summary>The loop's key for this socket's events.</summary>
+    internal ulong Token { get; set; }
+
+    public override string ConnectionId
+    {
+        get => _connectionId ??= $"hg-{_id:x}";
+        set => _connectionId = value;
+    }
+
+    public override IFeatureCollection Features { get; }
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new Dictionary<object, object?>();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public override CancellationToken ConnectionClosed { get; set; }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    /// <summary>Starts an accepted connection: its events go to the loop, and sending begins.</summary>
+    internal void Start()
+    {
+        _started = true;
+        _loop.Register(this, _fd);
+        _sending = SendLoopAsync();
+    }
+
+    /// <summary>Connects without blocking: the loop reports the socket writable when the handshake is done.</summary>
+    internal async ValueTask ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        SocketAddress address = endPoint.Serialize();
+        int error = LinuxSockets.Connect(_fd, address.Buffer.Span[..address.Size]);
+
+        // Registered once the connect is under way: a socket not yet connecting reports itself hung up.
+        _loop.Register(this, _fd);
+        if (error == LinuxSockets.EINPROGRESS)
+        {
+            using (cancellationToken.UnsafeRegister(static state => ((EventLoopConnection)state!).OnWritable(), this))
+            {
+                await WaitWritableAsync();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            error = LinuxSockets.PendingError(_fd);
+        }
+
+        if (error != 0)
+        {
+            throw new SocketException((int)LinuxSockets.ToSocketError(error));
+        }
+
+        LocalEndPoint = _socket.LocalEndPoint;
+        RemoteEndPoint = _socket.RemoteEndPoint;
+        _sending = SendLoopAsync();
+
+        // Reading starts now; whatever arrived while connecting (a close, say) is looked for once on the loop.
+        _started = true;
+        _loop.Schedule(s_startReceive, this);
+    }
+
+    /// <summary>Called by the loop with the socket's ready mask.</summary>
+    internal void OnEvents(uint events)
+    {
+        if ((events & (LinuxSockets.EPOLLOUT | LinuxSockets.EPOLLERR | LinuxSockets.EPOLLHUP)) != 0)
+        {
+            OnWritable();
+        }
+
+        // While connecting, a read would consume the error the connect must report.
+        if (_started && (events & (LinuxSockets.EPOLLIN | LinuxSockets.EPOLLRDHUP | LinuxSockets.EPOLLERR | LinuxSockets.EPOLLHUP)) != 0)
+        {
+            _readable = true;
+            _peerClosing |= (events & (LinuxSockets.EPOLLRDHUP | LinuxSockets.EPOLLERR | LinuxSockets.EPOLLHUP)) != 0;
+            Receive();
+        }
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        Shutdown();
+
+        // The send loop stops at once; the receive side completes on the loop (the pipe's writer is the loop's).
+        _output.Reader.CancelPendingRead();
+        _loop.Schedule(s_abortReceive, this);
+    }
+
+    public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted."));
+
+    /// <summary>Ends the connection once sending is done; the socket is closed on the loop, which owns its events.</summary>
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposing, 1) == 0)
+        {
+            _input.Reader.Complete();
+            _output.Writer.Complete();
+            await _sending;
+            _loop.Schedule(s_close, this);
+            await _closedOnLoop.Task;
+            _closedSource.Cancel();
+        }
+
+        await _closedOnLoop.Task;
+    }
+
+    private unsafe void Receive()
+    {
+        PipeWriter writer = _input.Writer;
+        for (int reads = 0; _readable && !_receivePaused && !_receiveDone; reads++)
+        {
+            if (reads == ReadsPerTurn)
+            {
+                _loop.Schedule(s_continueReceive, this);
+                return;
+            }
+
+            Memory<byte> memory = writer.GetMemory();
+            nint received;
+            int error;
+            fixed (byte* buffer = memory.Span)
+            {
+                received = LinuxSockets.Receive(_fd, buffer, memory.Length, out error);
+            }
+
+            if (received > 0)
+            {
+                // A short read emptied the socket and the next edge says when there is more, unless the peer's
+                // close already came with this edge: then read on until the end of the stream.
+                _readable = received == memory.Length || _peerClosing;
+                writer.Advance((int)received);
+                ValueTask<FlushResult> flush = writer.FlushAsync();
+                if (!flush.IsCompleted)
+                {
+                    _receivePaused = true;
+                    _pendingFlush = flush;
+                    flush.GetAwaiter().UnsafeOnCompleted(_resumeReceive);
+                }
+                else if (flush.Result.IsCompleted)
+                {
+                    CompleteReceive(null);
+                }
+            }
+            else if (received == 0)
+            {
+                CompleteReceive(null);
+            }
+            else if (error == LinuxSockets.EAGAIN)
+            {
+                _readable = false;
+            }
+            else if (error != LinuxSockets.EINTR)
+            {
+                CompleteReceive(error == LinuxSockets.ECONNRESET
+                    ? new ConnectionResetException("The peer reset the connection.")
+                    : new IOException($"recv failed: {LinuxSockets.ToSocketError(error)}"));
+            }
+        }
+    }
+
+    /// <summary>The reader caught up with a receive that had filled the pipe (runs on the loop).</summary>
+    private void ResumeReceive()
+    {
+        FlushResult result = _pendingFlush.GetAwaiter().GetResult();
+        _pendingFlush = default;
+        _receivePaused = false;
+        if (result.IsCompleted)
+        {
+            CompleteReceive(null);
+        }
+        else
+        {
+            Receive();
+        }
+    }
+
+    private void CompleteReceive(Exception? error)
+    {
+        if (_receiveDone)
+        {
+            return;
+        }
+
+        _receiveDone = true;
+        _input.Writer.Complete(_abortReason ?? error);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        PipeReader reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync();
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> unsent = result.Buffer;
+                while (!unsent.IsEmpty)
+                {
+                    int sendError = SendSome(ref unsent);
+                    if (sendError == LinuxSockets.EAGAIN)
+                    {
+                        await WaitWritableAsync();
+                    }
+                    else if (sendError is not 0 and not LinuxSockets.EINTR)
+                    {
+                        throw sendError is LinuxSockets.ECONNRESET or LinuxSockets.EPIPE
+                            ? new ConnectionResetException("The peer reset the connection.")
+                            : new IOException($"sendmsg failed: {LinuxSockets.ToSocketError(sendError)}");
+                    }
+                }
+
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException)
+        {
+            error = e;
+        }
+
+        reader.Complete(_abortReason ?? error);
+
+        // Nothing more will be sent: like Kestrel's transport, end the connection both ways.
+        Shutdown();
+    }
+
+    /// <summary>Sends from the front of <paramref name="unsent"/> and slices off what went; returns 0 or an errno.</summary>
+    private unsafe int SendSome(ref ReadOnlySequence<byte> unsent)
+    {
+        nint sent;
+        int error;
+        if (unsent.IsSingleSegment)
+        {
+            fixed (byte* bytes = unsent.FirstSpan)
+            {
+                var vector = new LinuxSockets.IoVector { Base = bytes, Length = (nuint)unsent.FirstSpan.Length };
+                sent = LinuxSockets.Send(_fd, &vector, 1, out error);
+            }
+        }
+        else
+        {
+            LinuxSockets.IoVector* vectors = stackalloc LinuxSockets.IoVector[SendVectors];
+            PinnedSegments pins = default;
+            int count = 0;
+            foreach (ReadOnlyMemory<byte> segment in unsent)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+
+                pins[count] = segment.Pin();
+                vectors[count] = new LinuxSockets.IoVector { Base = (byte*)pins[count].Pointer, Length = (nuint)segment.Length };
+                if (++count == SendVectors)
+                {
+                    break;
+                }
+            }
+
+            sent = LinuxSockets.Send(_fd, vectors, count, out error);
+            for (int i = 0; i < count; i++)
+            {
+                pins[i].Dispose();
+            }
+        }
+
+        if (sent < 0)
+        {
+            return error;
+        }
+
+        unsent = unsent.Slice(sent);
+        return 0;
+    }
+
+    /// <summary>
+    /// Completes when the loop next reports the socket writable. An edge that came before the wait began is
+    /// remembered, so a wait started just after it returns at once and the send is simply tried again.
+    /// </summary>
+    private ValueTask WaitWritableAsync()
+    {
+        _writable.Reset();
+        if (Interlocked.CompareExchange(ref _writeState, WriteWaiting, WriteIdle) == WriteSignaled)
+        {
+            Volatile.Write(ref _writeState, WriteIdle);
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(this, _writable.Version);
+    }
+
+    private void OnWritable()
+    {
+        if (Interlocked.Exchange(ref _writeState, WriteSignaled) == WriteWaiting)
+        {
+            Volatile.Write(ref _writeState, WriteIdle);
+            _writable.SetResult(true);
+        }
+    }
+
+    private void Shutdown()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed by the peer, or disposed: either way there is nothing left to end.
+        }
+    }
+
+    private void CloseOnLoop()
+    {
+        if (Token != 0)
+        {
+            _loop.Unregister(this, _fd);
+        }
+
+        CompleteReceive(null);
+        _socket.Dispose();
+        _closedOnLoop.SetResult();
+    }
+
+    void IValueTaskSource.GetResult(short token) => _writable.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _writable.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _writable.OnCompleted(continuation, state, token, flags);
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    [InlineArray(SendVectors)]
+    private struct PinnedSegments
+    {
+        private MemoryHandle _element;
+    }
+}

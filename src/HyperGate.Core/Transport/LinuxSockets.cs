@@ -1,0 +1,187 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace HyperGate.Transport;
+
+/// <summary>
+/// The few Linux calls the event loop makes: epoll, an eventfd to wake it, and non-blocking recv/sendmsg/connect on
+/// sockets .NET created. .NET's socket engine has no way to run a socket's I/O on the thread that owns it, which is
+/// the point of the event loop, so these are called directly.
+/// </summary>
+internal static unsafe partial class LinuxSockets
+{
+    public const int EAGAIN = 11;
+    public const int EINTR = 4;
+    public const int EINPROGRESS = 115;
+    public const int ECONNRESET = 104;
+    public const int EPIPE = 32;
+
+    public const uint EPOLLIN = 0x001;
+    public const uint EPOLLOUT = 0x004;
+    public const uint EPOLLERR = 0x008;
+    public const uint EPOLLHUP = 0x010;
+    public const uint EPOLLRDHUP = 0x2000;
+    public const uint EPOLLET = 0x80000000;
+
+    private const int EPOLL_CTL_ADD = 1;
+    private const int EPOLL_CTL_DEL = 2;
+    private const int CloseOnExec = 0x80000;
+    private const int EFD_NONBLOCK = 0x800;
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const int SOL_SOCKET = 1;
+    private const int SO_ERROR = 4;
+
+    /// <summary>epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16 bytes).</summary>
+    public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    private static readonly int EpollDataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    /// <summary>Linux on the two architectures whose epoll_event layout and errno values are known here.</summary>
+    public static bool IsSupported =>
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    public static int CreateEpoll() => Check(epoll_create1(CloseOnExec), "epoll_create1");
+
+    public static int CreateEventFd() => Check(eventfd(0, CloseOnExec | EFD_NONBLOCK), "eventfd");
+
+    public static void Add(int epoll, int fd, uint events, ulong token)
+    {
+        byte* ev = stackalloc byte[16];
+        WriteEvent(ev, events, token);
+        Check(epoll_ctl(epoll, EPOLL_CTL_ADD, fd, ev), "epoll_ctl(ADD)");
+    }
+
+    public static void Remove(int epoll, int fd)
+    {
+        byte* ev = stackalloc byte[16];
+        epoll_ctl(epoll, EPOLL_CTL_DEL, fd, ev);
+    }
+
+    public static (uint Events, ulong Token) ReadEvent(byte* events, int index)
+    {
+        byte* ev = events + index * EpollEventSize;
+        return (Unsafe.ReadUnaligned<uint>(ev), Unsafe.ReadUnaligned<ulong>(ev + EpollDataOffset));
+    }
+
+    public static int Wait(int epoll, byte* events, int capacity, int timeoutMs) => epoll_wait(epoll, events, capacity, timeoutMs);
+
+    public static void Signal(int eventFd)
+    {
+        ulong one = 1;
+        write(eventFd, &one, sizeof(ulong));
+    }
+
+    public static void Drain(int eventFd)
+    {
+        ulong value;
+        read(eventFd, &value, sizeof(ulong));
+    }
+
+    /// <summary>Bytes received, 0 at end of stream, or -1 with <paramref name="errno"/> set.</summary>
+    public static nint Receive(int fd, byte* buffer, int length, out int errno)
+    {
+        nint n = recv(fd, buffer, length, 0);
+        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return n;
+    }
+
+    /// <summary>Bytes sent from the <paramref name="count"/> buffers, or -1 with <paramref name="errno"/> set.</summary>
+    public static nint Send(int fd, IoVector* buffers, int count, out int errno)
+    {
+        var message = new MessageHeader { Buffers = buffers, BufferCount = (nuint)count };
+        nint n = sendmsg(fd, &message, MSG_NOSIGNAL);
+        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return n;
+    }
+
+    /// <summary>0 when connected, or the errno (<see cref="EINPROGRESS"/> while a non-blocking connect proceeds).</summary>
+    public static int Connect(int fd, ReadOnlySpan<byte> socketAddress)
+    {
+        fixed (byte* address = socketAddress)
+        {
+            return connect(fd, address, (uint)socketAddress.Length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>The errno a non-blocking connect ended with (SO_ERROR), 0 when it succeeded.</summary>
+    public static int PendingError(int fd)
+    {
+        int error = 0;
+        uint length = sizeof(int);
+        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>The platform's name for the errors a connect, recv or send reports.</summary>
+    public static SocketError ToSocketError(int errno) => errno switch
+    {
+        ECONNRESET => SocketError.ConnectionReset,
+        EPIPE => SocketError.Shutdown,
+        EAGAIN => SocketError.WouldBlock,
+        101 => SocketError.NetworkUnreachable,
+        103 => SocketError.ConnectionAborted,
+        107 => SocketError.NotConnected,
+        110 => SocketError.TimedOut,
+        111 => SocketError.ConnectionRefused,
+        113 => SocketError.HostUnreachable,
+        _ => SocketError.SocketError,
+    };
+
+    private static void WriteEvent(byte* ev, uint events, ulong token)
+    {
+        Unsafe.WriteUnaligned(ev, events);
+        Unsafe.WriteUnaligned(ev + EpollDataOffset, token);
+    }
+
+    private static int Check(int result, string call) =>
+        result >= 0 ? result : throw new IOException($"{call} failed: errno {Marshal.GetLastPInvokeError()}");
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVector* Buffers;
+        public nuint BufferCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_create1(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recv(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int fd, MessageHeader* message, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int connect(int fd, byte* address, uint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+}
