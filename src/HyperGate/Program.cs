@@ -14,15 +14,6 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        // Socket completions run on the epoll thread instead of being queued to the thread pool: one context
-        // switch less per read and per write. The data plane never blocks, so this is safe; measured on one
-        // core it took 12-byte proxying from about 16k to 23k requests/s (bench/RESULTS.md). It must be set
-        // before the first socket is created.
-        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-        {
-            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-        }
-
         var configOption = new Option<string>("--config", "-c")
         {
             Description = "Path of the TOML config file.",

@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using HyperGate.Transport;
+using Microsoft.AspNetCore.Connections;
+
+namespace HyperGate.Tests.Transport;
+
+/// <summary>The event-loop transport against plain platform sockets on 127.0.0.1.</summary>
+public sealed class EventLoopTransportTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly EventLoopTransport _transport = EventLoopTransport.Shared
+        ?? throw new InvalidOperationException("the event-loop transport runs on Linux x64 and arm64");
+    private readonly TcpListener _peer = new(IPAddress.Loopback, 0);
+
+    public EventLoopTransportTests() => _peer.Start();
+
+    public void Dispose() => _peer.Stop();
+
+    [Fact]
+    public async Task Connect_ToAPortNobodyListensOn_FailsWithConnectionRefused()
+    {
+        using var unused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        SocketException e = await Assert.ThrowsAsync<SocketException>(async () =>
+            await _transport.ConnectAsync(unused.LocalEndPoint!, CancellationToken.None));
+
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task DataFollowedAtOnceByTheClose_IsReadWhole_ThenTheEnd()
+    {
+        // The bytes and the FIN arrive before the loop looks: one readiness edge carries both.
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        peer.Send("hello"u8);
+        peer.Shutdown(SocketShutdown.Send);
+
+        byte[] received = await ReadToEndAsync(connection.Transport.Input);
+
+        Assert.Equal("hello"u8.ToArray(), received);
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    [Fact]
+    public async Task LargePayloads_CrossBothWays_Intact_WhileThePeerReadsSlowlyFirst()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        byte[] payload = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
+
+        // 8 MiB is far more than the socket buffers hold, so sending waits for the loop's writable edges.
+        Task sending = WriteAllAsync(connection.Transport.Output, payload);
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        byte[] echoedByPeer = new byte[payload.Length];
+        await peerStream.ReadExactlyAsync(echoedByPeer).AsTask().WaitAsync(Patience);
+        await sending.WaitAsync(Patience);
+        Assert.Equal(payload, echoedByPeer);
+
+        // The other way, more than the 1 MiB the input pipe holds ahead of its reader.
+        Task peerSending = peerStream.WriteAsync(payload).AsTask().ContinueWith(_ => peer.Shutdown(SocketShutdown.Send), TaskScheduler.Default);
+        byte[] received = await ReadToEndAsync(connection.Transport.Input);
+        await peerSending.WaitAsync(Patience);
+        Assert.Equal(payload, received);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Abort_CompletesAPendingRead_WithTheReason()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        ValueTask<ReadResult> pending = connection.Transport.Input.ReadAsync();
+        Assert.False(pending.IsCompleted);
+
+        connection.Abort(new ConnectionAbortedException("test abort"));
+
+        ConnectionAbortedException e = await Assert.ThrowsAsync<ConnectionAbortedException>(async () => await pending.AsTask().WaitAsync(Patience));
+        Assert.Equal("test abort", e.Message);
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    [Fact]
+    public async Task Dispose_ClosesTheSocket_SoThePeerSeesTheEnd()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        await connection.Transport.Output.WriteAsync("bye"u8.ToArray());
+
+        await connection.DisposeAsync();
+
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        var all = new MemoryStream();
+        await peerStream.CopyToAsync(all).WaitAsync(Patience);
+        Assert.Equal("bye"u8.ToArray(), all.ToArray());
+    }
+
+    [Fact]
+    public async Task AListener_AcceptsConnections_ThatEchoThroughThePipes()
+    {
+        IConnectionListener listener = await _transport.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint);
+        ConnectionContext accepted = (await listener.AcceptAsync().AsTask().WaitAsync(Patience))!;
+
+        await client.SendAsync("ping"u8.ToArray());
+        ReadResult result = await accepted.Transport.Input.ReadAtLeastAsync(4).AsTask().WaitAsync(Patience);
+        await accepted.Transport.Output.WriteAsync(result.Buffer.ToArray());
+        accepted.Transport.Input.AdvanceTo(result.Buffer.End);
+        byte[] echoed = new byte[4];
+        await client.ReceiveAsync(echoed).WaitAsync(Patience);
+
+        Assert.Equal("ping"u8.ToArray(), echoed);
+        Assert.Equal(client.LocalEndPoint, accepted.RemoteEndPoint);
+        await accepted.DisposeAsync();
+        await listener.UnbindAsync();
+        Assert.Null(await listener.AcceptAsync().AsTask().WaitAsync(Patience));
+        await listener.DisposeAsync();
+    }
+
+    private async Task<(ConnectionContext Connection, Socket Peer)> ConnectAsync()
+    {
+        ConnectionContext connection = await _transport.ConnectAsync(_peer.LocalEndpoint, CancellationToken.None);
+        Socket peer = await _peer.AcceptSocketAsync();
+        return (connection, peer);
+    }
+
+    private static async Task WriteAllAsync(PipeWriter output, byte[] payload)
+    {
+        for (int offset = 0; offset < payload.Length; offset += 100_000)
+        {
+            await output.WriteAsync(payload.AsMemory(offset, Math.Min(100_000, payload.Length - offset)));
+        }
+    }
+
+    private static async Task<byte[]> ReadToEndAsync(PipeReader input)
+    {
+        var all = new MemoryStream();
+        while (true)
+        {
+            ReadResult result = await input.ReadAsync().AsTask().WaitAsync(Patience);
+            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+            {
+                all.Write(segment.Span);
+            }
+
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return all.ToArray();
+            }
+        }
+    }
+}
