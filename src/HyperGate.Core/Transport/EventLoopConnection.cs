@@ -42,6 +42,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
     private readonly EventLoop _loop;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly CoalescingPipeWriter _writer;
     private readonly long _id;
     private readonly Action _resumeReceive;
     private readonly CancellationTokenSource _closedSource = new();
@@ -78,7 +79,8 @@ internal sealed class EventLoopConnection : ConnectionContext,
             pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
             pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        _writer = new CoalescingPipeWriter(_output.Writer);
+        Transport = new DuplexPipe(_input.Reader, _writer);
         _resumeReceive = ResumeReceive;
         ConnectionClosed = _closedSource.Token;
 
@@ -197,7 +199,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
         if (Interlocked.Exchange(ref _disposing, 1) == 0)
         {
             _input.Reader.Complete();
-            _output.Writer.Complete();
+            _writer.Complete();
             await _sending;
             _loop.Schedule(s_close, this);
             await _closedOnLoop.Task;
