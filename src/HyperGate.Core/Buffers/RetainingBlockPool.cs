@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Buffers;
@@ -23,7 +25,7 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     /// <summary>Free blocks kept for reuse: 32 MiB.</summary>
     public const int MaxRetainedBlocks = 2048;
 
-    private readonly ConcurrentQueue<Block> _free = new();
+    private readonly ConcurrentQueue<PinnedBlock> _free = new();
     private int _freeCount;
 
     public override int MaxBufferSize => BlockSize;
@@ -31,13 +33,13 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
-        if (_free.TryDequeue(out Block? block))
+        if (_free.TryDequeue(out PinnedBlock? block))
         {
             Interlocked.Decrement(ref _freeCount);
             return block;
         }
 
-        return new Block(this);
+        return new PinnedBlock(this);
     }
 
     /// <summary>Free blocks currently retained.</summary>
@@ -45,7 +47,7 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
 
     protected override void Dispose(bool disposing) => _free.Clear();
 
-    private void Return(Block block)
+    private void Return(PinnedBlock block)
     {
         if (Interlocked.Increment(ref _freeCount) <= MaxRetainedBlocks)
         {
@@ -57,13 +59,23 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
         }
     }
 
-    private sealed class Block(RetainingBlockPool pool) : IMemoryOwner<byte>
+    /// <summary>A block allocated pinned, so its address holds for its whole life: sockets can be given it directly.</summary>
+    internal sealed unsafe class PinnedBlock : IMemoryOwner<byte>
     {
+        private readonly RetainingBlockPool _pool;
         private readonly byte[] _array = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
+
+        public PinnedBlock(RetainingBlockPool pool)
+        {
+            _pool = pool;
+            Pointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+        }
+
+        public byte* Pointer { get; }
 
         public Memory<byte> Memory => _array;
 
-        public void Dispose() => pool.Return(this);
+        public void Dispose() => _pool.Return(this);
     }
 }
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -14,8 +13,8 @@ namespace HyperGate.Transport;
 /// A TCP connection whose I/O runs on its <see cref="EventLoop"/>. Receiving: when epoll reports the socket readable,
 /// the loop reads into the input pipe and flushes it, and the pipe runs its reader (the gateway's request loop) right
 /// there. A read shorter than the buffer emptied the socket, so the next read waits for the next edge: one recv per
-/// message, and no buffer is held by an idle connection. Sending: flushing the output pipe runs the send loop
-/// inline, one sendmsg for all buffered segments; only a full socket buffer waits for the loop's writable edge.
+/// message, and no buffer is held by an idle connection. Sending: see <see cref="SocketOutput"/>, whose flush
+/// sends at once; only a full socket waits for the loop's writable edge.
 /// </summary>
 internal sealed class EventLoopConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
@@ -23,9 +22,6 @@ internal sealed class EventLoopConnection : ConnectionContext,
 {
     /// <summary>Full reads in a row before the loop serves its other sockets (a fast large body must not starve them).</summary>
     private const int ReadsPerTurn = 4;
-
-    /// <summary>Segments gathered into one sendmsg.</summary>
-    private const int SendVectors = 16;
 
     private const int WriteIdle = 0;
     private const int WriteWaiting = 1;
@@ -41,8 +37,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
     private readonly int _fd;
     private readonly EventLoop _loop;
     private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly CoalescingPipeWriter _writer;
+    private readonly SocketOutput _output;
     private readonly long _id;
     private readonly Action _resumeReceive;
     private readonly CancellationTokenSource _closedSource = new();
@@ -51,7 +46,6 @@ internal sealed class EventLoopConnection : ConnectionContext,
     private int _writeState;
     private int _disposing;
     private ValueTask<FlushResult> _pendingFlush;
-    private Task _sending = Task.CompletedTask;
     private ConnectionAbortedException? _abortReason;
     private string? _connectionId;
     private IDictionary<object, object?>? _items;
@@ -74,13 +68,11 @@ internal sealed class EventLoopConnection : ConnectionContext,
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
 
-        // The same bounds as Kestrel's socket transport: up to 1 MiB received ahead of the reader, 64 KiB unsent.
+        // As Kestrel's socket transport: up to 1 MiB received ahead of the reader.
         _input = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
             pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
-            pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
-        _writer = new CoalescingPipeWriter(_output.Writer);
-        Transport = new DuplexPipe(_input.Reader, _writer);
+        _output = new SocketOutput(this, _fd, pool);
+        Transport = new DuplexPipe(_input.Reader, _output);
         _resumeReceive = ResumeReceive;
         ConnectionClosed = _closedSource.Token;
 
@@ -123,12 +115,11 @@ internal sealed class EventLoopConnection : ConnectionContext,
 
     public MemoryPool<byte> MemoryPool { get; }
 
-    /// <summary>Starts an accepted connection: its events go to the loop, and sending begins.</summary>
+    /// <summary>Starts an accepted connection: its events go to the loop.</summary>
     internal void Start()
     {
         _started = true;
         _loop.Register(this, _fd);
-        _sending = SendLoopAsync();
     }
 
     /// <summary>Connects without blocking: the loop reports the socket writable when the handshake is done.</summary>
@@ -141,7 +132,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
         _loop.Register(this, _fd);
         if (error == LinuxSockets.EINPROGRESS)
         {
-            using (cancellationToken.UnsafeRegister(static state => ((EventLoopConnection)state!).OnWritable(), this))
+            using (cancellationToken.UnsafeRegister(static state => ((EventLoopConnection)state!).SignalWritable(), this))
             {
                 await WaitWritableAsync();
             }
@@ -157,7 +148,6 @@ internal sealed class EventLoopConnection : ConnectionContext,
 
         LocalEndPoint = _socket.LocalEndPoint;
         RemoteEndPoint = _socket.RemoteEndPoint;
-        _sending = SendLoopAsync();
 
         // Reading starts now; whatever arrived while connecting (a close, say) is looked for once on the loop.
         _started = true;
@@ -169,7 +159,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
     {
         if ((events & (LinuxSockets.EPOLLOUT | LinuxSockets.EPOLLERR | LinuxSockets.EPOLLHUP)) != 0)
         {
-            OnWritable();
+            SignalWritable();
         }
 
         // While connecting, a read would consume the error the connect must report.
@@ -184,10 +174,10 @@ internal sealed class EventLoopConnection : ConnectionContext,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         Interlocked.CompareExchange(ref _abortReason, abortReason, null);
-        Shutdown();
 
-        // The send loop stops at once; the receive side completes on the loop (the pipe's writer is the loop's).
-        _output.Reader.CancelPendingRead();
+        // A flush waiting for room wakes up to a failed send; the receive side completes on the loop (the
+        // input pipe's writer is the loop's).
+        Shutdown();
         _loop.Schedule(s_abortReceive, this);
     }
 
@@ -199,8 +189,10 @@ internal sealed class EventLoopConnection : ConnectionContext,
         if (Interlocked.Exchange(ref _disposing, 1) == 0)
         {
             _input.Reader.Complete();
-            _writer.Complete();
-            await _sending;
+            await _output.DrainAsync();
+
+            // Nothing more will be sent: like Kestrel's transport, end the connection both ways.
+            Shutdown();
             _loop.Schedule(s_close, this);
             await _closedOnLoop.Task;
             _closedSource.Cancel();
@@ -290,108 +282,11 @@ internal sealed class EventLoopConnection : ConnectionContext,
         _input.Writer.Complete(_abortReason ?? error);
     }
 
-    private async Task SendLoopAsync()
-    {
-        PipeReader reader = _output.Reader;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await reader.ReadAsync();
-                if (result.IsCanceled)
-                {
-                    break;
-                }
-
-                ReadOnlySequence<byte> unsent = result.Buffer;
-                while (!unsent.IsEmpty)
-                {
-                    int sendError = SendSome(ref unsent);
-                    if (sendError == LinuxSockets.EAGAIN)
-                    {
-                        await WaitWritableAsync();
-                    }
-                    else if (sendError is not 0 and not LinuxSockets.EINTR)
-                    {
-                        throw sendError is LinuxSockets.ECONNRESET or LinuxSockets.EPIPE
-                            ? new ConnectionResetException("The peer reset the connection.")
-                            : new IOException($"sendmsg failed: {LinuxSockets.ToSocketError(sendError)}");
-                    }
-                }
-
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException)
-        {
-            error = e;
-        }
-
-        reader.Complete(_abortReason ?? error);
-
-        // Nothing more will be sent: like Kestrel's transport, end the connection both ways.
-        Shutdown();
-    }
-
-    /// <summary>Sends from the front of <paramref name="unsent"/> and slices off what went; returns 0 or an errno.</summary>
-    private unsafe int SendSome(ref ReadOnlySequence<byte> unsent)
-    {
-        nint sent;
-        int error;
-        if (unsent.IsSingleSegment)
-        {
-            fixed (byte* bytes = unsent.FirstSpan)
-            {
-                var vector = new LinuxSockets.IoVector { Base = bytes, Length = (nuint)unsent.FirstSpan.Length };
-                sent = LinuxSockets.Send(_fd, &vector, 1, out error);
-            }
-        }
-        else
-        {
-            LinuxSockets.IoVector* vectors = stackalloc LinuxSockets.IoVector[SendVectors];
-            PinnedSegments pins = default;
-            int count = 0;
-            foreach (ReadOnlyMemory<byte> segment in unsent)
-            {
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-
-                pins[count] = segment.Pin();
-                vectors[count] = new LinuxSockets.IoVector { Base = (byte*)pins[count].Pointer, Length = (nuint)segment.Length };
-                if (++count == SendVectors)
-                {
-                    break;
-                }
-            }
-
-            sent = LinuxSockets.Send(_fd, vectors, count, out error);
-            for (int i = 0; i < count; i++)
-            {
-                pins[i].Dispose();
-            }
-        }
-
-        if (sent < 0)
-        {
-            return error;
-        }
-
-        unsent = unsent.Slice(sent);
-        return 0;
-    }
-
     /// <summary>
     /// Completes when the loop next reports the socket writable. An edge that came before the wait began is
     /// remembered, so a wait started just after it returns at once and the send is simply tried again.
     /// </summary>
-    private ValueTask WaitWritableAsync()
+    internal ValueTask WaitWritableAsync()
     {
         _writable.Reset();
         if (Interlocked.CompareExchange(ref _writeState, WriteWaiting, WriteIdle) == WriteSignaled)
@@ -403,7 +298,8 @@ internal sealed class EventLoopConnection : ConnectionContext,
         return new ValueTask(this, _writable.Version);
     }
 
-    private void OnWritable()
+    /// <summary>The socket has room (or failed, or a waiter is to be woken anyway): a waiting send tries again.</summary>
+    internal void SignalWritable()
     {
         if (Interlocked.Exchange(ref _writeState, WriteSignaled) == WriteWaiting)
         {
@@ -448,11 +344,5 @@ internal sealed class EventLoopConnection : ConnectionContext,
         public PipeReader Input { get; } = input;
 
         public PipeWriter Output { get; } = output;
-    }
-
-    [InlineArray(SendVectors)]
-    private struct PinnedSegments
-    {
-        private MemoryHandle _element;
     }
 }
