@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using HyperGate.Transport;
 
 namespace HyperGate.Http1;
 
@@ -22,6 +23,9 @@ public enum BodyCopyResult : byte
 /// <summary>Streams bodies between pipes with bounded memory: each read is copied and flushed (with backpressure) before the next.</summary>
 public static class BodyCopier
 {
+    /// <summary>Pieces at least this large are sent from the source's buffer (<see cref="IDirectSendWriter"/>); smaller ones are copied and coalesced.</summary>
+    private const int DirectSendMinimum = 4096;
+
     /// <summary>Copies exactly <paramref name="length"/> bytes. The last write is left unflushed unless asked, so a small
     /// response leaves in the same write as its head.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -45,19 +49,27 @@ public static class BodyCopier
             }
 
             ReadOnlySequence<byte> slice = buffer.Length > remaining ? buffer.Slice(0, remaining) : buffer;
-            foreach (ReadOnlyMemory<byte> segment in slice)
+            bool flush = remaining > slice.Length || flushAtEnd;
+
+            // A large piece goes from the source's buffer to the socket without a copy, when the destination can.
+            bool direct = flush && slice.IsSingleSegment && slice.Length >= DirectSendMinimum && destination is IDirectSendWriter;
+            ValueTask<FlushResult> sending = direct ? ((IDirectSendWriter)destination).SendAndFlushAsync(slice.First) : default;
+            if (!direct)
             {
-                destination.Write(segment.Span);
+                foreach (ReadOnlyMemory<byte> segment in slice)
+                {
+                    destination.Write(segment.Span);
+                }
             }
 
             // The length is taken before AdvanceTo: afterwards the slice's segments belong to the pipe again.
             remaining -= slice.Length;
             guard?.Received(slice.Length);
             source.AdvanceTo(slice.End);
-            if (remaining > 0 || flushAtEnd)
+            if (flush)
             {
-                FlushResult flush = await destination.FlushAsync(cancellationToken);
-                if (flush.IsCompleted || flush.IsCanceled)
+                FlushResult flushed = direct ? await sending : await destination.FlushAsync(cancellationToken);
+                if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     return BodyCopyResult.DestinationClosed;
                 }

@@ -11,7 +11,7 @@ namespace HyperGate.Transport;
 /// writable edge. A pipe with a send loop behind it cost, per message, five lock round trips, a continuation and a
 /// segment; here a message costs a block from the pool and one system call.
 /// </summary>
-internal sealed class SocketOutput(EventLoopConnection connection, int fd, MemoryPool<byte> pool) : PipeWriter
+internal sealed class SocketOutput(EventLoopConnection connection, int fd, MemoryPool<byte> pool) : PipeWriter, IDirectSendWriter
 {
     /// <summary>Blocks gathered into one sendmsg.</summary>
     private const int SendVectors = 16;
@@ -22,6 +22,9 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
     private Segment[] _segments = new Segment[4];
     private int _first;
     private int _count;
+
+    /// <summary>The unwritten rest of the last block: most writes are served from here without looking further.</summary>
+    private Memory<byte> _free;
     private long _unflushed;
     private volatile bool _flushCancelled;
     private bool _ended;
@@ -32,37 +35,26 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
-        sizeHint = Math.Max(sizeHint, 1);
-        if (_count > 0)
+        if (_free.Length >= Math.Max(sizeHint, 1))
         {
-            ref Segment last = ref _segments[(_first + _count - 1) % _segments.Length];
-            if (last.Memory.Length - last.End >= sizeHint)
-            {
-                return last.Memory[last.End..];
-            }
+            return _free;
         }
 
-        return Append(sizeHint).Memory;
+        Append(sizeHint);
+        return _free;
     }
 
     public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
 
     public override void Advance(int bytes)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        if (bytes == 0)
+        if ((uint)bytes > (uint)_free.Length)
         {
-            return;
+            throw new ArgumentOutOfRangeException(nameof(bytes), "Advance past the memory from GetMemory or GetSpan.");
         }
 
-        if (_count == 0)
-        {
-            throw new InvalidOperationException("Advance without memory from GetMemory or GetSpan.");
-        }
-
-        ref Segment last = ref _segments[(_first + _count - 1) % _segments.Length];
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(bytes, last.Memory.Length - last.End);
-        last.End += bytes;
+        _segments[Index(_count - 1)].End += bytes;
+        _free = _free[bytes..];
         _unflushed += bytes;
     }
 
@@ -87,6 +79,66 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
 
         Fail();
         return s_ended;
+    }
+
+    /// <summary>
+    /// As writing <paramref name="data"/> and flushing, without copying what the socket takes at once: the buffered
+    /// bytes and <paramref name="data"/> go out in one sendmsg, and only what did not fit is copied in to wait for
+    /// room. The caller may release <paramref name="data"/> as soon as this returns, before it completes.
+    /// </summary>
+    public unsafe ValueTask<FlushResult> SendAndFlushAsync(ReadOnlyMemory<byte> data)
+    {
+        if (_ended)
+        {
+            return s_ended;
+        }
+
+        if (_count >= SendVectors)
+        {
+            this.Write(data.Span);
+            return FlushAsync();
+        }
+
+        _unflushed = 0;
+        LinuxSockets.IoVector* vectors = stackalloc LinuxSockets.IoVector[SendVectors];
+        long buffered = 0;
+        for (int i = 0; i < _count; i++)
+        {
+            ref Segment segment = ref _segments[Index(i)];
+            vectors[i] = new LinuxSockets.IoVector { Base = segment.Pointer + segment.Start, Length = (nuint)(segment.End - segment.Start) };
+            buffered += segment.End - segment.Start;
+        }
+
+        nint sent;
+        int error;
+        fixed (byte* bytes = data.Span)
+        {
+            vectors[_count] = new LinuxSockets.IoVector { Base = bytes, Length = (nuint)data.Length };
+            do
+            {
+                sent = LinuxSockets.Send(fd, vectors, _count + 1, out error);
+            }
+            while (sent < 0 && error == LinuxSockets.EINTR);
+        }
+
+        if (sent < 0 && error != LinuxSockets.EAGAIN)
+        {
+            Fail();
+            return s_ended;
+        }
+
+        sent = Math.Max(sent, 0);
+        Consume((nint)Math.Min(sent, buffered));
+        int dataSent = (int)Math.Max(sent - buffered, 0);
+        if (dataSent == data.Length)
+        {
+            return s_sent;
+        }
+
+        // The socket is full: what it did not take waits here for its writable edge.
+        this.Write(data.Span[dataSent..]);
+        _unflushed = 0;
+        return FlushWhenWritableAsync();
     }
 
     /// <summary>A flush waiting for the socket returns at once, cancelled (a flush that sent everything is not affected).</summary>
@@ -167,7 +219,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
             long total = 0;
             for (int i = 0; i < count; i++)
             {
-                ref Segment segment = ref _segments[(_first + i) % _segments.Length];
+                ref Segment segment = ref _segments[Index(i)];
                 vectors[i] = new LinuxSockets.IoVector { Base = segment.Pointer + segment.Start, Length = (nuint)(segment.End - segment.Start) };
                 total += segment.End - segment.Start;
             }
@@ -216,43 +268,47 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
             }
 
             Release(ref first);
-            _first = (_first + 1) % _segments.Length;
+            _first = Index(1);
             _count--;
         }
 
         _first = 0;
+        _free = default;
     }
 
-    private ref Segment Append(int sizeHint)
+    private void Append(int sizeHint)
     {
         if (_count == _segments.Length)
         {
             var larger = new Segment[_segments.Length * 2];
             for (int i = 0; i < _count; i++)
             {
-                larger[i] = _segments[(_first + i) % _segments.Length];
+                larger[i] = _segments[Index(i)];
             }
 
             _segments = larger;
             _first = 0;
         }
 
-        ref Segment segment = ref _segments[(_first + _count) % _segments.Length];
         IMemoryOwner<byte> owner = sizeHint <= pool.MaxBufferSize ? pool.Rent() : MemoryPool<byte>.Shared.Rent(sizeHint);
-        segment = new Segment(owner);
+        _segments[Index(_count)] = new Segment(owner);
         _count++;
-        return ref segment;
+        _free = owner.Memory;
     }
+
+    /// <summary>The slot of the <paramref name="offset"/>-th buffered block (the ring's length is a power of two).</summary>
+    private int Index(int offset) => (_first + offset) & (_segments.Length - 1);
 
     private void ReleaseAll()
     {
         for (int i = 0; i < _count; i++)
         {
-            Release(ref _segments[(_first + i) % _segments.Length]);
+            Release(ref _segments[Index(i)]);
         }
 
         _first = 0;
         _count = 0;
+        _free = default;
     }
 
     private static void Release(ref Segment segment)
@@ -266,7 +322,6 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
     private unsafe struct Segment
     {
         public readonly IMemoryOwner<byte> Owner;
-        public readonly Memory<byte> Memory;
         public readonly MemoryHandle Pin;
         public readonly byte* Pointer;
         public int Start;
@@ -275,14 +330,13 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
         public Segment(IMemoryOwner<byte> owner)
         {
             Owner = owner;
-            Memory = owner.Memory;
             if (owner is RetainingBlockPool.PinnedBlock block)
             {
                 Pointer = block.Pointer;
             }
             else
             {
-                Pin = Memory.Pin();
+                Pin = owner.Memory.Pin();
                 Pointer = (byte*)Pin.Pointer;
             }
         }

@@ -70,6 +70,29 @@ public sealed class EventLoopTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task ADirectSend_TheSocketCannotTakeWhole_KeepsTheRest_SoTheCallerMayReuseItsBuffer()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        var output = (IDirectSendWriter)connection.Transport.Output;
+        connection.Transport.Output.Write("head:"u8);
+        byte[] payload = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
+        byte[] expected = [.. "head:"u8, .. payload];
+
+        // The peer reads nothing yet: the socket takes a part, the rest must be kept by the writer.
+        ValueTask<FlushResult> sending = output.SendAndFlushAsync(payload);
+        Assert.False(sending.IsCompleted);
+        Array.Clear(payload);
+
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        byte[] received = new byte[expected.Length];
+        await peerStream.ReadExactlyAsync(received).AsTask().WaitAsync(Patience);
+        FlushResult flushed = await sending.AsTask().WaitAsync(Patience);
+        Assert.False(flushed.IsCompleted);
+        Assert.Equal(expected, received);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Abort_CompletesAPendingRead_WithTheReason()
     {
         (ConnectionContext connection, Socket peer) = await ConnectAsync();
