@@ -7,22 +7,24 @@ using Microsoft.AspNetCore.Connections;
 namespace HyperGate.Buffers;
 
 /// <summary>
-/// A pool of pinned 16 KiB blocks for the socket pipes that keeps the blocks it has handed out. Kestrel's own
+/// A pool of pinned 32 KiB blocks for the socket pipes that keeps the blocks it has handed out. Kestrel's own
 /// pool (since .NET 10) evicts idle blocks; measured on a proxy pinned to one core under steady load, the
 /// eviction churned about 650 bytes of new blocks per proxied request. This is the hot path, so it is
 /// hand-written: a lock-free queue of reusable block owners, nothing allocated once warm. What it retains is
-/// bounded: past <see cref="MaxRetainedBlocks"/> free blocks (32 MiB), returned blocks are left to the GC, so a
+/// bounded: past <see cref="MaxRetainedBlocks"/> free blocks (64 MiB), returned blocks are left to the GC, so a
 /// burst of large bodies does not pin memory forever.
 /// </summary>
 public sealed class RetainingBlockPool : MemoryPool<byte>
 {
     /// <summary>
     /// A socket read fills at most one block, so the block size sets how many receive calls a large body costs:
-    /// 16 KiB instead of Kestrel's 4 KiB took 1 MiB responses from 572 to 975 requests/s (bench/RESULTS.md).
+    /// 16 KiB instead of Kestrel's 4 KiB took 1 MiB responses from 572 to 975 requests/s, and 32 KiB instead of
+    /// 16 KiB took 16 KiB responses (which with their head need two 16 KiB reads) up by a fifth (bench/RESULTS.md).
+    /// Only connections in the middle of an exchange hold blocks.
     /// </summary>
-    public const int BlockSize = 16 * 1024;
+    public const int BlockSize = 32 * 1024;
 
-    /// <summary>Free blocks kept for reuse: 32 MiB.</summary>
+    /// <summary>Free blocks kept for reuse: 64 MiB.</summary>
     public const int MaxRetainedBlocks = 2048;
 
     private readonly ConcurrentQueue<PinnedBlock> _free = new();

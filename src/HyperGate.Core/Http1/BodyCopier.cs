@@ -26,8 +26,8 @@ public static class BodyCopier
     /// <summary>Pieces at least this large are sent from the source's buffer (<see cref="IDirectSendWriter"/>); smaller ones are copied and coalesced.</summary>
     private const int DirectSendMinimum = 4096;
 
-    /// <summary>Copies exactly <paramref name="length"/> bytes. The last write is left unflushed unless asked, so a small
-    /// response leaves in the same write as its head.</summary>
+    /// <summary>Copies exactly <paramref name="length"/> bytes. A small last piece is left unflushed unless asked, so a
+    /// small response leaves in the same write as its head.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, BodyRateGuard? guard, CancellationToken cancellationToken)
     {
@@ -51,8 +51,10 @@ public static class BodyCopier
             ReadOnlySequence<byte> slice = buffer.Length > remaining ? buffer.Slice(0, remaining) : buffer;
             bool flush = remaining > slice.Length || flushAtEnd;
 
-            // A large piece goes from the source's buffer to the socket without a copy, when the destination can.
-            bool direct = flush && slice.IsSingleSegment && slice.Length >= DirectSendMinimum && destination is IDirectSendWriter;
+            // A large piece goes from the source's buffer to the socket without a copy, when the destination can;
+            // it is sent at once even when it ends the body (a large piece gains nothing from waiting to coalesce).
+            bool direct = slice.IsSingleSegment && slice.Length >= DirectSendMinimum && destination is IDirectSendWriter;
+            flush |= direct;
             ValueTask<FlushResult> sending = direct ? ((IDirectSendWriter)destination).SendAndFlushAsync(slice.First) : default;
             if (!direct)
             {
