@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using System.Reflection;
-using HyperGate.Buffers;
 using HyperGate.Resilience;
 using HyperGate.Transport;
 using HyperGate.Upstreams.Discovery;
