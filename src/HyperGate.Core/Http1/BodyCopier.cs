@@ -20,7 +20,7 @@ public enum BodyCopyResult : byte
     SourceTooSlow,
 }
 
-/// <summary>Streams bodies between pipes with bounded memory: each read is copied and flushed (with backpressure) before the next.</summary>
+/// <summary>Streams bodies between pipes with bounded memory: each read is passed on (sent from the source's buffer where the destination can, else copied) and flushed with backpressure before the next.</summary>
 public static class BodyCopier
 {
     /// <summary>Pieces at least this large are sent from the source's buffer (<see cref="IDirectSendWriter"/>); smaller ones are copied and coalesced.</summary>
