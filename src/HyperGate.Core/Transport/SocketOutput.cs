@@ -25,13 +25,8 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
 
     /// <summary>The unwritten rest of the last block: most writes are served from here without looking further.</summary>
     private Memory<byte> _free;
-    private long _unflushed;
     private volatile bool _flushCancelled;
     private bool _ended;
-
-    public override bool CanGetUnflushedBytes => true;
-
-    public override long UnflushedBytes => _unflushed;
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -55,7 +50,6 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
 
         _segments[Index(_count - 1)].End += bytes;
         _free = _free[bytes..];
-        _unflushed += bytes;
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
@@ -65,7 +59,6 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
             return s_ended;
         }
 
-        _unflushed = 0;
         int error = SendBuffered();
         if (error == 0)
         {
@@ -99,7 +92,6 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
             return FlushAsync();
         }
 
-        _unflushed = 0;
         LinuxSockets.IoVector* vectors = stackalloc LinuxSockets.IoVector[SendVectors];
         long buffered = 0;
         for (int i = 0; i < _count; i++)
@@ -137,7 +129,6 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
 
         // The socket is full: what it did not take waits here for its writable edge.
         this.Write(data.Span[dataSent..]);
-        _unflushed = 0;
         return FlushWhenWritableAsync();
     }
 
