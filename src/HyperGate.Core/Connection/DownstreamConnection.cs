@@ -23,9 +23,8 @@ internal sealed class DownstreamConnection : IDisposable
     private readonly GatewayRuntime _runtime;
     private readonly HttpForwarder _forwarder;
     private readonly RequestRecorder _recorder;
-    private readonly ITimer _readTimer;
+    private readonly ReadDeadline _readDeadline;
     private volatile bool _waitingForRequest;
-    private volatile bool _readTimedOut;
 
     public DownstreamConnection(Exchange exchange, GatewayRuntime runtime)
     {
@@ -34,8 +33,8 @@ internal sealed class DownstreamConnection : IDisposable
         _recorder = new RequestRecorder(runtime);
         _forwarder = new HttpForwarder(exchange, runtime, _recorder);
 
-        // One timer per connection, re-armed for each wait: arming it allocates nothing.
-        _readTimer = runtime.TimeProvider.CreateTimer(static state => ((DownstreamConnection)state!).OnReadTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // One deadline per connection, re-armed for each wait: arming it allocates nothing.
+        _readDeadline = new ReadDeadline(exchange.Input, runtime.TimeProvider);
     }
 
     /// <summary>Graceful shutdown: an idle connection closes now, a busy one after its current response.</summary>
@@ -46,12 +45,6 @@ internal sealed class DownstreamConnection : IDisposable
         {
             _exchange.Input.CancelPendingRead();
         }
-    }
-
-    private void OnReadTimeout()
-    {
-        _readTimedOut = true;
-        _exchange.Input.CancelPendingRead();
     }
 
     public async Task RunAsync()
@@ -75,8 +68,7 @@ internal sealed class DownstreamConnection : IDisposable
                     if (!input.TryRead(out ReadResult result))
                     {
                         await output.FlushAsync();
-                        _readTimedOut = false;
-                        _readTimer.Change(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout, Timeout.InfiniteTimeSpan);
+                        _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
                         _waitingForRequest = true;
                         if (_exchange.CloseRequested)
                         {
@@ -85,11 +77,11 @@ internal sealed class DownstreamConnection : IDisposable
 
                         result = await input.ReadAsync();
                         _waitingForRequest = false;
-                        _readTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                        _readDeadline.Disarm();
                     }
 
                     ReadOnlySequence<byte> buffer = result.Buffer;
-                    if (result.IsCanceled && (_exchange.CloseRequested || _readTimedOut))
+                    if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
                     {
                         input.AdvanceTo(buffer.Start);
                         rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
@@ -417,7 +409,7 @@ internal sealed class DownstreamConnection : IDisposable
 
     public void Dispose()
     {
-        _readTimer.Dispose();
+        _readDeadline.Dispose();
         _forwarder.Dispose();
         _recorder.Dispose();
     }

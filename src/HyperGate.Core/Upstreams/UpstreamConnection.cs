@@ -8,14 +8,13 @@ namespace HyperGate.Upstreams;
 public sealed class UpstreamConnection : IAsyncDisposable
 {
     private readonly ConnectionContext _context;
-    private readonly ITimer _timeout;
-    private volatile bool _timedOut;
+    private readonly ReadDeadline _responseDeadline;
 
     internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, TimeProvider timeProvider)
     {
         _context = context;
         Pool = pool;
-        _timeout = timeProvider.CreateTimer(static state => ((UpstreamConnection)state!).OnTimeout(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _responseDeadline = new ReadDeadline(context.Transport.Input, timeProvider);
         BodyGuard = new BodyRateGuard(context.Transport.Input, timeProvider);
     }
 
@@ -37,25 +36,15 @@ public sealed class UpstreamConnection : IAsyncDisposable
     internal long IdleSinceTimestamp { get; set; }
 
     /// <summary>True when the armed timeout fired; the pending read on <see cref="Input"/> was cancelled.</summary>
-    public bool TimedOut => _timedOut;
+    public bool TimedOut => _responseDeadline.Expired;
 
     /// <summary>
-    /// Arms (or re-arms) the response timeout. It cancels the pending read rather than a token, and the timer
-    /// is created once per connection, so arming it costs no allocation.
+    /// Arms (or re-arms) the response timeout. It cancels the pending read rather than a token, and the deadline
+    /// lives as long as the connection, so arming it costs no allocation.
     /// </summary>
-    public void ArmTimeout(TimeSpan timeout)
-    {
-        _timedOut = false;
-        _timeout.Change(timeout, Timeout.InfiniteTimeSpan);
-    }
+    public void ArmTimeout(TimeSpan timeout) => _responseDeadline.Arm(timeout);
 
-    public void DisarmTimeout() => _timeout.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-
-    private void OnTimeout()
-    {
-        _timedOut = true;
-        Input.CancelPendingRead();
-    }
+    public void DisarmTimeout() => _responseDeadline.Disarm();
 
     /// <summary>Breaks the connection at once: pending reads and writes on it complete.</summary>
     public void Abort() => _context.Abort();
@@ -78,7 +67,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _timeout.Dispose();
+        _responseDeadline.Dispose();
         BodyGuard.Dispose();
         ResponseHead.Dispose();
         _context.Abort();

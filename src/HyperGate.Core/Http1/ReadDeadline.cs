@@ -1,0 +1,109 @@
+using System.IO.Pipelines;
+
+namespace HyperGate.Http1;
+
+/// <summary>
+/// A deadline for the pending read on a connection (the next request head, an upstream's response head): when it
+/// passes, the read is cancelled and <see cref="Expired"/> says why. It is armed and disarmed around every wait, so
+/// both are cheap: disarming writes the deadline away, and arming writes it and moves the timer only when the timer
+/// would fire too late. A timer that fires before the deadline (which moved on since the timer was set) sets itself
+/// for the rest, so a busy connection moves its timer about once per timeout instead of twice per request. Moving
+/// a timer takes the timer queue's lock: at four moves per proxied request that was 1.6% of the proxy's time.
+/// </summary>
+public sealed class ReadDeadline : IDisposable
+{
+    private const long None = long.MaxValue;
+
+    private readonly PipeReader _input;
+    private readonly TimeProvider _time;
+    private readonly ITimer _timer;
+    private readonly Lock _timerLock = new();
+    private long _deadline = None;
+    private long _timerDue = None;
+    private volatile bool _expired;
+
+    public ReadDeadline(PipeReader input, TimeProvider time)
+    {
+        _input = input;
+        _time = time;
+        _timer = time.CreateTimer(static state => ((ReadDeadline)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>True when the deadline last armed passed and cancelled the pending read.</summary>
+    public bool Expired => _expired;
+
+    /// <summary>The read must complete within <paramref name="timeout"/> from now (a negative one, such as infinite, disarms).</summary>
+    public void Arm(TimeSpan timeout)
+    {
+        _expired = false;
+        if (timeout < TimeSpan.Zero)
+        {
+            Disarm();
+            return;
+        }
+
+        long deadline = _time.GetTimestamp() + (long)((Int128)timeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+
+        // A full fence between writing the deadline and reading when the timer is due: the timer's callback clears
+        // the due time and then reads the deadline, so at least one side sees the other's write.
+        Interlocked.Exchange(ref _deadline, deadline);
+        if (Volatile.Read(ref _timerDue) > deadline)
+        {
+            lock (_timerLock)
+            {
+                SetTimer(deadline, _time.GetTimestamp());
+            }
+        }
+    }
+
+    public void Disarm() => Volatile.Write(ref _deadline, None);
+
+    public void Dispose() => _timer.Dispose();
+
+    private void OnTimer()
+    {
+        lock (_timerLock)
+        {
+            Interlocked.Exchange(ref _timerDue, None);
+            while (true)
+            {
+                long deadline = Volatile.Read(ref _deadline);
+                if (deadline == None)
+                {
+                    return;
+                }
+
+                long now = _time.GetTimestamp();
+                if (now < deadline)
+                {
+                    SetTimer(deadline, now);
+                    return;
+                }
+
+                // Expires only the wait it was armed for: a disarm or a new arm since the read above wins.
+                if (Interlocked.CompareExchange(ref _deadline, None, deadline) == deadline)
+                {
+                    break;
+                }
+            }
+        }
+
+        _expired = true;
+        _input.CancelPendingRead();
+    }
+
+    /// <summary>Makes the timer fire by <paramref name="deadline"/> (called under the lock).</summary>
+    private void SetTimer(long deadline, long now)
+    {
+        if (deadline >= _timerDue)
+        {
+            return;
+        }
+
+        _timerDue = deadline;
+
+        // Rounded up to the millisecond, so a real timer does not fire a hair early and set itself again.
+        TimeSpan dueIn = TimeSpan.FromMilliseconds(Math.Ceiling(_time.GetElapsedTime(now, deadline).TotalMilliseconds));
+        _timer.Change(dueIn, Timeout.InfiniteTimeSpan);
+    }
+}
