@@ -32,6 +32,16 @@ internal static unsafe partial class LinuxSockets
     private const int SOL_SOCKET = 1;
     private const int SO_ERROR = 4;
 
+    /// <summary>
+    /// recvfrom and sendmsg by number, for <see cref="syscall"/>. glibc's recv and sendmsg are thread-cancellation
+    /// points: around every call they switch the thread's cancellation state with two atomic operations, 1.4% of the
+    /// proxy's time in the profile. Nothing here cancels threads, so the same calls go through syscall(2), which is
+    /// not a cancellation point.
+    /// </summary>
+    private static readonly nint SysRecvFrom = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 45 : 207;
+
+    private static readonly nint SysSendMsg = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 46 : 211;
+
     /// <summary>epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16 bytes).</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
 
@@ -81,7 +91,7 @@ internal static unsafe partial class LinuxSockets
     /// <summary>Bytes received, 0 at end of stream, or -1 with <paramref name="errno"/> set.</summary>
     public static nint Receive(int fd, byte* buffer, int length, out int errno)
     {
-        nint n = recv(fd, buffer, length, 0);
+        nint n = syscall(SysRecvFrom, fd, (nint)buffer, length, 0, 0, 0);
         errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         return n;
     }
@@ -90,7 +100,7 @@ internal static unsafe partial class LinuxSockets
     public static nint Send(int fd, IoVector* buffers, int count, out int errno)
     {
         var message = new MessageHeader { Buffers = buffers, BufferCount = (nuint)count };
-        nint n = sendmsg(fd, &message, MSG_NOSIGNAL);
+        nint n = syscall(SysSendMsg, fd, (nint)(&message), MSG_NOSIGNAL, 0, 0, 0);
         errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         return n;
     }
@@ -173,11 +183,12 @@ internal static unsafe partial class LinuxSockets
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint write(int fd, void* buffer, nint count);
 
+    /// <summary>
+    /// syscall(2) is variadic; on both architectures glibc implements it by moving the registers of a plain call
+    /// into the kernel's, so a fixed-arity import with every argument an integer is the same call.
+    /// </summary>
     [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int fd, byte* buffer, nint length, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendmsg(int fd, MessageHeader* message, int flags);
+    private static partial nint syscall(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int connect(int fd, byte* address, uint length);
