@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Unicode;
 using HyperGate.Forwarding;
@@ -94,19 +93,19 @@ public sealed class RequestRecorder : IDisposable
     }
 
     /// <summary>Writes <c>Server-Timing</c> with the gateway's own time so far and the upstream's (to its response head).</summary>
-    public void WriteServerTiming(PipeWriter output, Exchange exchange)
+    public void WriteServerTiming(ref HeadWriter output, Exchange exchange)
     {
         TimeProvider time = _runtime.TimeProvider;
         TimeSpan total = time.GetElapsedTime(exchange.StartTimestamp);
         TimeSpan upstream = time.GetElapsedTime(exchange.UpstreamStartTimestamp, exchange.UpstreamEndTimestamp);
         output.Write("Server-Timing: gateway;dur="u8);
-        WriteMilliseconds(output, total - upstream);
+        WriteMilliseconds(ref output, total - upstream);
         output.Write(", upstream;dur="u8);
-        WriteMilliseconds(output, upstream);
+        WriteMilliseconds(ref output, upstream);
         output.Write("\r\n"u8);
     }
 
-    private static void WriteMilliseconds(PipeWriter output, TimeSpan elapsed)
+    private static void WriteMilliseconds(ref HeadWriter output, TimeSpan elapsed)
     {
         Span<byte> digits = output.GetSpan(32);
         Utf8Formatter.TryFormat(Math.Max(0, elapsed.TotalMilliseconds), digits, out int written, new StandardFormat('F', 3));

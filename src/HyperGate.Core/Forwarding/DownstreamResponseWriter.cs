@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using HyperGate.Diagnostics;
 using HyperGate.Http1;
@@ -10,23 +9,24 @@ namespace HyperGate.Forwarding;
 internal static class DownstreamResponseWriter
 {
     /// <summary>Writes the head; <paramref name="serverTiming"/>, when given, adds the Server-Timing field.</summary>
-    public static void Write(PipeWriter output, ResponseHead response, Exchange exchange, BodyFraming framing, bool dechunk, bool keepAlive, RequestRecorder? serverTiming)
+    public static void Write(PipeWriter pipe, ResponseHead response, Exchange exchange, BodyFraming framing, bool dechunk, bool keepAlive, RequestRecorder? serverTiming)
     {
+        var output = new HeadWriter(pipe);
         RequestHead request = exchange.Request;
-        GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
+        GatewayResponses.WriteStatusLine(ref output, response.StatusCode, response.ReasonPhrase);
         if (exchange.Route!.Cors is not null)
         {
             CorsPolicy.DropUpstreamFields(response);
         }
 
-        response.WriteForwardedFields(output);
-        exchange.WriteGatewayFields(output);
-        serverTiming?.WriteServerTiming(output, exchange);
+        response.WriteForwardedFields(ref output);
+        exchange.WriteGatewayFields(ref output);
+        serverTiming?.WriteServerTiming(ref output, exchange);
 
         switch (framing)
         {
             case BodyFraming.ContentLength:
-                WriteContentLength(output, response.ContentLength);
+                WriteContentLength(ref output, response.ContentLength);
                 break;
             case BodyFraming.Chunked when !dechunk:
                 output.Write("Transfer-Encoding: chunked\r\n"u8);
@@ -35,7 +35,7 @@ internal static class DownstreamResponseWriter
                 // RFC 9110 §9.3.2, §15.4.5: HEAD and 304 responses carry the length the body would have had.
                 if (response.ContentLength >= 0)
                 {
-                    WriteContentLength(output, response.ContentLength);
+                    WriteContentLength(ref output, response.ContentLength);
                 }
                 else if (response.IsChunked && request.Version == HttpVersion.Http11)
                 {
@@ -55,30 +55,35 @@ internal static class DownstreamResponseWriter
         }
 
         output.Write("\r\n"u8);
+        output.Commit();
     }
 
     /// <summary>An interim (1xx) response: forwarded as received, minus hop-by-hop fields.</summary>
-    public static void WriteInterim(PipeWriter output, ResponseHead response)
+    public static void WriteInterim(PipeWriter pipe, ResponseHead response)
     {
-        GatewayResponses.WriteStatusLine(output, response.StatusCode, response.ReasonPhrase);
-        response.WriteForwardedFields(output);
+        var output = new HeadWriter(pipe);
+        GatewayResponses.WriteStatusLine(ref output, response.StatusCode, response.ReasonPhrase);
+        response.WriteForwardedFields(ref output);
         output.Write("\r\n"u8);
+        output.Commit();
     }
 
     /// <summary>RFC 9110 §15.2.2: after 101, the connection belongs to the new protocol.</summary>
-    public static void WriteSwitchingProtocols(PipeWriter output, ResponseHead response)
+    public static void WriteSwitchingProtocols(PipeWriter pipe, ResponseHead response)
     {
-        GatewayResponses.WriteStatusLine(output, 101, response.ReasonPhrase);
-        response.WriteForwardedFields(output);
+        var output = new HeadWriter(pipe);
+        GatewayResponses.WriteStatusLine(ref output, 101, response.ReasonPhrase);
+        response.WriteForwardedFields(ref output);
         output.Write("Connection: upgrade\r\nUpgrade: "u8);
         output.Write(response.UpgradeIndex >= 0 ? response.ValueOf(response.Headers[response.UpgradeIndex]) : []);
         output.Write("\r\n\r\n"u8);
+        output.Commit();
     }
 
-    private static void WriteContentLength(PipeWriter output, long length)
+    private static void WriteContentLength(ref HeadWriter output, long length)
     {
         output.Write("Content-Length: "u8);
-        GatewayResponses.WriteNumber(output, length);
+        GatewayResponses.WriteNumber(ref output, length);
         output.Write("\r\n"u8);
     }
 }

@@ -56,10 +56,10 @@ public sealed class Exchange : IDisposable
         proxies.IsEmpty ? PeerAddress : IPAddress.TryParse(proxies.ClientAddress(this), out IPAddress? address) ? address : PeerAddress;
 
     /// <summary>The fields the gateway's policies add to whatever response this request gets.</summary>
-    public void WriteGatewayFields(PipeWriter output)
+    public void WriteGatewayFields(ref HeadWriter output)
     {
-        RateLimits.WriteFields(output);
-        Cors?.WriteResponseFields(output, Request);
+        RateLimits.WriteFields(ref output);
+        Cors?.WriteResponseFields(ref output, Request);
     }
 
     public bool IsHttps { get; }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
@@ -84,13 +83,14 @@ public static class GatewayResponses
     }
 
     /// <summary>Writes an error response (not flushed), with an extra field line such as Allow (405) or WWW-Authenticate (401).</summary>
-    public static void WriteError(PipeWriter output, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null)
+    public static void WriteError(PipeWriter pipe, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null)
     {
         (int status, _, _) = Describe(reason);
         byte[] body = ErrorBodies[(int)reason];
-        WriteStatusLine(output, status);
+        var output = new HeadWriter(pipe);
+        WriteStatusLine(ref output, status);
         output.Write("Content-Type: application/json\r\nContent-Length: "u8);
-        WriteNumber(output, body.Length);
+        WriteNumber(ref output, body.Length);
         output.Write("\r\n"u8);
         output.Write(dateLine);
         if (field is not null)
@@ -98,9 +98,10 @@ public static class GatewayResponses
             output.Write(field);
         }
 
-        exchange?.WriteGatewayFields(output);
+        exchange?.WriteGatewayFields(ref output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         output.Write(body);
+        output.Commit();
         if (exchange is not null)
         {
             exchange.ResponseBodyBytes = body.Length;
@@ -108,51 +109,56 @@ public static class GatewayResponses
     }
 
     /// <summary>Writes a direct response: its pre-encoded head fields, then Date, Connection and the body.</summary>
-    public static void WriteDirectResponse(PipeWriter output, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody, Exchange exchange)
+    public static void WriteDirectResponse(PipeWriter pipe, DirectResponse response, bool close, ReadOnlySpan<byte> dateLine, bool includeBody, Exchange exchange)
     {
+        var output = new HeadWriter(pipe);
         output.Write(response.Head);
         output.Write(dateLine);
-        exchange.WriteGatewayFields(output);
+        exchange.WriteGatewayFields(ref output);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
         if (includeBody)
         {
             output.Write(response.Body);
             exchange.ResponseBodyBytes = response.Body.Length;
         }
+
+        output.Commit();
     }
 
     /// <summary>Answers a CORS preflight: 204 with the policy's fields.</summary>
     /// <summary>The status of an allowed CORS preflight's answer.</summary>
     public const int PreflightStatus = 204;
 
-    public static void WritePreflight(PipeWriter output, CorsPolicy cors, RequestHead request, bool close, ReadOnlySpan<byte> dateLine)
+    public static void WritePreflight(PipeWriter pipe, CorsPolicy cors, RequestHead request, bool close, ReadOnlySpan<byte> dateLine)
     {
-        WriteStatusLine(output, PreflightStatus);
+        var output = new HeadWriter(pipe);
+        WriteStatusLine(ref output, PreflightStatus);
         output.Write(dateLine);
-        cors.WritePreflightFields(output, request);
+        cors.WritePreflightFields(ref output, request);
         output.Write(close ? "Connection: close\r\n\r\n"u8 : "\r\n"u8);
+        output.Commit();
     }
 
     /// <summary>Writes a status line with the upstream's reason phrase, or the standard one when it sent none.</summary>
-    public static void WriteStatusLine(PipeWriter output, int status, ReadOnlySpan<byte> reasonPhrase)
+    public static void WriteStatusLine(ref HeadWriter output, int status, ReadOnlySpan<byte> reasonPhrase)
     {
         if (reasonPhrase.IsEmpty)
         {
-            WriteStatusLine(output, status);
+            WriteStatusLine(ref output, status);
             return;
         }
 
         output.Write("HTTP/1.1 "u8);
-        WriteNumber(output, status);
+        WriteNumber(ref output, status);
         output.Write(" "u8);
         output.Write(reasonPhrase);
         output.Write("\r\n"u8);
     }
 
-    public static void WriteStatusLine(PipeWriter output, int status) =>
+    public static void WriteStatusLine(ref HeadWriter output, int status) =>
         output.Write(StatusLines.GetOrAdd(status, static code => Encoding.ASCII.GetBytes($"HTTP/1.1 {code} {ReasonPhrase(code)}\r\n")));
 
-    public static void WriteNumber(PipeWriter output, long value)
+    public static void WriteNumber(ref HeadWriter output, long value)
     {
         Span<byte> span = output.GetSpan(20);
         Utf8Formatter.TryFormat(value, span, out int written);

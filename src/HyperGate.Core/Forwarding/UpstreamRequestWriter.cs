@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using HyperGate.Http1;
 using HyperGate.Routing;
@@ -12,22 +11,23 @@ namespace HyperGate.Forwarding;
 /// </summary>
 internal static class UpstreamRequestWriter
 {
-    public static void Write(PipeWriter output, Exchange exchange, Destination destination, bool upgrade)
+    public static void Write(PipeWriter pipe, Exchange exchange, Destination destination, bool upgrade)
     {
+        var output = new HeadWriter(pipe);
         RequestHead request = exchange.Request;
         Route route = exchange.Route!;
 
         output.Write(request.MethodBytes);
         output.Write(" "u8);
-        WriteTarget(output, request, route);
+        WriteTarget(ref output, request, route);
         output.Write(" HTTP/1.1\r\nHost: "u8);
         output.Write(route.PreserveHost && request.Host.Length > 0 ? request.Host : destination.HostHeaderValue);
         output.Write("\r\n"u8);
 
-        request.WriteForwardedFields(output);
+        request.WriteForwardedFields(ref output);
         if (exchange.Identity is { } identity && exchange.Snapshot.IdentityHeaders is { } identityHeaders)
         {
-            identityHeaders.Write(output, identity);
+            identityHeaders.Write(ref output, identity);
         }
 
         if (upgrade)
@@ -49,7 +49,7 @@ internal static class UpstreamRequestWriter
             output.Write("\r\n"u8);
         }
 
-        exchange.Trace.WriteUpstreamField(output);
+        exchange.Trace.WriteUpstreamField(ref output);
 
         // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
         output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
@@ -58,7 +58,7 @@ internal static class UpstreamRequestWriter
         {
             case BodyFraming.ContentLength:
                 output.Write("Content-Length: "u8);
-                GatewayResponses.WriteNumber(output, request.ContentLength);
+                GatewayResponses.WriteNumber(ref output, request.ContentLength);
                 output.Write("\r\n\r\n"u8);
                 break;
             case BodyFraming.Chunked:
@@ -68,10 +68,12 @@ internal static class UpstreamRequestWriter
                 output.Write("\r\n"u8);
                 break;
         }
+
+        output.Commit();
     }
 
     /// <summary>The normalized path, with the route's prefix stripped or rewritten, then the query as received.</summary>
-    private static void WriteTarget(PipeWriter output, RequestHead request, Route route)
+    private static void WriteTarget(ref HeadWriter output, RequestHead request, Route route)
     {
         if (request.IsAsteriskForm)
         {

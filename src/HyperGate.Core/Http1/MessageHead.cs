@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 
 namespace HyperGate.Http1;
@@ -62,7 +61,7 @@ public abstract class MessageHead : IDisposable
     }
 
     /// <summary>Writes every field that is not <see cref="HeaderField.Dropped"/>, exactly as received, one per line.</summary>
-    public void WriteForwardedFields(PipeWriter output)
+    public void WriteForwardedFields(ref HeadWriter output)
     {
         ReadOnlySpan<byte> raw = Raw;
         foreach (ref readonly HeaderField field in Headers)

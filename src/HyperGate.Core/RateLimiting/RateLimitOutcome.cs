@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 
@@ -65,7 +63,7 @@ public sealed class RateLimitOutcome
     }
 
     /// <summary>RateLimit-Policy and RateLimit for the limits checked, and Retry-After when one refused.</summary>
-    public void WriteFields(PipeWriter output)
+    public void WriteFields(ref HeadWriter output)
     {
         if (_limits is null)
         {
@@ -88,9 +86,9 @@ public sealed class RateLimitOutcome
                 first = false;
                 output.Write(policy.QuotedName);
                 output.Write(";r="u8);
-                GatewayResponses.WriteNumber(output, _decisions[i].Remaining);
+                GatewayResponses.WriteNumber(ref output, _decisions[i].Remaining);
                 output.Write(";t="u8);
-                GatewayResponses.WriteNumber(output, Seconds(_decisions[i].ResetTicks));
+                GatewayResponses.WriteNumber(ref output, Seconds(_decisions[i].ResetTicks));
             }
 
             if (!first)
@@ -102,7 +100,7 @@ public sealed class RateLimitOutcome
         if (_denied)
         {
             output.Write("Retry-After: "u8);
-            GatewayResponses.WriteNumber(output, Math.Max(1, Seconds(_decisions[_count - 1].RetryAfterTicks)));
+            GatewayResponses.WriteNumber(ref output, Math.Max(1, Seconds(_decisions[_count - 1].RetryAfterTicks)));
             output.Write("\r\n"u8);
         }
     }

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using HyperGate.Http1;
 
@@ -78,20 +76,20 @@ public sealed class CorsPolicy
     }
 
     /// <summary>The fields of an answered preflight (after the origin ones).</summary>
-    public void WritePreflightFields(PipeWriter output, RequestHead request)
+    public void WritePreflightFields(ref HeadWriter output, RequestHead request)
     {
-        WriteOriginFields(output, request);
+        WriteOriginFields(ref output, request);
         output.Write(_preflightFields);
     }
 
     /// <summary>The fields added to any response to an allowed origin's actual request.</summary>
-    public void WriteResponseFields(PipeWriter output, RequestHead request)
+    public void WriteResponseFields(ref HeadWriter output, RequestHead request)
     {
-        WriteOriginFields(output, request);
+        WriteOriginFields(ref output, request);
         output.Write(_actualFields);
     }
 
-    private void WriteOriginFields(PipeWriter output, RequestHead request)
+    private void WriteOriginFields(ref HeadWriter output, RequestHead request)
     {
         // "*" only when credentials are off (the config refuses the combination); otherwise the exact origin.
         if (_anyOrigin && !Credentials)

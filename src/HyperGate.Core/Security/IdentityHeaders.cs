@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using HyperGate.Http1;
 
@@ -40,7 +38,7 @@ public sealed class IdentityHeaders
     }
 
     /// <summary>Writes the identity's fields; encoded once per identity, then copied.</summary>
-    public void Write(PipeWriter output, Identity identity)
+    public void Write(ref HeadWriter output, Identity identity)
     {
         if (identity.EncodedFor != this || identity.EncodedHeaders is null)
         {

@@ -80,7 +80,9 @@ public class TraceContextTests
     {
         RequestHead request = Parse($"GET / HTTP/1.1\r\nHost: a\r\ntraceparent: {Valid}\r\nX-Other: 1\r\n\r\n");
         var pipe = new Pipe();
-        request.WriteForwardedFields(pipe.Writer);
+        var head = new HeadWriter(pipe.Writer);
+        request.WriteForwardedFields(ref head);
+        head.Commit();
         await pipe.Writer.FlushAsync();
         pipe.Reader.TryRead(out ReadResult forwarded);
         Assert.Equal("X-Other: 1\r\n", Encoding.ASCII.GetString(forwarded.Buffer));
@@ -96,7 +98,9 @@ public class TraceContextTests
     private static string UpstreamField(TraceContext context)
     {
         var pipe = new Pipe();
-        context.WriteUpstreamField(pipe.Writer);
+        var head = new HeadWriter(pipe.Writer);
+        context.WriteUpstreamField(ref head);
+        head.Commit();
         pipe.Writer.FlushAsync().AsTask().Wait();
         pipe.Reader.TryRead(out ReadResult written);
         return Encoding.ASCII.GetString(written.Buffer)["traceparent: ".Length..];

@@ -89,8 +89,10 @@ public class AccessControlTests
         using RequestHead request = Head("GET", ("Origin", "https://app.example.com"));
         var pipe = new Pipe();
 
-        Policy.WriteResponseFields(pipe.Writer, request);
-        new CorsPolicy(["*"], ["GET"], [], [], credentials: false, TimeSpan.FromMinutes(1)).WriteResponseFields(pipe.Writer, request);
+        var head = new HeadWriter(pipe.Writer);
+        Policy.WriteResponseFields(ref head, request);
+        new CorsPolicy(["*"], ["GET"], [], [], credentials: false, TimeSpan.FromMinutes(1)).WriteResponseFields(ref head, request);
+        head.Commit();
         await pipe.Writer.FlushAsync();
         pipe.Reader.TryRead(out ReadResult written);
         string text = Encoding.ASCII.GetString(written.Buffer.ToArray());
