@@ -12,7 +12,8 @@ namespace HyperGate.Buffers;
 /// eviction churned about 650 bytes of new blocks per proxied request. This is the hot path, so it is
 /// hand-written: a lock-free queue of reusable block owners, nothing allocated once warm. What it retains is
 /// bounded: past <see cref="MaxRetainedBlocks"/> free blocks (64 MiB), returned blocks are left to the GC, so a
-/// burst of large bodies does not pin memory forever.
+/// burst of large bodies does not pin memory forever. A thread that asks for it (an event loop's) also keeps up to
+/// <see cref="BlocksPerThread"/> free blocks of its own.
 /// </summary>
 public sealed class RetainingBlockPool : MemoryPool<byte>
 {
@@ -27,6 +28,12 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     /// <summary>Free blocks kept for reuse: 64 MiB.</summary>
     public const int MaxRetainedBlocks = 2048;
 
+    /// <summary>Free blocks a thread that called <see cref="KeepBlocksOnThisThread"/> keeps for itself: 1 MiB.</summary>
+    public const int BlocksPerThread = 32;
+
+    [ThreadStatic]
+    private static ThreadBlocks? t_blocks;
+
     private readonly ConcurrentQueue<PinnedBlock> _free = new();
     private int _freeCount;
 
@@ -35,6 +42,12 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
+        ThreadBlocks? own = t_blocks;
+        if (own is not null && own.Pool == this && own.Count > 0)
+        {
+            return own.Blocks[--own.Count];
+        }
+
         if (_free.TryDequeue(out PinnedBlock? block))
         {
             Interlocked.Decrement(ref _freeCount);
@@ -44,13 +57,29 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
         return new PinnedBlock(this);
     }
 
-    /// <summary>Free blocks currently retained.</summary>
+    /// <summary>Free blocks currently retained in the shared queue.</summary>
     public int RetainedBlocks => Volatile.Read(ref _freeCount);
+
+    /// <summary>
+    /// From now on the calling thread keeps the blocks it returns for its own next rents (up to
+    /// <see cref="BlocksPerThread"/>). An event loop's thread rents and returns every block of the exchanges it
+    /// runs, about eight per proxied request: from its own stack that costs no atomic operation (the shared queue
+    /// costs two each way, 1% of the proxy's time in the profile), and the block it gets is the one it returned
+    /// last, still in the core's cache.
+    /// </summary>
+    public void KeepBlocksOnThisThread() => t_blocks = new ThreadBlocks(this);
 
     protected override void Dispose(bool disposing) => _free.Clear();
 
     private void Return(PinnedBlock block)
     {
+        ThreadBlocks? own = t_blocks;
+        if (own is not null && own.Pool == this && own.Count < BlocksPerThread)
+        {
+            own.Blocks[own.Count++] = block;
+            return;
+        }
+
         if (Interlocked.Increment(ref _freeCount) <= MaxRetainedBlocks)
         {
             _free.Enqueue(block);
@@ -59,6 +88,13 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
         {
             Interlocked.Decrement(ref _freeCount);
         }
+    }
+
+    private sealed class ThreadBlocks(RetainingBlockPool pool)
+    {
+        public readonly RetainingBlockPool Pool = pool;
+        public readonly PinnedBlock[] Blocks = new PinnedBlock[BlocksPerThread];
+        public int Count;
     }
 
     /// <summary>A block allocated pinned, so its address holds for its whole life: sockets can be given it directly.</summary>

@@ -22,6 +22,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
     [ThreadStatic]
     private static EventLoop? t_current;
 
+    private readonly Action _threadStarted;
     private readonly int _epoll;
     private readonly int _wakeFd;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _work = new();
@@ -32,8 +33,10 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private uint _generation;
     private int _wakeRequested;
 
-    public EventLoop(int index)
+    /// <param name="threadStarted">Runs first on the loop's thread (to set up what the thread keeps for itself).</param>
+    public EventLoop(int index, Action threadStarted)
     {
+        _threadStarted = threadStarted;
         _epoll = LinuxSockets.CreateEpoll();
         _wakeFd = LinuxSockets.CreateEventFd();
         LinuxSockets.Add(_epoll, _wakeFd, LinuxSockets.EPOLLIN, WakeToken);
@@ -88,6 +91,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private void Run()
     {
         t_current = this;
+        _threadStarted();
         byte* events = (byte*)NativeMemory.Alloc((nuint)(EventsPerWait * LinuxSockets.EpollEventSize));
         while (true)
         {

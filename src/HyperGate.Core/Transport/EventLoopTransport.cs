@@ -22,7 +22,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
     private int _next;
 
     private EventLoopTransport(int loops) =>
-        _loops = [.. Enumerable.Range(0, loops).Select(i => new EventLoop(i))];
+        _loops = [.. Enumerable.Range(0, loops).Select(i => new EventLoop(i, _pool.KeepBlocksOnThisThread))];
 
     /// <summary>The process's transport; null where the event loop is not supported (then Kestrel's sockets serve).</summary>
     public static EventLoopTransport? Shared => s_shared.Value;

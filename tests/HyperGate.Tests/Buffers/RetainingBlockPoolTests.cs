@@ -33,6 +33,35 @@ public class RetainingBlockPoolTests
     }
 
     [Fact]
+    public void AThreadThatKeepsBlocks_RentsTheLastItReturned_AndSharesWhatItCannotKeep()
+    {
+        using var pool = new RetainingBlockPool();
+        IMemoryOwner<byte>[] blocks = [];
+        IMemoryOwner<byte>? rentedByKeeper = null;
+        int sharedAfterReturns = -1;
+
+        // A thread of its own, as an event loop's: what it keeps is invisible to every other thread.
+        var keeper = new Thread(() =>
+        {
+            pool.KeepBlocksOnThisThread();
+            blocks = Enumerable.Range(0, RetainingBlockPool.BlocksPerThread + 3).Select(_ => pool.Rent()).ToArray();
+            foreach (IMemoryOwner<byte> block in blocks)
+            {
+                block.Dispose();
+            }
+
+            sharedAfterReturns = pool.RetainedBlocks;
+            rentedByKeeper = pool.Rent();
+        });
+        keeper.Start();
+        keeper.Join();
+
+        Assert.Equal(3, sharedAfterReturns);
+        Assert.Same(blocks[RetainingBlockPool.BlocksPerThread - 1], rentedByKeeper);
+        Assert.Same(blocks[RetainingBlockPool.BlocksPerThread], pool.Rent());
+    }
+
+    [Fact]
     public void Rent_LargerThanABlock_Throws()
     {
         using var pool = new RetainingBlockPool();
