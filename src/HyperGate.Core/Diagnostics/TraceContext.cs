@@ -127,15 +127,16 @@ public sealed class TraceContext
     /// </summary>
     private static void WriteHex(ReadOnlySpan<byte> bytes, Span<byte> hex)
     {
-        ReadOnlySpan<byte> digits = "0123456789abcdef"u8;
         for (int i = 0; i < bytes.Length; i++)
         {
-            hex[2 * i] = digits[bytes[i] >> 4];
-            hex[2 * i + 1] = digits[bytes[i] & 0xF];
+            hex[2 * i] = HexDigits[bytes[i] >> 4];
+            hex[2 * i + 1] = HexDigits[bytes[i] & 0xF];
         }
     }
 
-    private static readonly SearchValues<byte> LowerHex = SearchValues.Create("0123456789abcdef"u8);
+    private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
+
+    private static readonly SearchValues<byte> LowerHex = SearchValues.Create(HexDigits);
 
     private static bool IsLowerHex(ReadOnlySpan<byte> text) => text.IndexOfAnyExcept(LowerHex) < 0;
 

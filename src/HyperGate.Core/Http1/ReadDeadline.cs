@@ -42,7 +42,8 @@ public sealed class ReadDeadline : IDisposable
             return;
         }
 
-        long deadline = _time.GetTimestamp() + (long)((Int128)timeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        long now = _time.GetTimestamp();
+        long deadline = now + (long)((Int128)timeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
         // A full fence between writing the deadline and reading when the timer is due: the timer's callback clears
         // the due time and then reads the deadline, so at least one side sees the other's write.
@@ -51,7 +52,7 @@ public sealed class ReadDeadline : IDisposable
         {
             lock (_timerLock)
             {
-                SetTimer(deadline, _time.GetTimestamp());
+                SetTimer(deadline, now);
             }
         }
     }
