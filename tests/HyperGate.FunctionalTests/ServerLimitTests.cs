@@ -49,6 +49,35 @@ public class ServerLimitTests
         Assert.Equal(3, upstream.RequestCount);
     }
 
+    [Fact]
+    public async Task ClosedConnections_GiveTheirPlaceBack_WithNoOneWatchingTheCount()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($"""
+            [server]
+            listen = ["127.0.0.1:0"]
+            max_connections = 1
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """);
+
+        // The gateway closes each connection only after it has stopped counting it, so the client seeing the
+        // close is the event to wait for: every next connection must be served, not refused at the cap.
+        for (int i = 0; i < 5; i++)
+        {
+            using RawClient client = gateway.ConnectRaw();
+            await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+            Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+            Assert.True(await client.IsClosedAsync());
+        }
+
+        Assert.Equal(0, gateway.Host.Listeners.OpenConnections);
+        Assert.Equal(5, upstream.RequestCount);
+    }
+
     /// <summary>A GET's answer, or null when the gateway closed the connection on arrival (before or after the request was written).</summary>
     private static async Task<RawResponse?> TryGetAsync(RawClient client)
     {

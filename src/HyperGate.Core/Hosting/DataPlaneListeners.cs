@@ -179,7 +179,9 @@ public sealed class DataPlaneListeners : IServer
         }
         finally
         {
-            ConnectionEnded?.Invoke(Interlocked.Decrement(ref _open));
+            // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
+            int open = Interlocked.Decrement(ref _open);
+            ConnectionEnded?.Invoke(open);
         }
     }
 
