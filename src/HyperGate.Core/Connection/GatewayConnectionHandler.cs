@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -7,9 +8,11 @@ using Microsoft.AspNetCore.Connections.Features;
 namespace HyperGate.Connection;
 
 /// <summary>Kestrel hands every accepted downstream connection here; from now on the bytes are ours.</summary>
-public sealed class GatewayConnectionHandler(GatewayRuntime runtime) : ConnectionHandler
+public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
 {
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    /// <summary>Serves the connection until it ends. The method's state is pooled: a new connection reuses an old one's.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ServeAsync(ConnectionContext connection)
     {
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
         CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested

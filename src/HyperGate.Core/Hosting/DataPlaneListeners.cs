@@ -175,7 +175,7 @@ public sealed class DataPlaneListeners : IServer
 
         try
         {
-            await _handler.OnConnectedAsync(connection);
+            await _handler.ServeAsync(connection);
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
+using HyperGate.Buffers;
 
 namespace HyperGate.Transport;
 
@@ -22,7 +23,6 @@ internal sealed unsafe class EventLoop : PipeScheduler
     [ThreadStatic]
     private static EventLoop? t_current;
 
-    private readonly Action _threadStarted;
     private readonly int _epoll;
     private readonly int _wakeFd;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _work = new();
@@ -33,15 +33,25 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private uint _generation;
     private int _wakeRequested;
 
-    /// <param name="threadStarted">Runs first on the loop's thread (to set up what the thread keeps for itself).</param>
-    public EventLoop(int index, Action threadStarted)
+    public EventLoop(int index, RetainingBlockPool pool)
     {
-        _threadStarted = threadStarted;
+        Pool = pool;
+
+        // As Kestrel's socket transport: up to 1 MiB received ahead of the reader. The options are immutable, so the
+        // loop's connections share one instance.
+        ReceiveOptions = new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: this,
+            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false);
         _epoll = LinuxSockets.CreateEpoll();
         _wakeFd = LinuxSockets.CreateEventFd();
         LinuxSockets.Add(_epoll, _wakeFd, LinuxSockets.EPOLLIN, WakeToken);
         new Thread(Run) { IsBackground = true, Name = $"HyperGate event loop {index}" }.Start();
     }
+
+    /// <summary>The blocks its connections read into and write from; the loop's thread keeps some for itself.</summary>
+    public RetainingBlockPool Pool { get; }
+
+    /// <summary>The pipe options of its connections' input: written on the loop, read inline.</summary>
+    public PipeOptions ReceiveOptions { get; }
 
     /// <summary>The loop running on the calling thread, if any.</summary>
     public static EventLoop? Current => t_current;
@@ -91,7 +101,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private void Run()
     {
         t_current = this;
-        _threadStarted();
+        Pool.KeepBlocksOnThisThread();
         byte* events = (byte*)NativeMemory.Alloc((nuint)(EventsPerWait * LinuxSockets.EpollEventSize));
         while (true)
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -16,7 +17,7 @@ namespace HyperGate.Transport;
 /// message, and no buffer is held by an idle connection. Sending: see <see cref="SocketOutput"/>, whose flush
 /// sends at once; only a full socket waits for the loop's writable edge.
 /// </summary>
-internal sealed class EventLoopConnection : ConnectionContext,
+internal sealed partial class EventLoopConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource
 {
@@ -58,34 +59,23 @@ internal sealed class EventLoopConnection : ConnectionContext,
     private bool _receivePaused;
     private bool _receiveDone;
 
-    public EventLoopConnection(Socket socket, EventLoop loop, MemoryPool<byte> pool)
+    public EventLoopConnection(Socket socket, EventLoop loop)
     {
         _socket = socket;
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
         _loop = loop;
         _id = Interlocked.Increment(ref s_lastId);
-        MemoryPool = pool;
+        MemoryPool = loop.Pool;
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
-
-        // As Kestrel's socket transport: up to 1 MiB received ahead of the reader.
-        _input = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: loop,
-            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: pool.MaxBufferSize, useSynchronizationContext: false));
-        _output = new SocketOutput(this, _fd, pool);
+        _input = new Pipe(loop.ReceiveOptions);
+        _output = new SocketOutput(this, _fd, loop.Pool);
         Transport = new DuplexPipe(_input.Reader, _output);
         _resumeReceive = ResumeReceive;
         ConnectionClosed = _closedSource.Token;
 
-        Features = new FeatureCollection();
-        Features.Set<IConnectionIdFeature>(this);
-        Features.Set<IConnectionTransportFeature>(this);
-        Features.Set<IConnectionItemsFeature>(this);
-        Features.Set<IMemoryPoolFeature>(this);
-        Features.Set<IConnectionLifetimeFeature>(this);
-        Features.Set<IConnectionEndPointFeature>(this);
-
         socket.NoDelay = true;
-        socket.Blocking = false;
+        LinuxSockets.SetNonBlocking(_fd);
     }
 
     /// <summary>The loop's key for this socket's events.</summary>
@@ -96,8 +86,6 @@ internal sealed class EventLoopConnection : ConnectionContext,
         get => _connectionId ??= $"hg-{_id:x}";
         set => _connectionId = value;
     }
-
-    public override IFeatureCollection Features { get; }
 
     public override IDictionary<object, object?> Items
     {
@@ -184,6 +172,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
     public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted."));
 
     /// <summary>Ends the connection once sending is done; the socket is closed on the loop, which owns its events.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposing, 1) == 0)

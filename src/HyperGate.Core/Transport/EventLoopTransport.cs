@@ -22,7 +22,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
     private int _next;
 
     private EventLoopTransport(int loops) =>
-        _loops = [.. Enumerable.Range(0, loops).Select(i => new EventLoop(i, _pool.KeepBlocksOnThisThread))];
+        _loops = [.. Enumerable.Range(0, loops).Select(i => new EventLoop(i, _pool))];
 
     /// <summary>The process's transport; null where the event loop is not supported (then Kestrel's sockets serve).</summary>
     public static EventLoopTransport? Shared => s_shared.Value;
@@ -39,7 +39,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
         var socket = endPoint is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        var connection = new EventLoopConnection(socket, EventLoop.Current ?? NextLoop(), _pool);
+        var connection = new EventLoopConnection(socket, EventLoop.Current ?? NextLoop());
         try
         {
             await connection.ConnectAsync(endPoint, cancellationToken);
@@ -79,7 +79,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
                     continue;
                 }
 
-                var connection = new EventLoopConnection(socket, transport.NextLoop(), transport._pool);
+                var connection = new EventLoopConnection(socket, transport.NextLoop());
                 connection.Start();
                 return connection;
             }

@@ -29,6 +29,9 @@ internal static unsafe partial class LinuxSockets
     private const int CloseOnExec = 0x80000;
     private const int EFD_NONBLOCK = 0x800;
     private const int MSG_NOSIGNAL = 0x4000;
+    private const int O_NONBLOCK = 0x800;
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
     private const int SOL_SOCKET = 1;
     private const int SO_ERROR = 4;
 
@@ -103,6 +106,16 @@ internal static unsafe partial class LinuxSockets
         nint n = syscall(SysSendMsg, fd, (nint)(&message), MSG_NOSIGNAL, 0, 0, 0);
         errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         return n;
+    }
+
+    /// <summary>
+    /// Makes a socket's calls return EAGAIN instead of waiting. Done here rather than through Socket.Blocking, which
+    /// also gives the socket a context in .NET's own socket engine (four objects per connection that nothing uses).
+    /// </summary>
+    public static void SetNonBlocking(int fd)
+    {
+        int flags = Check(fcntl(fd, F_GETFL, 0), "fcntl");
+        Check(fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl");
     }
 
     /// <summary>0 when connected, or the errno (<see cref="EINPROGRESS"/> while a non-blocking connect proceeds).</summary>
@@ -189,6 +202,10 @@ internal static unsafe partial class LinuxSockets
     /// </summary>
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint syscall(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
+
+    /// <summary>Variadic like syscall(2); an integer third argument is passed the same way as in a plain call.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int connect(int fd, byte* address, uint length);

@@ -5,6 +5,8 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace HyperGate.Tests.Transport;
 
@@ -30,6 +32,59 @@ public sealed class EventLoopTransportTests : IDisposable
             await _transport.ConnectAsync(unused.LocalEndPoint!, CancellationToken.None));
 
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Features_AnswerTheConnectionsOwn_KeepWhatIsSet_AndLetASetFeatureReplaceOrHideAnOwnOne()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        IFeatureCollection features = connection.Features;
+        int revision = features.Revision;
+
+        Assert.Same(connection, features.Get<IConnectionTransportFeature>());
+        Assert.Same(connection, features[typeof(IConnectionEndPointFeature)]);
+        Assert.Null(features.Get<ITlsHandshakeFeature>());
+
+        var heartbeat = new Heartbeat();
+        features.Set<IConnectionHeartbeatFeature>(heartbeat);
+        var items = new ItemsFeature();
+        features.Set<IConnectionItemsFeature>(items);
+        features.Set<IConnectionIdFeature>(null);
+
+        Assert.Same(heartbeat, features.Get<IConnectionHeartbeatFeature>());
+        Assert.Same(items, features.Get<IConnectionItemsFeature>());
+        Assert.Null(features.Get<IConnectionIdFeature>());
+        Assert.Equal(revision + 3, features.Revision);
+        Dictionary<Type, object> listed = features.ToDictionary(pair => pair.Key, pair => pair.Value);
+        Assert.Same(heartbeat, listed[typeof(IConnectionHeartbeatFeature)]);
+        Assert.Same(items, listed[typeof(IConnectionItemsFeature)]);
+        Assert.Same(connection, listed[typeof(IMemoryPoolFeature)]);
+        Assert.False(listed.ContainsKey(typeof(IConnectionIdFeature)));
+
+        // More than the first few set features: the store grows.
+        Type[] more = [typeof(byte), typeof(short), typeof(int), typeof(long), typeof(float), typeof(double), typeof(char), typeof(string)];
+        for (int i = 0; i < more.Length; i++)
+        {
+            features[more[i]] = i;
+        }
+
+        Assert.Equal(3, features[typeof(long)]);
+        Assert.Equal(7, features[typeof(string)]);
+        Assert.Same(heartbeat, features.Get<IConnectionHeartbeatFeature>());
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    private sealed class Heartbeat : IConnectionHeartbeatFeature
+    {
+        public void OnHeartbeat(Action<object> action, object state)
+        {
+        }
+    }
+
+    private sealed class ItemsFeature : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
     }
 
     [Fact]
