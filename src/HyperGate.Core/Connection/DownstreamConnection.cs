@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using System.Runtime.CompilerServices;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
@@ -27,15 +28,30 @@ internal sealed class DownstreamConnection : IDisposable
     private readonly ReadDeadline _readDeadline;
     private volatile bool _waitingForRequest;
 
-    public DownstreamConnection(Exchange exchange, GatewayRuntime runtime)
+    public DownstreamConnection(GatewayRuntime runtime)
     {
-        _exchange = exchange;
+        _exchange = new Exchange();
         _runtime = runtime;
         _recorder = new RequestRecorder(runtime);
-        _forwarder = new HttpForwarder(exchange, runtime, _recorder);
+        _forwarder = new HttpForwarder(_exchange, runtime, _recorder);
 
-        // One deadline per connection, re-armed for each wait: arming it allocates nothing.
-        _readDeadline = new ReadDeadline(exchange.Input, runtime.TimeProvider);
+        // One deadline, re-armed for each wait: arming it allocates nothing.
+        _readDeadline = new ReadDeadline(runtime.TimeProvider);
+    }
+
+    /// <summary>Starts serving a connection; the object serves one connection at a time, and many in turn.</summary>
+    public void Attach(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps)
+    {
+        _exchange.Attach(input, output, peerAddress, isHttps);
+        _readDeadline.Input = input;
+    }
+
+    /// <summary>Lets go of the connection that ended (its last <see cref="RunAsync"/> returned true).</summary>
+    public void Detach()
+    {
+        // The deadline keeps its reader: a timer firing this instant may still cancel it, which is harmless now.
+        _readDeadline.Disarm();
+        _exchange.Detach();
     }
 
     /// <summary>Graceful shutdown: an idle connection closes now, a busy one after its current response.</summary>
@@ -48,12 +64,17 @@ internal sealed class DownstreamConnection : IDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask RunAsync()
+    /// <summary>
+    /// Serves requests until the connection ends. Returns true when it ended cleanly with nothing of it still running,
+    /// so this object can serve another connection.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> RunAsync()
     {
         PipeReader input = _exchange.Input;
         PipeWriter output = _exchange.Output;
         RequestHead request = _exchange.Request;
+        bool ended = false;
         try
         {
             while (!_exchange.CloseRequested)
@@ -292,15 +313,20 @@ internal sealed class DownstreamConnection : IDisposable
                     _recorder.Complete(_exchange);
                 }
             }
+
+            ended = true;
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
         {
-            // The client went away mid-exchange; nothing is left to answer.
+            // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
+            // running (a request body being copied), so this object is not reused.
         }
         finally
         {
             await output.FlushAsync();
         }
+
+        return ended && _forwarder.IsQuiet;
     }
 
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
@@ -414,5 +440,6 @@ internal sealed class DownstreamConnection : IDisposable
         _readDeadline.Dispose();
         _forwarder.Dispose();
         _recorder.Dispose();
+        _exchange.Dispose();
     }
 }

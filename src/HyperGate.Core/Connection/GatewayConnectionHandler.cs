@@ -1,15 +1,28 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
-using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
 namespace HyperGate.Connection;
 
-/// <summary>Kestrel hands every accepted downstream connection here; from now on the bytes are ours.</summary>
+/// <summary>
+/// Kestrel hands every accepted downstream connection here; from now on the bytes are ours. The state that serves a
+/// connection (its exchange, request head buffers, forwarder, timers: about 2 KB in a dozen objects) is kept when
+/// the connection ends and serves a later one, so a new connection does not allocate it again.
+/// </summary>
 public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
 {
+    /// <summary>Idle connection states kept for reuse: enough for a burst of new connections, bounded for memory.</summary>
+    public const int MaxIdleStates = 1024;
+
+    private readonly ConcurrentQueue<DownstreamConnection> _idle = new();
+    private int _idleCount;
+
+    /// <summary>Connection states waiting for their next connection.</summary>
+    public int IdleStates => Volatile.Read(ref _idleCount);
+
     /// <summary>Serves the connection until it ends. The method's state is pooled: a new connection reuses an old one's.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ServeAsync(ConnectionContext connection)
@@ -18,17 +31,48 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
         CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested
             ?? CancellationToken.None;
 
-        using var exchange = new Exchange(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
-        using var downstream = new DownstreamConnection(exchange, runtime);
-        using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
+        DownstreamConnection downstream = Rent();
+        downstream.Attach(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
+        bool reusable = false;
         runtime.Telemetry.Metrics.ConnectionOpened();
         try
         {
-            await downstream.RunAsync();
+            // Disposed before the state is reused: a close request still running would reach the next connection.
+            using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
+            reusable = await downstream.RunAsync();
         }
         finally
         {
             runtime.Telemetry.Metrics.ConnectionClosed();
+            Return(downstream, reusable);
         }
+    }
+
+    private DownstreamConnection Rent()
+    {
+        if (_idle.TryDequeue(out DownstreamConnection? idle))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            return idle;
+        }
+
+        return new DownstreamConnection(runtime);
+    }
+
+    private void Return(DownstreamConnection downstream, bool reusable)
+    {
+        if (reusable && Interlocked.Increment(ref _idleCount) <= MaxIdleStates)
+        {
+            downstream.Detach();
+            _idle.Enqueue(downstream);
+            return;
+        }
+
+        if (reusable)
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        downstream.Dispose();
     }
 }

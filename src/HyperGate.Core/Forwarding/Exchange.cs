@@ -11,30 +11,57 @@ using HyperGate.Upstreams;
 namespace HyperGate.Forwarding;
 
 /// <summary>
-/// One request/response exchange on a downstream connection. The object lives as long as the connection and is
-/// reset for every request, so nothing here is allocated per request.
+/// One request/response exchange on a downstream connection. The object is attached to a connection, reset for
+/// every request, and reused by later connections, so nothing here is allocated per request or per connection.
 /// </summary>
 public sealed class Exchange : IDisposable
 {
-    public Exchange(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps)
+    /// <summary>Room for any address as text (an IPv6 address with a scope), and for "unknown".</summary>
+    private readonly byte[] _clientAddress = new byte[64];
+    private int _clientAddressLength;
+
+    public Exchange()
+    {
+    }
+
+    public Exchange(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps) => Attach(input, output, peerAddress, isHttps);
+
+    /// <summary>Downstream bytes, positioned after the request head once it is parsed.</summary>
+    public PipeReader Input { get; private set; } = null!;
+
+    public PipeWriter Output { get; private set; } = null!;
+
+    /// <summary>The address of the connection's peer (a client, or a proxy in front of us).</summary>
+    public IPAddress? PeerAddress { get; private set; }
+
+    /// <summary>The peer's address as ASCII, formatted once per connection.</summary>
+    public ReadOnlySpan<byte> ClientAddress => _clientAddress.AsSpan(0, _clientAddressLength);
+
+    /// <summary>Starts serving a new downstream connection.</summary>
+    public void Attach(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps)
     {
         Input = input;
         Output = output;
         PeerAddress = peerAddress;
-        ClientAddress = System.Text.Encoding.ASCII.GetBytes(peerAddress?.ToString() ?? "unknown");
         IsHttps = isHttps;
+        CloseRequested = false;
+        if (peerAddress is null || !peerAddress.TryFormat(_clientAddress, out _clientAddressLength))
+        {
+            "unknown"u8.CopyTo(_clientAddress);
+            _clientAddressLength = "unknown".Length;
+        }
     }
 
-    /// <summary>Downstream bytes, positioned after the request head once it is parsed.</summary>
-    public PipeReader Input { get; }
-
-    public PipeWriter Output { get; }
-
-    /// <summary>The address of the connection's peer (a client, or a proxy in front of us).</summary>
-    public IPAddress? PeerAddress { get; }
-
-    /// <summary>The peer's address as ASCII, formatted once per connection.</summary>
-    public byte[] ClientAddress { get; }
+    /// <summary>The connection ended: nothing of it or of its last request stays referenced while the object waits for the next one.</summary>
+    public void Detach()
+    {
+        ClearRequest();
+        Request.Reset();
+        Snapshot = null!;
+        Input = null!;
+        Output = null!;
+        PeerAddress = null;
+    }
 
     /// <summary>
     /// The authenticated caller, set by authentication; null for anonymous requests. Rate limits keyed on the
@@ -62,7 +89,7 @@ public sealed class Exchange : IDisposable
         Cors?.WriteResponseFields(ref output, Request);
     }
 
-    public bool IsHttps { get; }
+    public bool IsHttps { get; private set; }
 
     public RequestHead Request { get; } = new();
 
@@ -115,7 +142,12 @@ public sealed class Exchange : IDisposable
     /// <summary>Clears what the previous request on this connection left, before the next one is read.</summary>
     public void BeginRequest(GatewaySnapshot snapshot)
     {
+        ClearRequest();
         Snapshot = snapshot;
+    }
+
+    private void ClearRequest()
+    {
         Route = null;
         RateLimits.Clear();
         Identity = null;

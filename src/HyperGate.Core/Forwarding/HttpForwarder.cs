@@ -61,10 +61,13 @@ public sealed class HttpForwarder : IDisposable
         _exchange = exchange;
         _runtime = runtime;
         _recorder = recorder;
-        _bodyRate = new BodyRateGuard(exchange.Input, runtime.TimeProvider);
+        _bodyRate = new BodyRateGuard(runtime.TimeProvider);
     }
 
     public void Dispose() => _bodyRate.Dispose();
+
+    /// <summary>True when nothing of the last exchange still runs (its request body is no longer being copied).</summary>
+    public bool IsQuiet => _requestBody.IsCompleted;
 
     /// <summary>The leased upstream connection of the exchange in progress.</summary>
     public UpstreamConnection Upstream => _upstream!;
@@ -299,7 +302,7 @@ public sealed class HttpForwarder : IDisposable
         DownstreamLimits limits = _exchange.Snapshot.Limits;
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
         BodyCopyResult result;
-        _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
+        StartBodyRateGuard(limits);
         try
         {
             result = await BodyCopier.CopyExactAsync(_exchange.Input, pipe.Writer, _exchange.Request.ContentLength, flushAtEnd: true, _bodyRate, CancellationToken.None);
@@ -563,7 +566,7 @@ public sealed class HttpForwarder : IDisposable
         RequestHead request = _exchange.Request;
         DownstreamLimits limits = _exchange.Snapshot.Limits;
         BodyCopyResult result;
-        _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
+        StartBodyRateGuard(limits);
         try
         {
             // The client waits for 100 Continue, which the upstream sends only once it has seen the head.
@@ -616,6 +619,13 @@ public sealed class HttpForwarder : IDisposable
         ValueTask<BodyCopyResult> body = _requestBody;
         _requestBody = default;
         return body;
+    }
+
+    /// <summary>Watches the request body's rate on the current connection's input (the forwarder outlives connections).</summary>
+    private void StartBodyRateGuard(DownstreamLimits limits)
+    {
+        _bodyRate.Source = _exchange.Input;
+        _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
     }
 
     private static async Task PumpAsync(PipeReader source, PipeWriter destination)

@@ -39,6 +39,9 @@ public sealed class DataPlaneListeners : IServer
 
     public IFeatureCollection Features { get; } = new FeatureCollection();
 
+    /// <summary>Serves every client connection, on every address.</summary>
+    internal GatewayConnectionHandler Handler => _handler;
+
     /// <summary>Client connections open now, across every address.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 

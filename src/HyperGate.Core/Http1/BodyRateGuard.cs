@@ -12,7 +12,6 @@ namespace HyperGate.Http1;
 public sealed class BodyRateGuard : IDisposable
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
-    private readonly PipeReader _source;
     private readonly TimeProvider _timeProvider;
     private readonly ITimer _timer;
     private long _received;
@@ -25,12 +24,14 @@ public sealed class BodyRateGuard : IDisposable
     private volatile bool _active;
     private volatile bool _tooSlow;
 
-    public BodyRateGuard(PipeReader source, TimeProvider timeProvider)
+    public BodyRateGuard(TimeProvider timeProvider)
     {
-        _source = source;
         _timeProvider = timeProvider;
         _timer = timeProvider.CreateTimer(static state => ((BodyRateGuard)state!).Check(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>The reader of the body, whose pending read is cancelled when the body falls behind; set before a start.</summary>
+    public PipeReader Source { get; set; } = null!;
 
     /// <summary>True once the body fell behind the minimum rate.</summary>
     public bool TooSlow => _tooSlow;
@@ -107,7 +108,7 @@ public sealed class BodyRateGuard : IDisposable
         {
             _tooSlow = true;
             _active = false;
-            _source.CancelPendingRead();
+            Source.CancelPendingRead();
         }
     }
 

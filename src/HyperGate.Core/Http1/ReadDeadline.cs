@@ -14,7 +14,6 @@ public sealed class ReadDeadline : IDisposable
 {
     private const long None = long.MaxValue;
 
-    private readonly PipeReader _input;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
     private readonly Lock _timerLock = new();
@@ -22,12 +21,14 @@ public sealed class ReadDeadline : IDisposable
     private long _timerDue = None;
     private volatile bool _expired;
 
-    public ReadDeadline(PipeReader input, TimeProvider time)
+    public ReadDeadline(TimeProvider time)
     {
-        _input = input;
         _time = time;
         _timer = time.CreateTimer(static state => ((ReadDeadline)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>The reader whose pending read an expiry cancels; set before the first arm (state reused across connections points it at each one's).</summary>
+    public PipeReader Input { get; set; } = null!;
 
     /// <summary>True when the deadline last armed passed and cancelled the pending read.</summary>
     public bool Expired => _expired;
@@ -90,7 +91,7 @@ public sealed class ReadDeadline : IDisposable
         }
 
         _expired = true;
-        _input.CancelPendingRead();
+        Input.CancelPendingRead();
     }
 
     /// <summary>Makes the timer fire by <paramref name="deadline"/> (called under the lock).</summary>

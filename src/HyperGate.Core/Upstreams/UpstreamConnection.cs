@@ -14,8 +14,8 @@ public sealed class UpstreamConnection : IAsyncDisposable
     {
         _context = context;
         Pool = pool;
-        _responseDeadline = new ReadDeadline(context.Transport.Input, timeProvider);
-        BodyGuard = new BodyRateGuard(context.Transport.Input, timeProvider);
+        _responseDeadline = new ReadDeadline(timeProvider) { Input = context.Transport.Input };
+        BodyGuard = new BodyRateGuard(timeProvider) { Source = context.Transport.Input };
     }
 
     public PipeReader Input => _context.Transport.Input;

@@ -18,9 +18,10 @@ public sealed class RawClient : IDisposable
         _stream = client.GetStream();
     }
 
-    public static RawClient Connect(IPEndPoint endPoint)
+    /// <param name="from">The local address to connect from (any 127.x.y.z is loopback), or the system's choice.</param>
+    public static RawClient Connect(IPEndPoint endPoint, IPAddress? from = null)
     {
-        var client = new TcpClient();
+        var client = from is null ? new TcpClient() : new TcpClient(new IPEndPoint(from, 0));
         client.Connect(endPoint);
         client.NoDelay = true;
         return new RawClient(client);

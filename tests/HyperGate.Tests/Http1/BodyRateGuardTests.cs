@@ -12,7 +12,7 @@ public class BodyRateGuardTests
     [Fact]
     public async Task SlowBody_AfterGrace_IsFlagged_AndThePendingReadCancelled()
     {
-        using var guard = new BodyRateGuard(_pipe.Reader, _time);
+        using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };
         guard.Start(minBytesPerSecond: 100, grace: TimeSpan.FromSeconds(1));
         ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
         guard.Received(50);
@@ -29,7 +29,7 @@ public class BodyRateGuardTests
     [Fact]
     public void BodyKeepingTheRate_IsNotFlagged()
     {
-        using var guard = new BodyRateGuard(_pipe.Reader, _time);
+        using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };
         guard.Start(minBytesPerSecond: 100, grace: TimeSpan.FromSeconds(1));
         for (int i = 0; i < 20; i++)
         {
@@ -43,7 +43,7 @@ public class BodyRateGuardTests
     [Fact]
     public void ZeroRate_DisablesTheGuard_AndStopEndsTheChecks()
     {
-        using var guard = new BodyRateGuard(_pipe.Reader, _time);
+        using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };
         guard.Start(minBytesPerSecond: 0, grace: TimeSpan.Zero);
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.False(guard.TooSlow);
@@ -57,7 +57,7 @@ public class BodyRateGuardTests
     [Fact]
     public async Task Silence_LongerThanAllowed_IsFlagged_AndThePendingReadCancelled()
     {
-        using var guard = new BodyRateGuard(_pipe.Reader, _time);
+        using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };
         guard.StartSilence(TimeSpan.FromSeconds(1));
         ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
 

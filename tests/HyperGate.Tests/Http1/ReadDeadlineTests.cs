@@ -14,7 +14,7 @@ public class ReadDeadlineTests
     [Fact]
     public async Task APassedDeadline_CancelsThePendingRead_AndSaysSo()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
 
@@ -30,7 +30,7 @@ public class ReadDeadlineTests
     [Fact]
     public void ADisarmedDeadline_NeverCancels()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         deadline.Disarm();
         ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
@@ -43,7 +43,7 @@ public class ReadDeadlineTests
     [Fact]
     public async Task ReArmedLater_TheEarlierTimerSetsItselfForTheRest()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         deadline.Disarm();
         _time.Advance(TimeSpan.FromSeconds(4));
@@ -62,7 +62,7 @@ public class ReadDeadlineTests
     [Fact]
     public async Task ReArmedShorter_FiresAtTheShorterDeadline()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         deadline.Arm(TimeSpan.FromSeconds(2));
         ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
@@ -74,7 +74,7 @@ public class ReadDeadlineTests
     [Fact]
     public void ArmingAgain_WithALaterDeadline_DoesNotMoveTheTimer()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         for (int request = 0; request < 100; request++)
         {
             deadline.Arm(Timeout);
@@ -94,7 +94,7 @@ public class ReadDeadlineTests
     [Fact]
     public void ArmingAgain_ClearsAnEarlierExpiry()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         _time.Advance(Timeout);
         Assert.True(deadline.Expired);
@@ -106,7 +106,7 @@ public class ReadDeadlineTests
     [Fact]
     public void AnInfiniteTimeout_Disarms()
     {
-        using var deadline = new ReadDeadline(_pipe.Reader, _time);
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
         deadline.Arm(Timeout);
         deadline.Arm(System.Threading.Timeout.InfiniteTimeSpan);
 
