@@ -32,4 +32,30 @@ public class ShutdownTests
         await stopping.WaitAsync(TimeSpan.FromSeconds(15));
         await gateway.Host.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Stop_AbortsWhatIsStillBusyAtTheDrainTimeout()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        TestGateway gateway = await TestGateway.StartAsync($"""
+            [server]
+            listen = ["127.0.0.1:0"]
+            drain_timeout = "1s"
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """);
+        using RawClient busy = gateway.ConnectRaw();
+        await busy.SendAsync("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+        await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+        // The upstream does not answer in time: the stop ends by aborting the client's connection, with no byte of a response.
+        await gateway.Host.StopAsync().WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.True(await busy.IsClosedAsync());
+        upstream.SlowGate.SetResult();
+        await gateway.Host.DisposeAsync();
+    }
 }

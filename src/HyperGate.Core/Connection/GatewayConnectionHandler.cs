@@ -23,13 +23,15 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
     /// <summary>Connection states waiting for their next connection.</summary>
     public int IdleStates => Volatile.Read(ref _idleCount);
 
-    /// <summary>Serves the connection until it ends. The method's state is pooled: a new connection reuses an old one's.</summary>
+    /// <summary>
+    /// Serves the connection until it ends; when <paramref name="closeRequested"/> fires (shutdown, or its address left
+    /// the config), an idle connection closes at once and a busy one after its response. The method's state is pooled:
+    /// a new connection reuses an old one's.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ServeAsync(ConnectionContext connection)
+    public async ValueTask ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
     {
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
-        CancellationToken closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested
-            ?? CancellationToken.None;
 
         DownstreamConnection downstream = Rent();
         downstream.Attach(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);

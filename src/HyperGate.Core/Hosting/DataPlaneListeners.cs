@@ -4,35 +4,31 @@ using HyperGate.Connection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace HyperGate.Hosting;
 
 /// <summary>
-/// The data plane's listen sockets. Each address is its own Kestrel server (socket transport only; Kestrel's
-/// HTTP stack is never in the request path), so a reload opens or closes one address without touching the
-/// connections of the others. <c>server.max_connections</c> is counted here, across every address.
+/// The data plane's listen sockets, on the connection transport (the event loops on Linux, Kestrel's socket transport
+/// elsewhere), each with its own accept loop, so a reload opens or closes one address without touching the
+/// connections of the others. <c>server.max_connections</c> is counted here, across every address. Accepting here
+/// rather than through a Kestrel server saves each connection Kestrel's bookkeeping (about a kilobyte in ten objects,
+/// and a hop to the thread pool); Kestrel's HTTP stack was never in the request path.
 /// </summary>
 public sealed class DataPlaneListeners : IServer
 {
     private readonly GatewayRuntime _runtime;
     private readonly IConnectionListenerFactory _transport;
-    private readonly ILoggerFactory _loggers;
-    private readonly IServiceProvider _services;
     private readonly ILogger _logger;
     private readonly GatewayConnectionHandler _handler;
     private readonly List<Task> _closing = [];
     private volatile Listener[] _listeners = [];
     private int _open;
 
-    public DataPlaneListeners(GatewayRuntime runtime, IConnectionListenerFactory transport, ILoggerFactory loggers, IServiceProvider services)
+    public DataPlaneListeners(GatewayRuntime runtime, IConnectionListenerFactory transport, ILoggerFactory loggers)
     {
         _runtime = runtime;
         _transport = transport;
-        _loggers = loggers;
-        _services = services;
         _logger = loggers.CreateLogger("HyperGate");
         _handler = new GatewayConnectionHandler(runtime);
     }
@@ -90,7 +86,7 @@ public sealed class DataPlaneListeners : IServer
                 opened.Add(listener);
                 next.Add(listener);
             }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException)
             {
                 errors.Add(new ConfigError(address.Location, $"server.listen: cannot bind {address.EndPoint}: {e.Message}",
                     "free the address or choose another port; the running listeners are unchanged"));
@@ -99,8 +95,8 @@ public sealed class DataPlaneListeners : IServer
 
         if (errors.Count > 0)
         {
-            await Task.WhenAll(opened.Select(l => l.Server.StopAsync(CancellationToken.None)));
-            opened.ForEach(l => l.Server.Dispose());
+            await Task.WhenAll(opened.Select(l => l.StopAsync(CancellationToken.None)));
+            opened.ForEach(l => l.Dispose());
             throw new ConfigException(errors);
         }
 
@@ -129,81 +125,158 @@ public sealed class DataPlaneListeners : IServer
             closing = [.. _closing];
         }
 
-        await Task.WhenAll(_listeners.Select(l => l.Server.StopAsync(cancellationToken)).Concat(closing));
+        await Task.WhenAll(_listeners.Select(l => l.StopAsync(cancellationToken)).Concat(closing));
     }
 
     public void Dispose()
     {
         foreach (Listener listener in _listeners)
         {
-            listener.Server.Dispose();
+            listener.Dispose();
         }
     }
 
     private async Task<Listener> BindAsync(ListenAddress address, CancellationToken cancellationToken)
     {
-        var options = new KestrelServerOptions { AddServerHeader = false, ApplicationServices = _services };
-        ListenOptions? bound = null;
-        options.Listen(address.EndPoint, listen =>
-        {
-            listen.Run(AcceptAsync);
-            bound = listen;
-        });
-        var server = new KestrelServer(Options.Create(options), _transport, _loggers);
+        IConnectionListener socket = await _transport.BindAsync(address.EndPoint, cancellationToken);
+        var listener = new Listener(address, socket);
+        listener.AcceptLoop = AcceptLoopAsync(listener);
+        return listener;
+    }
+
+    private async Task AcceptLoopAsync(Listener listener)
+    {
         try
         {
-            await server.StartAsync(new NoHttpApplication(), cancellationToken);
+            while (await listener.Socket.AcceptAsync() is { } connection)
+            {
+                // Runs until the connection's first wait, then the loop accepts the next one.
+                _ = ServeAsync(listener, connection);
+            }
         }
-        catch
+        catch (Exception e)
         {
-            server.Dispose();
-            throw;
+            _logger.LogCritical(e, "stopped accepting connections on {Endpoint}", listener.BoundEndPoint);
         }
-
-        return new Listener(address, server, bound!.IPEndPoint!);
     }
 
     /// <summary>
-    /// Past the cap a connection is closed as it arrives, before any byte is read. It gives its place back at once:
-    /// its close may wait for the client, and a refused connection must not hold a slot meanwhile.
+    /// Serves one connection, then closes it. Past the cap a connection is closed as it arrives, before any byte is
+    /// read. The place it takes is given back before it is closed: its close may wait for the client, and a
+    /// connection the client sees closed must no longer count.
     /// </summary>
-    private async Task AcceptAsync(ConnectionContext connection)
+    private async Task ServeAsync(Listener listener, ConnectionContext connection)
     {
-        if (Interlocked.Increment(ref _open) > _runtime.Snapshot.Config.Server.MaxConnections)
-        {
-            Interlocked.Decrement(ref _open);
-            await connection.DisposeAsync();
-            return;
-        }
-
+        listener.ConnectionStarted();
         try
         {
-            await _handler.ServeAsync(connection);
+            try
+            {
+                if (Interlocked.Increment(ref _open) <= _runtime.Snapshot.Config.Server.MaxConnections)
+                {
+                    using CancellationTokenRegistration abort = listener.Aborting.UnsafeRegister(static c => ((ConnectionContext)c!).Abort(), connection);
+                    await _handler.ServeAsync(connection, listener.Closing);
+                }
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "unhandled error serving a connection from {Peer}", connection.RemoteEndPoint);
+            }
+            finally
+            {
+                // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
+                int open = Interlocked.Decrement(ref _open);
+                ConnectionEnded?.Invoke(open);
+            }
+
+            await connection.DisposeAsync();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "closing a connection from {Peer} failed", connection.RemoteEndPoint);
         }
         finally
         {
-            // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
-            int open = Interlocked.Decrement(ref _open);
-            ConnectionEnded?.Invoke(open);
+            listener.ConnectionEnded();
         }
     }
 
     private static async Task CloseAsync(Listener listener, TimeSpan drainTimeout)
     {
         using var drain = new CancellationTokenSource(drainTimeout);
-        await listener.Server.StopAsync(drain.Token);
-        listener.Server.Dispose();
+        await listener.StopAsync(drain.Token);
+        listener.Dispose();
     }
 
-    private sealed record Listener(ListenAddress Address, KestrelServer Server, IPEndPoint BoundEndPoint);
-
-    /// <summary>Every listener hands its connections to the gateway's handler, so Kestrel never runs an HTTP application.</summary>
-    private sealed class NoHttpApplication : IHttpApplication<object>
+    /// <summary>
+    /// A bound address and the connections it accepted. Stopping it closes the socket first, then asks its connections
+    /// to close (idle ones at once, busy ones after their response), and aborts the ones still open at the drain timeout.
+    /// </summary>
+    private sealed class Listener(ListenAddress address, IConnectionListener socket) : IDisposable
     {
-        public object CreateContext(IFeatureCollection contextFeatures) => throw new NotSupportedException();
+        private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(1);
+        private readonly CancellationTokenSource _closing = new();
+        private readonly CancellationTokenSource _aborting = new();
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _open;
+        private int _stopping;
 
-        public Task ProcessRequestAsync(object context) => throw new NotSupportedException();
+        public ListenAddress Address { get; } = address;
 
-        public void DisposeContext(object context, Exception? exception) => throw new NotSupportedException();
+        public IConnectionListener Socket { get; } = socket;
+
+        public IPEndPoint BoundEndPoint { get; } = (IPEndPoint)socket.EndPoint;
+
+        public Task AcceptLoop { get; set; } = Task.CompletedTask;
+
+        /// <summary>Cancelled when the connections are asked to close.</summary>
+        public CancellationToken Closing => _closing.Token;
+
+        /// <summary>Cancelled when the connections still open at the drain timeout are to be aborted.</summary>
+        public CancellationToken Aborting => _aborting.Token;
+
+        public void ConnectionStarted() => Interlocked.Increment(ref _open);
+
+        public void ConnectionEnded()
+        {
+            // Both this and StopAsync change one counter and then read the other's with full fences: one of them sees the last connection gone.
+            if (Interlocked.Decrement(ref _open) == 0 && Volatile.Read(ref _stopping) == 1)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        public async Task StopAsync(CancellationToken drainTimeout)
+        {
+            if (Interlocked.Exchange(ref _stopping, 1) == 0)
+            {
+                await Socket.UnbindAsync();
+                await AcceptLoop;
+                _closing.Cancel();
+                if (Volatile.Read(ref _open) == 0)
+                {
+                    _drained.TrySetResult();
+                }
+            }
+
+            try
+            {
+                await _drained.Task.WaitAsync(drainTimeout);
+            }
+            catch (OperationCanceledException)
+            {
+                // An aborted connection ends at its next wait; one waiting on its upstream ends when that answers or
+                // times out, and the stop does not wait for it.
+                _aborting.Cancel();
+                await Task.WhenAny(_drained.Task, Task.Delay(AbortGrace));
+            }
+        }
+
+        public void Dispose()
+        {
+            Socket.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _closing.Dispose();
+            _aborting.Dispose();
+        }
     }
 }
