@@ -69,8 +69,8 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, RetainingBlockPoolFactory>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
 
-        // The server is ours: one Kestrel listener per address, on the event-loop transport where it is supported
-        // (Linux), on Kestrel's socket transport elsewhere.
+        // The server is ours: an accept loop per address, on the event-loop transport where it is supported (Linux),
+        // on Kestrel's socket transport elsewhere.
         if (EventLoopTransport.Shared is { } eventLoops)
         {
             builder.Services.AddSingleton<IConnectionListenerFactory>(eventLoops);

@@ -6,8 +6,9 @@ namespace HyperGate.Transport;
 
 /// <summary>
 /// The connection is its own feature collection, as Kestrel's transports are: the features it implements are answered
-/// by type without being stored, and the few others set on it (Kestrel's connection features, TLS's) go in a small
-/// array searched in order. A <see cref="FeatureCollection"/> cost about a kilobyte of dictionary per connection.
+/// by type without being stored, and features set on it by its user go in a small array searched in order, created
+/// by the first one set (the gateway's listeners set none). A <see cref="FeatureCollection"/> cost about a kilobyte
+/// of dictionary per connection.
 /// </summary>
 internal sealed partial class EventLoopConnection : IFeatureCollection
 {
@@ -17,7 +18,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
         typeof(IMemoryPoolFeature), typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature),
     ];
 
-    private KeyValuePair<Type, object?>[] _setFeatures = new KeyValuePair<Type, object?>[4];
+    private KeyValuePair<Type, object?>[]? _setFeatures;
     private int _setFeatureCount;
     private int _featureRevision;
 
@@ -45,7 +46,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
     private object? GetFeature(Type type)
     {
         int index = IndexOfSetFeature(type);
-        return index >= 0 ? _setFeatures[index].Value : Array.IndexOf(s_ownFeatures, type) >= 0 ? this : null;
+        return index >= 0 ? _setFeatures![index].Value : Array.IndexOf(s_ownFeatures, type) >= 0 ? this : null;
     }
 
     private void SetFeature(Type type, object? instance)
@@ -53,6 +54,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
         int index = IndexOfSetFeature(type);
         if (index < 0)
         {
+            _setFeatures ??= new KeyValuePair<Type, object?>[4];
             if (_setFeatureCount == _setFeatures.Length)
             {
                 Array.Resize(ref _setFeatures, _setFeatures.Length * 2);
@@ -61,7 +63,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
             index = _setFeatureCount++;
         }
 
-        _setFeatures[index] = new KeyValuePair<Type, object?>(type, instance);
+        _setFeatures![index] = new KeyValuePair<Type, object?>(type, instance);
         _featureRevision++;
     }
 
@@ -69,7 +71,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
     {
         for (int i = 0; i < _setFeatureCount; i++)
         {
-            if (_setFeatures[i].Key == type)
+            if (_setFeatures![i].Key == type)
             {
                 return i;
             }
@@ -82,7 +84,7 @@ internal sealed partial class EventLoopConnection : IFeatureCollection
     {
         for (int i = 0; i < _setFeatureCount; i++)
         {
-            if (_setFeatures[i].Value is { } value)
+            if (_setFeatures![i].Value is { } value)
             {
                 yield return new KeyValuePair<Type, object>(_setFeatures[i].Key, value);
             }
