@@ -16,8 +16,8 @@ namespace HyperGate.Connection;
 /// The request loop of one downstream connection: parse a head, route it, forward it or answer it, repeat.
 /// Pipelined requests already buffered are answered in order and their responses flushed together.
 /// Both waits of an exchange (for the next request, and for the upstream's answer) are awaited directly in
-/// <see cref="RunAsync"/>, whose state machine lives as long as the connection (and is then reused by a later one): in
-/// steady state a proxied request allocates nothing.
+/// <see cref="RunAsync"/>, whose state machine lives as long as the connection (its builder may hand it to a later one):
+/// in steady state a proxied request allocates nothing.
 /// </summary>
 internal sealed class DownstreamConnection : IDisposable
 {

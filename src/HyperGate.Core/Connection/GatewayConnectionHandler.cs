@@ -8,9 +8,9 @@ using Microsoft.AspNetCore.Connections.Features;
 namespace HyperGate.Connection;
 
 /// <summary>
-/// Kestrel hands every accepted downstream connection here; from now on the bytes are ours. The state that serves a
-/// connection (its exchange, request head buffers, forwarder, timers: about 2 KB in a dozen objects) is kept when
-/// the connection ends and serves a later one, so a new connection does not allocate it again.
+/// The listeners hand every accepted downstream connection here; from now on the bytes are ours. The state that
+/// serves a connection (its exchange, request head buffers, forwarder, timers: about 2 KB in a dozen objects) is kept
+/// when the connection ends and serves a later one, so a new connection does not allocate it again.
 /// </summary>
 public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
 {

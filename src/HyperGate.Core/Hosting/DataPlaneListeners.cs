@@ -239,7 +239,8 @@ public sealed class DataPlaneListeners : IServer
 
         public void ConnectionEnded()
         {
-            // Both this and StopAsync change one counter and then read the other's with full fences: one of them sees the last connection gone.
+            // This and StopAsync each change one counter, then read the other's, with full fences between: one of
+            // them sees the last connection gone.
             if (Interlocked.Decrement(ref _open) == 0 && Volatile.Read(ref _stopping) == 1)
             {
                 _drained.TrySetResult();
