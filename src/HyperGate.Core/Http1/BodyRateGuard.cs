@@ -7,13 +7,14 @@ namespace HyperGate.Http1;
 /// minimum average data rate after a grace period (request bodies from clients), or a longest silence
 /// between bytes (response bodies from upstreams). A check every quarter second compares what was received;
 /// when the body falls behind, it cancels the pending read and the copy ends with
-/// <see cref="BodyCopyResult.SourceTooSlow"/>. One guard (and one timer) per connection, re-armed per body.
+/// <see cref="BodyCopyResult.SourceTooSlow"/>. One guard per connection, re-armed per body; its timer is created
+/// by the first body it watches.
 /// </summary>
 public sealed class BodyRateGuard : IDisposable
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly TimeProvider _timeProvider;
-    private readonly ITimer _timer;
+    private ITimer? _timer;
     private long _received;
     private long _startTimestamp;
     private long _minBytesPerSecond;
@@ -24,11 +25,7 @@ public sealed class BodyRateGuard : IDisposable
     private volatile bool _active;
     private volatile bool _tooSlow;
 
-    public BodyRateGuard(TimeProvider timeProvider)
-    {
-        _timeProvider = timeProvider;
-        _timer = timeProvider.CreateTimer(static state => ((BodyRateGuard)state!).Check(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-    }
+    public BodyRateGuard(TimeProvider timeProvider) => _timeProvider = timeProvider;
 
     /// <summary>The reader of the body, whose pending read is cancelled when the body falls behind; set before a start.</summary>
     public PipeReader Source { get; set; } = null!;
@@ -65,6 +62,8 @@ public sealed class BodyRateGuard : IDisposable
         _receivedAtLastCheck = 0;
         _startTimestamp = _silentSinceTimestamp = _timeProvider.GetTimestamp();
         _active = true;
+        // Created by the first body watched: most connections never need it (a response that comes with its head).
+        _timer ??= _timeProvider.CreateTimer(static state => ((BodyRateGuard)state!).Check(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _timer.Change(CheckInterval, CheckInterval);
     }
 
@@ -76,7 +75,7 @@ public sealed class BodyRateGuard : IDisposable
     public void Stop()
     {
         _active = false;
-        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     private void Check()
@@ -112,5 +111,5 @@ public sealed class BodyRateGuard : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _timer?.Dispose();
 }
