@@ -10,15 +10,7 @@ public class ConnectionReuseTests
     public async Task TheNextConnection_ReusesTheState_WithItsOwnClientAddressAndNothingOfThePreviousRequest()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
-        await using TestGateway gateway = await TestGateway.StartAsync($"""
-            [server]
-            listen = ["127.0.0.1:0"]
-            [upstreams.backend]
-            targets = ["{upstream.Address}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address);
         var handler = gateway.Host.Listeners.Handler;
 
         using (RawClient first = RawClient.Connect(gateway.EndPoint, IPAddress.Parse("127.0.0.2")))

@@ -53,16 +53,7 @@ public class ServerLimitTests
     public async Task ClosedConnections_GiveTheirPlaceBack_WithNoOneWatchingTheCount()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
-        await using TestGateway gateway = await TestGateway.StartAsync($"""
-            [server]
-            listen = ["127.0.0.1:0"]
-            max_connections = 1
-            [upstreams.backend]
-            targets = ["{upstream.Address}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
+        await using TestGateway gateway = await TestGateway.StartForAsync(upstream.Address, limits: "[server]\nlisten = [\"127.0.0.1:0\"]\nmax_connections = 1");
 
         // The gateway closes each connection only after it has stopped counting it, so the client seeing the
         // close is the event to wait for: every next connection must be served, not refused at the cap.

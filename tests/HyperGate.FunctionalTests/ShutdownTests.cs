@@ -37,16 +37,7 @@ public class ShutdownTests
     public async Task Stop_AbortsWhatIsStillBusyAtTheDrainTimeout()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
-        TestGateway gateway = await TestGateway.StartAsync($"""
-            [server]
-            listen = ["127.0.0.1:0"]
-            drain_timeout = "1s"
-            [upstreams.backend]
-            targets = ["{upstream.Address}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
+        TestGateway gateway = await TestGateway.StartForAsync(upstream.Address, limits: "[server]\nlisten = [\"127.0.0.1:0\"]\ndrain_timeout = \"1s\"");
         using RawClient busy = gateway.ConnectRaw();
         await busy.SendAsync("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
         await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(15));
