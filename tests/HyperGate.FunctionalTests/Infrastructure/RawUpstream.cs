@@ -45,8 +45,9 @@ public sealed class RawUpstream : IAsyncDisposable
                 _ = ServeAsync(client);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
+            // Stopping: the listener may be stopped between two accepts, which throws "not listening" rather than a cancellation.
         }
     }
 
