@@ -44,20 +44,17 @@ public sealed class TestDnsServer : IDisposable
 
     private async Task ServeAsync()
     {
-        while (!_stop.IsCancellationRequested)
+        try
         {
-            UdpReceiveResult query;
-            try
+            while (true)
             {
-                query = await _socket.ReceiveAsync(_stop.Token);
+                UdpReceiveResult query = await _socket.ReceiveAsync(_stop.Token);
+                await _socket.SendAsync(Answer(query.Buffer), query.RemoteEndPoint);
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            byte[] response = Answer(query.Buffer);
-            await _socket.SendAsync(response, query.RemoteEndPoint);
+        }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+            // Stopping: the socket may be disposed between a query and its answer.
         }
     }
 
