@@ -144,21 +144,58 @@ public sealed class DataPlaneListeners : IServer
         return listener;
     }
 
+    /// <summary>
+    /// Accepts until the listener is unbound. When accepting fails (out of file descriptors or kernel memory, which
+    /// only closing connections cures), it waits before trying again, doubling the wait up to a second, as nginx and
+    /// HAProxy do: retrying at once would take a core and starve the connections whose closing would cure it.
+    /// </summary>
     private async Task AcceptLoopAsync(Listener listener)
     {
-        try
+        int failures = 0;
+        while (true)
         {
-            while (await listener.Socket.AcceptAsync() is { } connection)
+            ConnectionContext? connection;
+            try
             {
-                // Runs until the connection's first wait, then the loop accepts the next one.
-                _ = ServeAsync(listener, connection);
+                connection = await listener.Socket.AcceptAsync();
             }
-        }
-        catch (Exception e)
-        {
-            _logger.LogCritical(e, "stopped accepting connections on {Endpoint}", listener.BoundEndPoint);
+            catch (Exception e)
+            {
+                if (failures++ == 0)
+                {
+                    _logger.LogError(e, "accepting on {Endpoint} failed; retrying with back-off", listener.BoundEndPoint);
+                }
+
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay(failures), _runtime.TimeProvider, listener.Unbinding);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (connection is null)
+            {
+                return;
+            }
+
+            if (failures > 0)
+            {
+                _logger.LogInformation("accepting on {Endpoint} again after {Failures} failed attempts", listener.BoundEndPoint, failures);
+                failures = 0;
+            }
+
+            // Runs until the connection's first wait, then the loop accepts the next one.
+            _ = ServeAsync(listener, connection);
         }
     }
+
+    /// <summary>10 ms after the first failure, doubling to at most a second.</summary>
+    private static TimeSpan AcceptRetryDelay(int failures) => TimeSpan.FromMilliseconds(Math.Min(10 << Math.Min(failures - 1, 7), 1000));
 
     /// <summary>
     /// Serves one connection, then closes it. Past the cap a connection is closed as it arrives, before any byte is
@@ -215,6 +252,7 @@ public sealed class DataPlaneListeners : IServer
     private sealed class Listener(ListenAddress address, IConnectionListener socket) : IDisposable
     {
         private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(1);
+        private readonly CancellationTokenSource _unbinding = new();
         private readonly CancellationTokenSource _closing = new();
         private readonly CancellationTokenSource _aborting = new();
         private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -228,6 +266,9 @@ public sealed class DataPlaneListeners : IServer
         public IPEndPoint BoundEndPoint { get; } = (IPEndPoint)socket.EndPoint;
 
         public Task AcceptLoop { get; set; } = Task.CompletedTask;
+
+        /// <summary>Cancelled when the address stops accepting.</summary>
+        public CancellationToken Unbinding => _unbinding.Token;
 
         /// <summary>Cancelled when the connections are asked to close.</summary>
         public CancellationToken Closing => _closing.Token;
@@ -251,6 +292,7 @@ public sealed class DataPlaneListeners : IServer
         {
             if (Interlocked.Exchange(ref _stopping, 1) == 0)
             {
+                _unbinding.Cancel();
                 await Socket.UnbindAsync();
                 await AcceptLoop;
                 _closing.Cancel();
@@ -276,6 +318,7 @@ public sealed class DataPlaneListeners : IServer
         public void Dispose()
         {
             Socket.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _unbinding.Dispose();
             _closing.Dispose();
             _aborting.Dispose();
         }

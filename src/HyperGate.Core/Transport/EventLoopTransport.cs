@@ -73,9 +73,10 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
                 {
                     return null;
                 }
-                catch (SocketException)
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
                 {
-                    // The client gave up before it was accepted (a reset in the backlog): accept the next one.
+                    // The client gave up before it was accepted (a reset in the backlog): accept the next one. Other
+                    // errors (out of file descriptors) go to the accept loop, which backs off.
                     continue;
                 }
 
