@@ -17,16 +17,18 @@ public sealed class ConnectionPool
     private readonly ConcurrentQueue<UpstreamConnection> _idle = new();
     private readonly IUpstreamConnector _connector;
     private readonly TimeProvider _timeProvider;
+    private readonly UpstreamConnectionStates _states;
     private int _idleCount;
     private int _activeCount;
     private volatile bool _retired;
 
-    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, IUpstreamConnector connector, TimeProvider timeProvider)
+    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, IUpstreamConnector connector, TimeProvider timeProvider, UpstreamConnectionStates states)
     {
         EndPoint = endPoint;
         Settings = settings;
         _connector = connector;
         _timeProvider = timeProvider;
+        _states = states;
     }
 
     public EndPoint EndPoint { get; }
@@ -81,7 +83,7 @@ public sealed class ConnectionPool
         }
 
         Interlocked.Increment(ref _activeCount);
-        return new UpstreamConnection(context, this, _timeProvider);
+        return new UpstreamConnection(context, this, _states);
     }
 
     /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>

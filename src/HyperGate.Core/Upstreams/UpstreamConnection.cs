@@ -8,14 +8,17 @@ namespace HyperGate.Upstreams;
 public sealed class UpstreamConnection : IAsyncDisposable
 {
     private readonly ConnectionContext _context;
-    private readonly ReadDeadline _responseDeadline;
+    private readonly UpstreamConnectionState _state;
+    private readonly UpstreamConnectionStates _states;
+    private int _disposed;
 
-    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, TimeProvider timeProvider)
+    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, UpstreamConnectionStates states)
     {
         _context = context;
         Pool = pool;
-        _responseDeadline = new ReadDeadline(timeProvider) { Input = context.Transport.Input };
-        BodyGuard = new BodyRateGuard(timeProvider) { Source = context.Transport.Input };
+        _states = states;
+        _state = states.Rent();
+        _state.Attach(context.Transport.Input);
     }
 
     public PipeReader Input => _context.Transport.Input;
@@ -24,11 +27,11 @@ public sealed class UpstreamConnection : IAsyncDisposable
 
     public ConnectionPool Pool { get; }
 
-    /// <summary>Reused for every response read on this connection.</summary>
-    public ResponseHead ResponseHead { get; } = new();
+    /// <summary>Reused for every response read on this connection (and on later connections).</summary>
+    public ResponseHead ResponseHead => _state.ResponseHead;
 
     /// <summary>Watches response bodies for an upstream that goes silent mid-body.</summary>
-    public BodyRateGuard BodyGuard { get; }
+    public BodyRateGuard BodyGuard => _state.BodyGuard;
 
     /// <summary>How many exchanges this connection carried before the current one.</summary>
     public int CompletedExchanges { get; internal set; }
@@ -36,15 +39,15 @@ public sealed class UpstreamConnection : IAsyncDisposable
     internal long IdleSinceTimestamp { get; set; }
 
     /// <summary>True when the armed timeout fired; the pending read on <see cref="Input"/> was cancelled.</summary>
-    public bool TimedOut => _responseDeadline.Expired;
+    public bool TimedOut => _state.ResponseDeadline.Expired;
 
     /// <summary>
     /// Arms (or re-arms) the response timeout. It cancels the pending read rather than a token, and the deadline
     /// lives as long as the connection, so arming it costs no allocation.
     /// </summary>
-    public void ArmTimeout(TimeSpan timeout) => _responseDeadline.Arm(timeout);
+    public void ArmTimeout(TimeSpan timeout) => _state.ResponseDeadline.Arm(timeout);
 
-    public void DisarmTimeout() => _responseDeadline.Disarm();
+    public void DisarmTimeout() => _state.ResponseDeadline.Disarm();
 
     /// <summary>Breaks the connection at once: pending reads and writes on it complete.</summary>
     public void Abort() => _context.Abort();
@@ -65,11 +68,15 @@ public sealed class UpstreamConnection : IAsyncDisposable
         return usable;
     }
 
+    /// <summary>Closes the connection; its state serves a later one (once: a second dispose does nothing).</summary>
     public async ValueTask DisposeAsync()
     {
-        _responseDeadline.Dispose();
-        BodyGuard.Dispose();
-        ResponseHead.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _states.Return(_state);
         _context.Abort();
         await _context.DisposeAsync();
     }

@@ -23,6 +23,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     private readonly ConcurrentDictionary<string, UpstreamAdmission> _admissions = new(StringComparer.Ordinal);
     private readonly IUpstreamConnector _connector;
     private readonly TimeProvider _timeProvider;
+    private readonly UpstreamConnectionStates _connectionStates;
     private readonly ITimer _tick;
     private readonly ILogger _logger;
     private readonly Dictionary<Destination, ActiveHealthCheck> _checks = [];
@@ -34,6 +35,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
     public UpstreamConnectionManager(TimeProvider timeProvider, ILogger? logger = null)
     {
         _timeProvider = timeProvider;
+        _connectionStates = new UpstreamConnectionStates(timeProvider);
         _logger = logger ?? NullLogger.Instance;
 
         _connector = (IUpstreamConnector?)EventLoopTransport.Shared ?? new SocketsUpstreamConnector();
@@ -53,7 +55,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
-        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connector, _timeProvider));
+        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connector, _timeProvider, _connectionStates));
 
     /// <summary>Upstream <paramref name="upstream"/>'s breaker: the running one (with its state) while the settings stay the same.</summary>
     public CircuitBreaker GetOrCreateBreaker(string upstream, CircuitBreakerSettings settings) =>
@@ -356,6 +358,7 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
             pool.Clear();
         }
 
+        _connectionStates.Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using HyperGate.Http1;
 using HyperGate.Upstreams;
 using Microsoft.Extensions.Time.Testing;
 
@@ -61,6 +62,32 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         await _pool.ReturnAsync(first, reusable: false);
         Assert.Equal((0, 0), (_pool.IdleCount, _pool.ActiveCount));
         Assert.NotSame(first, await RentAsync());
+    }
+
+    [Fact]
+    public async Task AClosedConnectionsState_ServesTheNextConnectionOnly_WithTheOldTimeoutDisarmed()
+    {
+        UpstreamConnection first = await RentAsync();
+        first.ArmTimeout(TimeSpan.FromSeconds(5));
+        ResponseHead head = first.ResponseHead;
+        await _pool.ReturnAsync(first, reusable: false);
+        await first.DisposeAsync();
+
+        UpstreamConnection second = await RentAsync();
+        ValueTask<ReadResult> read = second.Input.ReadAsync();
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.False(read.IsCompleted);
+        second.ArmTimeout(TimeSpan.FromSeconds(1));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        ReadResult result = await read.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        UpstreamConnection third = await RentAsync();
+
+        Assert.NotSame(first, second);
+        Assert.Same(head, second.ResponseHead);
+        Assert.True(result.IsCanceled);
+        Assert.True(second.TimedOut);
+        Assert.NotSame(head, third.ResponseHead);
     }
 
     [Fact]
