@@ -39,14 +39,16 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private readonly Pipe _input;
     private readonly SocketOutput _output;
     private readonly long _id;
-    private readonly Action _resumeReceive;
-    private readonly CancellationTokenSource _closedSource = new();
+    private Action? _resumeReceive;
+    private CancellationTokenSource? _closedSource;
+    private CancellationToken? _closedToken;
     private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ManualResetValueTaskSourceCore<bool> _writable;
     private int _writeState;
     private int _disposing;
     private ValueTask<FlushResult> _pendingFlush;
     private ConnectionAbortedException? _abortReason;
+    private volatile bool _aborted;
     private string? _connectionId;
     private IDictionary<object, object?>? _items;
 
@@ -70,8 +72,6 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _input = new Pipe(loop.ReceiveOptions);
         _output = new SocketOutput(this, _fd, loop.Pool);
         Transport = new DuplexPipe(_input.Reader, _output);
-        _resumeReceive = ResumeReceive;
-        ConnectionClosed = _closedSource.Token;
 
         socket.NoDelay = true;
         LinuxSockets.SetNonBlocking(_fd);
@@ -94,7 +94,34 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
 
     public override IDuplexPipe Transport { get; set; }
 
-    public override CancellationToken ConnectionClosed { get; set; }
+    /// <summary>Made when first asked for: nothing in the gateway watches it, so most connections never make it.</summary>
+    public override CancellationToken ConnectionClosed
+    {
+        get
+        {
+            if (_closedToken is { } set)
+            {
+                return set;
+            }
+
+            CancellationTokenSource? source = Volatile.Read(ref _closedSource);
+            if (source is null)
+            {
+                var created = new CancellationTokenSource();
+                source = Interlocked.CompareExchange(ref _closedSource, created, null) ?? created;
+
+                // Closed before anyone asked: DisposeAsync found no source to cancel.
+                if (_closedOnLoop.Task.IsCompleted)
+                {
+                    source.Cancel();
+                }
+            }
+
+            return source.Token;
+        }
+
+        set => _closedToken = value;
+    }
 
     public override EndPoint? LocalEndPoint { get; set; }
 
@@ -161,14 +188,20 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        Abort();
+    }
 
-        // A flush waiting for room wakes up to a failed send; the receive side completes on the loop (the
-        // input pipe's writer is the loop's).
+    /// <summary>
+    /// A flush waiting for room wakes up to a failed send; the receive side completes on the loop (the input pipe's
+    /// writer is the loop's), with the reason made only if the input may still be read: a connection aborted as it
+    /// is disposed (an upstream connection closing) makes none.
+    /// </summary>
+    public override void Abort()
+    {
+        _aborted = true;
         Shutdown();
         _loop.Schedule(s_abortReceive, this);
     }
-
-    public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted."));
 
     /// <summary>Ends the connection once sending is done; the socket is closed on the loop, which owns its events.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -183,7 +216,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
             Shutdown();
             _loop.Schedule(s_close, this);
             await _closedOnLoop.Task;
-            _closedSource.Cancel();
+            Volatile.Read(ref _closedSource)?.Cancel();
         }
 
         await _closedOnLoop.Task;
@@ -219,7 +252,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
                 {
                     _receivePaused = true;
                     _pendingFlush = flush;
-                    flush.GetAwaiter().UnsafeOnCompleted(_resumeReceive);
+
+                    // Made at the first pause: most connections never fill their pipe.
+                    flush.GetAwaiter().UnsafeOnCompleted(_resumeReceive ??= ResumeReceive);
                 }
                 else if (flush.Result.IsCompleted)
                 {
@@ -267,7 +302,13 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         }
 
         _receiveDone = true;
-        _input.Writer.Complete(_abortReason ?? error);
+        Exception? reason = _abortReason ?? error;
+        if (reason is null && _aborted && Volatile.Read(ref _disposing) == 0)
+        {
+            reason = new ConnectionAbortedException("The connection was aborted.");
+        }
+
+        _input.Writer.Complete(reason);
     }
 
     /// <summary>

@@ -163,6 +163,33 @@ public sealed class EventLoopTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task AbortWithoutAReason_StillFailsAPendingRead_AsAborted()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        ValueTask<ReadResult> pending = connection.Transport.Input.ReadAsync();
+
+        connection.Abort();
+
+        await Assert.ThrowsAsync<ConnectionAbortedException>(async () => await pending.AsTask().WaitAsync(Patience));
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    [Fact]
+    public async Task ConnectionClosed_FiresOnDispose_WhetherAskedForBeforeOrAfter()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        CancellationToken before = connection.ConnectionClosed;
+        Assert.False(before.IsCancellationRequested);
+
+        await connection.DisposeAsync();
+
+        Assert.True(before.IsCancellationRequested);
+        Assert.True(connection.ConnectionClosed.IsCancellationRequested);
+        peer.Dispose();
+    }
+
+    [Fact]
     public async Task Dispose_ClosesTheSocket_SoThePeerSeesTheEnd()
     {
         (ConnectionContext connection, Socket peer) = await ConnectAsync();
