@@ -136,36 +136,48 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _loop.Register(this, _fd);
     }
 
-    /// <summary>Connects without blocking: the loop reports the socket writable when the handshake is done.</summary>
-    internal async ValueTask ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects without blocking: the loop reports the socket writable when the handshake is done. Returns the
+    /// connection, or closes it and throws.
+    /// </summary>
+    internal async ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
     {
-        SocketAddress address = endPoint.Serialize();
-        int error = LinuxSockets.Connect(_fd, address.Buffer.Span[..address.Size]);
-
-        // Registered once the connect is under way: a socket not yet connecting reports itself hung up.
-        _loop.Register(this, _fd);
-        if (error == LinuxSockets.EINPROGRESS)
+        try
         {
-            using (cancellationToken.UnsafeRegister(static state => ((EventLoopConnection)state!).SignalWritable(), this))
+            SocketAddress address = endPoint.Serialize();
+            int error = LinuxSockets.Connect(_fd, address.Buffer.Span[..address.Size]);
+
+            // Registered once the connect is under way: a socket not yet connecting reports itself hung up.
+            _loop.Register(this, _fd);
+            if (error == LinuxSockets.EINPROGRESS)
             {
-                await WaitWritableAsync();
+                using (cancellationToken.UnsafeRegister(static state => ((EventLoopConnection)state!).SignalWritable(), this))
+                {
+                    await WaitWritableAsync();
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                error = LinuxSockets.PendingError(_fd);
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            error = LinuxSockets.PendingError(_fd);
-        }
+            if (error != 0)
+            {
+                throw new SocketException((int)LinuxSockets.ToSocketError(error));
+            }
 
-        if (error != 0)
+            LocalEndPoint = _socket.LocalEndPoint;
+            RemoteEndPoint = _socket.RemoteEndPoint;
+        }
+        catch
         {
-            throw new SocketException((int)LinuxSockets.ToSocketError(error));
+            await DisposeAsync();
+            throw;
         }
-
-        LocalEndPoint = _socket.LocalEndPoint;
-        RemoteEndPoint = _socket.RemoteEndPoint;
 
         // Reading starts now; whatever arrived while connecting (a close, say) is looked for once on the loop.
         _started = true;
         _loop.Schedule(s_startReceive, this);
+        return this;
     }
 
     /// <summary>Called by the loop with the socket's ready mask.</summary>

@@ -34,22 +34,12 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
         return ValueTask.FromResult<IConnectionListener>(new Listener(listenSocket, this));
     }
 
-    public async ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
+    public ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
     {
         var socket = endPoint is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        var connection = new EventLoopConnection(socket, EventLoop.Current ?? NextLoop());
-        try
-        {
-            await connection.ConnectAsync(endPoint, cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
+        return new EventLoopConnection(socket, EventLoop.Current ?? NextLoop()).ConnectAsync(endPoint, cancellationToken);
     }
 
     private EventLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];

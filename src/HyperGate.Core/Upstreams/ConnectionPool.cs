@@ -64,14 +64,18 @@ public sealed class ConnectionPool
     }
 
     /// <summary>Opens a new connection, bypassing idle ones (used to retry after a reused connection failed).</summary>
+    /// <remarks>The connection's state (its connect timeout among it) is a closed connection's, when one is kept.</remarks>
     public async ValueTask<UpstreamConnection> ConnectAsync(CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Settings.ConnectTimeout);
-        ConnectionContext context;
+        UpstreamConnectionState state = _states.Rent();
+        CancellationTokenRegistration caller = cancellationToken.UnsafeRegister(static s => ((UpstreamConnectionState)s!).CancelConnect(), state);
+        UpstreamConnection? connection = null;
         try
         {
-            context = await _connector.ConnectAsync(EndPoint, timeout.Token);
+            ConnectionContext context = await _connector.ConnectAsync(EndPoint, state.StartConnect(Settings.ConnectTimeout));
+            Interlocked.Increment(ref _activeCount);
+            connection = new UpstreamConnection(context, this, state, _states);
+            return connection;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -81,9 +85,15 @@ public sealed class ConnectionPool
         {
             throw new UpstreamException(RejectionReason.UpstreamConnectFailed, $"connecting to {EndPoint} failed: {e.SocketErrorCode}");
         }
-
-        Interlocked.Increment(ref _activeCount);
-        return new UpstreamConnection(context, this, _states);
+        finally
+        {
+            caller.Dispose();
+            state.EndConnect();
+            if (connection is null)
+            {
+                _states.Return(state);
+            }
+        }
     }
 
     /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>

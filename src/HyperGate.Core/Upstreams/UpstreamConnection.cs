@@ -12,13 +12,13 @@ public sealed class UpstreamConnection : IAsyncDisposable
     private readonly UpstreamConnectionStates _states;
     private int _disposed;
 
-    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, UpstreamConnectionStates states)
+    internal UpstreamConnection(ConnectionContext context, ConnectionPool pool, UpstreamConnectionState state, UpstreamConnectionStates states)
     {
         _context = context;
         Pool = pool;
+        _state = state;
         _states = states;
-        _state = states.Rent();
-        _state.Attach(context.Transport.Input);
+        state.Attach(context.Transport.Input);
     }
 
     public PipeReader Input => _context.Transport.Input;
