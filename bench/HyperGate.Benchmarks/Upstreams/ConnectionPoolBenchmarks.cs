@@ -24,7 +24,7 @@ public class ConnectionPoolBenchmarks
 
         // One warm connection, so the benchmark measures the pool rather than connect().
         UpstreamConnection connection = _pool.RentAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        _pool.ReturnAsync(connection, reusable: true).AsTask().GetAwaiter().GetResult();
+        _pool.Return(connection, reusable: true);
     }
 
     [GlobalCleanup]
@@ -39,7 +39,7 @@ public class ConnectionPoolBenchmarks
     {
         UpstreamConnection connection = _pool.RentAsync(CancellationToken.None).GetAwaiter().GetResult();
         int exchanges = connection.CompletedExchanges;
-        _pool.ReturnAsync(connection, reusable: true).GetAwaiter().GetResult();
+        _pool.Return(connection, reusable: true);
         return exchanges;
     }
 }

@@ -408,7 +408,7 @@ public sealed class HttpForwarder : IDisposable
         UpstreamConnection upstream = _upstream!;
         upstream.DisarmTimeout();
         BodyCopyResult body = await CompleteRequestBodyAsync(upstream);
-        await upstream.Pool.ReturnAsync(upstream, reusable: false);
+        upstream.Pool.Return(upstream, reusable: false);
         if (step == ResponseHeadStep.Retry)
         {
             await PrepareRetryAsync();
@@ -505,7 +505,7 @@ public sealed class HttpForwarder : IDisposable
         bool reusable = responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
             && framing != BodyFraming.UntilClose && !response.ConnectionClose
             && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
-        await upstream.Pool.ReturnAsync(upstream, reusable);
+        upstream.Pool.Return(upstream, reusable);
         return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
     }
 
@@ -536,7 +536,7 @@ public sealed class HttpForwarder : IDisposable
         upstream.Abort();
         _exchange.Input.CancelPendingRead();
         await Task.WhenAll(upstreamToDownstream, downstreamToUpstream);
-        await upstream.Pool.ReturnAsync(upstream, reusable: false);
+        upstream.Pool.Return(upstream, reusable: false);
         return false;
     }
 

@@ -116,7 +116,7 @@ public sealed class RequestMirror : IAsyncDisposable
             connection.DisarmTimeout();
 
             // The answer's body is not wanted: the connection goes rather than being drained.
-            await connection.Pool.ReturnAsync(connection, reusable: false);
+            connection.Pool.Return(connection, reusable: false);
         }
     }
 

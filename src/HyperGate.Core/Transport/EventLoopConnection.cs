@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -215,23 +214,46 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _loop.Schedule(s_abortReceive, this);
     }
 
-    /// <summary>Ends the connection once sending is done; the socket is closed on the loop, which owns its events.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public override async ValueTask DisposeAsync()
+    /// <summary>
+    /// Ends the connection once sending is done; the socket is closed on the loop, which owns its events. Completes
+    /// when it is closed; no state machine unless the socket has to take what is left to send first.
+    /// </summary>
+    public override ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposing, 1) == 0)
         {
             _input.Reader.Complete();
-            await _output.DrainAsync();
+            ValueTask drain = _output.DrainAsync();
+            if (!drain.IsCompletedSuccessfully)
+            {
+                return CloseAfterDrainAsync(drain);
+            }
 
-            // Nothing more will be sent: like Kestrel's transport, end the connection both ways.
-            Shutdown();
-            _loop.Schedule(s_close, this);
-            await _closedOnLoop.Task;
-            Volatile.Read(ref _closedSource)?.Cancel();
+            Close();
+        }
+
+        return new ValueTask(_closedOnLoop.Task);
+    }
+
+    private async ValueTask CloseAfterDrainAsync(ValueTask drain)
+    {
+        try
+        {
+            await drain;
+        }
+        finally
+        {
+            Close();
         }
 
         await _closedOnLoop.Task;
+    }
+
+    /// <summary>Nothing more will be sent: like Kestrel's transport, ends the connection both ways.</summary>
+    private void Close()
+    {
+        Shutdown();
+        _loop.Schedule(s_close, this);
     }
 
     private unsafe void Receive()
@@ -371,6 +393,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         CompleteReceive(null);
         _socket.Dispose();
         _closedOnLoop.SetResult();
+        Volatile.Read(ref _closedSource)?.Cancel();
     }
 
     void IValueTaskSource.GetResult(short token) => _writable.GetResult(token);

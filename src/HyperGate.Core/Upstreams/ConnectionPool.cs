@@ -96,8 +96,11 @@ public sealed class ConnectionPool
         }
     }
 
-    /// <summary>Gives a connection back. Only a connection whose exchange was fully read may be reused.</summary>
-    public ValueTask ReturnAsync(UpstreamConnection connection, bool reusable)
+    /// <summary>
+    /// Gives a connection back. Only a connection whose exchange was fully read may be reused; the others close in
+    /// the background (the exchange does not wait for its upstream's socket to close).
+    /// </summary>
+    public void Return(UpstreamConnection connection, bool reusable)
     {
         Interlocked.Decrement(ref _activeCount);
         if (reusable && !_retired && Interlocked.Increment(ref _idleCount) <= Settings.MaxIdleConnections)
@@ -111,7 +114,7 @@ public sealed class ConnectionPool
                 Clear();
             }
 
-            return ValueTask.CompletedTask;
+            return;
         }
 
         if (reusable)
@@ -119,7 +122,7 @@ public sealed class ConnectionPool
             Interlocked.Decrement(ref _idleCount);
         }
 
-        return connection.DisposeAsync();
+        _ = connection.DisposeAsync();
     }
 
     /// <summary>Closes idle connections past their idle timeout or closed by the peer. Runs off the hot path.</summary>

@@ -69,15 +69,15 @@ public sealed class UpstreamConnection : IAsyncDisposable
     }
 
     /// <summary>Closes the connection; its state serves a later one (once: a second dispose does nothing).</summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         _states.Return(_state);
         _context.Abort();
-        await _context.DisposeAsync();
+        return _context.DisposeAsync();
     }
 }

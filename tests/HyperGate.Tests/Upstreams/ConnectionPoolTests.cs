@@ -46,7 +46,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     public async Task Return_Reusable_IsRentedAgain()
     {
         UpstreamConnection first = await RentAsync();
-        await _pool.ReturnAsync(first, reusable: true);
+        _pool.Return(first, reusable: true);
         Assert.Equal((1, 0), (_pool.IdleCount, _pool.ActiveCount));
 
         UpstreamConnection second = await RentAsync();
@@ -59,8 +59,12 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     public async Task Return_NotReusable_IsClosed()
     {
         UpstreamConnection first = await RentAsync();
-        await _pool.ReturnAsync(first, reusable: false);
+        _pool.Return(first, reusable: false);
         Assert.Equal((0, 0), (_pool.IdleCount, _pool.ActiveCount));
+
+        // Closed in the background: the upstream sees the end of the stream.
+        int read = await Assert.Single(_accepted).ReceiveAsync(new byte[16], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, read);
         Assert.NotSame(first, await RentAsync());
     }
 
@@ -70,7 +74,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         UpstreamConnection first = await RentAsync();
         first.ArmTimeout(TimeSpan.FromSeconds(5));
         ResponseHead head = first.ResponseHead;
-        await _pool.ReturnAsync(first, reusable: false);
+        _pool.Return(first, reusable: false);
         await first.DisposeAsync();
 
         UpstreamConnection second = await RentAsync();
@@ -96,7 +100,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         UpstreamConnection[] connections = [await RentAsync(), await RentAsync(), await RentAsync()];
         foreach (UpstreamConnection connection in connections)
         {
-            await _pool.ReturnAsync(connection, reusable: true);
+            _pool.Return(connection, reusable: true);
         }
 
         Assert.Equal(2, _pool.IdleCount);
@@ -106,7 +110,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     public async Task IdleConnection_PastIdleTimeout_IsNotReused()
     {
         UpstreamConnection first = await RentAsync();
-        await _pool.ReturnAsync(first, reusable: true);
+        _pool.Return(first, reusable: true);
 
         _time.Advance(TimeSpan.FromSeconds(31));
 
@@ -119,9 +123,9 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     {
         UpstreamConnection old = await RentAsync();
         UpstreamConnection fresh = await RentAsync();
-        await _pool.ReturnAsync(old, reusable: true);
+        _pool.Return(old, reusable: true);
         _time.Advance(TimeSpan.FromSeconds(20));
-        await _pool.ReturnAsync(fresh, reusable: true);
+        _pool.Return(fresh, reusable: true);
 
         // The manager's timer runs every second; 15 more seconds expire only the older connection.
         _time.Advance(TimeSpan.FromSeconds(15));
@@ -135,7 +139,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     public async Task IdleConnection_ClosedByPeer_IsDetectedOnRent()
     {
         UpstreamConnection first = await RentAsync();
-        await _pool.ReturnAsync(first, reusable: true);
+        _pool.Return(first, reusable: true);
 
         Socket serverSide = Assert.Single(_accepted);
         serverSide.Shutdown(SocketShutdown.Both);
