@@ -26,12 +26,14 @@ internal sealed class DownstreamConnection : IDisposable
     private readonly HttpForwarder _forwarder;
     private readonly RequestRecorder _recorder;
     private readonly ReadDeadline _readDeadline;
+    private readonly GatewayConnectionHandler _handler;
     private volatile bool _waitingForRequest;
 
-    public DownstreamConnection(GatewayRuntime runtime)
+    public DownstreamConnection(GatewayRuntime runtime, GatewayConnectionHandler handler)
     {
         _exchange = new Exchange();
         _runtime = runtime;
+        _handler = handler;
         _recorder = new RequestRecorder(runtime);
         _forwarder = new HttpForwarder(_exchange, runtime, _recorder);
 
@@ -46,7 +48,7 @@ internal sealed class DownstreamConnection : IDisposable
         _readDeadline.Input = input;
     }
 
-    /// <summary>Lets go of the connection that ended (its last <see cref="RunAsync"/> returned true).</summary>
+    /// <summary>Lets go of the connection that ended cleanly, before this object serves another.</summary>
     public void Detach()
     {
         // The deadline keeps its reader: a timer firing this instant may still cancel it, which is harmless now.
@@ -65,268 +67,283 @@ internal sealed class DownstreamConnection : IDisposable
     }
 
     /// <summary>
-    /// Serves requests until the connection ends. Returns true when it ended cleanly with nothing of it still running,
-    /// so this object can serve another connection.
+    /// Serves requests until the connection ends, then gives this object back to its handler: for another connection
+    /// when this one ended cleanly with nothing of it still running. When <paramref name="closeRequested"/> fires
+    /// (shutdown, or its address left the config), an idle connection closes at once and a busy one after its
+    /// response. One async method from accept to close: each level would be a state machine per connection.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> RunAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunAsync(CancellationToken closeRequested)
     {
         PipeReader input = _exchange.Input;
         PipeWriter output = _exchange.Output;
         RequestHead request = _exchange.Request;
         bool ended = false;
+        bool reusable = false;
+        _runtime.Telemetry.Metrics.ConnectionOpened();
+        CancellationTokenRegistration closing = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), this);
         try
         {
-            while (!_exchange.CloseRequested)
+            try
             {
-                GatewaySnapshot snapshot = _runtime.Snapshot;
-                _exchange.BeginRequest(snapshot);
-
-                // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
-                //    only when no more input is buffered, so a pipelined batch costs one write.
-                RejectionReason rejection;
-                bool sawBytes = false;
-                while (true)
+                while (!_exchange.CloseRequested)
                 {
-                    if (!input.TryRead(out ReadResult result))
+                    GatewaySnapshot snapshot = _runtime.Snapshot;
+                    _exchange.BeginRequest(snapshot);
+
+                    // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
+                    //    only when no more input is buffered, so a pipelined batch costs one write.
+                    RejectionReason rejection;
+                    bool sawBytes = false;
+                    while (true)
                     {
-                        await output.FlushAsync();
-                        _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
-                        _waitingForRequest = true;
-                        if (_exchange.CloseRequested)
+                        if (!input.TryRead(out ReadResult result))
                         {
-                            input.CancelPendingRead();
-                        }
-
-                        result = await input.ReadAsync();
-                        _waitingForRequest = false;
-                        _readDeadline.Disarm();
-                    }
-
-                    ReadOnlySequence<byte> buffer = result.Buffer;
-                    if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
-                    {
-                        input.AdvanceTo(buffer.Start);
-                        rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
-                        break;
-                    }
-
-                    ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
-                    if (status == ParseStatus.Complete)
-                    {
-                        input.AdvanceTo(consumed);
-                        break;
-                    }
-
-                    if (status == ParseStatus.Rejected)
-                    {
-                        input.AdvanceTo(buffer.Start);
-                        break;
-                    }
-
-                    input.AdvanceTo(consumed, examined);
-                    sawBytes = !buffer.IsEmpty;
-                    if (result.IsCompleted)
-                    {
-                        // A client closing between requests is normal; closing halfway through a head is malformed.
-                        rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
-                        break;
-                    }
-                }
-
-                if (rejection == RejectionReason.ConnectionEnded)
-                {
-                    break;
-                }
-
-                // The wait for this head may have spanned a reload: the request runs on the config current now.
-                snapshot = _runtime.Snapshot;
-                _exchange.Snapshot = snapshot;
-                _runtime.CountRequest();
-                _recorder.Begin(_exchange);
-                try
-                {
-                    if (rejection != RejectionReason.None)
-                    {
-                        _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                        break;
-                    }
-
-                    // 2. Canonical path, limits, route; the gateway may answer here itself.
-                    rejection = Route(snapshot, out byte[]? allow);
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    // 3. Policies, in a fixed order; each may answer the request itself.
-                    Route route = _exchange.Route!;
-                    (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
-                    if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
-                    {
-                        // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                        bool keepAlive = CanKeepAliveAfterAnswer();
-                        GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
-                        _exchange.Status = GatewayResponses.PreflightStatus;
-                        if (!keepAlive)
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (route.DirectResponse is { } direct)
-                    {
-                        if (!AnswerDirectly(direct))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-                    {
-                        BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                        if (buffered != BodyCopyResult.Completed)
-                        {
-                            // The client left, or sent too slowly: the connection cannot carry another request.
-                            if (buffered == BodyCopyResult.SourceTooSlow)
+                            await output.FlushAsync();
+                            _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
+                            _waitingForRequest = true;
+                            if (_exchange.CloseRequested)
                             {
-                                _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                                input.CancelPendingRead();
                             }
 
+                            result = await input.ReadAsync();
+                            _waitingForRequest = false;
+                            _readDeadline.Disarm();
+                        }
+
+                        ReadOnlySequence<byte> buffer = result.Buffer;
+                        if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
+                        {
+                            input.AdvanceTo(buffer.Start);
+                            rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
+                            break;
+                        }
+
+                        ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
+                        if (status == ParseStatus.Complete)
+                        {
+                            input.AdvanceTo(consumed);
+                            break;
+                        }
+
+                        if (status == ParseStatus.Rejected)
+                        {
+                            input.AdvanceTo(buffer.Start);
+                            break;
+                        }
+
+                        input.AdvanceTo(consumed, examined);
+                        sawBytes = !buffer.IsEmpty;
+                        if (result.IsCompleted)
+                        {
+                            // A client closing between requests is normal; closing halfway through a head is malformed.
+                            rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
                             break;
                         }
                     }
 
-                    if (route.Mirror is { } mirror)
+                    if (rejection == RejectionReason.ConnectionEnded)
                     {
-                        _runtime.Mirror.Enqueue(_exchange, mirror);
+                        break;
                     }
 
-                    // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                    if (!_forwarder.TryStart(out rejection))
+                    // The wait for this head may have spanned a reload: the request runs on the config current now.
+                    snapshot = _runtime.Snapshot;
+                    _exchange.Snapshot = snapshot;
+                    _runtime.CountRequest();
+                    _recorder.Begin(_exchange);
+                    try
                     {
-                        rejection = await _forwarder.ConnectAsync();
-                    }
-
-                    if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-                    {
-                        if (!AnswerDirectly(fallback))
+                        if (rejection != RejectionReason.None)
                         {
+                            _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
                             break;
                         }
 
-                        continue;
-                    }
-
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
+                        // 2. Canonical path, limits, route; the gateway may answer here itself.
+                        rejection = Route(snapshot, out byte[]? allow);
+                        if (rejection != RejectionReason.None)
                         {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    bool? forwarded = null;
-                    while (forwarded is null)
-                    {
-                        ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                        if (_forwarder.SendRequestHead())
-                        {
-                            FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                            if (flush.IsCompleted)
+                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
                             {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
-                            }
-                        }
-
-                        // 5. The response head, relaying interim responses.
-                        while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                        {
-                            if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                            {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
                                 break;
                             }
 
-                            ReadResult response;
-                            try
+                            continue;
+                        }
+
+                        // 3. Policies, in a fixed order; each may answer the request itself.
+                        Route route = _exchange.Route!;
+                        (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
+                        if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                        {
+                            // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
+                            bool keepAlive = CanKeepAliveAfterAnswer();
+                            GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                            _exchange.Status = GatewayResponses.PreflightStatus;
+                            if (!keepAlive)
                             {
-                                response = await _forwarder.Upstream.Input.ReadAsync();
-                            }
-                            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                            {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
                                 break;
                             }
 
-                            step = _forwarder.OnResponseRead(response);
+                            continue;
                         }
 
-                        // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                        forwarded = step switch
+                        if (rejection != RejectionReason.None)
                         {
-                            ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                            ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                            _ => await _forwarder.FailAsync(step),
-                        };
+                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
+                            {
+                                break;
+                            }
 
-                        if (forwarded is null)
+                            continue;
+                        }
+
+                        if (route.DirectResponse is { } direct)
+                        {
+                            if (!AnswerDirectly(direct))
+                            {
+                                break;
+                            }
+
+                            continue;
+                        }
+
+                        if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                        {
+                            BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                            if (buffered != BodyCopyResult.Completed)
+                            {
+                                // The client left, or sent too slowly: the connection cannot carry another request.
+                                if (buffered == BodyCopyResult.SourceTooSlow)
+                                {
+                                    _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                                }
+
+                                break;
+                            }
+                        }
+
+                        if (route.Mirror is { } mirror)
+                        {
+                            _runtime.Mirror.Enqueue(_exchange, mirror);
+                        }
+
+                        // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                        if (!_forwarder.TryStart(out rejection))
                         {
                             rejection = await _forwarder.ConnectAsync();
-                            if (rejection != RejectionReason.None)
+                        }
+
+                        if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                        {
+                            if (!AnswerDirectly(fallback))
                             {
-                                forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                                break;
+                            }
+
+                            continue;
+                        }
+
+                        if (rejection != RejectionReason.None)
+                        {
+                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
+                            {
+                                break;
+                            }
+
+                            continue;
+                        }
+
+                        bool? forwarded = null;
+                        while (forwarded is null)
+                        {
+                            ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                            if (_forwarder.SendRequestHead())
+                            {
+                                FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                                if (flush.IsCompleted)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                }
+                            }
+
+                            // 5. The response head, relaying interim responses.
+                            while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                            {
+                                if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                    break;
+                                }
+
+                                ReadResult response;
+                                try
+                                {
+                                    response = await _forwarder.Upstream.Input.ReadAsync();
+                                }
+                                catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                    break;
+                                }
+
+                                step = _forwarder.OnResponseRead(response);
+                            }
+
+                            // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                            forwarded = step switch
+                            {
+                                ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                                ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                                _ => await _forwarder.FailAsync(step),
+                            };
+
+                            if (forwarded is null)
+                            {
+                                rejection = await _forwarder.ConnectAsync();
+                                if (rejection != RejectionReason.None)
+                                {
+                                    forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                                }
                             }
                         }
-                    }
 
-                    if (!forwarded.Value)
+                        if (!forwarded.Value)
+                        {
+                            break;
+                        }
+                    }
+                    finally
                     {
-                        break;
+                        // Every request that got past its head is reported once, however it ended.
+                        _forwarder.EndExchange();
+                        _recorder.Complete(_exchange);
                     }
                 }
-                finally
-                {
-                    // Every request that got past its head is reported once, however it ended.
-                    _forwarder.EndExchange();
-                    _recorder.Complete(_exchange);
-                }
+
+                ended = true;
+            }
+            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
+                // running (a request body being copied), so this object is not reused.
+            }
+            finally
+            {
+                await output.FlushAsync();
             }
 
-            ended = true;
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
-            // running (a request body being copied), so this object is not reused.
+            reusable = ended && _forwarder.IsQuiet;
         }
         finally
         {
-            await output.FlushAsync();
+            // Disposed before the object is reused: a close request still running would reach the next connection.
+            closing.Dispose();
+            _runtime.Telemetry.Metrics.ConnectionClosed();
+            _handler.Return(this, reusable);
         }
-
-        return ended && _forwarder.IsQuiet;
     }
 
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Runtime.CompilerServices;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -25,29 +24,15 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
 
     /// <summary>
     /// Serves the connection until it ends; when <paramref name="closeRequested"/> fires (shutdown, or its address left
-    /// the config), an idle connection closes at once and a busy one after its response. The method's state is pooled:
-    /// a new connection reuses an old one's.
+    /// the config), an idle connection closes at once and a busy one after its response. The state that serves it is
+    /// an earlier connection's when one is idle, and is kept for a later one when this one ends cleanly.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
+    public ValueTask ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
     {
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
-
         DownstreamConnection downstream = Rent();
         downstream.Attach(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
-        bool reusable = false;
-        runtime.Telemetry.Metrics.ConnectionOpened();
-        try
-        {
-            // Disposed before the state is reused: a close request still running would reach the next connection.
-            using CancellationTokenRegistration registration = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), downstream);
-            reusable = await downstream.RunAsync();
-        }
-        finally
-        {
-            runtime.Telemetry.Metrics.ConnectionClosed();
-            Return(downstream, reusable);
-        }
+        return downstream.RunAsync(closeRequested);
     }
 
     private DownstreamConnection Rent()
@@ -58,10 +43,11 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
             return idle;
         }
 
-        return new DownstreamConnection(runtime);
+        return new DownstreamConnection(runtime, this);
     }
 
-    private void Return(DownstreamConnection downstream, bool reusable)
+    /// <summary>Called by a connection's state as its connection ends.</summary>
+    internal void Return(DownstreamConnection downstream, bool reusable)
     {
         if (reusable && Interlocked.Increment(ref _idleCount) <= MaxIdleStates)
         {

@@ -17,7 +17,7 @@ namespace HyperGate.Transport;
 /// </summary>
 internal sealed partial class EventLoopConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource, IDuplexPipe
 {
     /// <summary>Full reads in a row before the loop serves its other sockets (a fast large body must not starve them).</summary>
     private const int ReadsPerTurn = 4;
@@ -41,6 +41,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private Action? _resumeReceive;
     private CancellationTokenSource? _closedSource;
     private CancellationToken? _closedToken;
+    private int _closed;
     private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ManualResetValueTaskSourceCore<bool> _writable;
     private int _writeState;
@@ -70,7 +71,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         RemoteEndPoint = socket.RemoteEndPoint;
         _input = new Pipe(loop.ReceiveOptions);
         _output = new SocketOutput(this, _fd, loop.Pool);
-        Transport = new DuplexPipe(_input.Reader, _output);
+        Transport = this;
 
         socket.NoDelay = true;
         LinuxSockets.SetNonBlocking(_fd);
@@ -91,7 +92,12 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         set => _items = value;
     }
 
+    /// <summary>The connection itself, unless replaced (by a TLS layer, say).</summary>
     public override IDuplexPipe Transport { get; set; }
+
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output;
 
     /// <summary>Made when first asked for: nothing in the gateway watches it, so most connections never make it.</summary>
     public override CancellationToken ConnectionClosed
@@ -109,8 +115,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
                 var created = new CancellationTokenSource();
                 source = Interlocked.CompareExchange(ref _closedSource, created, null) ?? created;
 
-                // Closed before anyone asked: DisposeAsync found no source to cancel.
-                if (_closedOnLoop.Task.IsCompleted)
+                // Closed before anyone asked: the close found no source to cancel. (The close sets the flag and then
+                // reads the source, this the other way round, each with a full fence: one of the two sees the other.)
+                if (Volatile.Read(ref _closed) == 1)
                 {
                     source.Cancel();
                 }
@@ -392,8 +399,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
 
         CompleteReceive(null);
         _socket.Dispose();
-        _closedOnLoop.SetResult();
+        Interlocked.Exchange(ref _closed, 1);
         Volatile.Read(ref _closedSource)?.Cancel();
+        _closedOnLoop.SetResult();
     }
 
     void IValueTaskSource.GetResult(short token) => _writable.GetResult(token);
@@ -402,11 +410,4 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
 
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _writable.OnCompleted(continuation, state, token, flags);
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }
