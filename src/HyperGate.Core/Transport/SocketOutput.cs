@@ -19,7 +19,9 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
     private static readonly ValueTask<FlushResult> s_sent = new(default(FlushResult));
     private static readonly ValueTask<FlushResult> s_ended = new(new FlushResult(isCanceled: false, isCompleted: true));
 
-    private Segment[] _segments = new Segment[4];
+    // One slot to start with (a ring of a power of two, doubled when full): most connections never buffer more than
+    // one block, and a large body grows it once per connection.
+    private Segment[] _segments = new Segment[1];
     private int _first;
     private int _count;
 
