@@ -79,270 +79,269 @@ internal sealed class DownstreamConnection : IDisposable
         PipeWriter output = _exchange.Output;
         RequestHead request = _exchange.Request;
         bool ended = false;
-        bool reusable = false;
+        bool flushed = false;
         _runtime.Telemetry.Metrics.ConnectionOpened();
         CancellationTokenRegistration closing = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), this);
         try
         {
-            try
+            while (!_exchange.CloseRequested)
             {
-                while (!_exchange.CloseRequested)
+                GatewaySnapshot snapshot = _runtime.Snapshot;
+                _exchange.BeginRequest(snapshot);
+
+                // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
+                //    only when no more input is buffered, so a pipelined batch costs one write.
+                RejectionReason rejection;
+                bool sawBytes = false;
+                while (true)
                 {
-                    GatewaySnapshot snapshot = _runtime.Snapshot;
-                    _exchange.BeginRequest(snapshot);
-
-                    // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
-                    //    only when no more input is buffered, so a pipelined batch costs one write.
-                    RejectionReason rejection;
-                    bool sawBytes = false;
-                    while (true)
+                    if (!input.TryRead(out ReadResult result))
                     {
-                        if (!input.TryRead(out ReadResult result))
+                        await output.FlushAsync();
+                        _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
+                        _waitingForRequest = true;
+                        if (_exchange.CloseRequested)
                         {
-                            await output.FlushAsync();
-                            _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
-                            _waitingForRequest = true;
-                            if (_exchange.CloseRequested)
-                            {
-                                input.CancelPendingRead();
-                            }
-
-                            result = await input.ReadAsync();
-                            _waitingForRequest = false;
-                            _readDeadline.Disarm();
+                            input.CancelPendingRead();
                         }
 
-                        ReadOnlySequence<byte> buffer = result.Buffer;
-                        if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
-                        {
-                            input.AdvanceTo(buffer.Start);
-                            rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
-                            break;
-                        }
-
-                        ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
-                        if (status == ParseStatus.Complete)
-                        {
-                            input.AdvanceTo(consumed);
-                            break;
-                        }
-
-                        if (status == ParseStatus.Rejected)
-                        {
-                            input.AdvanceTo(buffer.Start);
-                            break;
-                        }
-
-                        input.AdvanceTo(consumed, examined);
-                        sawBytes = !buffer.IsEmpty;
-                        if (result.IsCompleted)
-                        {
-                            // A client closing between requests is normal; closing halfway through a head is malformed.
-                            rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
-                            break;
-                        }
+                        result = await input.ReadAsync();
+                        _waitingForRequest = false;
+                        _readDeadline.Disarm();
                     }
 
-                    if (rejection == RejectionReason.ConnectionEnded)
+                    ReadOnlySequence<byte> buffer = result.Buffer;
+                    if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
                     {
+                        input.AdvanceTo(buffer.Start);
+                        rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
                         break;
                     }
 
-                    // The wait for this head may have spanned a reload: the request runs on the config current now.
-                    snapshot = _runtime.Snapshot;
-                    _exchange.Snapshot = snapshot;
-                    _runtime.CountRequest();
-                    _recorder.Begin(_exchange);
-                    try
+                    ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
+                    if (status == ParseStatus.Complete)
                     {
-                        if (rejection != RejectionReason.None)
-                        {
-                            _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                            break;
-                        }
-
-                        // 2. Canonical path, limits, route; the gateway may answer here itself.
-                        rejection = Route(snapshot, out byte[]? allow);
-                        if (rejection != RejectionReason.None)
-                        {
-                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        // 3. Policies, in a fixed order; each may answer the request itself.
-                        Route route = _exchange.Route!;
-                        (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
-                        if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
-                        {
-                            // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                            bool keepAlive = CanKeepAliveAfterAnswer();
-                            GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
-                            _exchange.Status = GatewayResponses.PreflightStatus;
-                            if (!keepAlive)
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        if (rejection != RejectionReason.None)
-                        {
-                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        if (route.DirectResponse is { } direct)
-                        {
-                            if (!AnswerDirectly(direct))
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-                        {
-                            BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                            if (buffered != BodyCopyResult.Completed)
-                            {
-                                // The client left, or sent too slowly: the connection cannot carry another request.
-                                if (buffered == BodyCopyResult.SourceTooSlow)
-                                {
-                                    _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
-                                }
-
-                                break;
-                            }
-                        }
-
-                        if (route.Mirror is { } mirror)
-                        {
-                            _runtime.Mirror.Enqueue(_exchange, mirror);
-                        }
-
-                        // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                        if (!_forwarder.TryStart(out rejection))
-                        {
-                            rejection = await _forwarder.ConnectAsync();
-                        }
-
-                        if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-                        {
-                            if (!AnswerDirectly(fallback))
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        if (rejection != RejectionReason.None)
-                        {
-                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
-                            {
-                                break;
-                            }
-
-                            continue;
-                        }
-
-                        bool? forwarded = null;
-                        while (forwarded is null)
-                        {
-                            ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                            if (_forwarder.SendRequestHead())
-                            {
-                                FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                                if (flush.IsCompleted)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                }
-                            }
-
-                            // 5. The response head, relaying interim responses.
-                            while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                            {
-                                if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                    break;
-                                }
-
-                                ReadResult response;
-                                try
-                                {
-                                    response = await _forwarder.Upstream.Input.ReadAsync();
-                                }
-                                catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                    break;
-                                }
-
-                                step = _forwarder.OnResponseRead(response);
-                            }
-
-                            // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                            forwarded = step switch
-                            {
-                                ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                                ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                                _ => await _forwarder.FailAsync(step),
-                            };
-
-                            if (forwarded is null)
-                            {
-                                rejection = await _forwarder.ConnectAsync();
-                                if (rejection != RejectionReason.None)
-                                {
-                                    forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
-                                }
-                            }
-                        }
-
-                        if (!forwarded.Value)
-                        {
-                            break;
-                        }
+                        input.AdvanceTo(consumed);
+                        break;
                     }
-                    finally
+
+                    if (status == ParseStatus.Rejected)
                     {
-                        // Every request that got past its head is reported once, however it ended.
-                        _forwarder.EndExchange();
-                        _recorder.Complete(_exchange);
+                        input.AdvanceTo(buffer.Start);
+                        break;
+                    }
+
+                    input.AdvanceTo(consumed, examined);
+                    sawBytes = !buffer.IsEmpty;
+                    if (result.IsCompleted)
+                    {
+                        // A client closing between requests is normal; closing halfway through a head is malformed.
+                        rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
+                        break;
                     }
                 }
 
-                ended = true;
-            }
-            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
-                // running (a request body being copied), so this object is not reused.
-            }
-            finally
-            {
-                await output.FlushAsync();
+                if (rejection == RejectionReason.ConnectionEnded)
+                {
+                    break;
+                }
+
+                // The wait for this head may have spanned a reload: the request runs on the config current now.
+                snapshot = _runtime.Snapshot;
+                _exchange.Snapshot = snapshot;
+                _runtime.CountRequest();
+                _recorder.Begin(_exchange);
+                try
+                {
+                    if (rejection != RejectionReason.None)
+                    {
+                        _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
+                        break;
+                    }
+
+                    // 2. Canonical path, limits, route; the gateway may answer here itself.
+                    rejection = Route(snapshot, out byte[]? allow);
+                    if (rejection != RejectionReason.None)
+                    {
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    // 3. Policies, in a fixed order; each may answer the request itself.
+                    Route route = _exchange.Route!;
+                    (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
+                    if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                    {
+                        // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
+                        bool keepAlive = CanKeepAliveAfterAnswer();
+                        GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                        _exchange.Status = GatewayResponses.PreflightStatus;
+                        if (!keepAlive)
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (rejection != RejectionReason.None)
+                    {
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (route.DirectResponse is { } direct)
+                    {
+                        if (!AnswerDirectly(direct))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                    {
+                        BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                        if (buffered != BodyCopyResult.Completed)
+                        {
+                            // The client left, or sent too slowly: the connection cannot carry another request.
+                            if (buffered == BodyCopyResult.SourceTooSlow)
+                            {
+                                _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                            }
+
+                            break;
+                        }
+                    }
+
+                    if (route.Mirror is { } mirror)
+                    {
+                        _runtime.Mirror.Enqueue(_exchange, mirror);
+                    }
+
+                    // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                    if (!_forwarder.TryStart(out rejection))
+                    {
+                        rejection = await _forwarder.ConnectAsync();
+                    }
+
+                    if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                    {
+                        if (!AnswerDirectly(fallback))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (rejection != RejectionReason.None)
+                    {
+                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    bool? forwarded = null;
+                    while (forwarded is null)
+                    {
+                        ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                        if (_forwarder.SendRequestHead())
+                        {
+                            FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                            if (flush.IsCompleted)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                            }
+                        }
+
+                        // 5. The response head, relaying interim responses.
+                        while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                        {
+                            if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            ReadResult response;
+                            try
+                            {
+                                response = await _forwarder.Upstream.Input.ReadAsync();
+                            }
+                            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            step = _forwarder.OnResponseRead(response);
+                        }
+
+                        // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                        forwarded = step switch
+                        {
+                            ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                            ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                            _ => await _forwarder.FailAsync(step),
+                        };
+
+                        if (forwarded is null)
+                        {
+                            rejection = await _forwarder.ConnectAsync();
+                            if (rejection != RejectionReason.None)
+                            {
+                                forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                            }
+                        }
+                    }
+
+                    if (!forwarded.Value)
+                    {
+                        break;
+                    }
+                }
+                finally
+                {
+                    // Every request that got past its head is reported once, however it ended.
+                    _forwarder.EndExchange();
+                    _recorder.Complete(_exchange);
+                }
             }
 
-            reusable = ended && _forwarder.IsQuiet;
+            ended = true;
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
+            // running (a request body being copied), so this object is not reused.
         }
         finally
         {
-            // Disposed before the object is reused: a close request still running would reach the next connection.
-            closing.Dispose();
-            _runtime.Telemetry.Metrics.ConnectionClosed();
-            _handler.Return(this, reusable);
+            try
+            {
+                await output.FlushAsync();
+                flushed = true;
+            }
+            finally
+            {
+                // Disposed before the object is reused: a close request still running would reach the next connection.
+                closing.Dispose();
+                _runtime.Telemetry.Metrics.ConnectionClosed();
+                _handler.Return(this, ended && flushed && _forwarder.IsQuiet);
+            }
         }
     }
 
