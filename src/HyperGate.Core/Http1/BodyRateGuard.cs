@@ -14,6 +14,8 @@ public sealed class BodyRateGuard : IDisposable
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly TimeProvider _timeProvider;
+    private readonly Lock _sourceLock = new();
+    private PipeReader _source = null!;
     private ITimer? _timer;
     private long _received;
     private long _startTimestamp;
@@ -23,12 +25,27 @@ public sealed class BodyRateGuard : IDisposable
     private long _receivedAtLastCheck;
     private long _silentSinceTimestamp;
     private volatile bool _active;
+    private volatile int _generation;
     private volatile bool _tooSlow;
 
     public BodyRateGuard(TimeProvider timeProvider) => _timeProvider = timeProvider;
 
-    /// <summary>The reader of the body, whose pending read is cancelled when the body falls behind; set before a start.</summary>
-    public PipeReader Source { get; set; } = null!;
+    /// <summary>
+    /// The reader of the body, whose pending read is cancelled when the body falls behind; set before a start (state
+    /// reused across connections points it at each one's). Set under the lock the check takes: a check that tripped
+    /// just before the switch cancels the reader it was watching, not the next connection's.
+    /// </summary>
+    public PipeReader Source
+    {
+        get => _source;
+        set
+        {
+            lock (_sourceLock)
+            {
+                _source = value;
+            }
+        }
+    }
 
     /// <summary>True once the body fell behind the minimum rate.</summary>
     public bool TooSlow => _tooSlow;
@@ -55,6 +72,8 @@ public sealed class BodyRateGuard : IDisposable
 
     private void Arm(long minBytesPerSecond, TimeSpan grace, TimeSpan maxSilence)
     {
+        // A new body: a check still deciding about the last one must not trip this one (see Check).
+        _generation++;
         Volatile.Write(ref _received, 0);
         _minBytesPerSecond = minBytesPerSecond;
         _grace = grace;
@@ -80,6 +99,8 @@ public sealed class BodyRateGuard : IDisposable
 
     private void Check()
     {
+        // The body this check is about: read before anything else, compared again before tripping.
+        int generation = _generation;
         if (!_active)
         {
             return;
@@ -103,12 +124,26 @@ public sealed class BodyRateGuard : IDisposable
             behind = elapsed > _grace && received < _minBytesPerSecond * elapsed.TotalSeconds;
         }
 
-        if (behind)
+        if (!behind)
         {
+            return;
+        }
+
+        PipeReader source;
+        lock (_sourceLock)
+        {
+            // Stopped, or another body (perhaps another connection's) started while this check measured the last one.
+            if (!_active || _generation != generation)
+            {
+                return;
+            }
+
             _tooSlow = true;
             _active = false;
-            Source.CancelPendingRead();
+            source = _source;
         }
+
+        source.CancelPendingRead();
     }
 
     public void Dispose() => _timer?.Dispose();

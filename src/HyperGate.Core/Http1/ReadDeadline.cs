@@ -19,6 +19,7 @@ public sealed class ReadDeadline : IDisposable
     private readonly Lock _timerLock = new();
     private long _deadline = None;
     private long _timerDue = None;
+    private PipeReader _input = null!;
     private volatile bool _expired;
 
     public ReadDeadline(TimeProvider time)
@@ -27,8 +28,22 @@ public sealed class ReadDeadline : IDisposable
         _timer = time.CreateTimer(static state => ((ReadDeadline)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>The reader whose pending read an expiry cancels; set before the first arm (state reused across connections points it at each one's).</summary>
-    public PipeReader Input { get; set; } = null!;
+    /// <summary>
+    /// The reader whose pending read an expiry cancels; set before the first arm (state reused across connections
+    /// points it at each one's). Set under the timer's lock: an expiry taken just before the switch cancels the reader
+    /// it was armed for, and its <see cref="Expired"/> is set before the next connection arms (which clears it).
+    /// </summary>
+    public PipeReader Input
+    {
+        get => _input;
+        set
+        {
+            lock (_timerLock)
+            {
+                _input = value;
+            }
+        }
+    }
 
     /// <summary>True when the deadline last armed passed and cancelled the pending read.</summary>
     public bool Expired => _expired;
@@ -64,6 +79,7 @@ public sealed class ReadDeadline : IDisposable
 
     private void OnTimer()
     {
+        PipeReader expired;
         lock (_timerLock)
         {
             Interlocked.Exchange(ref _timerDue, None);
@@ -88,10 +104,12 @@ public sealed class ReadDeadline : IDisposable
                     break;
                 }
             }
+
+            _expired = true;
+            expired = _input;
         }
 
-        _expired = true;
-        Input.CancelPendingRead();
+        expired.CancelPendingRead();
     }
 
     /// <summary>Makes the timer fire by <paramref name="deadline"/> (called under the lock).</summary>
