@@ -105,9 +105,22 @@ internal sealed class DownstreamConnection : IDisposable
                             input.CancelPendingRead();
                         }
 
-                        result = await input.ReadAsync();
-                        _waitingForRequest = false;
-                        _readDeadline.Disarm();
+                        try
+                        {
+                            result = await input.ReadAsync();
+                        }
+                        catch (Exception e) when (!sawBytes && e is IOException or ConnectionAbortedException)
+                        {
+                            // A reset between requests (load generators and browsers stop that way) ends the connection
+                            // as cleanly as a close: nothing of an exchange runs, so its state can serve the next one.
+                            rejection = RejectionReason.ConnectionEnded;
+                            break;
+                        }
+                        finally
+                        {
+                            _waitingForRequest = false;
+                            _readDeadline.Disarm();
+                        }
                     }
 
                     ReadOnlySequence<byte> buffer = result.Buffer;

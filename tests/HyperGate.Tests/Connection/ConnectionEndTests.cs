@@ -1,0 +1,65 @@
+using System.IO.Pipelines;
+using System.Text;
+using HyperGate.Configuration;
+using HyperGate.Connection;
+using HyperGate.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HyperGate.Tests.Connection;
+
+/// <summary>How a client connection's end decides whether its state may serve the next connection.</summary>
+public sealed class ConnectionEndTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly Pipe _input = new();
+    private readonly Pipe _output = new();
+    private GatewayRuntime _runtime = null!;
+    private GatewayConnectionHandler _handler = null!;
+
+    public Task InitializeAsync()
+    {
+        GatewayConfig config = ConfigLoader.Parse("""
+            [server]
+            listen = ["127.0.0.1:0"]
+            [upstreams.backend]
+            targets = ["127.0.0.1:9"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """, "end.toml");
+        _runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        _handler = new GatewayConnectionHandler(_runtime);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _runtime.DisposeAsync();
+
+    [Fact]
+    public async Task AResetBetweenRequests_EndsCleanly_AndTheStateIsKept()
+    {
+        ValueTask serving = _handler.ServeAsync(Connection(), CancellationToken.None);
+
+        await _input.Writer.CompleteAsync(new ConnectionResetException("reset by peer"));
+        await serving.AsTask().WaitAsync(Patience);
+
+        Assert.Equal(1, _handler.IdleStates);
+    }
+
+    [Fact]
+    public async Task AResetHalfwayThroughAHead_IsNotACleanEnd()
+    {
+        ValueTask serving = _handler.ServeAsync(Connection(), CancellationToken.None);
+
+        await _input.Writer.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHo"));
+        await _input.Writer.CompleteAsync(new ConnectionResetException("reset by peer"));
+        await serving.AsTask().WaitAsync(Patience);
+
+        Assert.Equal(0, _handler.IdleStates);
+    }
+
+    private DefaultConnectionContext Connection() =>
+        new("end", new DuplexPipe(_input.Reader, _output.Writer), new DuplexPipe(_output.Reader, _input.Writer));
+
+    private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+}
