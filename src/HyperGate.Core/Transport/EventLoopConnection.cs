@@ -38,11 +38,11 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private readonly Pipe _input;
     private readonly SocketOutput _output;
     private readonly long _id;
+    private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action? _resumeReceive;
     private CancellationTokenSource? _closedSource;
     private CancellationToken? _closedToken;
     private int _closed;
-    private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ManualResetValueTaskSourceCore<bool> _writable;
     private int _writeState;
     private int _disposing;

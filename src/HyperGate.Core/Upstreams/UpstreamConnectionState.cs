@@ -69,8 +69,6 @@ internal sealed class UpstreamConnectionStates(TimeProvider time) : IDisposable
     private readonly ConcurrentQueue<UpstreamConnectionState> _idle = new();
     private int _idleCount;
 
-    public int IdleCount => Volatile.Read(ref _idleCount);
-
     public UpstreamConnectionState Rent()
     {
         if (_idle.TryDequeue(out UpstreamConnectionState? state))
