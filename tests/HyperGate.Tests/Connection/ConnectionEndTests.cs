@@ -1,10 +1,8 @@
 using System.IO.Pipelines;
 using System.Text;
-using HyperGate.Configuration;
 using HyperGate.Connection;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Tests.Connection;
 
@@ -19,16 +17,7 @@ public sealed class ConnectionEndTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        GatewayConfig config = ConfigLoader.Parse("""
-            [server]
-            listen = ["127.0.0.1:0"]
-            [upstreams.backend]
-            targets = ["127.0.0.1:9"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """, "end.toml");
-        _runtime = GatewayRuntime.Create(config, TimeProvider.System, NullLoggerFactory.Instance);
+        _runtime = PipeConnections.Runtime(TimeProvider.System);
         _handler = new GatewayConnectionHandler(_runtime);
         return Task.CompletedTask;
     }
@@ -58,8 +47,5 @@ public sealed class ConnectionEndTests : IAsyncLifetime
         Assert.Equal(0, _handler.IdleStates);
     }
 
-    private DefaultConnectionContext Connection() =>
-        new("end", new DuplexPipe(_input.Reader, _output.Writer), new DuplexPipe(_output.Reader, _input.Writer));
-
-    private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+    private ConnectionContext Connection() => PipeConnections.Create(_input, _output);
 }

@@ -2,8 +2,8 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
-using HyperGate.Configuration;
 using HyperGate.Hosting;
+using HyperGate.Tests.Connection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -24,16 +24,7 @@ public sealed class AcceptBackOffTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        GatewayConfig config = ConfigLoader.Parse("""
-            [server]
-            listen = ["127.0.0.1:0"]
-            [upstreams.backend]
-            targets = ["127.0.0.1:9"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """, "accept.toml");
-        _runtime = GatewayRuntime.Create(config, _time, NullLoggerFactory.Instance);
+        _runtime = PipeConnections.Runtime(_time);
         _listeners = new DataPlaneListeners(_runtime, new ScriptedTransport(_socket), NullLoggerFactory.Instance);
         await _listeners.StartAsync<object>(null!, CancellationToken.None);
     }
@@ -86,10 +77,8 @@ public sealed class AcceptBackOffTests : IAsyncLifetime
     {
         var input = new Pipe();
         input.Writer.Complete();
-        return new DefaultConnectionContext("closed", new DuplexPipe(input.Reader, new Pipe().Writer), new DuplexPipe(new Pipe().Reader, new Pipe().Writer));
+        return PipeConnections.Create(input, new Pipe());
     }
-
-    private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     /// <summary>Reports the due time of each timer created, so a test advances time only once the pause is set.</summary>
     private sealed class TimerWatchingTime : FakeTimeProvider
