@@ -109,10 +109,12 @@ internal sealed class DownstreamConnection : IDisposable
                         {
                             result = await input.ReadAsync();
                         }
-                        catch (Exception e) when (!sawBytes && e is IOException or ConnectionAbortedException)
+                        catch (Exception e) when (e is IOException or ConnectionAbortedException)
                         {
-                            // A reset between requests (load generators and browsers stop that way) ends the connection
-                            // as cleanly as a close: nothing of an exchange runs, so its state can serve the next one.
+                            // A reset while waiting for a head (load generators and browsers stop that way) ends the
+                            // connection as cleanly as a close: nothing of an exchange runs, so its state can serve the
+                            // next one. (Whether part of a head came first does not matter, nor can it be told: the
+                            // reset may overtake the bytes before them.)
                             rejection = RejectionReason.ConnectionEnded;
                             break;
                         }
