@@ -46,6 +46,7 @@ internal sealed class DownstreamConnection : IDisposable
     {
         _exchange.Attach(input, output, peerAddress, isHttps);
         _readDeadline.Input = input;
+        _forwarder.Attach(input);
     }
 
     /// <summary>Lets go of the connection that ended cleanly, before this object serves another.</summary>

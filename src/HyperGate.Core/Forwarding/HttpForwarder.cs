@@ -66,6 +66,9 @@ public sealed class HttpForwarder : IDisposable
 
     public void Dispose() => _bodyRate.Dispose();
 
+    /// <summary>A new client connection: request bodies are read from <paramref name="clientInput"/> (set once, not per body).</summary>
+    public void Attach(PipeReader clientInput) => _bodyRate.Source = clientInput;
+
     /// <summary>True when nothing of the last exchange still runs (its request body is no longer being copied).</summary>
     public bool IsQuiet => _requestBody.IsCompleted;
 
@@ -624,7 +627,6 @@ public sealed class HttpForwarder : IDisposable
     /// <summary>Watches the request body's rate on the current connection's input (the forwarder outlives connections).</summary>
     private void StartBodyRateGuard(DownstreamLimits limits)
     {
-        _bodyRate.Source = _exchange.Input;
         _bodyRate.Start(limits.MinBodyRate, limits.BodyRateGrace);
     }
 
