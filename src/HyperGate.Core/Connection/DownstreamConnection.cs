@@ -52,8 +52,10 @@ internal sealed class DownstreamConnection : IDisposable
     /// <summary>Lets go of the connection that ended cleanly, before this object serves another.</summary>
     public void Detach()
     {
-        // The deadline keeps its reader: a timer firing this instant may still cancel it, which is harmless now.
+        // The timers let go of the reader first: it may serve another connection once this one is closed.
         _readDeadline.Disarm();
+        _readDeadline.Input = null;
+        _forwarder.Detach();
         _exchange.Detach();
     }
 
@@ -69,18 +71,20 @@ internal sealed class DownstreamConnection : IDisposable
 
     /// <summary>
     /// Serves requests until the connection ends, then gives this object back to its handler: for another connection
-    /// when this one ended cleanly with nothing of it still running. When <paramref name="closeRequested"/> fires
+    /// when this one ended cleanly with nothing of it still running (then it returns true: nothing of it uses the
+    /// transport connection any more either). When <paramref name="closeRequested"/> fires
     /// (shutdown, or its address left the config), an idle connection closes at once and a busy one after its
     /// response. One async method from accept to close: each level would be a state machine per connection.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask RunAsync(CancellationToken closeRequested)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> RunAsync(CancellationToken closeRequested)
     {
         PipeReader input = _exchange.Input;
         PipeWriter output = _exchange.Output;
         RequestHead request = _exchange.Request;
         bool ended = false;
         bool flushed = false;
+        bool clean = false;
         _runtime.Telemetry.Metrics.ConnectionOpened();
         CancellationTokenRegistration closing = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), this);
         try
@@ -356,9 +360,12 @@ internal sealed class DownstreamConnection : IDisposable
                 // Disposed before the object is reused: a close request still running would reach the next connection.
                 closing.Dispose();
                 _runtime.Telemetry.Metrics.ConnectionClosed();
-                _handler.Return(this, ended && flushed && _forwarder.IsQuiet);
+                clean = ended && flushed && _forwarder.IsQuiet;
+                _handler.Return(this, clean);
             }
         }
+
+        return clean;
     }
 
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>

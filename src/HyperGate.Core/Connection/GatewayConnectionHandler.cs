@@ -25,9 +25,10 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
     /// <summary>
     /// Serves the connection until it ends; when <paramref name="closeRequested"/> fires (shutdown, or its address left
     /// the config), an idle connection closes at once and a busy one after its response. The state that serves it is
-    /// an earlier connection's when one is idle, and is kept for a later one when this one ends cleanly.
+    /// an earlier connection's when one is idle, and is kept for a later one when this one ends cleanly. Returns true
+    /// when it ended cleanly: nothing of the gateway uses the connection any more.
     /// </summary>
-    public ValueTask ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
+    public ValueTask<bool> ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
     {
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
         DownstreamConnection downstream = Rent();

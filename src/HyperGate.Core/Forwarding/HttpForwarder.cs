@@ -69,6 +69,9 @@ public sealed class HttpForwarder : IDisposable
     /// <summary>A new client connection: request bodies are read from <paramref name="clientInput"/> (set once, not per body).</summary>
     public void Attach(PipeReader clientInput) => _bodyRate.Source = clientInput;
 
+    /// <summary>The client connection ended cleanly: the body guard lets go of its reader.</summary>
+    public void Detach() => _bodyRate.Source = null;
+
     /// <summary>True when nothing of the last exchange still runs (its request body is no longer being copied).</summary>
     public bool IsQuiet => _requestBody.IsCompleted;
 

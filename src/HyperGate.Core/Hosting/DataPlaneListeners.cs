@@ -1,6 +1,7 @@
 using System.Net;
 using HyperGate.Configuration;
 using HyperGate.Connection;
+using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
@@ -200,19 +201,23 @@ public sealed class DataPlaneListeners : IServer
     /// <summary>
     /// Serves one connection, then closes it. Past the cap a connection is closed as it arrives, before any byte is
     /// read. The place it takes is given back before it is closed: its close may wait for the client, and a
-    /// connection the client sees closed must no longer count.
+    /// connection the client sees closed must no longer count. A connection that ended cleanly is recycled by its
+    /// transport once closed.
     /// </summary>
     private async Task ServeAsync(Listener listener, ConnectionContext connection)
     {
         listener.ConnectionStarted();
         try
         {
+            // Nothing uses a connection refused at the cap, nor one the handler says ended cleanly.
+            bool clean = true;
             try
             {
                 if (Interlocked.Increment(ref _open) <= _runtime.Snapshot.Config.Server.MaxConnections)
                 {
+                    clean = false;
                     using CancellationTokenRegistration abort = listener.Aborting.UnsafeRegister(static c => ((ConnectionContext)c!).Abort(), connection);
-                    await _handler.ServeAsync(connection, listener.Closing);
+                    clean = await _handler.ServeAsync(connection, listener.Closing);
                 }
             }
             catch (Exception e)
@@ -224,6 +229,11 @@ public sealed class DataPlaneListeners : IServer
                 // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
                 int open = Interlocked.Decrement(ref _open);
                 ConnectionEnded?.Invoke(open);
+            }
+
+            if (clean && connection is IRecyclableConnection recyclable)
+            {
+                recyclable.RecycleOnDispose();
             }
 
             await connection.DisposeAsync();

@@ -15,7 +15,7 @@ public sealed class BodyRateGuard : IDisposable
     private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
     private readonly TimeProvider _timeProvider;
     private readonly Lock _sourceLock = new();
-    private PipeReader _source = null!;
+    private PipeReader? _source;
     private ITimer? _timer;
     private long _received;
     private long _startTimestamp;
@@ -32,10 +32,11 @@ public sealed class BodyRateGuard : IDisposable
 
     /// <summary>
     /// The reader of the body, whose pending read is cancelled when the body falls behind; set before a start (state
-    /// reused across connections points it at each one's). Set under the lock the check takes: a check that tripped
-    /// just before the switch cancels the reader it was watching, not the next connection's.
+    /// reused across connections points it at each one's), and null once its connection ended. A check trips under
+    /// the lock this is set under, so once a connection let go of its reader, no check reaches it (the lock is
+    /// re-entrant, for a reader the cancel continues inline).
     /// </summary>
-    public PipeReader Source
+    public PipeReader? Source
     {
         get => _source;
         set
@@ -129,7 +130,6 @@ public sealed class BodyRateGuard : IDisposable
             return;
         }
 
-        PipeReader source;
         lock (_sourceLock)
         {
             // Stopped, or another body (perhaps another connection's) started while this check measured the last one.
@@ -140,11 +140,14 @@ public sealed class BodyRateGuard : IDisposable
 
             _tooSlow = true;
             _active = false;
-            source = _source;
+            _source?.CancelPendingRead();
         }
-
-        source.CancelPendingRead();
     }
 
-    public void Dispose() => _timer?.Dispose();
+    /// <summary>Stops the checks and lets go of the reader (a check already running cannot reach it afterwards).</summary>
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        Source = null;
+    }
 }

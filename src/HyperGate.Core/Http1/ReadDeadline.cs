@@ -19,7 +19,7 @@ public sealed class ReadDeadline : IDisposable
     private readonly Lock _timerLock = new();
     private long _deadline = None;
     private long _timerDue = None;
-    private PipeReader _input = null!;
+    private PipeReader? _input;
     private volatile bool _expired;
 
     public ReadDeadline(TimeProvider time)
@@ -30,10 +30,12 @@ public sealed class ReadDeadline : IDisposable
 
     /// <summary>
     /// The reader whose pending read an expiry cancels; set before the first arm (state reused across connections
-    /// points it at each one's). Set under the timer's lock: an expiry taken just before the switch cancels the reader
-    /// it was armed for, and its <see cref="Expired"/> is set before the next connection arms (which clears it).
+    /// points it at each one's), and null once its connection ended. An expiry cancels under the timer's lock and
+    /// this is set under it, so once a connection let go of its reader, no expiry of this deadline reaches it: the
+    /// reader may then serve another connection. (The lock is re-entrant: a reader that the cancel continues inline
+    /// may arm, disarm and let go on the same thread.)
     /// </summary>
-    public PipeReader Input
+    public PipeReader? Input
     {
         get => _input;
         set
@@ -75,11 +77,15 @@ public sealed class ReadDeadline : IDisposable
 
     public void Disarm() => Volatile.Write(ref _deadline, None);
 
-    public void Dispose() => _timer.Dispose();
+    /// <summary>Stops the timer and lets go of the reader (a callback already running cannot reach it afterwards).</summary>
+    public void Dispose()
+    {
+        _timer.Dispose();
+        Input = null;
+    }
 
     private void OnTimer()
     {
-        PipeReader expired;
         lock (_timerLock)
         {
             Interlocked.Exchange(ref _timerDue, None);
@@ -106,10 +112,8 @@ public sealed class ReadDeadline : IDisposable
             }
 
             _expired = true;
-            expired = _input;
+            _input?.CancelPendingRead();
         }
-
-        expired.CancelPendingRead();
     }
 
     /// <summary>Makes the timer fire by <paramref name="deadline"/> (called under the lock).</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using HyperGate.Buffers;
 
@@ -20,12 +21,17 @@ internal sealed unsafe class EventLoop : PipeScheduler
     /// <summary>Posted work run per turn before the loop polls its sockets again, so posting cannot starve them.</summary>
     private const int WorkPerTurn = 1024;
 
+    /// <summary>Closed connection objects kept for the loop's next sockets: enough for a burst of new connections, bounded for memory.</summary>
+    private const int MaxRecycledConnections = 512;
+
     [ThreadStatic]
     private static EventLoop? t_current;
 
     private readonly int _epoll;
     private readonly int _wakeFd;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _work = new();
+    private readonly ConcurrentQueue<EventLoopConnection> _recycled = new();
+    private int _recycledCount;
     private readonly Lock _registrations = new();
     private readonly Stack<int> _freeSlots = new();
     private EventLoopConnection?[] _slots = new EventLoopConnection?[64];
@@ -55,6 +61,36 @@ internal sealed unsafe class EventLoop : PipeScheduler
 
     /// <summary>The loop running on the calling thread, if any.</summary>
     public static EventLoop? Current => t_current;
+
+    /// <summary>A connection on this loop for <paramref name="socket"/>: an earlier connection's object when one is free.</summary>
+    public EventLoopConnection Connection(Socket socket)
+    {
+        EventLoopConnection? connection;
+        if (_recycled.TryDequeue(out connection))
+        {
+            Interlocked.Decrement(ref _recycledCount);
+        }
+        else
+        {
+            connection = new EventLoopConnection(this);
+        }
+
+        connection.Open(socket);
+        return connection;
+    }
+
+    /// <summary>Keeps a closed connection's object for a later socket (see <see cref="IRecyclableConnection"/>).</summary>
+    public void Recycle(EventLoopConnection connection)
+    {
+        if (Interlocked.Increment(ref _recycledCount) <= MaxRecycledConnections)
+        {
+            _recycled.Enqueue(connection);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _recycledCount);
+        }
+    }
 
     public override void Schedule(Action<object?> action, object? state)
     {

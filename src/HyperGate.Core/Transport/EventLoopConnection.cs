@@ -13,11 +13,13 @@ namespace HyperGate.Transport;
 /// the loop reads into the input pipe and flushes it, and the pipe runs its reader (the gateway's request loop) right
 /// there. A read shorter than the buffer emptied the socket, so the next read waits for the next edge: one recv per
 /// message, and no buffer is held by an idle connection. Sending: see <see cref="SocketOutput"/>, whose flush
-/// sends at once; only a full socket waits for the loop's writable edge.
+/// sends at once; only a full socket waits for the loop's writable edge. The object, with its pipe and output, serves
+/// one socket after another when its owners say it may (<see cref="IRecyclableConnection"/>): its loop keeps it once
+/// the last owner has seen it closed.
 /// </summary>
 internal sealed partial class EventLoopConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource, IDuplexPipe
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IValueTaskSource, IDuplexPipe, IRecyclableConnection
 {
     /// <summary>Full reads in a row before the loop serves its other sockets (a fast large body must not starve them).</summary>
     private const int ReadsPerTurn = 4;
@@ -32,13 +34,13 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private static readonly Action<object?> s_close = static state => ((EventLoopConnection)state!).CloseOnLoop();
     private static long s_lastId;
 
-    private readonly Socket _socket;
-    private readonly int _fd;
     private readonly EventLoop _loop;
     private readonly Pipe _input;
     private readonly SocketOutput _output;
-    private readonly long _id;
-    private readonly TaskCompletionSource _closedOnLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CloseSignal _closedOnLoop;
+    private Socket _socket = null!;
+    private int _fd;
+    private long _id;
     private Action? _resumeReceive;
     private CancellationTokenSource? _closedSource;
     private CancellationToken? _closedToken;
@@ -46,6 +48,8 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private ManualResetValueTaskSourceCore<bool> _writable;
     private int _writeState;
     private int _disposing;
+    private ValueTask _disposal;
+    private int _recycle;
     private ValueTask<FlushResult> _pendingFlush;
     private ConnectionAbortedException? _abortReason;
     private volatile bool _aborted;
@@ -60,18 +64,26 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private bool _receivePaused;
     private bool _receiveDone;
 
-    public EventLoopConnection(Socket socket, EventLoop loop)
+    /// <summary>A connection object of <paramref name="loop"/>'s, not yet serving a socket (see <see cref="EventLoop.Connection"/>).</summary>
+    internal EventLoopConnection(EventLoop loop)
+    {
+        _loop = loop;
+        MemoryPool = loop.Pool;
+        _input = new Pipe(loop.ReceiveOptions);
+        _output = new SocketOutput(this, loop.Pool);
+        _closedOnLoop = new CloseSignal(this);
+        Transport = this;
+    }
+
+    /// <summary>Starts serving <paramref name="socket"/>: everything of the socket before it was reset when that one closed.</summary>
+    internal void Open(Socket socket)
     {
         _socket = socket;
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
-        _loop = loop;
         _id = Interlocked.Increment(ref s_lastId);
-        MemoryPool = loop.Pool;
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
-        _input = new Pipe(loop.ReceiveOptions);
-        _output = new SocketOutput(this, _fd, loop.Pool);
-        Transport = this;
+        _output.Open(_fd);
 
         socket.NoDelay = true;
         LinuxSockets.SetNonBlocking(_fd);
@@ -176,6 +188,8 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         }
         catch
         {
+            // Nothing else has the connection yet.
+            RecycleOnDispose();
             await DisposeAsync();
             throw;
         }
@@ -227,19 +241,38 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     /// </summary>
     public override ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposing, 1) == 0)
+        if (Interlocked.Exchange(ref _disposing, 1) == 1)
         {
-            _input.Reader.Complete();
-            ValueTask drain = _output.DrainAsync();
-            if (!drain.IsCompletedSuccessfully)
-            {
-                return CloseAfterDrainAsync(drain);
-            }
-
-            Close();
+            // A later call: nothing more to start. (A recycled connection is never disposed twice: its owner vouched.)
+            return Volatile.Read(ref _closed) == 1 ? ValueTask.CompletedTask : _disposal;
         }
 
-        return new ValueTask(_closedOnLoop.Task);
+        _input.Reader.Complete();
+        ValueTask drain = _output.DrainAsync();
+        if (drain.IsCompletedSuccessfully)
+        {
+            Close();
+            _disposal = _closedOnLoop.Wait();
+        }
+        else
+        {
+            _disposal = CloseAfterDrainAsync(drain);
+        }
+
+        return _disposal;
+    }
+
+    /// <summary>
+    /// The owner vouches that, once it has the result of <see cref="DisposeAsync"/>, nothing holds this connection
+    /// or its pipes: the object then serves a later socket. A connection disposed without this is left to the GC.
+    /// </summary>
+    public void RecycleOnDispose()
+    {
+        // Only a connection as it was opened: anything its user attached could still be referenced elsewhere.
+        if (Transport == this && _items is null && _setFeatureCount == 0)
+        {
+            Volatile.Write(ref _recycle, 1);
+        }
     }
 
     private async ValueTask CloseAfterDrainAsync(ValueTask drain)
@@ -253,7 +286,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
             Close();
         }
 
-        await _closedOnLoop.Task;
+        await _closedOnLoop.Wait();
     }
 
     /// <summary>Nothing more will be sent: like Kestrel's transport, ends the connection both ways.</summary>
@@ -401,7 +434,68 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _socket.Dispose();
         Interlocked.Exchange(ref _closed, 1);
         Volatile.Read(ref _closedSource)?.Cancel();
-        _closedOnLoop.SetResult();
+        _closedOnLoop.Complete();
+    }
+
+    /// <summary>The owner has seen the close (a dispose's result taken): back to the loop, if the owner vouched.</summary>
+    private void OnCloseObserved()
+    {
+        if (Interlocked.Exchange(ref _recycle, 0) == 0)
+        {
+            return;
+        }
+
+        // Both ends of the input pipe are complete (the reader at dispose, the writer at close), so it can be reset.
+        _input.Reset();
+        _socket = null!;
+        _fd = 0;
+        Token = 0;
+        LocalEndPoint = null;
+        RemoteEndPoint = null;
+        _connectionId = null;
+        _closedSource?.Dispose();
+        _closedSource = null;
+        _closedToken = null;
+        _closed = 0;
+        _writeState = WriteIdle;
+        _disposing = 0;
+        _disposal = default;
+        _abortReason = null;
+        _aborted = false;
+        _started = false;
+        _readable = false;
+        _peerClosing = false;
+        _receivePaused = false;
+        _receiveDone = false;
+        _closedOnLoop.Reset();
+        _loop.Recycle(this);
+    }
+
+    /// <summary>
+    /// Completes the dispose's wait once the loop has closed the socket. Its result, taken once by the dispose's
+    /// awaiter, is the moment the owner is done with the connection. Continuations run on the thread pool, not on the
+    /// loop.
+    /// </summary>
+    private sealed class CloseSignal(EventLoopConnection connection) : IValueTaskSource
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public ValueTask Wait() => new(this, _core.Version);
+
+        public void Complete() => _core.SetResult(true);
+
+        public void Reset() => _core.Reset();
+
+        public void GetResult(short token)
+        {
+            _core.GetResult(token);
+            connection.OnCloseObserved();
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     void IValueTaskSource.GetResult(short token) => _writable.GetResult(token);

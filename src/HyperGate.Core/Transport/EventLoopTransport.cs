@@ -39,7 +39,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
         var socket = endPoint is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        return new EventLoopConnection(socket, EventLoop.Current ?? NextLoop()).ConnectAsync(endPoint, cancellationToken);
+        return (EventLoop.Current ?? NextLoop()).Connection(socket).ConnectAsync(endPoint, cancellationToken);
     }
 
     private EventLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];
@@ -70,7 +70,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
                     continue;
                 }
 
-                var connection = new EventLoopConnection(socket, transport.NextLoop());
+                EventLoopConnection connection = transport.NextLoop().Connection(socket);
                 connection.Start();
                 return connection;
             }

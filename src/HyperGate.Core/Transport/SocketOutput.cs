@@ -9,9 +9,10 @@ namespace HyperGate.Transport;
 /// An event-loop connection's output. Bytes are written in place into pooled blocks and sent by the flush itself: one
 /// sendmsg for everything buffered, on the flushing thread. Only a full socket makes a flush wait, for the loop's
 /// writable edge. A pipe with a send loop behind it cost, per message, five lock round trips, a continuation and a
-/// segment; here a message costs a block from the pool and one system call.
+/// segment; here a message costs a block from the pool and one system call. Serves its connection object's sockets in
+/// turn (<see cref="Open"/>).
 /// </summary>
-internal sealed class SocketOutput(EventLoopConnection connection, int fd, MemoryPool<byte> pool) : PipeWriter, IDirectSendWriter
+internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<byte> pool) : PipeWriter, IDirectSendWriter
 {
     /// <summary>Blocks gathered into one sendmsg.</summary>
     private const int SendVectors = 16;
@@ -32,8 +33,17 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
     /// </summary>
     private unsafe byte* _free;
     private int _freeLength;
+    private int _fd;
     private volatile bool _flushCancelled;
     private bool _ended;
+
+    /// <summary>Starts writing to a new socket; the last one's blocks were all sent or dropped when it closed.</summary>
+    public void Open(int fd)
+    {
+        _fd = fd;
+        _flushCancelled = false;
+        _ended = false;
+    }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -116,7 +126,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
             vectors[_count] = new LinuxSockets.IoVector { Base = bytes, Length = (nuint)data.Length };
             do
             {
-                sent = LinuxSockets.Send(fd, vectors, _count + 1, out error);
+                sent = LinuxSockets.Send(_fd, vectors, _count + 1, out error);
             }
             while (sent < 0 && error == LinuxSockets.EINTR);
         }
@@ -230,7 +240,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, int fd, Memor
                 return 0;
             }
 
-            nint sent = LinuxSockets.Send(fd, vectors, count, out int error);
+            nint sent = LinuxSockets.Send(_fd, vectors, count, out int error);
             if (sent < 0)
             {
                 if (error == LinuxSockets.EINTR)

@@ -46,10 +46,13 @@ internal sealed class UpstreamConnectionState(TimeProvider time) : IDisposable
         BodyGuard.Source = input;
     }
 
+    /// <summary>The connection is closing: the timers let go of its reader, which may serve another connection next.</summary>
     public void Detach()
     {
         ResponseDeadline.Disarm();
+        ResponseDeadline.Input = null;
         BodyGuard.Stop();
+        BodyGuard.Source = null;
     }
 
     public void Dispose()

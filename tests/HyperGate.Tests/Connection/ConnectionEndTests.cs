@@ -27,23 +27,25 @@ public sealed class ConnectionEndTests : IAsyncLifetime
     [Fact]
     public async Task AResetBetweenRequests_EndsCleanly_AndTheStateIsKept()
     {
-        ValueTask serving = _handler.ServeAsync(Connection(), CancellationToken.None);
+        ValueTask<bool> serving = _handler.ServeAsync(Connection(), CancellationToken.None);
 
         await _input.Writer.CompleteAsync(new ConnectionResetException("reset by peer"));
-        await serving.AsTask().WaitAsync(Patience);
+        bool clean = await serving.AsTask().WaitAsync(Patience);
 
+        Assert.True(clean);
         Assert.Equal(1, _handler.IdleStates);
     }
 
     [Fact]
     public async Task AResetHalfwayThroughAHead_AlsoEndsCleanly()
     {
-        ValueTask serving = _handler.ServeAsync(Connection(), CancellationToken.None);
+        ValueTask<bool> serving = _handler.ServeAsync(Connection(), CancellationToken.None);
 
         await _input.Writer.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHo"));
         await _input.Writer.CompleteAsync(new ConnectionResetException("reset by peer"));
-        await serving.AsTask().WaitAsync(Patience);
+        bool clean = await serving.AsTask().WaitAsync(Patience);
 
+        Assert.True(clean);
         Assert.Equal(1, _handler.IdleStates);
     }
 

@@ -27,6 +27,19 @@ public class BodyRateGuardTests
     }
 
     [Fact]
+    public void AReaderLetGo_IsNotCancelledWhenTheBodyFallsBehind()
+    {
+        // Its connection ended mid-body; the reader may serve another connection now.
+        using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };
+        guard.Start(minBytesPerSecond: 100, grace: TimeSpan.FromSeconds(1));
+        guard.Source = null;
+        ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.False(pending.IsCompleted);
+    }
+
+    [Fact]
     public void BodyKeepingTheRate_IsNotFlagged()
     {
         using var guard = new BodyRateGuard(_time) { Source = _pipe.Reader };

@@ -41,6 +41,19 @@ public class ReadDeadlineTests
     }
 
     [Fact]
+    public void AReaderLetGo_IsNotCancelledByALaterExpiry()
+    {
+        // Its connection ended while the deadline was armed; the reader may serve another connection now.
+        using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
+        deadline.Arm(Timeout);
+        deadline.Input = null;
+        ValueTask<ReadResult> pending = _pipe.Reader.ReadAsync();
+
+        _time.Advance(Timeout * 2);
+        Assert.False(pending.IsCompleted);
+    }
+
+    [Fact]
     public async Task ReArmedLater_TheEarlierTimerSetsItselfForTheRest()
     {
         using var deadline = new ReadDeadline(_time) { Input = _pipe.Reader };
