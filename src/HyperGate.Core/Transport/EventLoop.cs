@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using HyperGate.Buffers;
 
@@ -16,6 +15,9 @@ namespace HyperGate.Transport;
 internal sealed unsafe class EventLoop : PipeScheduler
 {
     private const ulong WakeToken = ulong.MaxValue;
+
+    /// <summary>Marks a listening socket's token; a connection's carries a 31-bit generation, so never this bit.</summary>
+    private const ulong ListenerToken = 1UL << 63;
     private const int EventsPerWait = 256;
 
     /// <summary>Posted work run per turn before the loop polls its sockets again, so posting cannot starve them.</summary>
@@ -35,6 +37,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private readonly Lock _registrations = new();
     private readonly Stack<int> _freeSlots = new();
     private EventLoopConnection?[] _slots = new EventLoopConnection?[64];
+    private Action?[] _listeners = [];
     private int _usedSlots;
     private uint _generation;
     private int _wakeRequested;
@@ -62,8 +65,11 @@ internal sealed unsafe class EventLoop : PipeScheduler
     /// <summary>The loop running on the calling thread, if any.</summary>
     public static EventLoop? Current => t_current;
 
-    /// <summary>A connection on this loop for <paramref name="socket"/>: an earlier connection's object when one is free.</summary>
-    public EventLoopConnection Connection(Socket socket)
+    /// <summary>
+    /// A connection on this loop for the socket <paramref name="fd"/> (with its peer's address when accepted): an
+    /// earlier connection's object when one is free.
+    /// </summary>
+    public EventLoopConnection Connection(int fd, ReadOnlySpan<byte> peerAddress)
     {
         EventLoopConnection? connection;
         if (_recycled.TryDequeue(out connection))
@@ -75,7 +81,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
             connection = new EventLoopConnection(this);
         }
 
-        connection.Open(socket);
+        connection.Open(fd, peerAddress);
         return connection;
     }
 
@@ -115,11 +121,47 @@ internal sealed unsafe class EventLoop : PipeScheduler
             }
 
             // The generation tells a late event for a socket that is gone from one for the slot's next socket.
-            connection.Token = (ulong)++_generation << 32 | (uint)slot;
+            _generation = (_generation % int.MaxValue) + 1;
+            connection.Token = (ulong)_generation << 32 | (uint)slot;
             Volatile.Write(ref _slots[slot], connection);
         }
 
         LinuxSockets.Add(_epoll, fd, LinuxSockets.EPOLLIN | LinuxSockets.EPOLLOUT | LinuxSockets.EPOLLRDHUP | LinuxSockets.EPOLLET, connection.Token);
+    }
+
+    /// <summary>
+    /// Watches a listening socket: <paramref name="onReadable"/> runs on this loop's thread at each edge (connections
+    /// are waiting). Returns the key for <see cref="UnwatchListener"/>.
+    /// </summary>
+    public int WatchListener(int fd, Action onReadable)
+    {
+        int index;
+        lock (_registrations)
+        {
+            index = Array.IndexOf(_listeners, null);
+            if (index < 0)
+            {
+                index = _listeners.Length;
+                Action?[] larger = new Action?[index + 1];
+                _listeners.CopyTo(larger, 0);
+                Volatile.Write(ref _listeners, larger);
+            }
+
+            Volatile.Write(ref _listeners[index], onReadable);
+        }
+
+        LinuxSockets.Add(_epoll, fd, LinuxSockets.EPOLLIN | LinuxSockets.EPOLLET, ListenerToken | (uint)index);
+        return index;
+    }
+
+    /// <summary>Stops watching a listening socket (before it is closed).</summary>
+    public void UnwatchListener(int fd, int index)
+    {
+        LinuxSockets.Remove(_epoll, fd);
+        lock (_registrations)
+        {
+            _listeners[index] = null;
+        }
     }
 
     /// <summary>Removes a socket; called on this loop's thread, so no event for it is being handled meanwhile.</summary>
@@ -148,6 +190,12 @@ internal sealed unsafe class EventLoop : PipeScheduler
                 if (token == WakeToken)
                 {
                     LinuxSockets.Drain(_wakeFd);
+                    continue;
+                }
+
+                if ((token & ListenerToken) != 0)
+                {
+                    Volatile.Read(ref _listeners)[(int)(uint)token]?.Invoke();
                     continue;
                 }
 

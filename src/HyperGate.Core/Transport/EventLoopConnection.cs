@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -38,9 +39,12 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private readonly Pipe _input;
     private readonly SocketOutput _output;
     private readonly CloseSignal _closedOnLoop;
-    private Socket _socket = null!;
-    private int _fd;
+    private int _fd = -1;
     private long _id;
+    private SocketAddressBytes _peerAddress;
+    private bool _hasPeerAddress;
+    private EndPoint? _localEndPoint;
+    private EndPoint? _remoteEndPoint;
     private Action? _resumeReceive;
     private CancellationTokenSource? _closedSource;
     private CancellationToken? _closedToken;
@@ -75,18 +79,18 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         Transport = this;
     }
 
-    /// <summary>Starts serving <paramref name="socket"/>: everything of the socket before it was reset when that one closed.</summary>
-    internal void Open(Socket socket)
+    /// <summary>
+    /// Starts serving the non-blocking socket <paramref name="fd"/>, whose peer's address (as accept wrote it) may
+    /// be given; everything of the socket before it was reset when that one closed. The connection owns the socket.
+    /// </summary>
+    internal void Open(int fd, ReadOnlySpan<byte> peerAddress)
     {
-        _socket = socket;
-        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _fd = fd;
         _id = Interlocked.Increment(ref s_lastId);
-        LocalEndPoint = socket.LocalEndPoint;
-        RemoteEndPoint = socket.RemoteEndPoint;
-        _output.Open(_fd);
-
-        socket.NoDelay = true;
-        LinuxSockets.SetNonBlocking(_fd);
+        _hasPeerAddress = peerAddress.Length > 0;
+        peerAddress.CopyTo(_peerAddress);
+        _output.Open(fd);
+        LinuxSockets.SetNoDelay(fd);
     }
 
     /// <summary>The loop's key for this socket's events.</summary>
@@ -141,9 +145,19 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         set => _closedToken = value;
     }
 
-    public override EndPoint? LocalEndPoint { get; set; }
+    /// <summary>Asked of the socket on first use (nothing in the gateway asks): null once it is closed.</summary>
+    public override EndPoint? LocalEndPoint
+    {
+        get => _localEndPoint ??= AddressOf(peer: false);
+        set => _localEndPoint = value;
+    }
 
-    public override EndPoint? RemoteEndPoint { get; set; }
+    /// <summary>Made on first use, from the address accept gave (or the one connected to).</summary>
+    public override EndPoint? RemoteEndPoint
+    {
+        get => _remoteEndPoint ??= _hasPeerAddress ? LinuxSockets.ToEndPoint(_peerAddress) : AddressOf(peer: true);
+        set => _remoteEndPoint = value;
+    }
 
     public MemoryPool<byte> MemoryPool { get; }
 
@@ -158,11 +172,10 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     /// Connects without blocking: the loop reports the socket writable when the handshake is done. Returns the
     /// connection, or closes it and throws.
     /// </summary>
-    internal async ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
+    internal async ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, SocketAddress address, CancellationToken cancellationToken)
     {
         try
         {
-            SocketAddress address = endPoint.Serialize();
             int error = LinuxSockets.Connect(_fd, address.Buffer.Span[..address.Size]);
 
             // Registered once the connect is under way: a socket not yet connecting reports itself hung up.
@@ -183,8 +196,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
                 throw new SocketException((int)LinuxSockets.ToSocketError(error));
             }
 
-            LocalEndPoint = _socket.LocalEndPoint;
-            RemoteEndPoint = _socket.RemoteEndPoint;
+            RemoteEndPoint = endPoint;
         }
         catch
         {
@@ -231,7 +243,13 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     public override void Abort()
     {
         _aborted = true;
-        Shutdown();
+
+        // Before a dispose the socket is open (only the dispose closes it), so its number is still this socket's.
+        if (Volatile.Read(ref _disposing) == 0)
+        {
+            LinuxSockets.Shutdown(_fd);
+        }
+
         _loop.Schedule(s_abortReceive, this);
     }
 
@@ -289,12 +307,8 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         await _closedOnLoop.Wait();
     }
 
-    /// <summary>Nothing more will be sent: like Kestrel's transport, ends the connection both ways.</summary>
-    private void Close()
-    {
-        Shutdown();
-        _loop.Schedule(s_close, this);
-    }
+    /// <summary>Nothing more will be sent: like Kestrel's transport, ends the connection both ways (on the loop).</summary>
+    private void Close() => _loop.Schedule(s_close, this);
 
     private unsafe void Receive()
     {
@@ -411,16 +425,13 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         }
     }
 
-    private void Shutdown()
+    private unsafe EndPoint? AddressOf(bool peer)
     {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Already closed by the peer, or disposed: either way there is nothing left to end.
-        }
+        int fd = _fd;
+        byte* address = stackalloc byte[LinuxSockets.MaxAddressLength];
+        return fd >= 0 && LinuxSockets.GetAddress(fd, peer, address)
+            ? LinuxSockets.ToEndPoint(new ReadOnlySpan<byte>(address, LinuxSockets.MaxAddressLength))
+            : null;
     }
 
     private void CloseOnLoop()
@@ -431,7 +442,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         }
 
         CompleteReceive(null);
-        _socket.Dispose();
+        LinuxSockets.Shutdown(_fd);
+        LinuxSockets.Close(_fd);
+        _fd = -1;
         Interlocked.Exchange(ref _closed, 1);
         Volatile.Read(ref _closedSource)?.Cancel();
         _closedOnLoop.Complete();
@@ -447,11 +460,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
 
         // Both ends of the input pipe are complete (the reader at dispose, the writer at close), so it can be reset.
         _input.Reset();
-        _socket = null!;
-        _fd = 0;
         Token = 0;
-        LocalEndPoint = null;
-        RemoteEndPoint = null;
+        _localEndPoint = null;
+        _remoteEndPoint = null;
         _connectionId = null;
         _closedSource?.Dispose();
         _closedSource = null;
@@ -504,4 +515,11 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
 
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _writable.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>A socket address kept inline, so that an accepted connection's peer costs no object until asked for.</summary>
+    [InlineArray(LinuxSockets.MaxAddressLength)]
+    private struct SocketAddressBytes
+    {
+        private byte _first;
+    }
 }

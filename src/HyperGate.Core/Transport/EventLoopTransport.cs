@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
 using HyperGate.Buffers;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -36,56 +37,167 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
 
     public ValueTask<ConnectionContext> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken)
     {
-        var socket = endPoint is IPEndPoint ip
-            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        return (EventLoop.Current ?? NextLoop()).Connection(socket).ConnectAsync(endPoint, cancellationToken);
+        SocketAddress address = endPoint.Serialize();
+        int fd = LinuxSockets.OpenStream(address.Family);
+        return (EventLoop.Current ?? NextLoop()).Connection(fd, peerAddress: default).ConnectAsync(endPoint, address, cancellationToken);
     }
 
     private EventLoop NextLoop() => _loops[(uint)Interlocked.Increment(ref _next) % (uint)_loops.Length];
 
-    /// <summary>Accepts with the platform's socket (a connection's first moment is not the hot path), then hands the socket to a loop.</summary>
-    private sealed class Listener(Socket listenSocket, EventLoopTransport transport) : IConnectionListener
+    /// <summary>
+    /// Accepts on a non-blocking listening socket that a loop watches: as many connections as are waiting, then a wait
+    /// for the loop's next readable edge. A connection costs its socket and nothing else: no platform socket, handle or
+    /// endpoint objects (the peer's address stays bytes until asked for).
+    /// </summary>
+    private sealed class Listener : IConnectionListener, IValueTaskSource
     {
-        public EndPoint EndPoint { get; } = listenSocket.LocalEndPoint!;
+        private const int Idle = 0;
+        private const int Waiting = 1;
+        private const int Signaled = 2;
+
+        private readonly Socket _listenSocket;
+        private readonly int _fd;
+        private readonly EventLoopTransport _transport;
+        private readonly EventLoop _watcher;
+        private readonly int _watch;
+        private ManualResetValueTaskSourceCore<bool> _readable = new() { RunContinuationsAsynchronously = true };
+        private int _readableState;
+        private volatile bool _unbound;
+
+        public Listener(Socket listenSocket, EventLoopTransport transport)
+        {
+            _listenSocket = listenSocket;
+            _fd = (int)listenSocket.SafeHandle.DangerousGetHandle();
+            _transport = transport;
+            EndPoint = listenSocket.LocalEndPoint!;
+            LinuxSockets.SetNonBlocking(_fd);
+            _watcher = transport.NextLoop();
+            _watch = _watcher.WatchListener(_fd, Signal);
+        }
+
+        public EndPoint EndPoint { get; }
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
-            while (true)
+            using CancellationTokenRegistration cancel = cancellationToken.UnsafeRegister(static state => ((Listener)state!).Signal(), this);
+            while (!_unbound && !cancellationToken.IsCancellationRequested)
             {
-                Socket socket;
-                try
+                EventLoopConnection? connection = TryAccept();
+                if (connection is not null)
                 {
-                    socket = await listenSocket.AcceptAsync(cancellationToken);
-                }
-                catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException
-                    || e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
-                {
-                    return null;
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-                {
-                    // The client gave up before it was accepted (a reset in the backlog): accept the next one. Other
-                    // errors (out of file descriptors) go to the accept loop, which backs off.
-                    continue;
+                    return connection;
                 }
 
-                EventLoopConnection connection = transport.NextLoop().Connection(socket);
-                connection.Start();
-                return connection;
+                await WaitReadableAsync();
             }
+
+            return null;
         }
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
-            listenSocket.Dispose();
+            Close();
             return ValueTask.CompletedTask;
         }
 
         public ValueTask DisposeAsync()
         {
-            listenSocket.Dispose();
+            Close();
             return ValueTask.CompletedTask;
         }
+
+        /// <summary>A connection when one is waiting; null when none is. Other errors (out of file descriptors) throw, for the accept loop to back off.</summary>
+        private unsafe EventLoopConnection? TryAccept()
+        {
+            byte* peer = stackalloc byte[LinuxSockets.MaxAddressLength];
+            while (true)
+            {
+                int fd = Accept(peer, out int error);
+                if (fd >= 0)
+                {
+                    EventLoopConnection connection = _transport.NextLoop().Connection(fd, new ReadOnlySpan<byte>(peer, LinuxSockets.MaxAddressLength));
+                    connection.Start();
+                    return connection;
+                }
+
+                // A client that gave up in the backlog (reset before it was accepted), or a signal: try the next one.
+                if (error is LinuxSockets.ECONNABORTED or LinuxSockets.EINTR)
+                {
+                    continue;
+                }
+
+                if (error == LinuxSockets.EAGAIN || _unbound)
+                {
+                    return null;
+                }
+
+                throw new SocketException((int)LinuxSockets.ToSocketError(error));
+            }
+        }
+
+        /// <summary>accept4 with the listening socket held open: an unbind on another thread closes it only after.</summary>
+        private unsafe int Accept(byte* peer, out int error)
+        {
+            bool held = false;
+            try
+            {
+                _listenSocket.SafeHandle.DangerousAddRef(ref held);
+                return LinuxSockets.Accept(_fd, peer, out error);
+            }
+            catch (ObjectDisposedException)
+            {
+                error = LinuxSockets.EAGAIN;
+                return -1;
+            }
+            finally
+            {
+                if (held)
+                {
+                    _listenSocket.SafeHandle.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>Completes at the loop's next readable edge, or at once if one came since the last wait (or on unbind and cancel).</summary>
+        private ValueTask WaitReadableAsync()
+        {
+            _readable.Reset();
+            if (Interlocked.CompareExchange(ref _readableState, Waiting, Idle) == Signaled)
+            {
+                Volatile.Write(ref _readableState, Idle);
+                return ValueTask.CompletedTask;
+            }
+
+            return new ValueTask(this, _readable.Version);
+        }
+
+        private void Signal()
+        {
+            if (Interlocked.Exchange(ref _readableState, Signaled) == Waiting)
+            {
+                Volatile.Write(ref _readableState, Idle);
+                _readable.SetResult(true);
+            }
+        }
+
+        private void Close()
+        {
+            if (_unbound)
+            {
+                return;
+            }
+
+            _unbound = true;
+            _watcher.UnwatchListener(_fd, _watch);
+            Signal();
+            _listenSocket.Dispose();
+        }
+
+        void IValueTaskSource.GetResult(short token) => _readable.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _readable.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _readable.OnCompleted(continuation, state, token, flags);
     }
 }

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -5,9 +7,10 @@ using System.Runtime.InteropServices;
 namespace HyperGate.Transport;
 
 /// <summary>
-/// The few Linux calls the event loop makes: epoll, an eventfd to wake it, and non-blocking recv/sendmsg/connect on
-/// sockets .NET created. .NET's socket engine has no way to run a socket's I/O on the thread that owns it, which is
-/// the point of the event loop, so these are called directly.
+/// The few Linux calls the event loop makes: epoll, an eventfd to wake it, and the life of its non-blocking sockets
+/// (socket, accept4, connect, recv, sendmsg, shutdown, close). .NET's socket engine has no way to run a socket's I/O on
+/// the thread that owns it, which is the point of the event loop, so these are called directly; and a socket of its
+/// own (a Socket, its handle, its endpoints: about 450 bytes per connection) would only be carried along unused.
 /// </summary>
 internal static unsafe partial class LinuxSockets
 {
@@ -16,6 +19,12 @@ internal static unsafe partial class LinuxSockets
     public const int EINPROGRESS = 115;
     public const int ECONNRESET = 104;
     public const int EPIPE = 32;
+    public const int ECONNABORTED = 103;
+    private const int ENFILE = 23;
+    private const int EMFILE = 24;
+
+    /// <summary>Room for any address a TCP socket has here (sockaddr_in6).</summary>
+    public const int MaxAddressLength = 28;
 
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLOUT = 0x004;
@@ -34,6 +43,13 @@ internal static unsafe partial class LinuxSockets
     private const int F_SETFL = 4;
     private const int SOL_SOCKET = 1;
     private const int SO_ERROR = 4;
+    private const int SOCK_STREAM = 1;
+    private const int SOCK_NONBLOCK = 0x800;
+    private const int IPPROTO_TCP = 6;
+    private const int TCP_NODELAY = 1;
+    private const int SHUT_RDWR = 2;
+    private const ushort AF_INET = 2;
+    private const ushort AF_INET6 = 10;
 
     /// <summary>
     /// recvfrom and sendmsg by number, for <see cref="syscall"/>. glibc's recv and sendmsg are thread-cancellation
@@ -118,6 +134,57 @@ internal static unsafe partial class LinuxSockets
         Check(fcntl(fd, F_SETFL, flags | O_NONBLOCK), "fcntl");
     }
 
+    /// <summary>A new non-blocking TCP socket of <paramref name="family"/>'s kind.</summary>
+    public static int OpenStream(AddressFamily family)
+    {
+        int fd = socket(family == AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | CloseOnExec, 0);
+        return fd >= 0 ? fd : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+    }
+
+    /// <summary>
+    /// Accepts a connection as a non-blocking socket, with the peer's address written to <paramref name="address"/>
+    /// (<see cref="MaxAddressLength"/> bytes); -1 with <paramref name="errno"/> set when there is none or it failed.
+    /// </summary>
+    public static int Accept(int listenFd, byte* address, out int errno)
+    {
+        uint length = MaxAddressLength;
+        int fd = accept4(listenFd, address, &length, SOCK_NONBLOCK | CloseOnExec);
+        errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return fd;
+    }
+
+    /// <summary>Sends each small write at once (no Nagle delay): heads and short bodies are whole messages.</summary>
+    public static void SetNoDelay(int fd)
+    {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(int));
+    }
+
+    /// <summary>Ends the connection both ways; errors (the peer is already gone) change nothing for the caller.</summary>
+    public static void Shutdown(int fd) => shutdown(fd, SHUT_RDWR);
+
+    public static void Close(int fd) => close(fd);
+
+    /// <summary>Writes the socket's own (<paramref name="peer"/> false) or its peer's address; false when it has none.</summary>
+    public static bool GetAddress(int fd, bool peer, byte* address)
+    {
+        uint length = MaxAddressLength;
+        return (peer ? getpeername(fd, address, &length) : getsockname(fd, address, &length)) == 0;
+    }
+
+    /// <summary>An IP endpoint from a sockaddr_in or sockaddr_in6; null for any other family.</summary>
+    public static IPEndPoint? ToEndPoint(ReadOnlySpan<byte> address)
+    {
+        ushort family = MemoryMarshal.Read<ushort>(address);
+        int port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+        return family switch
+        {
+            AF_INET => new IPEndPoint(new IPAddress(address.Slice(4, 4)), port),
+            AF_INET6 => new IPEndPoint(new IPAddress(address.Slice(8, 16), MemoryMarshal.Read<uint>(address[24..])), port),
+            _ => null,
+        };
+    }
+
     /// <summary>0 when connected, or the errno (<see cref="EINPROGRESS"/> while a non-blocking connect proceeds).</summary>
     public static int Connect(int fd, ReadOnlySpan<byte> socketAddress)
     {
@@ -139,10 +206,11 @@ internal static unsafe partial class LinuxSockets
     public static SocketError ToSocketError(int errno) => errno switch
     {
         ECONNRESET => SocketError.ConnectionReset,
+        ENFILE or EMFILE => SocketError.TooManyOpenSockets,
         EPIPE => SocketError.Shutdown,
         EAGAIN => SocketError.WouldBlock,
         101 => SocketError.NetworkUnreachable,
-        103 => SocketError.ConnectionAborted,
+        ECONNABORTED => SocketError.ConnectionAborted,
         107 => SocketError.NotConnected,
         110 => SocketError.TimedOut,
         111 => SocketError.ConnectionRefused,
@@ -212,4 +280,25 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int accept4(int fd, byte* address, uint* length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int shutdown(int fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockname(int fd, byte* address, uint* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getpeername(int fd, byte* address, uint* length);
 }

@@ -95,7 +95,12 @@ public sealed class ConnectionRecyclingTests : IDisposable
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(_listener.LocalEndpoint).WaitAsync(Patience);
         Socket accepted = await _listener.AcceptSocketAsync().WaitAsync(Patience);
-        EventLoopConnection connection = s_loop.Connection(accepted);
+
+        // The connection owns the socket from here: the platform's object lets go of it.
+        int fd = (int)accepted.SafeHandle.DangerousGetHandle();
+        accepted.SafeHandle.SetHandleAsInvalid();
+        LinuxSockets.SetNonBlocking(fd);
+        EventLoopConnection connection = s_loop.Connection(fd, peerAddress: default);
         connection.Start();
         return (connection, client);
     }
