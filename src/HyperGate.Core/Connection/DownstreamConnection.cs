@@ -1,25 +1,27 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
-using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Connection;
 
 /// <summary>
-/// The request loop of one downstream connection: parse a head, route it, forward it or answer it, repeat.
+/// The request loop of downstream connections: parse a head, route it, forward it or answer it, repeat.
 /// Pipelined requests already buffered are answered in order and their responses flushed together.
 /// Both waits of an exchange (for the next request, and for the upstream's answer) are awaited directly in
-/// <see cref="RunAsync"/>, whose state machine lives as long as the connection (its builder may hand it to a later one):
-/// in steady state a proxied request allocates nothing.
+/// <see cref="ServeConnectionsAsync"/>, whose state machine lives as long as this object and serves one connection
+/// after another: in steady state a proxied request allocates nothing, and a new connection nothing of this.
 /// </summary>
-internal sealed class DownstreamConnection : IDisposable
+internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 {
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
@@ -27,6 +29,9 @@ internal sealed class DownstreamConnection : IDisposable
     private readonly RequestRecorder _recorder;
     private readonly ReadDeadline _readDeadline;
     private readonly GatewayConnectionHandler _handler;
+    private ManualResetValueTaskSourceCore<bool> _nextConnection;
+    private (ConnectionContext Connection, IConnectionOwner Owner, bool IsHttps) _next;
+    private bool _serving;
     private volatile bool _waitingForRequest;
 
     public DownstreamConnection(GatewayRuntime runtime, GatewayConnectionHandler handler)
@@ -41,16 +46,49 @@ internal sealed class DownstreamConnection : IDisposable
         _readDeadline = new ReadDeadline(runtime.TimeProvider);
     }
 
-    /// <summary>Starts serving a connection; the object serves one connection at a time, and many in turn.</summary>
-    public void Attach(PipeReader input, PipeWriter output, IPAddress? peerAddress, bool isHttps)
+    /// <summary>
+    /// Serves <paramref name="connection"/> next: the object serves one connection at a time, and many in turn. Runs
+    /// on the caller's thread until the connection's first wait.
+    /// </summary>
+    public void Serve(ConnectionContext connection, IConnectionOwner owner, bool isHttps)
     {
-        _exchange.Attach(input, output, peerAddress, isHttps);
+        _next = (connection, owner, isHttps);
+        if (!_serving)
+        {
+            // Set first: the loop may offer this object for another connection before the call below returns.
+            _serving = true;
+            _ = ServeConnectionsAsync();
+        }
+        else
+        {
+            _nextConnection.SetResult(true);
+        }
+    }
+
+    private (ConnectionContext Connection, IConnectionOwner Owner) TakeNextConnection()
+    {
+        (ConnectionContext connection, IConnectionOwner owner, bool isHttps) = _next;
+        _next = default;
+        PipeReader input = connection.Transport.Input;
+        _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
         _readDeadline.Input = input;
         _forwarder.Attach(input);
+        return (connection, owner);
+    }
+
+    /// <summary>
+    /// After a clean end: lets go of the connection and offers this object to the handler for the next one (false when
+    /// the handler keeps enough). Ready for <see cref="Serve"/> before it is offered.
+    /// </summary>
+    private bool KeepForNextConnection()
+    {
+        Detach();
+        _nextConnection.Reset();
+        return _handler.Keep(this);
     }
 
     /// <summary>Lets go of the connection that ended cleanly, before this object serves another.</summary>
-    public void Detach()
+    private void Detach()
     {
         // The timers let go of the reader first: it may serve another connection once this one is closed.
         _readDeadline.Disarm();
@@ -70,302 +108,346 @@ internal sealed class DownstreamConnection : IDisposable
     }
 
     /// <summary>
-    /// Serves requests until the connection ends, then gives this object back to its handler: for another connection
-    /// when this one ended cleanly with nothing of it still running (then it returns true: nothing of it uses the
-    /// transport connection any more either). When <paramref name="closeRequested"/> fires
-    /// (shutdown, or its address left the config), an idle connection closes at once and a busy one after its
-    /// response. One async method from accept to close: each level would be a state machine per connection.
+    /// Serves the connections it is given (<see cref="Serve"/>), one after another, for its whole life: one async
+    /// method from its first connection to its last, so that a connection costs no state machine of its own (the
+    /// platform's pooling builder keeps one per core, far fewer than the connections open at once). For each: serve
+    /// requests until the connection ends (when its owner asks to close, an idle connection closes at once and a busy
+    /// one after its response), close it, and wait for the next one, unless something of it may still run (a
+    /// request body being copied) or the handler keeps enough idle states: then the object is disposed and the loop
+    /// ends.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> RunAsync(CancellationToken closeRequested)
+    private async Task ServeConnectionsAsync()
     {
-        PipeReader input = _exchange.Input;
-        PipeWriter output = _exchange.Output;
-        RequestHead request = _exchange.Request;
-        bool ended = false;
-        bool flushed = false;
-        bool clean = false;
-        _runtime.Telemetry.Metrics.ConnectionOpened();
-        CancellationTokenRegistration closing = closeRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), this);
-        try
+        while (true)
         {
-            while (!_exchange.CloseRequested)
+            (ConnectionContext connection, IConnectionOwner owner) = TakeNextConnection();
+            bool clean = false;
+            try
             {
-                GatewaySnapshot snapshot = _runtime.Snapshot;
-                _exchange.BeginRequest(snapshot);
-
-                // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
-                //    only when no more input is buffered, so a pipelined batch costs one write.
-                RejectionReason rejection;
-                bool sawBytes = false;
-                while (true)
+                PipeReader input = _exchange.Input;
+                PipeWriter output = _exchange.Output;
+                RequestHead request = _exchange.Request;
+                bool ended = false;
+                bool flushed = false;
+                _runtime.Telemetry.Metrics.ConnectionOpened();
+                CancellationTokenRegistration closing = owner.CloseRequested.Register(static state => ((DownstreamConnection)state!).RequestClose(), this);
+                CancellationTokenRegistration aborting = owner.AbortRequested.UnsafeRegister(static state => ((ConnectionContext)state!).Abort(), connection);
+                try
                 {
-                    if (!input.TryRead(out ReadResult result))
+                    while (!_exchange.CloseRequested)
                     {
-                        await output.FlushAsync();
-                        _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
-                        _waitingForRequest = true;
-                        if (_exchange.CloseRequested)
+                        GatewaySnapshot snapshot = _runtime.Snapshot;
+                        _exchange.BeginRequest(snapshot);
+
+                        // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
+                        //    only when no more input is buffered, so a pipelined batch costs one write.
+                        RejectionReason rejection;
+                        bool sawBytes = false;
+                        while (true)
                         {
-                            input.CancelPendingRead();
+                            if (!input.TryRead(out ReadResult result))
+                            {
+                                await output.FlushAsync();
+                                _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
+                                _waitingForRequest = true;
+                                if (_exchange.CloseRequested)
+                                {
+                                    input.CancelPendingRead();
+                                }
+
+                                try
+                                {
+                                    result = await input.ReadAsync();
+                                }
+                                catch (Exception e) when (e is IOException or ConnectionAbortedException)
+                                {
+                                    // A reset while waiting for a head (load generators and browsers stop that way) ends the
+                                    // connection as cleanly as a close: nothing of an exchange runs, so its state can serve the
+                                    // next one. (Whether part of a head came first does not matter, nor can it be told: the
+                                    // reset may overtake the bytes before them.)
+                                    rejection = RejectionReason.ConnectionEnded;
+                                    break;
+                                }
+                                finally
+                                {
+                                    _waitingForRequest = false;
+                                    _readDeadline.Disarm();
+                                }
+                            }
+
+                            ReadOnlySequence<byte> buffer = result.Buffer;
+                            if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
+                            {
+                                input.AdvanceTo(buffer.Start);
+                                rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
+                                break;
+                            }
+
+                            ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
+                            if (status == ParseStatus.Complete)
+                            {
+                                input.AdvanceTo(consumed);
+                                break;
+                            }
+
+                            if (status == ParseStatus.Rejected)
+                            {
+                                input.AdvanceTo(buffer.Start);
+                                break;
+                            }
+
+                            input.AdvanceTo(consumed, examined);
+                            sawBytes = !buffer.IsEmpty;
+                            if (result.IsCompleted)
+                            {
+                                // A client closing between requests is normal; closing halfway through a head is malformed.
+                                rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
+                                break;
+                            }
                         }
 
+                        if (rejection == RejectionReason.ConnectionEnded)
+                        {
+                            break;
+                        }
+
+                        // The wait for this head may have spanned a reload: the request runs on the config current now.
+                        snapshot = _runtime.Snapshot;
+                        _exchange.Snapshot = snapshot;
+                        _runtime.CountRequest();
+                        _recorder.Begin(_exchange);
                         try
                         {
-                            result = await input.ReadAsync();
-                        }
-                        catch (Exception e) when (e is IOException or ConnectionAbortedException)
-                        {
-                            // A reset while waiting for a head (load generators and browsers stop that way) ends the
-                            // connection as cleanly as a close: nothing of an exchange runs, so its state can serve the
-                            // next one. (Whether part of a head came first does not matter, nor can it be told: the
-                            // reset may overtake the bytes before them.)
-                            rejection = RejectionReason.ConnectionEnded;
-                            break;
+                            if (rejection != RejectionReason.None)
+                            {
+                                _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
+                                break;
+                            }
+
+                            // 2. Canonical path, limits, route; the gateway may answer here itself.
+                            rejection = Route(snapshot, out byte[]? allow);
+                            if (rejection != RejectionReason.None)
+                            {
+                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            // 3. Policies, in a fixed order; each may answer the request itself.
+                            Route route = _exchange.Route!;
+                            (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
+                            if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                            {
+                                // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
+                                bool keepAlive = CanKeepAliveAfterAnswer();
+                                GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
+                                _exchange.Status = GatewayResponses.PreflightStatus;
+                                if (!keepAlive)
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            if (rejection != RejectionReason.None)
+                            {
+                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            if (route.DirectResponse is { } direct)
+                            {
+                                if (!AnswerDirectly(direct))
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                            {
+                                BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                                if (buffered != BodyCopyResult.Completed)
+                                {
+                                    // The client left, or sent too slowly: the connection cannot carry another request.
+                                    if (buffered == BodyCopyResult.SourceTooSlow)
+                                    {
+                                        _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                                    }
+
+                                    break;
+                                }
+                            }
+
+                            if (route.Mirror is { } mirror)
+                            {
+                                _runtime.Mirror.Enqueue(_exchange, mirror);
+                            }
+
+                            // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                            if (!_forwarder.TryStart(out rejection))
+                            {
+                                rejection = await _forwarder.ConnectAsync();
+                            }
+
+                            if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                            {
+                                if (!AnswerDirectly(fallback))
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            if (rejection != RejectionReason.None)
+                            {
+                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
+                                {
+                                    break;
+                                }
+
+                                continue;
+                            }
+
+                            bool? forwarded = null;
+                            while (forwarded is null)
+                            {
+                                ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                                if (_forwarder.SendRequestHead())
+                                {
+                                    FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                                    if (flush.IsCompleted)
+                                    {
+                                        step = ResponseHeadStep.ClosedBeforeResponse;
+                                    }
+                                }
+
+                                // 5. The response head, relaying interim responses.
+                                while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                                {
+                                    if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                                    {
+                                        step = ResponseHeadStep.ClosedBeforeResponse;
+                                        break;
+                                    }
+
+                                    ReadResult response;
+                                    try
+                                    {
+                                        response = await _forwarder.Upstream.Input.ReadAsync();
+                                    }
+                                    catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                                    {
+                                        step = ResponseHeadStep.ClosedBeforeResponse;
+                                        break;
+                                    }
+
+                                    step = _forwarder.OnResponseRead(response);
+                                }
+
+                                // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                                forwarded = step switch
+                                {
+                                    ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                                    ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                                    _ => await _forwarder.FailAsync(step),
+                                };
+
+                                if (forwarded is null)
+                                {
+                                    rejection = await _forwarder.ConnectAsync();
+                                    if (rejection != RejectionReason.None)
+                                    {
+                                        forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                                    }
+                                }
+                            }
+
+                            if (!forwarded.Value)
+                            {
+                                break;
+                            }
                         }
                         finally
                         {
-                            _waitingForRequest = false;
-                            _readDeadline.Disarm();
+                            // Every request that got past its head is reported once, however it ended.
+                            _forwarder.EndExchange();
+                            _recorder.Complete(_exchange);
                         }
                     }
 
-                    ReadOnlySequence<byte> buffer = result.Buffer;
-                    if (result.IsCanceled && (_exchange.CloseRequested || _readDeadline.Expired))
-                    {
-                        input.AdvanceTo(buffer.Start);
-                        rejection = _exchange.CloseRequested || buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.RequestHeadTimeout;
-                        break;
-                    }
-
-                    ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
-                    if (status == ParseStatus.Complete)
-                    {
-                        input.AdvanceTo(consumed);
-                        break;
-                    }
-
-                    if (status == ParseStatus.Rejected)
-                    {
-                        input.AdvanceTo(buffer.Start);
-                        break;
-                    }
-
-                    input.AdvanceTo(consumed, examined);
-                    sawBytes = !buffer.IsEmpty;
-                    if (result.IsCompleted)
-                    {
-                        // A client closing between requests is normal; closing halfway through a head is malformed.
-                        rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
-                        break;
-                    }
+                    ended = true;
                 }
-
-                if (rejection == RejectionReason.ConnectionEnded)
+                catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
                 {
-                    break;
-                }
-
-                // The wait for this head may have spanned a reload: the request runs on the config current now.
-                snapshot = _runtime.Snapshot;
-                _exchange.Snapshot = snapshot;
-                _runtime.CountRequest();
-                _recorder.Begin(_exchange);
-                try
-                {
-                    if (rejection != RejectionReason.None)
-                    {
-                        _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                        break;
-                    }
-
-                    // 2. Canonical path, limits, route; the gateway may answer here itself.
-                    rejection = Route(snapshot, out byte[]? allow);
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    // 3. Policies, in a fixed order; each may answer the request itself.
-                    Route route = _exchange.Route!;
-                    (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
-                    if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
-                    {
-                        // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                        bool keepAlive = CanKeepAliveAfterAnswer();
-                        GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
-                        _exchange.Status = GatewayResponses.PreflightStatus;
-                        if (!keepAlive)
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (route.DirectResponse is { } direct)
-                    {
-                        if (!AnswerDirectly(direct))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-                    {
-                        BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                        if (buffered != BodyCopyResult.Completed)
-                        {
-                            // The client left, or sent too slowly: the connection cannot carry another request.
-                            if (buffered == BodyCopyResult.SourceTooSlow)
-                            {
-                                _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
-                            }
-
-                            break;
-                        }
-                    }
-
-                    if (route.Mirror is { } mirror)
-                    {
-                        _runtime.Mirror.Enqueue(_exchange, mirror);
-                    }
-
-                    // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                    if (!_forwarder.TryStart(out rejection))
-                    {
-                        rejection = await _forwarder.ConnectAsync();
-                    }
-
-                    if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-                    {
-                        if (!AnswerDirectly(fallback))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (rejection != RejectionReason.None)
-                    {
-                        if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    bool? forwarded = null;
-                    while (forwarded is null)
-                    {
-                        ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                        if (_forwarder.SendRequestHead())
-                        {
-                            FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                            if (flush.IsCompleted)
-                            {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
-                            }
-                        }
-
-                        // 5. The response head, relaying interim responses.
-                        while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                        {
-                            if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                            {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
-                                break;
-                            }
-
-                            ReadResult response;
-                            try
-                            {
-                                response = await _forwarder.Upstream.Input.ReadAsync();
-                            }
-                            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                            {
-                                step = ResponseHeadStep.ClosedBeforeResponse;
-                                break;
-                            }
-
-                            step = _forwarder.OnResponseRead(response);
-                        }
-
-                        // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                        forwarded = step switch
-                        {
-                            ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                            ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                            _ => await _forwarder.FailAsync(step),
-                        };
-
-                        if (forwarded is null)
-                        {
-                            rejection = await _forwarder.ConnectAsync();
-                            if (rejection != RejectionReason.None)
-                            {
-                                forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
-                            }
-                        }
-                    }
-
-                    if (!forwarded.Value)
-                    {
-                        break;
-                    }
+                    // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
+                    // running (a request body being copied), so this object is not reused.
                 }
                 finally
                 {
-                    // Every request that got past its head is reported once, however it ended.
-                    _forwarder.EndExchange();
-                    _recorder.Complete(_exchange);
+                    try
+                    {
+                        await output.FlushAsync();
+                        flushed = true;
+                    }
+                    finally
+                    {
+                        // Disposed before the object is reused: a close request still running would reach the next connection.
+                        closing.Dispose();
+                        aborting.Dispose();
+                        _runtime.Telemetry.Metrics.ConnectionClosed();
+                        clean = ended && flushed && _forwarder.IsQuiet;
+                    }
                 }
+
+            }
+            catch (Exception e)
+            {
+                clean = false;
+                _handler.Log.LogError(e, "unhandled error serving a connection from {Peer}", connection.RemoteEndPoint);
             }
 
-            ended = true;
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The client went away mid-exchange; nothing is left to answer. Work of that exchange may still be
-            // running (a request body being copied), so this object is not reused.
-        }
-        finally
-        {
+            // The timers let go of the connection's reader before the connection can be recycled; a state that
+            // is kept goes back to the handler before the close, so the client never sees a close while it is out.
+            bool kept = clean && KeepForNextConnection();
+            if (!kept)
+            {
+                Dispose();
+            }
+
+            owner.ConnectionEnded();
+            if (clean && connection is IRecyclableConnection recyclable)
+            {
+                recyclable.RecycleOnDispose();
+            }
+
             try
             {
-                await output.FlushAsync();
-                flushed = true;
+                await connection.DisposeAsync();
             }
-            finally
+            catch (Exception e)
             {
-                // Disposed before the object is reused: a close request still running would reach the next connection.
-                closing.Dispose();
-                _runtime.Telemetry.Metrics.ConnectionClosed();
-                clean = ended && flushed && _forwarder.IsQuiet;
-                _handler.Return(this, clean);
+                _handler.Log.LogError(e, "closing a connection from {Peer} failed", connection.RemoteEndPoint);
             }
-        }
 
-        return clean;
+            owner.ConnectionClosed();
+            if (!kept)
+            {
+                return;
+            }
+
+            await new ValueTask(this, _nextConnection.Version);
+        }
     }
 
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
@@ -473,6 +555,13 @@ internal sealed class DownstreamConnection : IDisposable
         RequestHead request = _exchange.Request;
         return request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
     }
+
+    void IValueTaskSource.GetResult(short token) => _nextConnection.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _nextConnection.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _nextConnection.OnCompleted(continuation, state, token, flags);
 
     public void Dispose()
     {

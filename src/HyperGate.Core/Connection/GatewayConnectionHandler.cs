@@ -3,6 +3,7 @@ using System.Net;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Connection;
 
@@ -11,7 +12,7 @@ namespace HyperGate.Connection;
 /// serves a connection (its exchange, request head buffers, forwarder, timers: about 2 KB in a dozen objects) is kept
 /// when the connection ends and serves a later one, so a new connection does not allocate it again.
 /// </summary>
-public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
+public sealed class GatewayConnectionHandler(GatewayRuntime runtime, ILogger logger)
 {
     /// <summary>Idle connection states kept for reuse: enough for a burst of new connections, bounded for memory.</summary>
     public const int MaxIdleStates = 1024;
@@ -22,18 +23,18 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
     /// <summary>Connection states waiting for their next connection.</summary>
     public int IdleStates => Volatile.Read(ref _idleCount);
 
+    internal ILogger Log => logger;
+
     /// <summary>
-    /// Serves the connection until it ends; when <paramref name="closeRequested"/> fires (shutdown, or its address left
-    /// the config), an idle connection closes at once and a busy one after its response. The state that serves it is
-    /// an earlier connection's when one is idle, and is kept for a later one when this one ends cleanly. Returns true
-    /// when it ended cleanly: nothing of the gateway uses the connection any more.
+    /// Serves the connection until it ends, then closes it, telling <paramref name="owner"/> both (see
+    /// <see cref="IConnectionOwner"/>). Runs on the caller's thread until the connection's first wait. The state that
+    /// serves it is an earlier connection's when one is idle, and is kept for a later one when this one ends cleanly;
+    /// a connection that ended cleanly is recycled by its transport.
     /// </summary>
-    public ValueTask<bool> ServeAsync(ConnectionContext connection, CancellationToken closeRequested)
+    public void Serve(ConnectionContext connection, IConnectionOwner owner)
     {
         bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
-        DownstreamConnection downstream = Rent();
-        downstream.Attach(connection.Transport.Input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
-        return downstream.RunAsync(closeRequested);
+        Rent().Serve(connection, owner, isHttps);
     }
 
     private DownstreamConnection Rent()
@@ -47,21 +48,16 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime)
         return new DownstreamConnection(runtime, this);
     }
 
-    /// <summary>Called by a connection's state as its connection ends.</summary>
-    internal void Return(DownstreamConnection downstream, bool reusable)
+    /// <summary>Offered by a connection's state whose connection ended cleanly: false when enough are idle.</summary>
+    internal bool Keep(DownstreamConnection downstream)
     {
-        if (reusable && Interlocked.Increment(ref _idleCount) <= MaxIdleStates)
+        if (Interlocked.Increment(ref _idleCount) <= MaxIdleStates)
         {
-            downstream.Detach();
             _idle.Enqueue(downstream);
-            return;
+            return true;
         }
 
-        if (reusable)
-        {
-            Interlocked.Decrement(ref _idleCount);
-        }
-
-        downstream.Dispose();
+        Interlocked.Decrement(ref _idleCount);
+        return false;
     }
 }

@@ -31,7 +31,7 @@ public sealed class DataPlaneListeners : IServer
         _runtime = runtime;
         _transport = transport;
         _logger = loggers.CreateLogger("HyperGate");
-        _handler = new GatewayConnectionHandler(runtime);
+        _handler = new GatewayConnectionHandler(runtime, _logger);
     }
 
     public IFeatureCollection Features { get; } = new FeatureCollection();
@@ -140,7 +140,7 @@ public sealed class DataPlaneListeners : IServer
     private async Task<Listener> BindAsync(ListenAddress address, CancellationToken cancellationToken)
     {
         IConnectionListener socket = await _transport.BindAsync(address.EndPoint, cancellationToken);
-        var listener = new Listener(address, socket);
+        var listener = new Listener(this, address, socket);
         listener.AcceptLoop = AcceptLoopAsync(listener);
         return listener;
     }
@@ -191,7 +191,7 @@ public sealed class DataPlaneListeners : IServer
             }
 
             // Runs until the connection's first wait, then the loop accepts the next one.
-            _ = ServeAsync(listener, connection);
+            Serve(listener, connection);
         }
     }
 
@@ -199,53 +199,46 @@ public sealed class DataPlaneListeners : IServer
     private static TimeSpan AcceptRetryDelay(int failures) => TimeSpan.FromMilliseconds(Math.Min(10 << Math.Min(failures - 1, 7), 1000));
 
     /// <summary>
-    /// Serves one connection, then closes it. Past the cap a connection is closed as it arrives, before any byte is
-    /// read. The place it takes is given back before it is closed: its close may wait for the client, and a
-    /// connection the client sees closed must no longer count. A connection that ended cleanly is recycled by its
-    /// transport once closed.
+    /// Hands the connection to the handler, which serves it and closes it. Past the cap a connection is closed as it
+    /// arrives, before any byte is read. The place it takes is given back before it is closed: its close may wait for
+    /// the client, and a connection the client sees closed must no longer count.
     /// </summary>
-    private async Task ServeAsync(Listener listener, ConnectionContext connection)
+    private void Serve(Listener listener, ConnectionContext connection)
     {
         listener.ConnectionStarted();
+        if (Interlocked.Increment(ref _open) <= _runtime.Snapshot.Config.Server.MaxConnections)
+        {
+            _handler.Serve(connection, listener);
+            return;
+        }
+
+        _ = RefuseAsync(listener, connection);
+    }
+
+    private async Task RefuseAsync(Listener listener, ConnectionContext connection)
+    {
+        listener.ConnectionEnded();
+
+        // Nothing read or wrote the connection: its transport may reuse it.
+        (connection as IRecyclableConnection)?.RecycleOnDispose();
         try
         {
-            // Nothing uses a connection refused at the cap, nor one the handler says ended cleanly.
-            bool clean = true;
-            try
-            {
-                if (Interlocked.Increment(ref _open) <= _runtime.Snapshot.Config.Server.MaxConnections)
-                {
-                    clean = false;
-                    using CancellationTokenRegistration abort = listener.Aborting.UnsafeRegister(static c => ((ConnectionContext)c!).Abort(), connection);
-                    clean = await _handler.ServeAsync(connection, listener.Closing);
-                }
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "unhandled error serving a connection from {Peer}", connection.RemoteEndPoint);
-            }
-            finally
-            {
-                // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
-                int open = Interlocked.Decrement(ref _open);
-                ConnectionEnded?.Invoke(open);
-            }
-
-            if (clean && connection is IRecyclableConnection recyclable)
-            {
-                recyclable.RecycleOnDispose();
-            }
-
             await connection.DisposeAsync();
         }
         catch (Exception e)
         {
             _logger.LogError(e, "closing a connection from {Peer} failed", connection.RemoteEndPoint);
         }
-        finally
-        {
-            listener.ConnectionEnded();
-        }
+
+        listener.ConnectionClosed();
+    }
+
+    /// <summary>A connection left the gateway's count (<see cref="IConnectionOwner.ConnectionEnded"/> of any listener).</summary>
+    private void ConnectionLeft()
+    {
+        // Counted apart from the event: a null-conditional call would skip its argument when no one listens.
+        int open = Interlocked.Decrement(ref _open);
+        ConnectionEnded?.Invoke(open);
     }
 
     private static async Task CloseAsync(Listener listener, TimeSpan drainTimeout)
@@ -259,7 +252,7 @@ public sealed class DataPlaneListeners : IServer
     /// A bound address and the connections it accepted. Stopping it closes the socket first, then asks its connections
     /// to close (idle ones at once, busy ones after their response), and aborts the ones still open at the drain timeout.
     /// </summary>
-    private sealed class Listener(ListenAddress address, IConnectionListener socket) : IDisposable
+    private sealed class Listener(DataPlaneListeners owner, ListenAddress address, IConnectionListener socket) : IConnectionOwner, IDisposable
     {
         private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(1);
         private readonly CancellationTokenSource _unbinding = new();
@@ -281,14 +274,16 @@ public sealed class DataPlaneListeners : IServer
         public CancellationToken Unbinding => _unbinding.Token;
 
         /// <summary>Cancelled when the connections are asked to close.</summary>
-        public CancellationToken Closing => _closing.Token;
+        public CancellationToken CloseRequested => _closing.Token;
 
         /// <summary>Cancelled when the connections still open at the drain timeout are to be aborted.</summary>
-        public CancellationToken Aborting => _aborting.Token;
+        public CancellationToken AbortRequested => _aborting.Token;
 
         public void ConnectionStarted() => Interlocked.Increment(ref _open);
 
-        public void ConnectionEnded()
+        public void ConnectionEnded() => owner.ConnectionLeft();
+
+        public void ConnectionClosed()
         {
             // This and StopAsync each change one counter, then read the other's, with full fences between: one of
             // them sees the last connection gone.
