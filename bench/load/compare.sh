@@ -189,6 +189,17 @@ for target in $TARGETS; do
   # .NET targets need time for tiered compilation and PGO to reach their steady state.
   taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} -s "$work/auth.lua" "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
 done
+# Then every scenario's shape once, briefly, so that every target's pools (buffers, connection states, upstream
+# connections) have grown to the run's peak concurrency and body sizes before anything is measured; HyperGate's
+# allocation count starts after this (SIGUSR1 takes its baseline again).
+for name in $SCENARIOS; do
+  read -r connections path extra <<<"$(scenario "$name")"
+  for target in $TARGETS; do
+    # shellcheck disable=SC2086
+    taskset -c 0 wrk -t1 -c"$connections" -d${WARMUP_SCENARIO:-2s} $extra "http://127.0.0.1:$(port_of "$target")$path" >/dev/null
+  done
+done
+kill -USR1 "$hypergate_pid"
 hypergate_before=$(grep -c . "$work/hypergate.log" || true)
 
 echo "round scenario target rps p50_ms p99_ms errors rss_kb" >"$work/raw.txt"
@@ -257,7 +268,7 @@ $versions. $ROUNDS interleaved rounds of $DURATION per target and scenario; prox
 
 $table
 
-HyperGate allocations over the run: \`$stats\`
+HyperGate allocations over the measured rounds (counted from the end of the warm-up, which ran every scenario once): \`$stats\`
 <!-- compare:end -->
 MD
 )

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using HyperGate.Buffers;
 using HyperGate.Hosting;
 
@@ -6,14 +7,18 @@ namespace HyperGate.Cli;
 /// <summary>
 /// Measures managed bytes allocated per request in steady state, for <c>--stats-on-exit</c>. The baseline is taken
 /// once warm-up traffic has passed (start-up, JIT and pool growth are not per-request costs); a timer polls the
-/// request counter, so nothing is added to the request path. Blocks the buffer pool creates after the baseline (a
-/// larger load than the warm-up's) are counted, and also reported on their own: they are kept for reuse.
+/// request counter, so nothing is added to the request path. A load run whose warm-up is more than a few thousand
+/// requests (every scenario's shape, say) marks its start with SIGUSR1 on Linux: the baseline is taken again then.
+/// Blocks the buffer pool creates after the baseline (a larger load than the warm-up's) are counted, and also
+/// reported on their own: they are kept for reuse.
 /// </summary>
 internal sealed class AllocationStats : IDisposable
 {
     private const long WarmUpRequests = 10_000;
+    private const int SIGUSR1 = 10; // on Linux x64 and arm64
     private readonly GatewayRuntime _runtime;
     private readonly Timer _timer;
+    private readonly PosixSignalRegistration? _measureFromNow;
     private long _baselineRequests = -1;
     private long _baselineBytes;
     private long _baselinePoolBytes;
@@ -21,23 +26,40 @@ internal sealed class AllocationStats : IDisposable
     public AllocationStats(GatewayRuntime runtime)
     {
         _runtime = runtime;
-        _timer = new Timer(_ => TakeBaseline(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        _timer = new Timer(_ => TakeBaselineAfterWarmUp(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        if (OperatingSystem.IsLinux())
+        {
+            _measureFromNow = PosixSignalRegistration.Create((PosixSignal)SIGUSR1, signal =>
+            {
+                // Handled: the signal's default action (ending the process) is not taken.
+                signal.Cancel = true;
+                TakeBaseline();
+            });
+        }
+    }
+
+    private void TakeBaselineAfterWarmUp()
+    {
+        if (Volatile.Read(ref _baselineRequests) < 0 && _runtime.RequestCount >= WarmUpRequests)
+        {
+            TakeBaseline();
+        }
     }
 
     private void TakeBaseline()
     {
-        long requests = _runtime.RequestCount;
-        if (_baselineRequests < 0 && requests >= WarmUpRequests)
+        lock (_timer)
         {
+            _timer.Change(Timeout.Infinite, Timeout.Infinite);
             _baselineBytes = GC.GetTotalAllocatedBytes(precise: true);
             _baselinePoolBytes = RetainingBlockPool.CreatedBytes;
-            _baselineRequests = requests;
-            _timer.Change(Timeout.Infinite, Timeout.Infinite);
+            Volatile.Write(ref _baselineRequests, _runtime.RequestCount);
         }
     }
 
     public void Report()
     {
+        _measureFromNow?.Dispose();
         long requests = _runtime.RequestCount;
         if (_baselineRequests < 0)
         {
@@ -54,5 +76,9 @@ internal sealed class AllocationStats : IDisposable
             + $"block_pool_growth_bytes={poolGrowth} bytes_per_request_without_pool_growth={withoutPoolGrowth:F3}");
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _measureFromNow?.Dispose();
+    }
 }

@@ -357,11 +357,16 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
             {
                 _readable = false;
             }
+            else if (error == LinuxSockets.ECONNRESET)
+            {
+                // An early end of the stream: every reader treats it as the peer's close that came too soon (a
+                // truncated body, a response that never came). Completing with an exception would cost a throw with
+                // its stack trace at the reader, for what clients do routinely (wrk stops that way, browsers too).
+                CompleteReceive(null);
+            }
             else if (error != LinuxSockets.EINTR)
             {
-                CompleteReceive(error == LinuxSockets.ECONNRESET
-                    ? new ConnectionResetException("The peer reset the connection.")
-                    : new IOException($"recv failed: {LinuxSockets.ToSocketError(error)}"));
+                CompleteReceive(new IOException($"recv failed: {LinuxSockets.ToSocketError(error)}"));
             }
         }
     }

@@ -148,6 +148,25 @@ public sealed class EventLoopTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task APeersReset_EndsTheInput_AfterWhatCameBefore_WithoutAnException()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        PipeReader input = connection.Transport.Input;
+        await peer.SendAsync("last words"u8.ToArray());
+        ReadResult words = await input.ReadAtLeastAsync("last words".Length).AsTask().WaitAsync(Patience);
+        input.AdvanceTo(words.Buffer.End);
+
+        // A zero linger makes the close a reset.
+        peer.LingerState = new LingerOption(true, 0);
+        peer.Close();
+        ReadResult end = await input.ReadAsync().AsTask().WaitAsync(Patience);
+
+        Assert.True(end.IsCompleted);
+        Assert.True(end.Buffer.IsEmpty);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Abort_CompletesAPendingRead_WithTheReason()
     {
         (ConnectionContext connection, Socket peer) = await ConnectAsync();
