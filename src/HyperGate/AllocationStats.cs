@@ -53,7 +53,9 @@ internal sealed class AllocationStats : IDisposable
             _timer.Change(Timeout.Infinite, Timeout.Infinite);
             _baselineBytes = GC.GetTotalAllocatedBytes(precise: true);
             _baselinePoolBytes = RetainingBlockPool.CreatedBytes;
-            Volatile.Write(ref _baselineRequests, _runtime.RequestCount);
+            long requests = _runtime.RequestCount;
+            Volatile.Write(ref _baselineRequests, requests);
+            Console.WriteLine($"stats: counting from request {requests}");
         }
     }
 

@@ -126,6 +126,60 @@ public class CommandLineTests
         }
     }
 
+    [Fact]
+    public async Task StatsOnExit_CountFromSigusr1_AndAreReportedOnExit()
+    {
+        int port = TestPorts.Free();
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(config, $"""
+            [server]
+            listen = ["127.0.0.1:{port}"]
+            [routes.hello]
+            path = "/hello"
+            respond = {"{"} status = 200 {"}"}
+            """);
+        using Process gateway = Start("--config", config, "--stats-on-exit");
+        try
+        {
+            await ReadUntilAsync(gateway, "listening on");
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            for (int i = 0; i < 3; i++)
+            {
+                await client.GetAsync("/hello");
+            }
+
+            // Handled, not the signal's default (which ends the process); the count starts at the three served.
+            using (Process mark = Process.Start("kill", ["-USR1", gateway.Id.ToString()]))
+            {
+                await mark.WaitForExitAsync();
+            }
+
+            Assert.Contains("counting from request 3", await ReadUntilAsync(gateway, "stats: counting from"));
+            for (int i = 0; i < 2; i++)
+            {
+                await client.GetAsync("/hello");
+            }
+
+            using (Process kill = Process.Start("kill", ["-TERM", gateway.Id.ToString()]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            Assert.Contains("requests=5 measured_requests=2 ", await ReadUntilAsync(gateway, "stats: requests="));
+            await gateway.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, gateway.ExitCode);
+        }
+        finally
+        {
+            if (!gateway.HasExited)
+            {
+                gateway.Kill();
+            }
+
+            File.Delete(config);
+        }
+    }
+
     /// <summary>Reads the gateway's output until a line containing <paramref name="text"/>, and returns it.</summary>
     private static async Task<string> ReadUntilAsync(Process gateway, string text)
     {
