@@ -228,7 +228,7 @@ done
 
 # HyperGate reports its allocations on a clean exit.
 kill -TERM "$hypergate_pid"; wait "$hypergate_pid" 2>/dev/null || true
-stats=$(grep '^stats:' "$work/hypergate.log" || echo "stats: unavailable")
+stats=$(grep '^stats: requests=' "$work/hypergate.log" || echo "stats: unavailable")
 echo "$stats"
 
 # --- summary table -----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     private readonly ReadDeadline _readDeadline;
     private readonly GatewayConnectionHandler _handler;
     private ManualResetValueTaskSourceCore<bool> _nextConnection;
-    private (ConnectionContext Connection, IConnectionOwner Owner, bool IsHttps) _next;
+    private (ConnectionContext? Connection, IConnectionOwner? Owner, bool IsHttps) _next;
     private bool _serving;
     private volatile bool _waitingForRequest;
 
@@ -65,15 +65,12 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
     }
 
-    private (ConnectionContext Connection, IConnectionOwner Owner) TakeNextConnection()
+    private void Attach(ConnectionContext connection, bool isHttps)
     {
-        (ConnectionContext connection, IConnectionOwner owner, bool isHttps) = _next;
-        _next = default;
         PipeReader input = connection.Transport.Input;
         _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
         _readDeadline.Input = input;
         _forwarder.Attach(input);
-        return (connection, owner);
     }
 
     /// <summary>
@@ -120,10 +117,14 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     {
         while (true)
         {
-            (ConnectionContext connection, IConnectionOwner owner) = TakeNextConnection();
+            ConnectionContext connection = _next.Connection!;
+            IConnectionOwner owner = _next.Owner!;
+            bool isHttps = _next.IsHttps;
+            _next = default;
             bool clean = false;
             try
             {
+                Attach(connection, isHttps);
                 PipeReader input = _exchange.Input;
                 PipeWriter output = _exchange.Output;
                 RequestHead request = _exchange.Request;

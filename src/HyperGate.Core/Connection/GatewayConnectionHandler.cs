@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using HyperGate.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
