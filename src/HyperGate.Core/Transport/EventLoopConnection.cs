@@ -53,6 +53,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private int _writeState;
     private int _disposing;
     private ValueTask _disposal;
+    private ValueTask _closeAfterDrain;
     private int _recycle;
     private ValueTask<FlushResult> _pendingFlush;
     private ConnectionAbortedException? _abortReason;
@@ -265,19 +266,42 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
             return Volatile.Read(ref _closed) == 1 ? ValueTask.CompletedTask : _disposal;
         }
 
+        _disposal = StartClose(unobserved: false) ? _closedOnLoop.Wait() : _closeAfterDrain;
+        return _disposal;
+    }
+
+    public void CloseAndRecycle()
+    {
+        RecycleOnDispose();
+        if (Interlocked.Exchange(ref _disposing, 1) == 0)
+        {
+            StartClose(unobserved: true);
+        }
+    }
+
+    /// <summary>
+    /// Completes the input and sends what is left; true when the close is now scheduled on the loop, false when it
+    /// comes after the socket takes what is left (<see cref="_closeAfterDrain"/>, whose own wait for the close takes
+    /// its result). When nobody will wait (<paramref name="unobserved"/>), the close signal takes its result itself,
+    /// which recycles the object as it closes: told so before the close is scheduled, as the loop may run it at once.
+    /// </summary>
+    private bool StartClose(bool unobserved)
+    {
         _input.Reader.Complete();
         ValueTask drain = _output.DrainAsync();
-        if (drain.IsCompletedSuccessfully)
+        if (!drain.IsCompletedSuccessfully)
         {
-            Close();
-            _disposal = _closedOnLoop.Wait();
-        }
-        else
-        {
-            _disposal = CloseAfterDrainAsync(drain);
+            _closeAfterDrain = CloseAfterDrainAsync(drain);
+            return false;
         }
 
-        return _disposal;
+        if (unobserved)
+        {
+            _closedOnLoop.ObserveOnCompletion();
+        }
+
+        Close();
+        return true;
     }
 
     /// <summary>
@@ -476,6 +500,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _writeState = WriteIdle;
         _disposing = 0;
         _disposal = default;
+        _closeAfterDrain = default;
         _abortReason = null;
         _aborted = false;
         _started = false;
@@ -495,12 +520,29 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private sealed class CloseSignal(EventLoopConnection connection) : IValueTaskSource
     {
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private bool _observeOnCompletion;
 
         public ValueTask Wait() => new(this, _core.Version);
 
-        public void Complete() => _core.SetResult(true);
+        /// <summary>Nobody will wait: <see cref="Complete"/> takes the result itself.</summary>
+        public void ObserveOnCompletion() => _observeOnCompletion = true;
 
-        public void Reset() => _core.Reset();
+        public void Complete()
+        {
+            // Read before the result is set: once taken, the connection may already serve another socket.
+            bool observe = _observeOnCompletion;
+            _core.SetResult(true);
+            if (observe)
+            {
+                GetResult(_core.Version);
+            }
+        }
+
+        public void Reset()
+        {
+            _observeOnCompletion = false;
+            _core.Reset();
+        }
 
         public void GetResult(short token)
         {

@@ -11,4 +11,10 @@ public interface IRecyclableConnection
     /// the dispose, nothing of it uses the connection, its pipes or its features any more.
     /// </summary>
     void RecycleOnDispose();
+
+    /// <summary>
+    /// Disposes the connection for an owner that will not wait for the close, with the same promise: nothing of the
+    /// owner uses the connection any more. It is recycled once closed.
+    /// </summary>
+    void CloseAndRecycle();
 }

@@ -57,7 +57,7 @@ public sealed class ConnectionPool
                 return true;
             }
 
-            _ = connection.DisposeAsync();
+            connection.Close();
         }
 
         return false;
@@ -122,7 +122,7 @@ public sealed class ConnectionPool
             Interlocked.Decrement(ref _idleCount);
         }
 
-        _ = connection.DisposeAsync();
+        connection.Close();
     }
 
     /// <summary>Closes idle connections past their idle timeout or closed by the peer. Runs off the hot path.</summary>
@@ -134,7 +134,7 @@ public sealed class ConnectionPool
             if (!connection.IsUsable() || IsExpired(connection, now))
             {
                 Interlocked.Decrement(ref _idleCount);
-                _ = connection.DisposeAsync();
+                connection.Close();
             }
             else
             {
@@ -159,7 +159,7 @@ public sealed class ConnectionPool
         while (_idle.TryDequeue(out UpstreamConnection? connection))
         {
             Interlocked.Decrement(ref _idleCount);
-            _ = connection.DisposeAsync();
+            connection.Close();
         }
     }
 

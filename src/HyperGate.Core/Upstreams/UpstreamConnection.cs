@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using HyperGate.Http1;
+using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Upstreams;
@@ -79,5 +80,29 @@ public sealed class UpstreamConnection : IAsyncDisposable
         _states.Return(_state);
         _context.Abort();
         return _context.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Closes the connection without waiting for its socket. Its pool closes only connections nothing uses any more
+    /// (idle ones, and ones given back once their exchange's copies have ended), so the transport connection may
+    /// serve a later socket, and the state a later connection (once: a second close does nothing).
+    /// </summary>
+    internal void Close()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _states.Return(_state);
+        _context.Abort();
+        if (_context is IRecyclableConnection recyclable)
+        {
+            recyclable.CloseAndRecycle();
+        }
+        else
+        {
+            _ = _context.DisposeAsync();
+        }
     }
 }

@@ -55,6 +55,31 @@ public sealed class ConnectionRecyclingTests : IDisposable
     }
 
     [Fact]
+    public async Task AConnectionClosedWithoutWaiting_IsRecycledAsItCloses()
+    {
+        (EventLoopConnection first, Socket firstClient) = await AcceptAsync();
+        using (firstClient)
+        {
+            await ExchangeAsync(first, firstClient, "one");
+
+            // The upstream pool's way: nobody waits for the close. Work posted to the loop after it runs after it.
+            first.CloseAndRecycle();
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            s_loop.Schedule(static done => ((TaskCompletionSource)done!).SetResult(), closed);
+            await closed.Task.WaitAsync(Patience);
+            Assert.Equal(0, await firstClient.ReceiveAsync(new byte[16].AsMemory()).AsTask().WaitAsync(Patience));
+        }
+
+        (EventLoopConnection second, Socket secondClient) = await AcceptAsync();
+        using (secondClient)
+        {
+            Assert.Same(first, second);
+            await ExchangeAsync(second, secondClient, "two");
+            await second.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task AConnectionDisposedWithoutItsOwnersWord_IsNotReused()
     {
         (EventLoopConnection first, Socket firstClient) = await AcceptAsync();
