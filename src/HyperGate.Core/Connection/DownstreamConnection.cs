@@ -410,7 +410,6 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                         clean = ended && flushed && _forwarder.IsQuiet;
                     }
                 }
-
             }
             catch (Exception e)
             {
