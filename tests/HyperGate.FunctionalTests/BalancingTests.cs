@@ -41,7 +41,9 @@ public class BalancingTests
     {
         await using TestUpstream slow = await TestUpstream.StartAsync("slow");
         await using TestUpstream fast = await TestUpstream.StartAsync("fast");
-        slow.Delay = TimeSpan.FromMilliseconds(50);
+        // Far slower than a stall the machine may add to a fast answer (the peak average takes a slow sample at once;
+        // with a 50 ms delay, one 250 ms stall of the fast destination under a parallel test run sent it the rest).
+        slow.Delay = TimeSpan.FromMilliseconds(250);
         await using TestGateway gateway = await StartAsync($"""
             targets = ["{slow.Address}", "{fast.Address}"]
             """);
