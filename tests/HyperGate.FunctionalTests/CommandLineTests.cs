@@ -62,10 +62,7 @@ public class CommandLineTests
             Task<string> inFlight = client.GetStringAsync("/slow");
             await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(15));
 
-            using (Process kill = Process.Start("kill", ["-TERM", gateway.Id.ToString()]))
-            {
-                await kill.WaitForExitAsync();
-            }
+            await SendSignalAsync(gateway, "-TERM");
 
             upstream.SlowGate.SetResult();
             Assert.Equal("done", await inFlight);
@@ -106,10 +103,7 @@ public class CommandLineTests
         {
             await ReadUntilAsync(gateway, "listening on");
             await File.WriteAllTextAsync(config, initial + "\n[routes.second]\npath = \"/second\"\nrespond = { status = 202 }\n");
-            using (Process hangup = Process.Start("kill", ["-HUP", gateway.Id.ToString()]))
-            {
-                await hangup.WaitForExitAsync();
-            }
+            await SendSignalAsync(gateway, "-HUP");
 
             Assert.Contains("config reloaded (SIGHUP)", await ReadUntilAsync(gateway, "config reloaded"));
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -149,10 +143,7 @@ public class CommandLineTests
             }
 
             // Handled, not the signal's default (which ends the process); the count starts at the three served.
-            using (Process mark = Process.Start("kill", ["-USR1", gateway.Id.ToString()]))
-            {
-                await mark.WaitForExitAsync();
-            }
+            await SendSignalAsync(gateway, "-USR1");
 
             Assert.Contains("counting from request 3", await ReadUntilAsync(gateway, "stats: counting from"));
             for (int i = 0; i < 2; i++)
@@ -160,10 +151,7 @@ public class CommandLineTests
                 await client.GetAsync("/hello");
             }
 
-            using (Process kill = Process.Start("kill", ["-TERM", gateway.Id.ToString()]))
-            {
-                await kill.WaitForExitAsync();
-            }
+            await SendSignalAsync(gateway, "-TERM");
 
             Assert.Contains("requests=5 measured_requests=2 ", await ReadUntilAsync(gateway, "stats: requests="));
             await gateway.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -178,6 +166,12 @@ public class CommandLineTests
 
             File.Delete(config);
         }
+    }
+
+    private static async Task SendSignalAsync(Process gateway, string signal)
+    {
+        using Process kill = Process.Start("kill", [signal, gateway.Id.ToString()]);
+        await kill.WaitForExitAsync();
     }
 
     /// <summary>Reads the gateway's output until a line containing <paramref name="text"/>, and returns it.</summary>

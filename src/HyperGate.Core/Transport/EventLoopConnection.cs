@@ -25,10 +25,6 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     /// <summary>Full reads in a row before the loop serves its other sockets (a fast large body must not starve them).</summary>
     private const int ReadsPerTurn = 4;
 
-    private const int WriteIdle = 0;
-    private const int WriteWaiting = 1;
-    private const int WriteSignaled = 2;
-
     private static readonly Action<object?> s_continueReceive = static state => ((EventLoopConnection)state!).Receive();
     private static readonly Action<object?> s_startReceive = static state => ((EventLoopConnection)state!).OnEvents(LinuxSockets.EPOLLIN);
     private static readonly Action<object?> s_abortReceive = static state => ((EventLoopConnection)state!).CompleteReceive(null);
@@ -48,9 +44,8 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     private Action? _resumeReceive;
     private CancellationTokenSource? _closedSource;
     private CancellationToken? _closedToken;
+    private EdgeSignal _writable;
     private int _closed;
-    private ManualResetValueTaskSourceCore<bool> _writable;
-    private int _writeState;
     private int _disposing;
     private ValueTask _disposal;
     private ValueTask _closeAfterDrain;
@@ -428,31 +423,11 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _input.Writer.Complete(reason);
     }
 
-    /// <summary>
-    /// Completes when the loop next reports the socket writable. An edge that came before the wait began is
-    /// remembered, so a wait started just after it returns at once and the send is simply tried again.
-    /// </summary>
-    internal ValueTask WaitWritableAsync()
-    {
-        _writable.Reset();
-        if (Interlocked.CompareExchange(ref _writeState, WriteWaiting, WriteIdle) == WriteSignaled)
-        {
-            Volatile.Write(ref _writeState, WriteIdle);
-            return ValueTask.CompletedTask;
-        }
-
-        return new ValueTask(this, _writable.Version);
-    }
+    /// <summary>Completes when the loop next reports the socket writable (or at once, if it did since the last wait).</summary>
+    internal ValueTask WaitWritableAsync() => _writable.WaitAsync(this);
 
     /// <summary>The socket has room (or failed, or a waiter is to be woken anyway): a waiting send tries again.</summary>
-    internal void SignalWritable()
-    {
-        if (Interlocked.Exchange(ref _writeState, WriteSignaled) == WriteWaiting)
-        {
-            Volatile.Write(ref _writeState, WriteIdle);
-            _writable.SetResult(true);
-        }
-    }
+    internal void SignalWritable() => _writable.Signal();
 
     private unsafe EndPoint? AddressOf(bool peer)
     {
@@ -497,7 +472,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _closedSource = null;
         _closedToken = null;
         _closed = 0;
-        _writeState = WriteIdle;
+        _writable.Reset();
         _disposing = 0;
         _disposal = default;
         _closeAfterDrain = default;

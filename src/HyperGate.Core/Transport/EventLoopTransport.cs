@@ -51,17 +51,12 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
     /// </summary>
     private sealed class Listener : IConnectionListener, IValueTaskSource
     {
-        private const int Idle = 0;
-        private const int Waiting = 1;
-        private const int Signaled = 2;
-
         private readonly Socket _listenSocket;
         private readonly int _fd;
         private readonly EventLoopTransport _transport;
         private readonly EventLoop _watcher;
         private readonly int _watch;
-        private ManualResetValueTaskSourceCore<bool> _readable = new() { RunContinuationsAsynchronously = true };
-        private int _readableState;
+        private EdgeSignal _readable = new(runContinuationsAsynchronously: true);
         private volatile bool _unbound;
 
         public Listener(Socket listenSocket, EventLoopTransport transport)
@@ -88,7 +83,8 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
                     return connection;
                 }
 
-                await WaitReadableAsync();
+                // Connections waiting, unbound, or cancelled: each wakes the wait.
+                await _readable.WaitAsync(this);
             }
 
             return null;
@@ -158,27 +154,7 @@ public sealed class EventLoopTransport : IConnectionListenerFactory, IUpstreamCo
             }
         }
 
-        /// <summary>Completes at the loop's next readable edge, or at once if one came since the last wait (or on unbind and cancel).</summary>
-        private ValueTask WaitReadableAsync()
-        {
-            _readable.Reset();
-            if (Interlocked.CompareExchange(ref _readableState, Waiting, Idle) == Signaled)
-            {
-                Volatile.Write(ref _readableState, Idle);
-                return ValueTask.CompletedTask;
-            }
-
-            return new ValueTask(this, _readable.Version);
-        }
-
-        private void Signal()
-        {
-            if (Interlocked.Exchange(ref _readableState, Signaled) == Waiting)
-            {
-                Volatile.Write(ref _readableState, Idle);
-                _readable.SetResult(true);
-            }
-        }
+        private void Signal() => _readable.Signal();
 
         private void Close()
         {
