@@ -71,13 +71,7 @@ public class CommandLineTests
         }
         finally
         {
-            // A failed assertion must not leave the gateway running.
-            if (!gateway.HasExited)
-            {
-                gateway.Kill();
-            }
-
-            File.Delete(config);
+            StopAndRemoveConfig(gateway, config);
         }
     }
 
@@ -111,12 +105,7 @@ public class CommandLineTests
         }
         finally
         {
-            if (!gateway.HasExited)
-            {
-                gateway.Kill();
-            }
-
-            File.Delete(config);
+            StopAndRemoveConfig(gateway, config);
         }
     }
 
@@ -159,13 +148,19 @@ public class CommandLineTests
         }
         finally
         {
-            if (!gateway.HasExited)
-            {
-                gateway.Kill();
-            }
-
-            File.Delete(config);
+            StopAndRemoveConfig(gateway, config);
         }
+    }
+
+    /// <summary>After a test, pass or fail: a failed assertion must not leave the gateway running.</summary>
+    private static void StopAndRemoveConfig(Process gateway, string config)
+    {
+        if (!gateway.HasExited)
+        {
+            gateway.Kill();
+        }
+
+        File.Delete(config);
     }
 
     private static async Task SendSignalAsync(Process gateway, string signal)
