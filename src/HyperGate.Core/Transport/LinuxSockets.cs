@@ -52,12 +52,14 @@ internal static unsafe partial class LinuxSockets
     private const ushort AF_INET6 = 10;
 
     /// <summary>
-    /// recvfrom and sendmsg by number, for <see cref="syscall"/>. glibc's recv and sendmsg are thread-cancellation
-    /// points: around every call they switch the thread's cancellation state with two atomic operations, 1.4% of the
-    /// proxy's time in the profile. Nothing here cancels threads, so the same calls go through syscall(2), which is
-    /// not a cancellation point.
+    /// recvfrom, sendto and sendmsg by number, for <see cref="syscall"/>. glibc's recv and send calls are
+    /// thread-cancellation points: around every call they switch the thread's cancellation state with two atomic
+    /// operations, 1.4% of the proxy's time in the profile. Nothing here cancels threads, so the same calls go through
+    /// syscall(2), which is not a cancellation point.
     /// </summary>
     private static readonly nint SysRecvFrom = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 45 : 207;
+
+    private static readonly nint SysSendTo = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 44 : 206;
 
     private static readonly nint SysSendMsg = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 46 : 211;
 
@@ -118,8 +120,19 @@ internal static unsafe partial class LinuxSockets
     /// <summary>Bytes sent from the <paramref name="count"/> buffers, or -1 with <paramref name="errno"/> set.</summary>
     public static nint Send(int fd, IoVector* buffers, int count, out int errno)
     {
-        var message = new MessageHeader { Buffers = buffers, BufferCount = (nuint)count };
-        nint n = syscall(SysSendMsg, fd, (nint)(&message), MSG_NOSIGNAL, 0, 0, 0);
+        // One buffer (a small response, a request head) goes through sendto: sendmsg first copies in the message
+        // header and imports the vector array, 1.3% of the proxy's time in the kernel profile.
+        nint n;
+        if (count == 1)
+        {
+            n = syscall(SysSendTo, fd, (nint)buffers->Base, (nint)buffers->Length, MSG_NOSIGNAL, 0, 0);
+        }
+        else
+        {
+            var message = new MessageHeader { Buffers = buffers, BufferCount = (nuint)count };
+            n = syscall(SysSendMsg, fd, (nint)(&message), MSG_NOSIGNAL, 0, 0, 0);
+        }
+
         errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
         return n;
     }
