@@ -23,6 +23,9 @@ internal sealed unsafe class EventLoop : PipeScheduler
     /// <summary>Posted work run per turn before the loop polls its sockets again, so posting cannot starve them.</summary>
     private const int WorkPerTurn = 1024;
 
+    /// <summary>Deferred flushes that make the loop send between two events: a long turn still sends as it goes.</summary>
+    private const int DeferredFlushesPerSend = 64;
+
     /// <summary>Closed connection objects kept for the loop's next sockets: enough for a burst of new connections, bounded for memory.</summary>
     private const int MaxRecycledConnections = 512;
 
@@ -33,6 +36,7 @@ internal sealed unsafe class EventLoop : PipeScheduler
     private readonly int _wakeFd;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _work = new();
     private readonly ConcurrentQueue<EventLoopConnection> _recycled = new();
+    private readonly List<SocketOutput> _deferredFlushes = [];
     private int _recycledCount;
     private readonly Lock _registrations = new();
     private readonly Stack<int> _freeSlots = new();
@@ -96,6 +100,27 @@ internal sealed unsafe class EventLoop : PipeScheduler
         {
             Interlocked.Decrement(ref _recycledCount);
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="output"/>'s flush at the end of this turn, with the other sockets': called on this loop's
+    /// thread (see <see cref="SocketOutput"/>).
+    /// </summary>
+    public void DeferFlush(SocketOutput output) => _deferredFlushes.Add(output);
+
+    /// <summary>
+    /// Sends the deferred flushes. Only between two events or work items: no writer is then in the middle of a write
+    /// (holding a span of the memory a send gives back).
+    /// </summary>
+    private void SendDeferredFlushes()
+    {
+        // Index by index: a send runs no user code, so nothing is added meanwhile.
+        for (int i = 0; i < _deferredFlushes.Count; i++)
+        {
+            _deferredFlushes[i].SendDeferred();
+        }
+
+        _deferredFlushes.Clear();
     }
 
     public override void Schedule(Action<object?> action, object? state)
@@ -204,6 +229,11 @@ internal sealed unsafe class EventLoop : PipeScheduler
                 {
                     connection.OnEvents(mask);
                 }
+
+                if (_deferredFlushes.Count >= DeferredFlushesPerSend)
+                {
+                    SendDeferredFlushes();
+                }
             }
 
             // Reset before draining: work posted from now on either is seen below or wakes the next wait.
@@ -211,7 +241,13 @@ internal sealed unsafe class EventLoop : PipeScheduler
             for (int i = 0; i < WorkPerTurn && _work.TryDequeue(out (Action<object?> Action, object? State) item); i++)
             {
                 item.Action(item.State);
+                if (_deferredFlushes.Count >= DeferredFlushesPerSend)
+                {
+                    SendDeferredFlushes();
+                }
             }
+
+            SendDeferredFlushes();
         }
     }
 }

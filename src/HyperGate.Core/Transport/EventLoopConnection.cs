@@ -14,7 +14,7 @@ namespace HyperGate.Transport;
 /// the loop reads into the input pipe and flushes it, and the pipe runs its reader (the gateway's request loop) right
 /// there. A read shorter than the buffer emptied the socket, so the next read waits for the next edge: one recv per
 /// message, and no buffer is held by an idle connection. Sending: see <see cref="SocketOutput"/>, whose flush
-/// sends at once; only a full socket waits for the loop's writable edge. The object, with its pipe and output, serves
+/// sends at the loop's end of turn (at once, off the loop's thread); only a full socket waits for the writable edge. The object, with its pipe and output, serves
 /// one socket after another when its owners say it may (<see cref="IRecyclableConnection"/>): its loop keeps it once
 /// the last owner has seen it closed.
 /// </summary>
@@ -70,7 +70,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _loop = loop;
         MemoryPool = loop.Pool;
         _input = new Pipe(loop.ReceiveOptions);
-        _output = new SocketOutput(this, loop.Pool);
+        _output = new SocketOutput(this, loop);
         _closedOnLoop = new CloseSignal(this);
         Transport = this;
     }
@@ -88,6 +88,9 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
         _output.Open(fd);
         LinuxSockets.SetNoDelay(fd);
     }
+
+    /// <summary>The loop that runs this connection's I/O.</summary>
+    internal EventLoop Loop => _loop;
 
     /// <summary>The loop's key for this socket's events.</summary>
     internal ulong Token { get; set; }
@@ -213,6 +216,7 @@ internal sealed partial class EventLoopConnection : ConnectionContext,
     {
         if ((events & (LinuxSockets.EPOLLOUT | LinuxSockets.EPOLLERR | LinuxSockets.EPOLLHUP)) != 0)
         {
+            _output.OnWritable();
             SignalWritable();
         }
 

@@ -6,14 +6,29 @@ using HyperGate.Buffers;
 namespace HyperGate.Transport;
 
 /// <summary>
-/// An event-loop connection's output. Bytes are written in place into pooled blocks and sent by the flush itself: one
-/// sendmsg for everything buffered, on the flushing thread. Only a full socket makes a flush wait, for the loop's
-/// writable edge. A pipe with a send loop behind it cost, per message, five lock round trips, a continuation and a
-/// segment; here a message costs a block from the pool and one system call. Serves its connection object's sockets in
-/// turn (<see cref="Open"/>).
+/// An event-loop connection's output. Bytes are written in place into pooled blocks and sent by a flush: one sendmsg
+/// for everything buffered. Only a full socket makes a flush wait, for the loop's writable edge. A pipe with a send
+/// loop behind it cost, per message, five lock round trips, a continuation and a segment; here a message costs a block
+/// from the pool and one system call. Serves its connection object's sockets in turn (<see cref="Open"/>).
 /// </summary>
-internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<byte> pool) : PipeWriter, IDirectSendWriter
+/// <remarks>
+/// A flush made on the connection's own loop thread is sent when the loop ends its turn, with every other socket's
+/// (<see cref="EventLoop.DeferFlush"/>): the loop reads all the sockets that were ready, then sends. Each peer is then
+/// woken once for a burst instead of once per message, which is what a peer sharing a busy core pays most for (a
+/// context switch per message), and pipelined responses go out in one send. Until the loop has sent, the loop owns
+/// the buffer: a write from another thread first takes it back (<see cref="TakeBack"/>), and sends with its own flush.
+/// </remarks>
+internal sealed class SocketOutput(EventLoopConnection connection, EventLoop loop) : PipeWriter, IDirectSendWriter
 {
+    /// <summary>The writer's (<see cref="_owner"/>): it writes and sends.</summary>
+    private const int WriterOwns = 0;
+
+    /// <summary>A flush waits for the loop's end of turn (or, with <see cref="_full"/>, for the socket's writable edge).</summary>
+    private const int LoopOwns = 1;
+
+    /// <summary>The loop is sending; a writer on another thread waits for it to finish.</summary>
+    private const int LoopSending = 2;
+
     /// <summary>Blocks gathered into one sendmsg.</summary>
     private const int SendVectors = 16;
 
@@ -36,6 +51,10 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
     private int _fd;
     private volatile bool _flushCancelled;
     private bool _ended;
+    private int _owner;
+
+    /// <summary>The loop's send at the end of its turn found the socket full: the rest goes at the writable edge.</summary>
+    private bool _full;
 
     /// <summary>Starts writing to a new socket; the last one's blocks were all sent or dropped when it closed.</summary>
     public void Open(int fd)
@@ -43,10 +62,13 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
         _fd = fd;
         _flushCancelled = false;
         _ended = false;
+        _full = false;
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
+        // Memory may be held across an await, while the loop sends and gives back fully sent blocks: the writer's.
+        TakeBack(always: true);
         EnsureFree(sizeHint);
         ref Segment last = ref _segments[Index(_count - 1)];
         return last.Owner.Memory[last.End..];
@@ -54,6 +76,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
 
     public override unsafe Span<byte> GetSpan(int sizeHint = 0)
     {
+        TakeBack();
         EnsureFree(sizeHint);
         return new Span<byte>(_free, _freeLength);
     }
@@ -77,6 +100,23 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
             return s_ended;
         }
 
+        if (EventLoop.Current == loop)
+        {
+            if (_owner == WriterOwns)
+            {
+                _owner = LoopOwns;
+                loop.DeferFlush(this);
+                return s_sent;
+            }
+
+            // Already to be sent this turn; unless the socket is full, when the writer must wait for room itself.
+            if (!_full)
+            {
+                return s_sent;
+            }
+        }
+
+        TakeBack(always: true);
         int error = SendBuffered();
         if (error == 0)
         {
@@ -104,6 +144,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
             return s_ended;
         }
 
+        TakeBack(always: true);
         if (_count >= SendVectors)
         {
             this.Write(data.Span);
@@ -165,6 +206,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
     /// <summary>Sends what is still buffered, waiting for the socket as needed, and gives the blocks back.</summary>
     public async ValueTask DrainAsync()
     {
+        TakeBack(always: true);
         while (!_ended)
         {
             int error = SendBuffered();
@@ -209,6 +251,57 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
                 return new FlushResult(isCanceled: false, isCompleted: true);
             }
         }
+    }
+
+    /// <summary>
+    /// The loop's send of a deferred flush, at the end of its turn or, if the socket was full then, at its writable
+    /// edge. Skipped when a writer took the buffer back meanwhile (its own flush sends it).
+    /// </summary>
+    internal void SendDeferred()
+    {
+        if (Interlocked.CompareExchange(ref _owner, LoopSending, LoopOwns) != LoopOwns)
+        {
+            return;
+        }
+
+        int error = _ended ? 0 : SendBuffered();
+        _full = error == LinuxSockets.EAGAIN;
+        if (error != 0 && !_full)
+        {
+            Fail();
+        }
+
+        Volatile.Write(ref _owner, _full ? LoopOwns : WriterOwns);
+    }
+
+    /// <summary>The socket has room: a deferred flush it could not take whole is sent on.</summary>
+    internal void OnWritable()
+    {
+        if (_owner == LoopOwns && _full)
+        {
+            SendDeferred();
+        }
+    }
+
+    /// <summary>
+    /// Makes the buffer the writer's again before it writes or sends. On the loop's own thread a deferred flush stays
+    /// deferred (later writes join it), unless the writer is about to send (<paramref name="always"/>); elsewhere the
+    /// writer takes it back, waiting out a send the loop is making.
+    /// </summary>
+    private void TakeBack(bool always = false)
+    {
+        if (_owner == WriterOwns || (!always && EventLoop.Current == loop))
+        {
+            return;
+        }
+
+        var spinner = new SpinWait();
+        while (Interlocked.CompareExchange(ref _owner, WriterOwns, LoopOwns) == LoopSending)
+        {
+            spinner.SpinOnce();
+        }
+
+        _full = false;
     }
 
     /// <summary>The peer is gone or the socket failed: what is buffered is dropped and every later flush says completed.</summary>
@@ -307,7 +400,7 @@ internal sealed class SocketOutput(EventLoopConnection connection, MemoryPool<by
             _first = 0;
         }
 
-        IMemoryOwner<byte> owner = sizeHint <= pool.MaxBufferSize ? pool.Rent() : MemoryPool<byte>.Shared.Rent(sizeHint);
+        IMemoryOwner<byte> owner = sizeHint <= loop.Pool.MaxBufferSize ? loop.Pool.Rent() : MemoryPool<byte>.Shared.Rent(sizeHint);
         var segment = new Segment(owner);
         _segments[Index(_count)] = segment;
         _count++;

@@ -209,6 +209,101 @@ public sealed class EventLoopTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task FlushesOnTheLoopsThread_AreSentAtTheEndOfItsTurn_WithWhatWasWrittenAfterThem()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        PipeWriter output = connection.Transport.Output;
+
+        (bool FlushesCompleted, int AtThePeerDuringTheTurn) turn = await OnTheLoopAsync(connection, () =>
+        {
+            output.Write("first,"u8);
+            ValueTask<FlushResult> first = output.FlushAsync();
+            output.Write("second"u8);
+            ValueTask<FlushResult> second = output.FlushAsync();
+
+            // Over loopback a send is in the peer's queue as the call returns: nothing was sent yet.
+            return (first.IsCompletedSuccessfully && second.IsCompletedSuccessfully, peer.Available);
+        });
+
+        Assert.True(turn.FlushesCompleted);
+        Assert.Equal(0, turn.AtThePeerDuringTheTurn);
+        Assert.Equal("first,second", await ReceiveAsync(peer, "first,second".Length));
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    [Fact]
+    public async Task AWriterOnAnotherThread_SendsADeferredFlushWithItsOwn_InOrder_AndOnce()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        PipeWriter output = connection.Transport.Output;
+
+        int atThePeerDuringTheTurn = await OnTheLoopAsync(connection, () =>
+        {
+            output.Write("a"u8);
+            _ = output.FlushAsync();
+
+            // The loop's turn is not over: another thread writes and sends, and must send the deferred byte first.
+            Task.Run(async () =>
+            {
+                output.Write("b"u8);
+                await output.FlushAsync();
+            }).Wait(Patience);
+            return peer.Available;
+        });
+
+        Assert.Equal(2, atThePeerDuringTheTurn);
+        Assert.Equal("ab", await ReceiveAsync(peer, 2));
+
+        // Nothing was sent twice: the next bytes at the peer are the next ones written.
+        await output.WriteAsync("c"u8.ToArray());
+        Assert.Equal("c", await ReceiveAsync(peer, 1));
+        await connection.DisposeAsync();
+        peer.Dispose();
+    }
+
+    [Fact]
+    public async Task ADeferredFlush_TheSocketCannotTakeWhole_SendsTheRestAtTheWritableEdge_WithoutAnotherFlush()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        PipeWriter output = connection.Transport.Output;
+        byte[] payload = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
+
+        // The peer reads nothing until the turn is over, so the end of the turn finds the socket full.
+        await OnTheLoopAsync(connection, () =>
+        {
+            output.Write(payload);
+            return output.FlushAsync().IsCompletedSuccessfully;
+        });
+
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        byte[] received = new byte[payload.Length];
+        await peerStream.ReadExactlyAsync(received).AsTask().WaitAsync(Patience);
+        Assert.Equal(payload, received);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ADisposeInTheSameTurn_SendsTheDeferredFlush_BeforeTheEnd()
+    {
+        (ConnectionContext connection, Socket peer) = await ConnectAsync();
+        PipeWriter output = connection.Transport.Output;
+
+        ValueTask disposal = await OnTheLoopAsync(connection, () =>
+        {
+            output.Write("last"u8);
+            _ = output.FlushAsync();
+            return connection.DisposeAsync();
+        });
+        await disposal;
+
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        var all = new MemoryStream();
+        await peerStream.CopyToAsync(all).WaitAsync(Patience);
+        Assert.Equal("last"u8.ToArray(), all.ToArray());
+    }
+
+    [Fact]
     public async Task Dispose_ClosesTheSocket_SoThePeerSeesTheEnd()
     {
         (ConnectionContext connection, Socket peer) = await ConnectAsync();
@@ -250,6 +345,34 @@ public sealed class EventLoopTransportTests : IDisposable
         ConnectionContext connection = await _transport.ConnectAsync(_peer.LocalEndpoint, CancellationToken.None);
         Socket peer = await _peer.AcceptSocketAsync();
         return (connection, peer);
+    }
+
+    private static Task<T> OnTheLoopAsync<T>(ConnectionContext connection, Func<T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ((EventLoopConnection)connection).Loop.Schedule(_ =>
+        {
+            try
+            {
+                done.SetResult(work());
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }, null);
+        return done.Task.WaitAsync(Patience);
+    }
+
+    private static async Task<string> ReceiveAsync(Socket peer, int length)
+    {
+        byte[] buffer = new byte[length];
+        for (int received = 0; received < length;)
+        {
+            received += await peer.ReceiveAsync(buffer.AsMemory(received)).AsTask().WaitAsync(Patience);
+        }
+
+        return System.Text.Encoding.ASCII.GetString(buffer);
     }
 
     private static async Task WriteAllAsync(PipeWriter output, byte[] payload)
