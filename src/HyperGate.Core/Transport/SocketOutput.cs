@@ -6,8 +6,8 @@ using HyperGate.Buffers;
 namespace HyperGate.Transport;
 
 /// <summary>
-/// An event-loop connection's output. Bytes are written in place into pooled blocks and sent by a flush: one sendmsg
-/// for everything buffered. Only a full socket makes a flush wait, for the loop's writable edge. A pipe with a send
+/// An event-loop connection's output. Bytes are written in place into pooled blocks and sent by a flush: one system
+/// call for everything buffered. Only a full socket makes a flush wait, for the loop's writable edge. A pipe with a send
 /// loop behind it cost, per message, five lock round trips, a continuation and a segment; here a message costs a block
 /// from the pool and one system call. Serves its connection object's sockets in turn (<see cref="Open"/>).
 /// </summary>
