@@ -269,12 +269,14 @@ public sealed class EventLoopTransportTests : IDisposable
         PipeWriter output = connection.Transport.Output;
         byte[] payload = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
 
-        // The peer reads nothing until the turn is over, so the end of the turn finds the socket full.
-        await OnTheLoopAsync(connection, () =>
+        // The peer reads nothing until the turn is over, so the end of the turn finds the socket full; the flush
+        // itself completed at once (it only asked for the send).
+        bool flushCompleted = await OnTheLoopAsync(connection, () =>
         {
             output.Write(payload);
             return output.FlushAsync().IsCompletedSuccessfully;
         });
+        Assert.True(flushCompleted);
 
         using var peerStream = new NetworkStream(peer, ownsSocket: true);
         byte[] received = new byte[payload.Length];
