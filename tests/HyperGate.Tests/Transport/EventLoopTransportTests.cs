@@ -299,10 +299,7 @@ public sealed class EventLoopTransportTests : IDisposable
         });
         await disposal;
 
-        using var peerStream = new NetworkStream(peer, ownsSocket: true);
-        var all = new MemoryStream();
-        await peerStream.CopyToAsync(all).WaitAsync(Patience);
-        Assert.Equal("last"u8.ToArray(), all.ToArray());
+        Assert.Equal("last"u8.ToArray(), await PeerReadsToEndAsync(peer));
     }
 
     [Fact]
@@ -313,10 +310,7 @@ public sealed class EventLoopTransportTests : IDisposable
 
         await connection.DisposeAsync();
 
-        using var peerStream = new NetworkStream(peer, ownsSocket: true);
-        var all = new MemoryStream();
-        await peerStream.CopyToAsync(all).WaitAsync(Patience);
-        Assert.Equal("bye"u8.ToArray(), all.ToArray());
+        Assert.Equal("bye"u8.ToArray(), await PeerReadsToEndAsync(peer));
     }
 
     [Fact]
@@ -364,6 +358,15 @@ public sealed class EventLoopTransportTests : IDisposable
             }
         }, null);
         return done.Task.WaitAsync(Patience);
+    }
+
+    /// <summary>Everything the peer receives until the connection's end (the peer's socket is closed after).</summary>
+    private static async Task<byte[]> PeerReadsToEndAsync(Socket peer)
+    {
+        using var peerStream = new NetworkStream(peer, ownsSocket: true);
+        var all = new MemoryStream();
+        await peerStream.CopyToAsync(all).WaitAsync(Patience);
+        return all.ToArray();
     }
 
     private static async Task<string> ReceiveAsync(Socket peer, int length)
