@@ -55,7 +55,7 @@ public static class ConfigCompiler
         var consumers = new ConsumerDirectory(config.Consumers.Select(c => new Consumer(
             c.Name, c.ApiKeyHashes, c.BasicUser, c.BasicPasswordHash, c.Claims.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal))));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
-        var routes = config.Routes.Select(route => CompileRoute(route, upstreams, policies, authenticators, connections.TimeProvider)).ToList();
+        var routes = config.Routes.Select(route => CompileRoute(route, config.Server, upstreams, policies, authenticators, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -85,7 +85,7 @@ public static class ConfigCompiler
     }
 
     private static Route CompileRoute(
-        RouteConfig route, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators, TimeProvider time) => new()
+        RouteConfig route, ServerConfig server, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators, TimeProvider time) => new()
     {
         Name = route.Name,
         Host = route.Host,
@@ -99,6 +99,7 @@ public static class ConfigCompiler
         StripPrefix = route.StripPrefix,
         RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
         PreserveHost = route.PreserveHost,
+        KeepEncodedSlashes = route.KeepEncodedSlashes ?? server.KeepEncodedSlashes,
         RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
         IpFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny),
         Cors = route.Cors is { } cors ? new CorsPolicy(cors.Origins, cors.Methods, cors.Headers, cors.ExposeHeaders, cors.Credentials, cors.MaxAge) : null,

@@ -134,8 +134,9 @@ public static partial class ConfigLoader
         }
 
         bool watchConfig = server.Bool("watch_config", true);
+        bool keepEncodedSlashes = ReadEncodedSlashes(server) ?? false;
         server.RejectUnknownKeys();
-        return new ServerConfig(listen, drain, maxConnections, caseSensitive, trustedProxies, watchConfig);
+        return new ServerConfig(listen, drain, maxConnections, caseSensitive, trustedProxies, watchConfig, keepEncodedSlashes);
     }
 
     private static AdminConfig ReadAdmin(ConfigReader? admin)
@@ -487,8 +488,26 @@ public static partial class ConfigLoader
 
         IpFilterConfig routeAccess = ReadIpFilter(route);
         CorsConfig? cors = route.Table("cors") is { } corsTable ? ReadCors(corsTable) : null;
+        bool? keepEncodedSlashes = ReadEncodedSlashes(route);
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes);
+    }
+
+    /// <summary><c>encoded_slashes = "reject" | "keep"</c> (server-wide, or a route's override); null when absent.</summary>
+    private static bool? ReadEncodedSlashes(ConfigReader table)
+    {
+        switch (table.String("encoded_slashes"))
+        {
+            case null:
+                return null;
+            case "reject":
+                return false;
+            case "keep":
+                return true;
+            case string other:
+                table.Error("encoded_slashes", $"\"{other}\" is not a choice", "use \"reject\" (the default: %2F and %5C are refused) or \"keep\" (forwarded encoded, never a separator)");
+                return null;
+        }
     }
 
     private static IpFilterConfig ReadIpFilter(ConfigReader table)
@@ -804,7 +823,7 @@ public static partial class ConfigLoader
         }
 
         var output = new byte[bytes.Length + 1];
-        return PathNormalizer.Normalize(bytes, output, out int written) == RejectionReason.None
+        return PathNormalizer.Normalize(bytes, output, out int written, out _) == RejectionReason.None
             && output.AsSpan(0, written).SequenceEqual(bytes);
     }
 

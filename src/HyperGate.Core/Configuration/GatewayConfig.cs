@@ -56,7 +56,8 @@ public sealed record ServerConfig(
     int MaxConnections,
     bool CaseSensitiveRouting,
     IReadOnlyList<IPNetwork> TrustedProxies,
-    bool WatchConfig);
+    bool WatchConfig,
+    bool KeepEncodedSlashes = false);
 
 /// <summary>One <c>server.listen</c> address; where it was written, for errors found when binding it.</summary>
 public sealed record ListenAddress(IPEndPoint EndPoint, SourceLocation Location)
@@ -140,7 +141,8 @@ public sealed record RouteConfig(
     RequireConfig Require,
     IpFilterConfig Access,
     CorsConfig? Cors,
-    RouteTrafficConfig Traffic);
+    RouteTrafficConfig Traffic,
+    bool? KeepEncodedSlashes = null);
 
 /// <summary>A route's traffic keys: <c>retries</c>, <c>timeout</c>, <c>response_timeout</c>, <c>fallback</c>, <c>split</c> and <c>mirror</c>.</summary>
 public sealed record RouteTrafficConfig(

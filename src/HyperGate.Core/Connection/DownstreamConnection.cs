@@ -484,6 +484,12 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
 
         RouteMatch match = snapshot.Routes.Match(request);
+
+        if (match.RefusesEncodedSlash(request, snapshot.Config.Server.KeepEncodedSlashes))
+        {
+            return RejectionReason.EncodedSlash;
+        }
+
         if (match.Rejection == RejectionReason.MethodNotAllowed && match.MethodMismatch is { Cors: not null } corsRoute && CorsPolicy.IsPreflight(request))
         {
             // A preflight asks about another method; the route's CORS policy answers it.

@@ -180,7 +180,7 @@ public sealed class Exchange : IDisposable
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         Rejection = reason;
         Status = GatewayResponses.Describe(reason).Status;
-        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, this);
+        GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, this, GatewayResponses.DetailedErrorBody(reason, Request));
         return keepAlive;
     }
 

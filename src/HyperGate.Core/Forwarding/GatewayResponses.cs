@@ -55,6 +55,7 @@ public static class GatewayResponses
         RejectionReason.InvalidHeaderValue => "A header field value contains a forbidden character.",
         RejectionReason.ObsoleteLineFolding => "Header line folding is not allowed.",
         RejectionReason.BareLineFeed => "Lines must end with CRLF.",
+        RejectionReason.BareCarriageReturn => "A CR must be followed by LF.",
         RejectionReason.MissingHost => "HTTP/1.1 requests need exactly one Host header.",
         RejectionReason.MultipleHost => "HTTP/1.1 requests need exactly one Host header.",
         RejectionReason.InvalidHost => "The Host is not a valid authority.",
@@ -82,11 +83,30 @@ public static class GatewayResponses
         return bodies;
     }
 
-    /// <summary>Writes an error response (not flushed), with an extra field line such as Allow (405) or WWW-Authenticate (401).</summary>
-    public static void WriteError(PipeWriter pipe, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null)
+    /// <summary>
+    /// The body of an error whose message names something of the request: the transfer coding a 501 refuses
+    /// (RFC 9110 §15.6.2). Built only for such a refusal; every other error body is pre-encoded.
+    /// </summary>
+    public static byte[]? DetailedErrorBody(RejectionReason reason, RequestHead request)
+    {
+        if (reason != RejectionReason.UnsupportedTransferEncoding || request.UnsupportedCoding is not { } coding)
+        {
+            return null;
+        }
+
+        // The coding is a token (checked by the parser): no character in it needs escaping in JSON.
+        (int status, string code, _) = Describe(reason);
+        return Encoding.UTF8.GetBytes($$"""{"status":{{status}},"error":"{{code}}","reason":"{{reason}}","message":"The transfer coding '{{coding}}' is not supported; only chunked is."}""");
+    }
+
+    /// <summary>
+    /// Writes an error response (not flushed), with an extra field line such as Allow (405) or WWW-Authenticate (401),
+    /// and the reason's pre-encoded body unless <paramref name="body"/> is given.
+    /// </summary>
+    public static void WriteError(PipeWriter pipe, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null, byte[]? body = null)
     {
         (int status, _, _) = Describe(reason);
-        byte[] body = ErrorBodies[(int)reason];
+        body ??= ErrorBodies[(int)reason];
         var output = new HeadWriter(pipe);
         WriteStatusLine(ref output, status);
         output.Write("Content-Type: application/json\r\nContent-Length: "u8);

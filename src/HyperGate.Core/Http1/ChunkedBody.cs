@@ -187,7 +187,9 @@ public static class ChunkedBody
             {
                 if (!HeadParser.TryFindLine(section, position, out int lineLength, out bool bareLf))
                 {
-                    return length >= MaxTrailerSize ? TrailerStatus.Invalid : TrailerStatus.Incomplete;
+                    return length >= MaxTrailerSize || HeadParser.HasBareCarriageReturn(section[position..])
+                        ? TrailerStatus.Invalid
+                        : TrailerStatus.Incomplete;
                 }
 
                 if (bareLf)
@@ -265,7 +267,10 @@ public static class ChunkedBody
         SequencePosition? lf = window.PositionOf((byte)'\n');
         if (lf is null)
         {
-            return buffer.Length > MaxChunkLineLength ? ChunkLineStatus.Invalid : ChunkLineStatus.Incomplete;
+            // A CR that is not the last byte buffered is bare (its LF cannot follow): refused as it arrives.
+            SequencePosition? cr = window.PositionOf((byte)'\r');
+            bool bareCr = cr is not null && window.Slice(cr.Value).Length > 1;
+            return bareCr || buffer.Length > MaxChunkLineLength ? ChunkLineStatus.Invalid : ChunkLineStatus.Incomplete;
         }
 
         ReadOnlySequence<byte> lineWithCr = window.Slice(0, lf.Value);
@@ -307,6 +312,12 @@ public static class ChunkedBody
     /// </summary>
     internal static bool IsValidExtensionList(ReadOnlySpan<byte> extensions)
     {
+        // BWS comes only before ";" or "=": whitespace that ends the line ("a \r\n", "a;x \r\n") matches no rule.
+        if (!extensions.IsEmpty && extensions[^1] is (byte)' ' or (byte)'\t')
+        {
+            return false;
+        }
+
         int i = 0;
         while (true)
         {

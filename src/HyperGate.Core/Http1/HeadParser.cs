@@ -6,6 +6,9 @@ namespace HyperGate.Http1;
 /// <summary>The line and header-field rules shared by the request and the response parsers.</summary>
 internal static class HeadParser
 {
+    /// <summary>How many empty elements a list-valued field may carry (RFC 9110 §5.6.1: "a reasonable number").</summary>
+    private const int MaxEmptyListElements = 16;
+
     public delegate ParseStatus ContiguousParser<THead>(ReadOnlySpan<byte> input, THead head, in HeadLimits limits, out int headLength, out RejectionReason reason);
 
     /// <summary>
@@ -84,6 +87,21 @@ internal static class HeadParser
 
     /// <summary>Parses one field line (without its CRLF) at <paramref name="lineStart"/> and appends it to <paramref name="head"/>.</summary>
     public static RejectionReason ParseFieldLine(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, in HeadLimits limits)
+    {
+        RejectionReason reason = ParseFieldLineCore(input, lineStart, lineLength, head, limits);
+        return reason is RejectionReason.InvalidHeaderName or RejectionReason.InvalidHeaderValue or RejectionReason.ObsoleteLineFolding
+            ? RefineMalformedLine(input.Slice(lineStart, lineLength), reason)
+            : reason;
+    }
+
+    /// <summary>
+    /// RFC 9112 §2.2: a malformed line with a CR in it is refused for its bare CR, the verdict it gets when its end has
+    /// not arrived yet (<see cref="HasBareCarriageReturn"/>), so arrival timing does not change the answer.
+    /// </summary>
+    public static RejectionReason RefineMalformedLine(ReadOnlySpan<byte> line, RejectionReason reason) =>
+        line.Contains((byte)'\r') ? RejectionReason.BareCarriageReturn : reason;
+
+    private static RejectionReason ParseFieldLineCore(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, in HeadLimits limits)
     {
         ReadOnlySpan<byte> line = input.Slice(lineStart, lineLength);
         if (lineLength > limits.MaxHeaderLineLength)
@@ -206,41 +224,75 @@ internal static class HeadParser
         return true;
     }
 
+    /// <summary>
+    /// RFC 9112 §6.1: Transfer-Encoding = #transfer-coding. Several fields make one list (RFC 9110 §5.3), and empty
+    /// list elements (",chunked", "chunked, ") are ignored (RFC 9110 §5.6.1), up to a reasonable number. chunked
+    /// may be applied once and must come last; what the list means as a whole is decided once the head is complete
+    /// (<see cref="ValidateTransferEncoding"/>).
+    /// </summary>
     private static RejectionReason ApplyTransferEncoding(ReadOnlySpan<byte> value, MessageHead head)
     {
-        // Several Transfer-Encoding fields would be one list (RFC 9110 §5.3); chunked may appear only once,
-        // and only as the final coding (RFC 9112 §6.1), so a second field is always an error here.
-        if (head.IsChunked)
+        head.HasTransferEncoding = true;
+        int emptyElements = 0;
+        foreach (Range range in value.Split((byte)','))
         {
-            return RejectionReason.InvalidTransferEncoding;
+            ReadOnlySpan<byte> coding = HttpCharacters.TrimWhitespace(value[range]);
+            if (coding.IsEmpty)
+            {
+                if (++emptyElements > MaxEmptyListElements)
+                {
+                    return RejectionReason.InvalidTransferEncoding;
+                }
+
+                continue;
+            }
+
+            // RFC 9112 §6.1: a sender MUST NOT apply chunked more than once, and it is the final coding.
+            if (head.IsChunked)
+            {
+                return RejectionReason.InvalidTransferEncoding;
+            }
+
+            if (Ascii.EqualsIgnoreCase(coding, "chunked"u8))
+            {
+                head.IsChunked = true;
+                continue;
+            }
+
+            // RFC 9110 §10.1.4: transfer-coding = token *( OWS ";" OWS transfer-parameter )
+            int parameters = coding.IndexOf((byte)';');
+            ReadOnlySpan<byte> name = HttpCharacters.TrimWhitespace(parameters < 0 ? coding : coding[..parameters]);
+            if (!HttpCharacters.IsToken(name))
+            {
+                return RejectionReason.InvalidTransferEncoding;
+            }
+
+            // Any coding but chunked ends in a refusal, so naming it for the error costs nothing on a served request.
+            head.UnsupportedCoding ??= Encoding.ASCII.GetString(name[..Math.Min(name.Length, 40)]);
         }
 
-        if (Ascii.EqualsIgnoreCase(value, "chunked"u8))
-        {
-            head.IsChunked = true;
-            return RejectionReason.None;
-        }
-
-        // RFC 9112 §6.3: if chunked is not the final coding the length cannot be determined (400);
-        // other codings before it are valid HTTP that this gateway does not implement (501, RFC 9112 §6.1).
-        int lastComma = value.LastIndexOf((byte)',');
-        ReadOnlySpan<byte> last = HttpCharacters.TrimWhitespace(lastComma < 0 ? value : value[(lastComma + 1)..]);
-        return Ascii.EqualsIgnoreCase(last, "chunked"u8) && !ContainsChunkedBefore(value[..lastComma])
-            ? RejectionReason.UnsupportedTransferEncoding
-            : RejectionReason.InvalidTransferEncoding;
+        return RejectionReason.None;
     }
 
-    private static bool ContainsChunkedBefore(ReadOnlySpan<byte> codings)
-    {
-        foreach (Range range in codings.Split((byte)','))
-        {
-            if (Ascii.EqualsIgnoreCase(HttpCharacters.TrimWhitespace(codings[range]), "chunked"u8))
-            {
-                return true;
-            }
-        }
+    /// <summary>
+    /// What a complete head's Transfer-Encoding list means. RFC 9112 §6.3: when chunked is not the final coding the
+    /// length cannot be determined (400); RFC 9112 §6.1: other codings before it are valid HTTP that this gateway does
+    /// not implement (501, naming the coding).
+    /// </summary>
+    public static RejectionReason ValidateTransferEncoding(MessageHead head) =>
+        !head.HasTransferEncoding ? RejectionReason.None
+        : !head.IsChunked ? RejectionReason.InvalidTransferEncoding
+        : head.UnsupportedCoding is not null ? RejectionReason.UnsupportedTransferEncoding
+        : RejectionReason.None;
 
-        return false;
+    /// <summary>
+    /// RFC 9112 §2.2: a CR must be followed by LF. In the unterminated rest of a head (no LF in it), any CR but a final
+    /// one (whose LF may be on its way) is bare, so the head is refused as it arrives instead of waiting for a line end.
+    /// </summary>
+    public static bool HasBareCarriageReturn(ReadOnlySpan<byte> unterminated)
+    {
+        int cr = unterminated.IndexOf((byte)'\r');
+        return cr >= 0 && cr < unterminated.Length - 1;
     }
 
     /// <summary>RFC 9110 §7.6.1: Connection options, comma separated, case-insensitive.</summary>

@@ -22,6 +22,12 @@ public abstract class MessageHead : IDisposable
 
     public bool IsChunked { get; internal set; }
 
+    /// <summary>True when the head has a Transfer-Encoding field, whatever it says.</summary>
+    internal bool HasTransferEncoding { get; set; }
+
+    /// <summary>The first transfer coding other than chunked (RFC 9112 §6.1), named in the 501 it gets; else null.</summary>
+    public string? UnsupportedCoding { get; internal set; }
+
     /// <summary>True when a Connection header carries the "close" option.</summary>
     public bool ConnectionClose { get; internal set; }
 
@@ -80,6 +86,8 @@ public abstract class MessageHead : IDisposable
         HeaderCount = 0;
         ContentLength = -1;
         IsChunked = false;
+        HasTransferEncoding = false;
+        UnsupportedCoding = null;
         ConnectionClose = false;
         ConnectionKeepAlive = false;
         ConnectionUpgrade = false;

@@ -6,8 +6,9 @@ namespace HyperGate.Http1;
 /// <list type="number">
 /// <item>percent-encoded unreserved characters are decoded (<c>%61</c> → <c>a</c>), other escapes keep their
 /// encoding with uppercase hex (RFC 3986 §6.2.2.1–2);</item>
-/// <item>invalid escapes and an encoded NUL are rejected; an encoded <c>/</c> or <c>\</c> is rejected because
-/// upstreams disagree on whether it separates segments;</item>
+/// <item>invalid escapes and an encoded NUL are rejected; an encoded <c>/</c> or <c>\</c> stays encoded (uppercase
+/// hex), part of its segment, never a separator, and is reported: upstreams disagree on whether it separates segments,
+/// so whether such a path may pass is the route's decision (<c>encoded_slashes</c>), made once it is known;</item>
 /// <item>runs of <c>/</c> collapse to one, so <c>//admin</c> is <c>/admin</c>;</item>
 /// <item>dot segments are removed (RFC 3986 §5.2.4), never climbing above the root.</item>
 /// </list>
@@ -15,9 +16,10 @@ namespace HyperGate.Http1;
 /// </summary>
 public static class PathNormalizer
 {
-    public static RejectionReason Normalize(ReadOnlySpan<byte> path, Span<byte> output, out int written)
+    public static RejectionReason Normalize(ReadOnlySpan<byte> path, Span<byte> output, out int written, out bool hasEncodedSlash)
     {
         written = 0;
+        hasEncodedSlash = false;
         if (path.IsEmpty)
         {
             output[0] = (byte)'/';
@@ -32,7 +34,7 @@ public static class PathNormalizer
             int slash = path[position..].IndexOf((byte)'/');
             int end = slash < 0 ? path.Length : position + slash;
             int segmentStart = written;
-            RejectionReason reason = DecodeSegment(path[position..end], output, ref written);
+            RejectionReason reason = DecodeSegment(path[position..end], output, ref written, ref hasEncodedSlash);
             if (reason != RejectionReason.None)
             {
                 return reason;
@@ -78,7 +80,7 @@ public static class PathNormalizer
         return RejectionReason.None;
     }
 
-    private static RejectionReason DecodeSegment(ReadOnlySpan<byte> segment, Span<byte> output, ref int written)
+    private static RejectionReason DecodeSegment(ReadOnlySpan<byte> segment, Span<byte> output, ref int written, ref bool hasEncodedSlash)
     {
         int percent = segment.IndexOf((byte)'%');
         if (percent < 0)
@@ -110,11 +112,7 @@ public static class PathNormalizer
                 return RejectionReason.EncodedNul;
             }
 
-            if (decoded is (byte)'/' or (byte)'\\')
-            {
-                return RejectionReason.EncodedSlash;
-            }
-
+            hasEncodedSlash |= decoded is (byte)'/' or (byte)'\\';
             if (HttpCharacters.Unreserved.Contains(decoded))
             {
                 output[written++] = decoded;

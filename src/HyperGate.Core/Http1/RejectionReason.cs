@@ -18,6 +18,7 @@ public enum RejectionReason : byte
     InvalidHeaderValue,
     ObsoleteLineFolding,
     BareLineFeed,
+    BareCarriageReturn,
     HeadTooLarge,
     TooManyHeaders,
     HeaderFieldTooLarge,

@@ -7,6 +7,9 @@ public sealed class RequestHead : MessageHead
 
     public HttpMethod Method { get; internal set; }
 
+    /// <summary>Where the request line starts: after the empty lines RFC 9112 §2.2 lets a client send first.</summary>
+    internal int MethodStart { get; set; }
+
     internal int MethodLength { get; set; }
 
     internal int TargetStart { get; set; }
@@ -34,10 +37,13 @@ public sealed class RequestHead : MessageHead
 
     public bool ExpectContinue { get; internal set; }
 
+    /// <summary>True when the path has an encoded <c>/</c> or <c>\</c> (<c>%2F</c>, <c>%5C</c>), kept encoded in <see cref="NormalizedPath"/>.</summary>
+    public bool HasEncodedSlash { get; private set; }
+
     /// <summary>The index of the traceparent field in <see cref="MessageHead.Headers"/>, or -1.</summary>
     public int TraceparentIndex { get; internal set; } = -1;
 
-    public ReadOnlySpan<byte> MethodBytes => Raw[..MethodLength];
+    public ReadOnlySpan<byte> MethodBytes => Raw.Slice(MethodStart, MethodLength);
 
     /// <summary>The request-target exactly as received.</summary>
     public ReadOnlySpan<byte> Target => Raw.Slice(TargetStart, TargetLength);
@@ -72,8 +78,9 @@ public sealed class RequestHead : MessageHead
             _normalizedPath = new byte[Math.Max(capacity, _normalizedPath.Length * 2)];
         }
 
-        RejectionReason reason = PathNormalizer.Normalize(RawPath, _normalizedPath, out int length);
+        RejectionReason reason = PathNormalizer.Normalize(RawPath, _normalizedPath, out int length, out bool hasEncodedSlash);
         NormalizedPathLength = reason == RejectionReason.None ? length : 0;
+        HasEncodedSlash = hasEncodedSlash;
         return reason;
     }
 
@@ -81,10 +88,11 @@ public sealed class RequestHead : MessageHead
     {
         base.Reset();
         Method = HttpMethod.Other;
-        MethodLength = 0;
+        MethodStart = MethodLength = 0;
         TargetStart = TargetLength = PathStart = PathLength = QueryStart = QueryLength = 0;
         HostStart = HostLength = HostFieldCount = 0;
         NormalizedPathLength = 0;
+        HasEncodedSlash = false;
         IsAsteriskForm = false;
         ExpectContinue = false;
         TraceparentIndex = -1;

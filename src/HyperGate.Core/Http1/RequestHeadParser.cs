@@ -10,6 +10,9 @@ namespace HyperGate.Http1;
 /// </summary>
 public static class RequestHeadParser
 {
+    /// <summary>How many empty lines may come before a request line (RFC 9112 §2.2 asks for at least one).</summary>
+    public const int MaxEmptyLinesBeforeRequest = 8;
+
     public static ParseStatus TryParse(
         in ReadOnlySequence<byte> buffer,
         RequestHead head,
@@ -24,33 +27,50 @@ public static class RequestHeadParser
         head.Reset();
         headLength = 0;
 
-        if (!HeadParser.TryFindLine(input, 0, out int lineLength, out bool bareLf))
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received before the request line.
+        // They are consumed with the head; more than a few are not a client's stray CRLF but noise, and refused.
+        int requestLineStart = 0;
+        while (input.Length - requestLineStart >= 2 && input[requestLineStart] == '\r' && input[requestLineStart + 1] == '\n')
+        {
+            if (requestLineStart == MaxEmptyLinesBeforeRequest * 2)
+            {
+                reason = RejectionReason.InvalidRequestLine;
+                return ParseStatus.Rejected;
+            }
+
+            requestLineStart += 2;
+        }
+
+        if (!HeadParser.TryFindLine(input, requestLineStart, out int lineLength, out bool bareLf))
         {
             // RFC 9112 §3: a request line longer than the target limit allows is answered with 414.
-            reason = input.Length > limits.MaxRequestTargetLength + 32 ? RejectionReason.RequestTargetTooLong
+            reason = HeadParser.HasBareCarriageReturn(input[requestLineStart..]) ? RejectionReason.BareCarriageReturn
+                : input.Length - requestLineStart > limits.MaxRequestTargetLength + 32 ? RejectionReason.RequestTargetTooLong
                 : input.Length >= limits.MaxHeadSize ? RejectionReason.HeadTooLarge
                 : RejectionReason.None;
             return reason == RejectionReason.None ? ParseStatus.Incomplete : ParseStatus.Rejected;
         }
 
-        reason = bareLf ? RejectionReason.BareLineFeed : ParseRequestLine(input[..lineLength], head, limits);
+        reason = bareLf ? RejectionReason.BareLineFeed : ParseRequestLine(input.Slice(requestLineStart, lineLength), requestLineStart, head, limits);
         if (reason != RejectionReason.None)
         {
+            if (reason is RejectionReason.InvalidRequestLine or RejectionReason.InvalidMethod or RejectionReason.InvalidRequestTarget or RejectionReason.InvalidHost)
+            {
+                reason = HeadParser.RefineMalformedLine(input.Slice(requestLineStart, lineLength), reason);
+            }
+
             return ParseStatus.Rejected;
         }
 
-        int position = lineLength + 2;
+        int position = requestLineStart + lineLength + 2;
         while (true)
         {
             if (!HeadParser.TryFindLine(input, position, out lineLength, out bareLf))
             {
-                if (input.Length >= limits.MaxHeadSize)
-                {
-                    reason = RejectionReason.HeadTooLarge;
-                    return ParseStatus.Rejected;
-                }
-
-                return ParseStatus.Incomplete;
+                reason = HeadParser.HasBareCarriageReturn(input[position..]) ? RejectionReason.BareCarriageReturn
+                    : input.Length >= limits.MaxHeadSize ? RejectionReason.HeadTooLarge
+                    : RejectionReason.None;
+                return reason == RejectionReason.None ? ParseStatus.Incomplete : ParseStatus.Rejected;
             }
 
             if (bareLf)
@@ -91,7 +111,7 @@ public static class RequestHeadParser
     }
 
     /// <summary>RFC 9112 §3: request-line = method SP request-target SP HTTP-version</summary>
-    private static RejectionReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead head, in HeadLimits limits)
+    private static RejectionReason ParseRequestLine(ReadOnlySpan<byte> line, int lineStart, RequestHead head, in HeadLimits limits)
     {
         int firstSpace = line.IndexOf((byte)' ');
         if (firstSpace <= 0)
@@ -127,8 +147,9 @@ public static class RequestHeadParser
 
         head.Version = version;
         head.Method = ClassifyMethod(method);
+        head.MethodStart = lineStart;
         head.MethodLength = firstSpace;
-        head.TargetStart = targetStart;
+        head.TargetStart = lineStart + targetStart;
         head.TargetLength = target.Length;
 
         // RFC 9112 §3.2.3: authority-form exists only for CONNECT, which a gateway does not tunnel.
@@ -137,13 +158,7 @@ public static class RequestHeadParser
             return RejectionReason.ConnectNotSupported;
         }
 
-        // RFC 3986: no spaces, controls, fragments ("#"), backslashes or raw non-ASCII in the target.
-        if (target.ContainsAnyExcept(HttpCharacters.RequestTarget))
-        {
-            return RejectionReason.InvalidRequestTarget;
-        }
-
-        return ParseTarget(target, targetStart, head);
+        return ParseTarget(target, lineStart + targetStart, head);
     }
 
     private static RejectionReason ParseTarget(ReadOnlySpan<byte> target, int targetStart, RequestHead head)
@@ -183,8 +198,10 @@ public static class RequestHeadParser
                 authorityLength = afterScheme.Length;
             }
 
+            // The authority is held to exactly the rules of a Host field (an IPv6 literal's brackets included), so
+            // the two forms accept the same hosts; RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid.
             ReadOnlySpan<byte> authority = afterScheme[..authorityLength];
-            if (!HttpCharacters.IsValidAuthority(authority))
+            if (authority.IsEmpty || !HttpCharacters.IsValidAuthority(authority))
             {
                 return RejectionReason.InvalidHost;
             }
@@ -203,7 +220,13 @@ public static class RequestHeadParser
             }
         }
 
+        // RFC 3986 §3.3, §3.4: no spaces, controls, fragments ("#"), backslashes or raw non-ASCII in the path and query.
         ReadOnlySpan<byte> pathAndQuery = target[pathStart..];
+        if (pathAndQuery.ContainsAnyExcept(HttpCharacters.RequestTarget))
+        {
+            return RejectionReason.InvalidRequestTarget;
+        }
+
         int question = pathAndQuery.IndexOf((byte)'?');
         head.PathStart = targetStart + pathStart;
         head.PathLength = question < 0 ? pathAndQuery.Length : question;
@@ -226,7 +249,8 @@ public static class RequestHeadParser
                     return RejectionReason.MultipleHost;
                 }
 
-                if (!HttpCharacters.IsValidAuthority(value))
+                // RFC 9110 §7.2: a client whose target URI has no authority sends an empty Host; it names no host.
+                if (!value.IsEmpty && !HttpCharacters.IsValidAuthority(value))
                 {
                     return RejectionReason.InvalidHost;
                 }
@@ -272,7 +296,7 @@ public static class RequestHeadParser
             return RejectionReason.MissingHost;
         }
 
-        if (head.IsChunked)
+        if (head.HasTransferEncoding)
         {
             // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 cannot be trusted; §6.3: TE with CL is a smuggling signal.
             if (head.Version == HttpVersion.Http10)
@@ -286,7 +310,7 @@ public static class RequestHeadParser
             }
         }
 
-        return RejectionReason.None;
+        return HeadParser.ValidateTransferEncoding(head);
     }
 
     private static bool StartsWithIgnoreCase(ReadOnlySpan<byte> value, ReadOnlySpan<byte> prefix) =>

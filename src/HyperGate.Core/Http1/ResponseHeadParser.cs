@@ -28,7 +28,7 @@ public static class ResponseHeadParser
         {
             if (!HeadParser.TryFindLine(input, position, out int lineLength, out bool bareLf))
             {
-                if (input.Length >= limits.MaxHeadSize)
+                if (input.Length >= limits.MaxHeadSize || HeadParser.HasBareCarriageReturn(input[position..]))
                 {
                     reason = RejectionReason.UpstreamInvalidResponse;
                     return ParseStatus.Rejected;
@@ -69,8 +69,9 @@ public static class ResponseHeadParser
 
         head.HeadLength = headLength;
 
-        // RFC 9112 §6.3: Transfer-Encoding with Content-Length is how responses get split; refuse it.
-        if (head.IsChunked && head.ContentLength >= 0)
+        // RFC 9112 §6.3: Transfer-Encoding with Content-Length is how responses get split; refuse it, and any
+        // coding but a single chunked (a gateway cannot re-frame what it cannot decode).
+        if (head.HasTransferEncoding && (head.ContentLength >= 0 || HeadParser.ValidateTransferEncoding(head) != RejectionReason.None))
         {
             reason = RejectionReason.UpstreamInvalidResponse;
             return ParseStatus.Rejected;

@@ -65,6 +65,12 @@ public sealed class Route
     /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
     public bool PreserveHost { get; init; } = true;
 
+    /// <summary>
+    /// True: a path with an encoded slash (<c>%2F</c>, <c>%5C</c>) is served, matched and forwarded encoded. False (the
+    /// default): it is refused, since upstreams disagree on whether it separates segments (route confusion).
+    /// </summary>
+    public bool KeepEncodedSlashes { get; init; }
+
     /// <summary>Addresses allowed or denied on this route (after the global filter); null when none.</summary>
     public IpFilter? IpFilter { get; init; }
 

@@ -59,6 +59,12 @@ public static class RouteExplainer
         string host = url.Host.ToLowerInvariant();
         bool caseSensitive = snapshot.Config.Server.CaseSensitiveRouting;
         RouteMatch match = snapshot.Routes.Match(request);
+        if (match.RefusesEncodedSlash(request, snapshot.Config.Server.KeepEncodedSlashes))
+        {
+            string decider = (match.Route ?? match.MethodMismatch) is { } decidingRoute ? $"route \"{decidingRoute.Name}\"" : "the server";
+            return new Explanation(summary, $"rejected: {RejectionReason.EncodedSlash} (the path has %2F or %5C, and {decider} does not set encoded_slashes = \"keep\")", null, [], []);
+        }
+
         var considered = new List<string>();
         foreach (Route route in snapshot.Routes.Routes)
         {

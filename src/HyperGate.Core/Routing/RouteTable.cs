@@ -8,6 +8,14 @@ namespace HyperGate.Routing;
 public readonly record struct RouteMatch(Route? Route, RejectionReason Rejection, Route? MethodMismatch)
 {
     public bool Success => Route is not null;
+
+    /// <summary>
+    /// Whether a path with an encoded slash must be refused: it was matched with the slash part of its segment, and
+    /// only a route that keeps such paths (or, when none matched, the server-wide setting) lets it through, so that an
+    /// upstream decoding <c>%2F</c> into a separator cannot be reached at a path no route meant to expose.
+    /// </summary>
+    public bool RefusesEncodedSlash(RequestHead request, bool keepByDefault) =>
+        request.HasEncodedSlash && !((Route ?? MethodMismatch)?.KeepEncodedSlashes ?? keepByDefault);
 }
 
 /// <summary>

@@ -38,6 +38,11 @@ public class ChunkedBodyTests
     [InlineData(";a=\"nul\0\"")]
     [InlineData(";a=\"bare\rCR\"")]
     [InlineData(";a=b;;c")]
+    [InlineData(" ")]
+    [InlineData("\t")]
+    [InlineData(";a ")]
+    [InlineData(";a=b\t")]
+    [InlineData(";a=\"q\" ")]
     public void IsValidExtensionList_Malformed_IsRejected(string extensions) =>
         Assert.False(ChunkedBody.IsValidExtensionList(Encoding.Latin1.GetBytes(extensions)));
 
@@ -62,11 +67,40 @@ public class ChunkedBodyTests
     [InlineData("5 5\r\nhello\r\n0\r\n\r\n")]
     [InlineData("0\r\nBad Trailer: x\r\n\r\n")]
     [InlineData("0\r\nX-A: b\n\r\n")]
+    [InlineData("a \r\n0123456789\r\n0\r\n\r\n")] // RFC 9112 §7.1: whitespace after the size with no extension
+    [InlineData("a\t\r\n0123456789\r\n0\r\n\r\n")]
+    [InlineData("5;a=b \r\nhello\r\n0\r\n\r\n")]
     public async Task CopyAsync_MalformedBody_IsRejectedBeforeWritingIt(string input)
     {
         (BodyCopyResult result, string output) = await CopyAsync(input, long.MaxValue, dechunk: false);
         Assert.Equal(BodyCopyResult.SourceInvalid, result);
         Assert.DoesNotContain("0\r\n\r\n", output);
+    }
+
+    [Theory]
+    [InlineData("5\rhel")] // RFC 9112 §2.2: a CR in a chunk line must be followed by LF
+    [InlineData("5;a\rb")]
+    [InlineData("5\r\nhello\r\n0\r\nX-A: b\rc")] // and in a trailer line
+    public async Task CopyAsync_BareCarriageReturn_IsRejectedWithoutWaitingForTheLineEnd(string input)
+    {
+        // The client sends no more and keeps the connection open: the verdict must not wait for a line end.
+        var source = new Pipe();
+        var destination = new Pipe();
+        await source.Writer.WriteAsync(Encoding.ASCII.GetBytes(input));
+        BodyCopyResult result = await ChunkedBody.CopyAsync(source.Reader, destination.Writer, long.MaxValue, dechunk: false, guard: null, CancellationToken.None)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(BodyCopyResult.SourceInvalid, result);
+    }
+
+    [Fact]
+    public async Task CopyAsync_CarriageReturnLastBuffered_WaitsForItsLineFeed()
+    {
+        var source = new Pipe();
+        var destination = new Pipe();
+        await source.Writer.WriteAsync("5\r"u8.ToArray());
+        Task<BodyCopyResult> copy = ChunkedBody.CopyAsync(source.Reader, destination.Writer, long.MaxValue, dechunk: false, guard: null, CancellationToken.None).AsTask();
+        await source.Writer.WriteAsync("\nhello\r\n0\r\n\r\n"u8.ToArray());
+        Assert.Equal(BodyCopyResult.Completed, await copy);
     }
 
     [Fact]

@@ -31,9 +31,22 @@ public class PathNormalizerTests
     }
 
     [Theory]
-    [InlineData("/a%2fb", RejectionReason.EncodedSlash)]
-    [InlineData("/admin%2F..", RejectionReason.EncodedSlash)]
-    [InlineData("/a%5cb", RejectionReason.EncodedSlash)]
+    [InlineData("/a%2fb", "/a%2Fb")]
+    [InlineData("/files/a%2F..%2Fadmin", "/files/a%2F..%2Fadmin")]
+    [InlineData("/admin%2F..", "/admin%2F..")]
+    [InlineData("/x/..%2f../y", "/x/..%2F../y")]
+    [InlineData("/a%5cb/../c", "/c")]
+    [InlineData("//a%2F/./b", "/a%2F/b")]
+    public void Normalize_EncodedSlash_StaysEncodedInItsSegmentAndIsReported(string input, string expected)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(input);
+        var buffer = new byte[bytes.Length + 1];
+        Assert.Equal(RejectionReason.None, PathNormalizer.Normalize(bytes, buffer, out int written, out bool hasEncodedSlash));
+        Assert.Equal(expected, Encoding.ASCII.GetString(buffer, 0, written));
+        Assert.True(hasEncodedSlash);
+    }
+
+    [Theory]
     [InlineData("/a%00", RejectionReason.EncodedNul)]
     [InlineData("/a%", RejectionReason.InvalidPercentEncoding)]
     [InlineData("/a%4", RejectionReason.InvalidPercentEncoding)]
@@ -58,8 +71,9 @@ public class PathNormalizerTests
     {
         byte[] bytes = Encoding.ASCII.GetBytes(input);
         var buffer = new byte[bytes.Length + 1];
-        RejectionReason reason = PathNormalizer.Normalize(bytes, buffer, out int written);
+        RejectionReason reason = PathNormalizer.Normalize(bytes, buffer, out int written, out bool hasEncodedSlash);
         output = Encoding.ASCII.GetString(buffer, 0, written);
+        Assert.False(hasEncodedSlash);
         return reason;
     }
 }

@@ -18,6 +18,22 @@ public class RequestHeadParserTests
         "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET / HTTP/1.0\r\n\r\n",
         "CUSTOM-METHOD /x HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Tab:\tvalue\t\r\nX-Obs-Text: caf\u00e9\r\n\r\n",
+
+        // RFC 9112 §2.2: empty lines before the request line are ignored.
+        "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "\r\n\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
+
+        // RFC 9112 §3.2.2: absolute-form with an IPv6 literal, as a Host field may carry it.
+        "GET http://[::1]:8080/x?y=1 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        "GET https://[2001:db8::7]/ HTTP/1.1\r\nHost: other\r\n\r\n",
+
+        // RFC 9110 §5.6.1: empty list elements are ignored.
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, \r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ,\tChunked ,,\r\n\r\n",
+
+        // RFC 9110 §7.2: an empty Host is sent when the target URI has no authority.
+        "GET / HTTP/1.1\r\nHost:\r\n\r\n",
     };
 
     [Theory]
@@ -107,6 +123,70 @@ public class RequestHeadParserTests
     }
 
     [Fact]
+    public void TryParse_EmptyLinesBeforeRequestLine_AreConsumedWithTheHead()
+    {
+        const string text = "\r\n\r\nDELETE /a?b HTTP/1.1\r\nHost: h\r\n\r\n";
+        byte[] bytes = Encoding.ASCII.GetBytes(text + "NEXT");
+        using var head = new RequestHead();
+        var buffer = new ReadOnlySequence<byte>(bytes);
+        Assert.Equal(ParseStatus.Complete, RequestHeadParser.TryParse(buffer, head, Limits, out SequencePosition consumed, out _, out _));
+        Assert.Equal(text.Length, buffer.Slice(0, consumed).Length);
+        Assert.Equal(HttpMethod.Delete, head.Method);
+        Assert.Equal("DELETE", Encoding.ASCII.GetString(head.MethodBytes));
+        Assert.Equal("/a?b", Encoding.ASCII.GetString(head.Target));
+        Assert.Equal("h", Encoding.ASCII.GetString(head.Host));
+    }
+
+    [Theory]
+    [InlineData(RequestHeadParser.MaxEmptyLinesBeforeRequest, ParseStatus.Complete)]
+    [InlineData(RequestHeadParser.MaxEmptyLinesBeforeRequest + 1, ParseStatus.Rejected)]
+    public void TryParse_EmptyLinesBeforeRequestLine_AreBounded(int emptyLines, ParseStatus expected)
+    {
+        using var head = new RequestHead();
+        byte[] bytes = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("\r\n", emptyLines)) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        Assert.Equal(expected, RequestHeadParser.TryParse(new ReadOnlySequence<byte>(bytes), head, Limits, out _, out _, out RejectionReason reason));
+        Assert.Equal(expected == ParseStatus.Complete ? RejectionReason.None : RejectionReason.InvalidRequestLine, reason);
+    }
+
+    public static TheoryData<string> Authorities => new()
+    {
+        "example.com", "example.com:8080", "127.0.0.1", "[::1]", "[::1]:8080", "[2001:db8::7]:443", "[::ffff:192.0.2.1]",
+        "a_b-c~d!$&'()*+,;=", "example.com:", "[::1]:", "a:b:c", "a:80x", "a:123456", ":80", "[::1", "[::1]x", "[zz::1]",
+        "a%41", "[a]", "user@example.com", "[::1]:80:80", "exa mple",
+    };
+
+    [Theory]
+    [MemberData(nameof(Authorities))]
+    public void TryParse_AbsoluteFormAuthority_AgreesWithHostField(string authority)
+    {
+        // RFC 9112 §3.2.2: the target's authority stands in for Host, so both forms accept exactly the same hosts.
+        using var hostHead = new RequestHead();
+        using var targetHead = new RequestHead();
+        ParseStatus viaHost = RequestHeadParser.TryParse(
+            new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes($"GET /x HTTP/1.1\r\nHost: {authority}\r\n\r\n")), hostHead, Limits, out _, out _, out _);
+        ParseStatus viaTarget = RequestHeadParser.TryParse(
+            new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes($"GET http://{authority}/x HTTP/1.1\r\nHost: a\r\n\r\n")), targetHead, Limits, out _, out _, out _);
+        Assert.Equal(viaHost, viaTarget);
+        if (viaTarget == ParseStatus.Complete)
+        {
+            Assert.Equal(authority, Encoding.ASCII.GetString(targetHead.Host));
+            Assert.Equal("/x", Encoding.ASCII.GetString(targetHead.RawPath));
+        }
+    }
+
+    [Theory]
+    [InlineData("gzip, chunked", "gzip")]
+    [InlineData(",deflate;q=1 ,chunked", "deflate")]
+    public void TryParse_UnsupportedCodingBeforeChunked_NamesTheCoding(string codings, string expected)
+    {
+        using var head = new RequestHead();
+        byte[] bytes = Encoding.ASCII.GetBytes($"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {codings}\r\n\r\n");
+        Assert.Equal(ParseStatus.Rejected, RequestHeadParser.TryParse(new ReadOnlySequence<byte>(bytes), head, Limits, out _, out _, out RejectionReason reason));
+        Assert.Equal(RejectionReason.UnsupportedTransferEncoding, reason);
+        Assert.Equal(expected, head.UnsupportedCoding);
+    }
+
+    [Fact]
     public void TryParse_ConnectionOptions_DropNamedFieldsAndSetFlags()
     {
         using RequestHead head = Parse("GET / HTTP/1.1\r\nHost: a\r\nX-Secret: 1\r\nConnection: close, X-Secret\r\nKeep-Alive: timeout=5\r\nX-Kept: 2\r\n\r\n");
@@ -157,7 +237,8 @@ public class RequestHeadParserTests
         { "GET / HTTP/1.1\nHost: a\r\n\r\n", RejectionReason.BareLineFeed },
         { "GET / HTTP/1.1\r\nHost: a\n\r\n", RejectionReason.BareLineFeed },
         { "GET / HTTP/1.1\r\nHost: a\r\n\n", RejectionReason.BareLineFeed },
-        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", RejectionReason.InvalidHeaderValue },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", RejectionReason.BareCarriageReturn },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX\rA: b\r\n\r\n", RejectionReason.BareCarriageReturn },
         { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", RejectionReason.InvalidHeaderValue },
         { "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\u007fc\r\n\r\n", RejectionReason.InvalidHeaderValue },
         { "GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n", RejectionReason.InvalidHeaderName },
@@ -195,6 +276,35 @@ public class RequestHeadParserTests
         { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
         { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", RejectionReason.UnsupportedTransferEncoding },
         { "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.TransferEncodingOnHttp10 },
+        { "POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", RejectionReason.TransferEncodingOnHttp10 },
+
+        // RFC 9110 §5.6.1: empty elements are ignored, but a list of nothing names no coding, and too many are noise.
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ,\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: " + new string(',', 17) + "chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,,chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\nContent-Length: 5\r\n\r\n", RejectionReason.ContentLengthWithTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: g zip, chunked\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+
+        // RFC 9110 §5.3: several Transfer-Encoding fields are one list, in order.
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", RejectionReason.UnsupportedTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+        { "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", RejectionReason.InvalidTransferEncoding },
+
+        // RFC 9112 §2.2: a bare CR is refused as soon as it is buffered, complete line or not.
+        { "GET / HTTP/1.1\r\nContent-Length: 3\r\n\rabc", RejectionReason.BareCarriageReturn },
+        { "GET / HTTP/1.1\r\nHost: a\rX", RejectionReason.BareCarriageReturn },
+        { "GET /\rHTTP", RejectionReason.BareCarriageReturn },
+        { "\rGET / HTTP/1.1\r\n", RejectionReason.BareCarriageReturn },
+        { "\r\n\rGET", RejectionReason.BareCarriageReturn },
+        { "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.BareLineFeed },
+
+        // RFC 9112 §3.2.2 and RFC 9110 §4.2.1: absolute-form authorities follow the Host rules; no empty host.
+        { "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET http://[::1/x HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidHost },
+        { "GET http://[::1]/[x] HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
+        { "GET http://a/b#c HTTP/1.1\r\nHost: a\r\n\r\n", RejectionReason.InvalidRequestTarget },
     };
 
     [Theory]
@@ -276,7 +386,13 @@ public class RequestHeadParserTests
             else
             {
                 Assert.Equal(ParseStatus.Rejected, status);
-                Assert.True(reason is RejectionReason.InvalidHeaderValue or RejectionReason.BareLineFeed, $"0x{c:x2}: {reason}");
+                RejectionReason expected = c switch
+                {
+                    '\n' => RejectionReason.BareLineFeed,
+                    '\r' => RejectionReason.BareCarriageReturn,
+                    _ => RejectionReason.InvalidHeaderValue,
+                };
+                Assert.Equal(expected, reason);
             }
         }
     }

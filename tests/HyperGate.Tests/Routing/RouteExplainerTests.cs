@@ -94,7 +94,8 @@ public sealed class RouteExplainerTests : IAsyncDisposable
         Explanation elsewhere = RouteExplainer.Explain(_snapshot, "GET", new Uri("http://other.example.com/users/7"), []);
         Assert.Equal("404: no route matches", elsewhere.Outcome);
         Assert.Contains("users: host other.example.com is not api.example.com", elsewhere.Considered);
-        Assert.StartsWith("rejected before routing", RouteExplainer.Explain(_snapshot, "GET", new Uri("http://api.example.com/a%2Fb"), []).Outcome);
+        Assert.StartsWith("rejected before routing: EncodedNul", RouteExplainer.Explain(_snapshot, "GET", new Uri("http://api.example.com/a%00"), []).Outcome);
+        Assert.StartsWith("rejected: EncodedSlash", RouteExplainer.Explain(_snapshot, "GET", new Uri("http://api.example.com/a%2Fb"), []).Outcome);
     }
 
     public ValueTask DisposeAsync() => _runtime.DisposeAsync();
