@@ -52,7 +52,7 @@ public static class Program
             DefaultValueFactory = _ => DefaultConfigPath,
         };
         var methodArgument = new Argument<string>("method") { Description = "The request method, such as GET." };
-        var urlArgument = new Argument<string>("url") { Description = "The request URL, such as http://api.example.com/users/7." };
+        var urlArgument = new Argument<string>("url") { Description = "The request URL, such as http://api.example.com/users/7, or a path such as /users/7 (asked of localhost)." };
         var headerOption = new Option<string[]>("--header", "-H") { Description = "A request header, \"Name: value\"; repeatable." };
         var explain = new Command("explain", "Show which route a request would take, why the others did not match, and what would run.")
         {
@@ -66,30 +66,30 @@ public static class Program
 
     private static int Explain(string path, string method, string address, string[] headers)
     {
-        if (!Uri.TryCreate(address, UriKind.Absolute, out Uri? url) || url.Scheme is not ("http" or "https"))
+        if (!RouteExplainer.TryMakeUrl(address, "localhost", out Uri? url))
         {
-            Console.Error.WriteLine($"hypergate explain: \"{address}\" is not an http(s) URL");
+            Console.Error.WriteLine($"hypergate explain: \"{address}\" is neither an http(s) URL nor a path");
             return 2;
         }
 
         List<KeyValuePair<string, string>> fields = RouteExplainer.ParseHeaders(headers);
-        return TryLoad(path, out _, snapshot => Console.Write(RouteExplainer.Explain(snapshot, method, url, fields))) ? 0 : 1;
+        return TryLoad(path, "", out _, snapshot => Console.Write(RouteExplainer.Explain(snapshot, method, url, fields))) ? 0 : 1;
     }
 
     private static int Check(string path)
     {
-        if (!TryLoad(path, out GatewayConfig? config))
+        if (!TryLoad(path, "", out GatewayConfig? config))
         {
             return 1;
         }
 
-        Console.WriteLine($"{path}: OK ({config!.Routes.Count} routes, {config.Upstreams.Count} upstreams)");
+        Console.WriteLine($"{path}: OK ({config!.Summary})");
         return 0;
     }
 
     private static int Run(string path, bool statsOnExit)
     {
-        if (!TryLoad(path, out GatewayConfig? config))
+        if (!TryLoad(path, "; the gateway was not started", out GatewayConfig? config))
         {
             return 1;
         }
@@ -99,9 +99,15 @@ public static class Program
         {
             host = GatewayHost.StartAsync(config!, new GatewayHostOptions { ConsoleLogging = true }).GetAwaiter().GetResult();
         }
-        catch (IOException e)
+        catch (ConfigException e)
         {
-            Console.Error.WriteLine($"hypergate: cannot listen: {e.Message}");
+            // An operator's mistake found while starting (an address in use or not permitted): one line each, no trace.
+            PrintErrors(e.Errors);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"hypergate: cannot start: {e.GetBaseException().Message}");
             return 1;
         }
 
@@ -113,8 +119,11 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Loads and compiles the config; <paramref name="inspect"/> sees the compiled snapshot.</summary>
-    private static bool TryLoad(string path, out GatewayConfig? config, Action<GatewaySnapshot>? inspect = null)
+    /// <summary>
+    /// Loads and compiles the config; <paramref name="inspect"/> sees the compiled snapshot. A refused config is
+    /// reported error by error, then a count followed by <paramref name="consequence"/>.
+    /// </summary>
+    private static bool TryLoad(string path, string consequence, out GatewayConfig? config, Action<GatewaySnapshot>? inspect = null)
     {
         config = null;
         try
@@ -137,13 +146,17 @@ public static class Program
         }
         catch (ConfigException e)
         {
-            foreach (ConfigError error in e.Errors)
-            {
-                Console.Error.WriteLine(error);
-            }
-
-            Console.Error.WriteLine($"{path}: {e.Errors.Count} error(s); nothing was started.");
+            PrintErrors(e.Errors);
+            Console.Error.WriteLine($"{path}: {(e.Errors.Count == 1 ? "1 error" : $"{e.Errors.Count} errors")}{consequence}.");
             return false;
+        }
+    }
+
+    private static void PrintErrors(IEnumerable<ConfigError> errors)
+    {
+        foreach (ConfigError error in errors)
+        {
+            Console.Error.WriteLine(error);
         }
     }
 

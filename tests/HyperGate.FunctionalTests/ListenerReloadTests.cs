@@ -119,6 +119,6 @@ public sealed class ListenerReloadTests : IDisposable
         Configuration.ConfigError error = Assert.Single(result.Errors);
         Assert.Equal(path, error.Location.File);
         Assert.Equal(2, error.Location.Line);
-        Assert.Contains($"cannot bind 127.0.0.1:{busyPort}", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"cannot listen on 127.0.0.1:{busyPort}: the address is already in use", error.Message, StringComparison.Ordinal);
     }
 }

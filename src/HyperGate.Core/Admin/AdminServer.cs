@@ -18,6 +18,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace HyperGate.Admin;
 
@@ -84,6 +85,7 @@ public sealed class AdminServer : IAsyncDisposable
     /// name, so instruments of another instance are dropped.
     /// </summary>
     public static MeterProviderBuilder ConfigureMetrics(MeterProviderBuilder metrics, GatewayTelemetry telemetry) => metrics
+        .ConfigureResource(resource => resource.AddService(telemetry.ServiceName))
         .AddMeter(GatewayMetrics.MeterName)
         .AddView(instrument => !telemetry.Metrics.Owns(instrument) ? MetricStreamConfiguration.Drop
             : instrument is Histogram<double> ? new ExplicitBucketHistogramConfiguration { Boundaries = GatewayMetrics.DurationBuckets }
@@ -209,7 +211,7 @@ public sealed class AdminServer : IAsyncDisposable
         string method = query["method"].FirstOrDefault() ?? "GET";
         string host = query["host"].FirstOrDefault() ?? "localhost";
         string path = query["path"].FirstOrDefault() ?? "/";
-        if (!Uri.TryCreate($"http://{host}{(path.StartsWith('/') ? path : "/" + path)}", UriKind.Absolute, out Uri? url))
+        if (!RouteExplainer.TryMakeUrl(path, host, out Uri? url))
         {
             return WriteJson(context, 400, new JsonObject { ["error"] = "host and path do not form a URL" });
         }
@@ -257,6 +259,7 @@ public sealed class AdminServer : IAsyncDisposable
                 ["name"] = policy.Name,
                 ["allowed"] = policy.Counters.Allowed,
                 ["limited"] = policy.Counters.Limited,
+                ["unavailable"] = policy.Counters.Unavailable,
             })]),
             ["circuits"] = new JsonArray([.. snapshot.Upstreams.Values
                 .Where(u => u.Breaker is { State: not CircuitState.Closed })

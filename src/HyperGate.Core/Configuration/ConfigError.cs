@@ -3,7 +3,10 @@ namespace HyperGate.Configuration;
 /// <summary>A position in a config file, 1-based.</summary>
 public readonly record struct SourceLocation(string File, int Line, int Column)
 {
-    public override string ToString() => $"{File}:{Line}:{Column}";
+    /// <summary>The file as a whole (it could not be read, so no line is meant): written as its path alone.</summary>
+    public static SourceLocation WholeFile(string file) => new(file, 0, 0);
+
+    public override string ToString() => Line == 0 ? File : $"{File}:{Line}:{Column}";
 }
 
 /// <summary>One thing wrong with a config file: where, what, and how to fix it.</summary>

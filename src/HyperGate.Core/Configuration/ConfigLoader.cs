@@ -26,7 +26,14 @@ public static partial class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException([new ConfigError(new SourceLocation(path, 1, 1), $"cannot read the config file: {e.Message}", "check the --config path")]);
+            string reason = e switch
+            {
+                FileNotFoundException => "no such file",
+                DirectoryNotFoundException => "no such directory",
+                UnauthorizedAccessException => "permission denied",
+                _ => e.Message,
+            };
+            throw new ConfigException([new ConfigError(SourceLocation.WholeFile(path), $"cannot read the config file: {reason}", "check the --config path (relative paths start from the current directory)")]);
         }
 
         return Parse(text, path);

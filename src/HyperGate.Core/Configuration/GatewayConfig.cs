@@ -30,6 +30,11 @@ public sealed record GatewayConfig(
 
     /// <summary>The file as parsed (for the admin API's redacted view of the running config).</summary>
     public TomlTableNode? Source { get; init; }
+
+    /// <summary>What the file defines, for log lines: "3 routes, 1 upstream".</summary>
+    public string Summary => $"{Count(Routes.Count, "route")}, {Count(Upstreams.Count, "upstream")}";
+
+    private static string Count(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
 }
 
 /// <summary><c>allow_ips</c> and <c>deny_ips</c>, in <c>[access]</c> or on a route.</summary>

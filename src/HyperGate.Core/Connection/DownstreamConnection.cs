@@ -142,14 +142,24 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
                         // 1. Read until a complete head is parsed. Responses to earlier pipelined requests are flushed
                         //    only when no more input is buffered, so a pipelined batch costs one write.
+                        //    An idle connection may wait keepalive_timeout for a head to start; once its first byte is
+                        //    here, the whole head must arrive by one deadline, however it trickles (not per read).
                         RejectionReason rejection;
-                        bool sawBytes = false;
+                        long headDeadline = 0;
                         while (true)
                         {
                             if (!input.TryRead(out ReadResult result))
                             {
                                 await output.FlushAsync();
-                                _readDeadline.Arm(sawBytes ? snapshot.Limits.RequestHeadTimeout : snapshot.Limits.KeepAliveTimeout);
+                                if (headDeadline == 0)
+                                {
+                                    _readDeadline.Arm(snapshot.Limits.KeepAliveTimeout);
+                                }
+                                else
+                                {
+                                    _readDeadline.ArmUntil(headDeadline);
+                                }
+
                                 _waitingForRequest = true;
                                 if (_exchange.CloseRequested)
                                 {
@@ -166,6 +176,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                     // connection as cleanly as a close: nothing of an exchange runs, so its state can serve the
                                     // next one. (Whether part of a head came first does not matter, nor can it be told: the
                                     // reset may overtake the bytes before them.)
+                                    _runtime.Telemetry.Metrics.ClientClosed();
                                     rejection = RejectionReason.ConnectionEnded;
                                     break;
                                 }
@@ -198,11 +209,21 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                             }
 
                             input.AdvanceTo(consumed, examined);
-                            sawBytes = !buffer.IsEmpty;
+                            if (headDeadline == 0 && !buffer.IsEmpty)
+                            {
+                                headDeadline = _readDeadline.DeadlineAfter(snapshot.Limits.RequestHeadTimeout);
+                            }
+
                             if (result.IsCompleted)
                             {
-                                // A client closing between requests is normal; closing halfway through a head is malformed.
-                                rejection = buffer.IsEmpty ? RejectionReason.ConnectionEnded : RejectionReason.InvalidRequestLine;
+                                // A client closing between requests is normal, and so is one closing before its request
+                                // line is whole (nothing was asked); closing halfway through the fields is malformed.
+                                rejection = RequestHeadParser.HasRequestLine(buffer) ? RejectionReason.InvalidRequestLine : RejectionReason.ConnectionEnded;
+                                if (rejection == RejectionReason.ConnectionEnded)
+                                {
+                                    _runtime.Telemetry.Metrics.ClientClosed();
+                                }
+
                                 break;
                             }
                         }

@@ -39,8 +39,9 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _bytesOut;
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _authFailures;
-    private readonly Counter<long> _reloads;
+    private readonly long[] _reloads = new long[Enum.GetValues<ReloadOutcome>().Length];
     private long _downstreamConnections;
+    private long _clientCloses;
 
     public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> timestamp, Func<long> accessLogDropped, RequestMirror mirror)
     {
@@ -52,13 +53,15 @@ public sealed class GatewayMetrics : IDisposable
         _bytesOut = _meter.CreateCounter<long>("hypergate.response.body.bytes", "By", "Response body bytes sent to clients.");
         _rejections = _meter.CreateCounter<long>("hypergate.rejections", "{request}", "Requests the gateway answered itself with an error, by reason.");
         _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
-        _reloads = _meter.CreateCounter<long>("hypergate.config.reloads", "{reload}", "Config reloads, by result (applied or refused).");
+        // Observed rather than added, so that every result is exported from the start, at 0.
+        _meter.CreateObservableCounter("hypergate.config.reloads", ObserveReloads, "{reload}", "Config reloads, by result: applied, unchanged (the file had not changed) or refused.");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
+        _meter.CreateObservableCounter("hypergate.downstream.client_closes", () => Volatile.Read(ref _clientCloses), "{connection}", "Client connections the client closed or reset while no request was under way: between requests, or before a request line was whole.");
         _meter.CreateObservableGauge("hypergate.upstream.connections", () => ObservePools(snapshot()), "{connection}", "Upstream connections per destination, by state (idle or active).");
         _meter.CreateObservableGauge("hypergate.upstream.in_flight", () => ObserveDestinations(snapshot(), d => d.InFlight), "{request}", "Requests in flight per destination.");
         _meter.CreateObservableGauge("hypergate.upstream.circuit_open", () => ObserveCircuits(snapshot()), null, "1 while an upstream's circuit breaker is open or half-open, else 0 (upstreams with a breaker).");
         _meter.CreateObservableGauge("hypergate.upstream.healthy", () => ObserveDestinations(snapshot(), d => d.HealthAt(timestamp()) == DestinationHealth.Healthy ? 1 : 0), null, "1 while a destination is in its balancer's set: passing health checks and not ejected.");
-        _meter.CreateObservableCounter("hypergate.rate_limit.decisions", () => ObserveRateLimits(snapshot()), "{request}", "Rate limit decisions per limit: allowed or limited.");
+        _meter.CreateObservableCounter("hypergate.rate_limit.decisions", () => ObserveRateLimits(snapshot()), "{request}", "Rate limit decisions per limit: allowed, limited (429), or unavailable (503: a cluster limit's store is down in deny mode).");
         _meter.CreateObservableCounter("hypergate.mirror.requests", () => (IEnumerable<Measurement<long>>)
         [
             new(mirror.Sent, new KeyValuePair<string, object?>("result", "answered")),
@@ -75,7 +78,18 @@ public sealed class GatewayMetrics : IDisposable
 
     public void ConnectionClosed() => Interlocked.Decrement(ref _downstreamConnections);
 
-    public void ReloadApplied(bool applied) => _reloads.Add(1, new KeyValuePair<string, object?>("result", applied ? "applied" : "refused"));
+    /// <summary>A client closed or reset its connection while no request was under way.</summary>
+    public void ClientClosed() => Interlocked.Increment(ref _clientCloses);
+
+    public void CountReload(ReloadOutcome outcome) => Interlocked.Increment(ref _reloads[(int)outcome]);
+
+    private IEnumerable<Measurement<long>> ObserveReloads()
+    {
+        foreach (ReloadOutcome outcome in Enum.GetValues<ReloadOutcome>())
+        {
+            yield return new Measurement<long>(Volatile.Read(ref _reloads[(int)outcome]), new KeyValuePair<string, object?>("result", ToSnakeCase(outcome.ToString())));
+        }
+    }
 
     /// <summary>Records a finished request. Allocation-free: tag values are config strings or static names.</summary>
     public void RecordRequest(Exchange exchange, TimeSpan duration, TimeSpan upstream)
@@ -162,6 +176,7 @@ public sealed class GatewayMetrics : IDisposable
             var limitTag = new KeyValuePair<string, object?>("limit", policy.Name);
             yield return new Measurement<long>(policy.Counters.Allowed, limitTag, new("decision", "allowed"));
             yield return new Measurement<long>(policy.Counters.Limited, limitTag, new("decision", "limited"));
+            yield return new Measurement<long>(policy.Counters.Unavailable, limitTag, new("decision", "unavailable"));
         }
     }
 
@@ -169,4 +184,12 @@ public sealed class GatewayMetrics : IDisposable
         string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>How a config reload ended.</summary>
+public enum ReloadOutcome
+{
+    Applied,
+    Unchanged,
+    Refused,
 }

@@ -22,6 +22,7 @@ public sealed class GatewayTelemetry : IAsyncDisposable
 
     public GatewayTelemetry(GatewayConfig config, Func<GatewaySnapshot> snapshot, TimeProvider time, ILoggerFactory loggers, bool withOutputs, RequestMirror mirror)
     {
+        ServiceName = config.Tracing.ServiceName;
         if (withOutputs && config.AccessLog.Path is not null)
         {
             AccessLog = new AccessLog(config.AccessLog, loggers.CreateLogger("HyperGate.AccessLog"));
@@ -36,7 +37,7 @@ public sealed class GatewayTelemetry : IAsyncDisposable
             _tracerProvider = Sdk.CreateTracerProviderBuilder()
                 .AddSource(ActivitySourceName)
                 .SetSampler(new AlwaysOnSampler())
-                .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(config.Tracing.ServiceName))
+                .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(ServiceName))
                 .AddOtlpExporter(otlp =>
                 {
                     otlp.Endpoint = new Uri(new Uri(endpoint), "v1/traces");
@@ -47,6 +48,9 @@ public sealed class GatewayTelemetry : IAsyncDisposable
     }
 
     public GatewayMetrics Metrics { get; }
+
+    /// <summary>The <c>service.name</c> of exported spans and metrics (<c>[tracing] service_name</c>).</summary>
+    public string ServiceName { get; }
 
     /// <summary>Null when <c>[access_log]</c> is absent.</summary>
     public AccessLog? AccessLog { get; }

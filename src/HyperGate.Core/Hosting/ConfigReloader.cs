@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using HyperGate.Configuration;
+using HyperGate.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Hosting;
@@ -69,19 +70,21 @@ public sealed class ConfigReloader : IDisposable
     {
         GatewaySnapshot current = _runtime.Snapshot;
         ReloadResult result;
+        ReloadOutcome outcome = ReloadOutcome.Applied;
         try
         {
             GatewayConfig config = ConfigLoader.Load(_path);
             if (config.Version == current.Config.Version)
             {
+                outcome = ReloadOutcome.Unchanged;
                 result = new ReloadResult(true, config.Version, [], ["the file is unchanged"]);
+                _logger.LogInformation("config reload ({Trigger}): the file is unchanged; version {Version} keeps serving", trigger, config.Version);
             }
             else
             {
                 await _runtime.ReloadAsync(config, () => _listeners.ApplyAsync(config.Server.Listen, config.Server.DrainTimeout));
                 result = new ReloadResult(true, config.Version, [], RestartOnlyChanges(current.Config, config));
-                _logger.LogInformation("config reloaded ({Trigger}): version {Version}, {Routes} routes, {Upstreams} upstreams",
-                    trigger, config.Version, config.Routes.Count, config.Upstreams.Count);
+                _logger.LogInformation("config reloaded ({Trigger}): version {Version}, {Summary}", trigger, config.Version, config.Summary);
                 foreach (string note in result.Notes)
                 {
                     _logger.LogWarning("config reload: {Note}", note);
@@ -90,12 +93,13 @@ public sealed class ConfigReloader : IDisposable
         }
         catch (ConfigException e)
         {
+            outcome = ReloadOutcome.Refused;
             result = new ReloadResult(false, current.Config.Version, e.Errors, []);
             _logger.LogError("config reload ({Trigger}) refused, version {Version} keeps serving:{NewLine}{Errors}",
                 trigger, current.Config.Version, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
         }
 
-        _runtime.Telemetry.Metrics.ReloadApplied(result.Applied);
+        _runtime.Telemetry.Metrics.CountReload(outcome);
         LastResult = result;
         LastReloadAt = _runtime.TimeProvider.GetUtcNow();
         Reloaded?.Invoke(result);

@@ -53,12 +53,40 @@ public sealed class DataPlaneListeners : IServer
         where TContext : notnull
     {
         var listeners = new List<Listener>();
+        var errors = new List<ConfigError>();
         foreach (ListenAddress address in _runtime.Snapshot.Config.Server.Listen)
         {
-            listeners.Add(await BindAsync(address, cancellationToken));
+            try
+            {
+                listeners.Add(await BindAsync(address, cancellationToken));
+            }
+            catch (Exception e) when (IsBindFailure(e))
+            {
+                errors.Add(BindError(address, e, "free the address (another process listens there) or choose another port"));
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            await Task.WhenAll(listeners.Select(l => l.StopAsync(CancellationToken.None)));
+            listeners.ForEach(l => l.Dispose());
+            throw new ConfigException(errors);
         }
 
         _listeners = [.. listeners];
+    }
+
+    private static bool IsBindFailure(Exception e) => e is IOException or System.Net.Sockets.SocketException or AddressInUseException;
+
+    /// <summary>A listen address that cannot be bound, at its config line, with the cause in words (not a trace).</summary>
+    private static ConfigError BindError(ListenAddress address, Exception e, string hint)
+    {
+        string cause = e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }
+            ? "permission denied (ports below 1024 need privileges)"
+            : e is AddressInUseException or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
+                ? "the address is already in use"
+                : e.Message;
+        return new ConfigError(address.Location, $"server.listen: cannot listen on {address.EndPoint}: {cause}", hint);
     }
 
     /// <summary>
@@ -87,10 +115,9 @@ public sealed class DataPlaneListeners : IServer
                 opened.Add(listener);
                 next.Add(listener);
             }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or AddressInUseException)
+            catch (Exception e) when (IsBindFailure(e))
             {
-                errors.Add(new ConfigError(address.Location, $"server.listen: cannot bind {address.EndPoint}: {e.Message}",
-                    "free the address or choose another port; the running listeners are unchanged"));
+                errors.Add(BindError(address, e, "free the address or choose another port; the running listeners are unchanged"));
             }
         }
 

@@ -57,10 +57,19 @@ public sealed class GatewayHost : IAsyncDisposable
             logging.ClearProviders();
             if (options.ConsoleLogging)
             {
-                logging.AddSimpleConsole(o => o.SingleLine = true);
+                logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+                });
             }
 
             logging.AddFilter("Microsoft", LogLevel.Warning);
+
+            // A start that fails (an address in use) is reported by the caller in one line; the host's own report of it
+            // is a stack trace.
+            logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         }
 
         ConfigureLogging(builder.Logging);
@@ -99,6 +108,10 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             logger.LogInformation("listening on http://{Endpoint} (data plane)", endpoint);
         }
+
+        app.Lifetime.ApplicationStopping.Register(() => logger.LogInformation(
+            "stopping: no new connections; {Open} open connections finish their requests within {Drain}", listeners.OpenConnections, config.Server.DrainTimeout));
+        app.Lifetime.ApplicationStopped.Register(() => logger.LogInformation("stopped"));
 
         return host;
     }

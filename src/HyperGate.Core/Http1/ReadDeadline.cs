@@ -51,17 +51,28 @@ public sealed class ReadDeadline : IDisposable
     public bool Expired => _expired;
 
     /// <summary>The read must complete within <paramref name="timeout"/> from now (a negative one, such as infinite, disarms).</summary>
-    public void Arm(TimeSpan timeout)
+    public void Arm(TimeSpan timeout) => ArmUntil(DeadlineAfter(timeout));
+
+    /// <summary>
+    /// The timestamp <paramref name="timeout"/> from now, for <see cref="ArmUntil"/>: a deadline fixed once and armed
+    /// for several reads, such as a request head's, which counts from its first byte however the rest trickles in.
+    /// A negative timeout (infinite) gives no deadline.
+    /// </summary>
+    public long DeadlineAfter(TimeSpan timeout) => timeout < TimeSpan.Zero
+        ? None
+        : _time.GetTimestamp() + (long)((Int128)timeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
+
+    /// <summary>The read must complete by <paramref name="deadline"/> (a <see cref="DeadlineAfter"/> timestamp; one already past expires at once).</summary>
+    public void ArmUntil(long deadline)
     {
         _expired = false;
-        if (timeout < TimeSpan.Zero)
+        if (deadline == None)
         {
             Disarm();
             return;
         }
 
         long now = _time.GetTimestamp();
-        long deadline = now + (long)((Int128)timeout.Ticks * _time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
         // A full fence between writing the deadline and reading when the timer is due: the timer's callback clears
         // the due time and then reads the deadline, so at least one side sees the other's write.
@@ -126,8 +137,9 @@ public sealed class ReadDeadline : IDisposable
 
         _timerDue = deadline;
 
-        // Rounded up to the millisecond, so a real timer does not fire a hair early and set itself again.
-        TimeSpan dueIn = TimeSpan.FromMilliseconds(Math.Ceiling(_time.GetElapsedTime(now, deadline).TotalMilliseconds));
+        // Rounded up to the millisecond, so a real timer does not fire a hair early and set itself again; a deadline
+        // already past fires at once.
+        TimeSpan dueIn = TimeSpan.FromMilliseconds(Math.Max(0, Math.Ceiling(_time.GetElapsedTime(now, deadline).TotalMilliseconds)));
         _timer.Change(dueIn, Timeout.InfiniteTimeSpan);
     }
 }

@@ -110,6 +110,20 @@ public static class RequestHeadParser
         return ParseStatus.Complete;
     }
 
+    /// <summary>
+    /// Whether an incomplete head already holds a whole request line (past the empty lines that may precede it): a
+    /// client that closes before that asked nothing, one that closes after it sent a truncated request.
+    /// </summary>
+    public static bool HasRequestLine(in ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        while (reader.IsNext("\r\n"u8, advancePast: true))
+        {
+        }
+
+        return reader.TryAdvanceTo((byte)'\n');
+    }
+
     /// <summary>RFC 9112 §3: request-line = method SP request-target SP HTTP-version</summary>
     private static RejectionReason ParseRequestLine(ReadOnlySpan<byte> line, int lineStart, RequestHead head, in HeadLimits limits)
     {

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace HyperGate.RateLimiting;
 
 /// <summary>
-/// Allowed and limited counts of one limit, striped by processor so that cores never write the same cache
+/// Allowed, limited and unavailable (refused because a cluster store is down in "deny" mode) counts of one limit, striped by processor so that cores never write the same cache
 /// line; reading sums the stripes.
 /// </summary>
 public sealed class RateLimitCounters
@@ -14,10 +14,12 @@ public sealed class RateLimitCounters
 
     public long Limited => Sum(static s => s.Limited);
 
-    public void Record(bool allowed)
+    public long Unavailable => Sum(static s => s.Unavailable);
+
+    public void Record(in RateLimitDecision decision, bool allowed)
     {
         ref Stripe stripe = ref _stripes[Thread.GetCurrentProcessorId() % _stripes.Length];
-        Interlocked.Increment(ref allowed ? ref stripe.Allowed : ref stripe.Limited);
+        Interlocked.Increment(ref allowed ? ref stripe.Allowed : ref decision.StoreUnavailable ? ref stripe.Unavailable : ref stripe.Limited);
     }
 
     private long Sum(Func<Stripe, long> field)
@@ -40,5 +42,8 @@ public sealed class RateLimitCounters
 
         [FieldOffset(8)]
         public long Limited;
+
+        [FieldOffset(16)]
+        public long Unavailable;
     }
 }

@@ -46,7 +46,7 @@ public sealed class RateLimitOutcome
             decision = default;
             bool allowed = policy.Limiter.TryAcquire(key[..length], ref decision);
             _count = i + 1;
-            policy.Counters.Record(allowed);
+            policy.Counters.Record(decision, allowed);
             if (!allowed)
             {
                 for (int j = 0; j < i; j++)

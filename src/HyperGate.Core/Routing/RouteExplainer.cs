@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using HyperGate.Upstreams;
 using HyperGate.Hosting;
@@ -42,6 +43,21 @@ public static class RouteExplainer
     /// <summary>Header fields written as "Name: value" (the CLI's -H, the admin API's header=).</summary>
     public static List<KeyValuePair<string, string>> ParseHeaders(IEnumerable<string> fields) =>
         [.. fields.Select(f => f.Split(':', 2)).Select(p => new KeyValuePair<string, string>(p[0].Trim(), p.Length > 1 ? p[1].Trim() : string.Empty))];
+
+    /// <summary>
+    /// The URL to explain from an absolute http(s) URL, or from a path (<c>/users/7</c> or <c>users/7</c>) asked
+    /// of <paramref name="host"/>; false when neither.
+    /// </summary>
+    public static bool TryMakeUrl(string urlOrPath, string host, [NotNullWhen(true)] out Uri? url)
+    {
+        if (Uri.TryCreate(urlOrPath, UriKind.Absolute, out url) && url.Scheme is "http" or "https")
+        {
+            return true;
+        }
+
+        string path = urlOrPath.StartsWith('/') ? urlOrPath : "/" + urlOrPath;
+        return Uri.TryCreate($"http://{host}{path}", UriKind.Absolute, out url) && !urlOrPath.Contains("://", StringComparison.Ordinal);
+    }
 
     public static Explanation Explain(GatewaySnapshot snapshot, string method, Uri url, IReadOnlyList<KeyValuePair<string, string>> headers)
     {
