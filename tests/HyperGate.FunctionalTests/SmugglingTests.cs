@@ -38,6 +38,10 @@ public class SmugglingTests
         // CVE-2025-55315: a bare LF inside a chunk extension.
         { "chunk extension bare LF", "POST /legit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n45\r\n0\r\n\r\n" + Smuggled },
         { "chunk data without CRLF", "POST /legit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxxXX0\r\n\r\n" + Smuggled },
+        // RFC 9112 §7.1: whitespace after a chunk size with no extension after it.
+        { "chunk size trailing whitespace", "POST /legit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\nxx\r\n0\r\n\r\n" + Smuggled },
+        // RFC 9112 §2.2: a bare CR in a chunk line, refused without waiting for a line end.
+        { "chunk line bare CR", "POST /legit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\rxx\r\n0\r\n\r\n" + Smuggled },
         { "chunk size overflow", "POST /legit HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff1\r\n" + Smuggled },
     };
 
