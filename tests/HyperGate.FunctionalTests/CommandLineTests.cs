@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using HyperGate.FunctionalTests.Infrastructure;
 
 namespace HyperGate.FunctionalTests;
@@ -30,6 +31,86 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_ValidConfig_CountsRoutesAndUpstreamsInTheirNumber()
+    {
+        string config = await WriteConfigAsync($"""
+            [server]
+            listen = ["127.0.0.1:{TestPorts.Free()}"]
+            [upstreams.backend]
+            targets = ["127.0.0.1:9"]
+            [routes.one]
+            path = "/one"
+            upstream = "backend"
+            """);
+        try
+        {
+            (int exitCode, string output, _) = await RunAsync("check", "--config", config);
+            Assert.Equal(0, exitCode);
+            Assert.Equal($"{config}: OK (1 route, 1 upstream)", output.Trim());
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task Run_ListenAddressInUse_IsOneLineNamingAddressConfigLineAndCause_ExitNonZero()
+    {
+        using var occupant = new TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+        string config = await WriteConfigAsync($"""
+            [server]
+            listen = ["127.0.0.1:{port}"]
+            [routes.hello]
+            path = "/hello"
+            respond = {"{"} status = 200 {"}"}
+            """);
+        try
+        {
+            (int exitCode, string output, string errors) = await RunAsync("--config", config);
+
+            Assert.NotEqual(0, exitCode);
+            string line = Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"{config}:2:", line);
+            Assert.Contains($"cannot listen on 127.0.0.1:{port}: the address is already in use", line);
+            Assert.DoesNotContain("Exception", output + errors);
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task Run_MissingConfigFile_NamesTheFileWithoutALinePosition_ExitNonZero()
+    {
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-missing-{Guid.NewGuid():N}.toml");
+
+        (int exitCode, _, string errors) = await RunAsync("--config", config);
+
+        Assert.NotEqual(0, exitCode);
+        string[] lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"{config}: cannot read the config file: no such file (hint: check the --config path (relative paths start from the current directory))", lines[0]);
+        Assert.Equal($"{config}: 1 error; the gateway was not started.", lines[1]);
+    }
+
+    [Fact]
+    public async Task Explain_TakesABarePathAsWellAsAUrl()
+    {
+        string config = Path.Combine(ConfDirectory, "hypergate.toml");
+
+        (int pathExit, string pathOutput, _) = await RunAsync("explain", "--config", config, "GET", "/api/users/7");
+        (int urlExit, string urlOutput, _) = await RunAsync("explain", "--config", config, "GET", "http://localhost/api/users/7");
+
+        Assert.Equal(0, pathExit);
+        Assert.Equal(0, urlExit);
+        Assert.Contains("outcome: route ", pathOutput);
+        Assert.Equal(urlOutput, pathOutput);
+    }
+
+    [Fact]
     public async Task Version_PrintsTheVersion()
     {
         (int exitCode, string output, _) = await RunAsync("--version");
@@ -56,7 +137,9 @@ public class CommandLineTests
         try
         {
             // The console logger writes from its own queue, so the listener line may follow the banner.
-            Assert.Contains($"listening on http://127.0.0.1:{port}", await ReadUntilAsync(gateway, "listening on"));
+            string listening = await ReadUntilAsync(gateway, "listening on");
+            Assert.Contains($"listening on http://127.0.0.1:{port}", listening);
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", listening);
 
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             Task<string> inFlight = client.GetStringAsync("/slow");
@@ -64,8 +147,10 @@ public class CommandLineTests
 
             await SendSignalAsync(gateway, "-TERM");
 
+            Assert.Contains("stopping: no new connections; open connections: 1,", await ReadUntilAsync(gateway, "stopping"));
             upstream.SlowGate.SetResult();
             Assert.Equal("done", await inFlight);
+            await ReadUntilAsync(gateway, "stopped");
             await gateway.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(0, gateway.ExitCode);
         }
@@ -102,6 +187,9 @@ public class CommandLineTests
             Assert.Contains("config reloaded (SIGHUP)", await ReadUntilAsync(gateway, "config reloaded"));
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             Assert.Equal(HttpStatusCode.Accepted, (await client.GetAsync("/second")).StatusCode);
+
+            await SendSignalAsync(gateway, "-HUP");
+            Assert.Contains("the file is unchanged", await ReadUntilAsync(gateway, "config reload"));
         }
         finally
         {
@@ -150,6 +238,13 @@ public class CommandLineTests
         {
             StopAndRemoveConfig(gateway, config);
         }
+    }
+
+    private static async Task<string> WriteConfigAsync(string toml)
+    {
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(config, toml);
+        return config;
     }
 
     /// <summary>After a test, pass or fail: a failed assertion must not leave the gateway running.</summary>

@@ -113,4 +113,97 @@ public class MetricsTests
         Assert.Equal(1, Value(metrics, "hypergate_auth_failures_total", ("route", "private"), ("reason", "missing_credentials")));
         Assert.Equal(1, Value(metrics, "hypergate_auth_failures_total", ("route", "private"), ("reason", "invalid_credentials")));
     }
+
+    [Fact]
+    public async Task Metrics_FromTheStart_ExportReloadsAtZeroByResult_AndTheServiceName()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        File.WriteAllText(path, TestGateway.WithServer("""
+            [admin]
+            listen = "127.0.0.1:0"
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200 }
+            """));
+        try
+        {
+            await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+            using HttpClient admin = gateway.CreateAdminClient();
+
+            string atStart = await admin.GetStringAsync("/metrics");
+            foreach (string result in new[] { "applied", "unchanged", "refused" })
+            {
+                Assert.Equal(0, Find(atStart, "hypergate_config_reloads_total", ("result", result)));
+            }
+
+            Assert.Equal(1, Find(atStart, "target_info", ("service_name", "hypergate")));
+
+            // The file has not changed: the reload is counted as unchanged, not as applied.
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/reload", null)).StatusCode);
+            string afterReload = await admin.GetStringAsync("/metrics");
+            Assert.Equal(1, Value(afterReload, "hypergate_config_reloads_total", ("result", "unchanged")));
+            Assert.Equal(0, Value(afterReload, "hypergate_config_reloads_total", ("result", "applied")));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_ClientClosingBeforeItsRequestLine_IsAClientClose_NotARejection()
+    {
+        await using TestGateway gateway = await TestGateway.StartAsync("""
+            [admin]
+            listen = "127.0.0.1:0"
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200 }
+            """);
+        using RawClient client = gateway.ConnectRaw();
+        await client.SendAsync("GET /hel");
+        client.EndSending();
+
+        // The gateway counts the close before closing its side, and answers nothing: nothing was asked.
+        Assert.True(await client.IsClosedAsync());
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(1, Value(metrics, "hypergate_downstream_client_closes_total"));
+        Assert.Null(Find(metrics, "hypergate_rejections_total", ("reason", "invalid_request_line")));
+    }
+
+    [Fact]
+    public async Task Metrics_ClusterLimitWithItsStoreDownInDenyMode_CountsUnavailable_NotLimited()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($"""
+            [admin]
+            listen = "127.0.0.1:0"
+            [cluster]
+            redis = "127.0.0.1:{TestPorts.Free()},connectTimeout=200"
+            [rate_limits.shared]
+            key = "ip"
+            rate = 100
+            per = "1m"
+            scope = "cluster"
+            on_store_failure = "deny"
+            [upstreams.backend]
+            targets = ["{upstream.Address}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            rate_limit = ["shared"]
+            """);
+        using HttpClient client = gateway.CreateClient();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/")).StatusCode);
+        }
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(3, Value(metrics, "hypergate_rate_limit_decisions_total", ("limit", "shared"), ("decision", "unavailable")));
+        Assert.Equal(0, Value(metrics, "hypergate_rate_limit_decisions_total", ("limit", "shared"), ("decision", "limited")));
+        Assert.Equal(0, upstream.RequestCount);
+    }
 }

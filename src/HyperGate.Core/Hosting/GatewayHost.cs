@@ -110,7 +110,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         app.Lifetime.ApplicationStopping.Register(() => logger.LogInformation(
-            "stopping: no new connections; {Open} open connections finish their requests within {Drain}", listeners.OpenConnections, config.Server.DrainTimeout));
+            "stopping: no new connections; open connections: {Open}, finishing their requests within {Drain}", listeners.OpenConnections, config.Server.DrainTimeout));
         app.Lifetime.ApplicationStopped.Register(() => logger.LogInformation("stopped"));
 
         return host;

@@ -7,7 +7,11 @@ namespace HyperGate.FunctionalTests.Infrastructure;
 public static partial class PrometheusText
 {
     /// <summary>The value of the one sample of <paramref name="name"/> carrying every given label (others may be present); 0 when none.</summary>
-    public static double Value(string exposition, string name, params (string Label, string Value)[] labels)
+    public static double Value(string exposition, string name, params (string Label, string Value)[] labels) =>
+        Find(exposition, name, labels) ?? 0;
+
+    /// <summary>As <see cref="Value"/>, but null when no such sample is exported.</summary>
+    public static double? Find(string exposition, string name, params (string Label, string Value)[] labels)
     {
         double? found = null;
         foreach (Match sample in Sample().Matches(exposition))
@@ -25,7 +29,7 @@ public static partial class PrometheusText
             }
         }
 
-        return found ?? 0;
+        return found;
     }
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>\S+)", RegexOptions.Multiline)]

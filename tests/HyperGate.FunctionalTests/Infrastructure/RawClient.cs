@@ -29,6 +29,9 @@ public sealed class RawClient : IDisposable
 
     public Task SendAsync(string text) => SendAsync(Encoding.Latin1.GetBytes(text));
 
+    /// <summary>Half-closes: the gateway reads the end of the stream, and this client can still read what it answers.</summary>
+    public void EndSending() => _client.Client.Shutdown(SocketShutdown.Send);
+
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
     /// <summary>Reads one response: head, then a body framed by Content-Length, chunked, or (when asked) by close.</summary>
