@@ -10,13 +10,21 @@ shift || true
 build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
 
 # The functional tests start a real redis-server and drive the dashboard in headless Chromium; install them
-# on a fresh Debian machine.
+# on a fresh Debian machine (as root). The tests find them by the same rule (tests/HyperGate.FunctionalTests/Infrastructure/TestTools.cs):
+# the program an environment variable names, else the first of its names on PATH.
+has_tool() { # variable name...
+  local variable=$1; shift
+  [[ -n "${!variable:-}" ]] && return 0
+  local name; for name in "$@"; do command -v "$name" >/dev/null && return 0; done
+  return 1
+}
+
 test_dependencies() {
   local missing=()
-  if ! command -v redis-server >/dev/null && [[ ! -x /usr/bin/redis-server ]]; then missing+=(redis-server); fi
-  if [[ ! -x /usr/bin/chromium && -z "${HYPERGATE_CHROMIUM:-}" ]]; then missing+=(chromium); fi
+  has_tool HYPERGATE_REDIS_SERVER redis-server || missing+=(redis-server)
+  has_tool HYPERGATE_CHROMIUM chromium chromium-browser || missing+=(chromium)
   if (( ${#missing[@]} > 0 )); then
-    echo "installing ${missing[*]} for the tests"
+    echo "installing ${missing[*]} for the tests (apt-get, as root)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
@@ -34,12 +42,42 @@ case "$command" in
       --filter "FullyQualifiedName~HyperGate.Tests.Http1|FullyQualifiedName~HyperGate.Tests.Routing"
     ;;
   run)
-    build
+    echo "building the gateway and the demo echo service (Release; the first build restores packages, about a minute)"
+    for project in src/HyperGate/HyperGate.csproj src/HyperGate.DemoUpstream/HyperGate.DemoUpstream.csproj; do
+      dotnet build "$project" -c Release -nologo -v minimal
+    done
     demo=src/HyperGate.DemoUpstream/bin/Release/net10.0/HyperGate.DemoUpstream
-    "$demo" --urls http://127.0.0.1:9001 --name echo-1 & pid1=$!
-    "$demo" --urls http://127.0.0.1:9002 --name echo-2 & pid2=$!
-    trap 'kill $pid1 $pid2 2>/dev/null || true' EXIT
-    src/HyperGate/bin/Release/net10.0/hypergate --config conf/hypergate.toml "$@"
+    demos=()
+    trap 'kill "${demos[@]}" 2>/dev/null || true' EXIT
+    for service in echo-1:9001 echo-2:9002; do
+      # Each demo service prints one line: listening, or why it could not start.
+      exec {out}< <(exec "$demo" --urls "http://127.0.0.1:${service#*:}" --name "${service%:*}" 2>&1)
+      demos+=($!)
+      if ! read -r -t 30 line <&"$out" || [[ "$line" != *"listening on"* ]]; then
+        echo "${line:-${service%:*} did not start within 30 s}" >&2
+        exit 1
+      fi
+      echo "$line"
+    done
+    # The gateway logs one line per listener once all are bound; at the first, say where to look.
+    announce() {
+      trap '' INT  # Ctrl-C stops the gateway, whose last lines still come through here
+      local line admin="" ready=false
+      while IFS= read -r line; do
+        printf '%s\n' "$line"
+        if [[ "$line" == *"admin API on "* ]]; then admin=${line##*admin API on }; fi
+        if [[ $ready == false && "$line" == *"listening on "* ]]; then
+          ready=true
+          local gateway=${line##*listening on }; gateway=${gateway%% *}
+          echo
+          echo "HyperGate is ready (Ctrl-C stops it). Try:"
+          printf '  %-42s %s\n' "curl -i $gateway/echo/hello" "the gateway: proxied to an echo service"
+          [[ -n "$admin" ]] && printf '  %-42s %s\n' "$admin" "the dashboard: open it in a browser"
+          echo
+        fi
+      done
+    }
+    src/HyperGate/bin/Release/net10.0/hypergate --config conf/hypergate.toml "$@" > >(announce)
     ;;
   publish)
     # Native AOT (a standalone binary, measured faster than the JIT build: bench/RESULTS.md) when publishing for
@@ -47,13 +85,16 @@ case "$command" in
     host=$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
     arch=$host
     if [[ "${1:-}" == "--arch" ]]; then arch=${2:?--arch needs x64 or arm64}; shift 2; fi
-    aot=false
-    if [[ "$arch" == "$host" ]] && command -v clang >/dev/null; then aot=true; fi
+    aot=false fallback=""
+    if [[ "$arch" != "$host" ]]; then fallback="native AOT compiles for this machine's architecture ($host) only"
+    elif ! command -v clang >/dev/null; then fallback="native AOT needs clang: apt-get install clang"
+    else aot=true; fi
+    [[ -n "$fallback" ]] && echo "publishing framework-dependent (it needs the .NET 10 runtime where it runs): $fallback"
     rm -rf artifacts/hypergate
     dotnet publish src/HyperGate/HyperGate.csproj -c Release -r "linux-$arch" --self-contained "$aot" -p:PublishAot="$aot" \
       -nologo -o artifacts/hypergate "$@"
     rm -f artifacts/hypergate/*.dbg
-    echo "published artifacts/hypergate/hypergate (linux-$arch, $([[ $aot == true ]] && echo "native AOT" || echo "framework-dependent"))"
+    echo "published artifacts/hypergate/hypergate (linux-$arch, $([[ $aot == true ]] && echo "native AOT" || echo "framework-dependent: $fallback"))"
     ;;
   bench)
     build

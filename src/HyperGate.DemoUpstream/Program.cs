@@ -29,4 +29,17 @@ app.Run(async context =>
     await context.Response.WriteAsync(JsonSerializer.Serialize(echo, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 });
 
-app.Run();
+// One line either way, which `./build.sh run` waits for: ready, or why not (a busy port is the usual reason).
+try
+{
+    await app.StartAsync();
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"{name}: cannot start: {e.Message}");
+    return 1;
+}
+
+Console.WriteLine($"{name} listening on {string.Join(", ", app.Urls)}");
+await app.WaitForShutdownAsync();
+return 0;

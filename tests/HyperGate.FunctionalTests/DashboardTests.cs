@@ -36,7 +36,7 @@ public class DashboardTests
         using IPlaywright playwright = await Playwright.CreateAsync();
         await using IBrowser browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = ChromiumPath(),
+            ExecutablePath = TestTools.Chromium,
             Headless = true,
             Args = ["--no-sandbox"],
         });
@@ -77,10 +77,4 @@ public class DashboardTests
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 0);
     }
-
-    /// <summary>Debian's chromium; HYPERGATE_CHROMIUM overrides it.</summary>
-    private static string ChromiumPath() =>
-        Environment.GetEnvironmentVariable("HYPERGATE_CHROMIUM") is { Length: > 0 } path ? path
-        : new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("Chromium is not installed: ./build.sh test installs it (apt-get install chromium)");
 }

@@ -51,7 +51,9 @@ public sealed class AdminServer : IAsyncDisposable
             kestrel.Listen(IPEndPoint.Parse(config.Listen!));
         });
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => ConfigureMetrics(metrics, runtime.Telemetry)
-            .AddPrometheusExporter()
+            // Every scrape reads the instruments as they are (the exporter's default reuses an answer for 300 ms,
+            // so a scrape right after a reload or a request would not show it).
+            .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0)
             .AddReader(_dashboard.Reader));
         _app = builder.Build();
         _app.MapPrometheusScrapingEndpoint("/metrics");

@@ -33,9 +33,7 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Starts the server and returns once it logs that it accepts connections.</summary>
     public async Task StartAgainAsync()
     {
-        string executable = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("redis-server is not installed; ./build.sh test installs it (apt-get install redis-server)");
-        var start = new ProcessStartInfo(executable, ["--bind", "127.0.0.1", "--port", Port.ToString(), "--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+        var start = new ProcessStartInfo(TestTools.RedisServer, ["--bind", "127.0.0.1", "--port", Port.ToString(), "--save", "", "--appendonly", "no", "--protected-mode", "yes"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
