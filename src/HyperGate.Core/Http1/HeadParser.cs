@@ -88,21 +88,6 @@ internal static class HeadParser
     /// <summary>Parses one field line (without its CRLF) at <paramref name="lineStart"/> and appends it to <paramref name="head"/>.</summary>
     public static RejectionReason ParseFieldLine(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, in HeadLimits limits)
     {
-        RejectionReason reason = ParseFieldLineCore(input, lineStart, lineLength, head, limits);
-        return reason is RejectionReason.InvalidHeaderName or RejectionReason.InvalidHeaderValue or RejectionReason.ObsoleteLineFolding
-            ? RefineMalformedLine(input.Slice(lineStart, lineLength), reason)
-            : reason;
-    }
-
-    /// <summary>
-    /// RFC 9112 §2.2: a malformed line with a CR in it is refused for its bare CR, the verdict it gets when its end has
-    /// not arrived yet (<see cref="HasBareCarriageReturn"/>), so arrival timing does not change the answer.
-    /// </summary>
-    public static RejectionReason RefineMalformedLine(ReadOnlySpan<byte> line, RejectionReason reason) =>
-        line.Contains((byte)'\r') ? RejectionReason.BareCarriageReturn : reason;
-
-    private static RejectionReason ParseFieldLineCore(ReadOnlySpan<byte> input, int lineStart, int lineLength, MessageHead head, in HeadLimits limits)
-    {
         ReadOnlySpan<byte> line = input.Slice(lineStart, lineLength);
         if (lineLength > limits.MaxHeaderLineLength)
         {
@@ -284,6 +269,19 @@ internal static class HeadParser
         : !head.IsChunked ? RejectionReason.InvalidTransferEncoding
         : head.UnsupportedCoding is not null ? RejectionReason.UnsupportedTransferEncoding
         : RejectionReason.None;
+
+    /// <summary>
+    /// RFC 9112 §2.2: a line refused as malformed that has a CR in it is refused for its bare CR, the verdict it gets
+    /// when its end has not arrived yet (<see cref="HasBareCarriageReturn"/>), so arrival timing does not change the
+    /// answer. Called on the rejection path only, so a served head pays nothing for it.
+    /// </summary>
+    public static RejectionReason RefineMalformedLine(ReadOnlySpan<byte> line, RejectionReason reason) =>
+        reason is RejectionReason.InvalidRequestLine or RejectionReason.InvalidMethod or RejectionReason.InvalidRequestTarget
+            or RejectionReason.InvalidHost or RejectionReason.InvalidHeaderName or RejectionReason.InvalidHeaderValue
+            or RejectionReason.ObsoleteLineFolding
+        && line.Contains((byte)'\r')
+            ? RejectionReason.BareCarriageReturn
+            : reason;
 
     /// <summary>
     /// RFC 9112 §2.2: a CR must be followed by LF. In the unterminated rest of a head (no LF in it), any CR but a final

@@ -54,11 +54,7 @@ public static class RequestHeadParser
         reason = bareLf ? RejectionReason.BareLineFeed : ParseRequestLine(input.Slice(requestLineStart, lineLength), requestLineStart, head, limits);
         if (reason != RejectionReason.None)
         {
-            if (reason is RejectionReason.InvalidRequestLine or RejectionReason.InvalidMethod or RejectionReason.InvalidRequestTarget or RejectionReason.InvalidHost)
-            {
-                reason = HeadParser.RefineMalformedLine(input.Slice(requestLineStart, lineLength), reason);
-            }
-
+            reason = HeadParser.RefineMalformedLine(input.Slice(requestLineStart, lineLength), reason);
             return ParseStatus.Rejected;
         }
 
@@ -93,6 +89,7 @@ public static class RequestHeadParser
 
             if (reason != RejectionReason.None)
             {
+                reason = HeadParser.RefineMalformedLine(input.Slice(position, lineLength), reason);
                 return ParseStatus.Rejected;
             }
 
