@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
+using HyperGate.Tls;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Discovery;
 
@@ -66,6 +67,7 @@ public static partial class ConfigLoader
         AccessLogConfig accessLog = ReadAccessLog(reader.Table("access_log"));
         TracingConfig tracing = ReadTracing(reader.Table("tracing"));
         DnsSettings dns = ReadDns(reader.Table("dns"));
+        TlsSettings tls = ReadTls(reader.Table("tls"), server, errors);
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
@@ -82,7 +84,10 @@ public static partial class ConfigLoader
 
         return new GatewayConfig(path, server, limits, upstreams, routes, rateLimits, cluster, consumers, auth, identity, access, admin, accessLog, tracing, dns)
         {
-            Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12],
+            // Certificates are files of their own: a renewed pair under the same names is a new version.
+            Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
+                text + string.Concat(tls.Certificates.Select(c => c.Leaf.Thumbprint)))))[..12],
+            Tls = tls,
             Source = root,
         };
     }
@@ -99,25 +104,28 @@ public static partial class ConfigLoader
         }
 
         var listen = new List<ListenAddress>();
-        foreach ((string address, SourceLocation location) in server.StringList("listen"))
+        foreach (string key in (string[])["listen", "listen_tls"])
         {
-            if (!IPEndPoint.TryParse(address, out IPEndPoint? endPoint) || !address.Contains(':'))
+            foreach ((string address, SourceLocation location) in server.StringList(key))
             {
-                errors.Add(new ConfigError(location, $"server.listen: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
-            }
-            else if (listen.Any(l => l.EndPoint.Equals(endPoint)))
-            {
-                errors.Add(new ConfigError(location, $"server.listen: {endPoint} is listed twice", "remove the repeated address"));
-            }
-            else
-            {
-                listen.Add(new ListenAddress(endPoint, location));
+                if (!IPEndPoint.TryParse(address, out IPEndPoint? endPoint) || !address.Contains(':'))
+                {
+                    errors.Add(new ConfigError(location, $"server.{key}: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
+                }
+                else if (listen.Any(l => l.EndPoint.Equals(endPoint)))
+                {
+                    errors.Add(new ConfigError(location, $"server.{key}: {endPoint} is listed twice", "remove the repeated address (an address serves either plain HTTP or TLS)"));
+                }
+                else
+                {
+                    listen.Add(new ListenAddress(endPoint, location, Tls: key == "listen_tls"));
+                }
             }
         }
 
-        if (!server.Has("listen") || listen.Count == 0 && errors.Count == 0)
+        if (!server.Has("listen") && !server.Has("listen_tls") || listen.Count == 0 && errors.Count == 0)
         {
-            server.Error("listen", "at least one listen address is required", "write listen = [\"127.0.0.1:8080\"]");
+            server.Error("listen", "at least one listen address is required", "write listen = [\"127.0.0.1:8080\"] (or listen_tls for HTTPS)");
         }
 
         TimeSpan drain = server.Duration("drain_timeout", TimeSpan.FromSeconds(30));

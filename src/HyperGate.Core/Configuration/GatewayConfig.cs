@@ -5,6 +5,8 @@ using HyperGate.Upstreams.Balancing;
 using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
 
+using HyperGate.Tls;
+
 namespace HyperGate.Configuration;
 
 /// <summary>The whole config file, bound and validated. Immutable.</summary>
@@ -27,6 +29,9 @@ public sealed record GatewayConfig(
 {
     /// <summary>The first 12 hex digits of the file's SHA-256: which version of the file is running.</summary>
     public string Version { get; init; } = "";
+
+    /// <summary><c>[tls]</c> with its certificates loaded; <see cref="TlsSettings.None"/> without one.</summary>
+    public TlsSettings Tls { get; init; } = TlsSettings.None;
 
     /// <summary>The file as parsed (for the admin API's redacted view of the running config).</summary>
     public TomlTableNode? Source { get; init; }
@@ -65,9 +70,12 @@ public sealed record ServerConfig(
     bool KeepEncodedSlashes = false);
 
 /// <summary>One <c>server.listen</c> address; where it was written, for errors found when binding it.</summary>
-public sealed record ListenAddress(IPEndPoint EndPoint, SourceLocation Location)
+public sealed record ListenAddress(IPEndPoint EndPoint, SourceLocation Location, bool Tls = false)
 {
     public override string ToString() => EndPoint.ToString();
+
+    /// <summary>The address as a URL base, for log lines: http://… or https://….</summary>
+    public string Url(IPEndPoint bound) => $"{(Tls ? "https" : "http")}://{bound}";
 }
 
 /// <summary><c>[admin]</c>: the operations listener. <see cref="Listen"/> is null when there is none.</summary>

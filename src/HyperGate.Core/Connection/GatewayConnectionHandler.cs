@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using HyperGate.Hosting;
+using HyperGate.Tls;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Connection;
@@ -32,8 +32,7 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime, ILogger log
     /// </summary>
     public void Serve(ConnectionContext connection, IConnectionOwner owner)
     {
-        bool isHttps = connection.Features.Get<ITlsHandshakeFeature>() is not null;
-        Rent().Serve(connection, owner, isHttps);
+        Rent().Serve(connection, owner, isHttps: connection is TlsConnection);
     }
 
     private DownstreamConnection Rent()

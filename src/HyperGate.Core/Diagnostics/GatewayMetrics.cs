@@ -5,6 +5,7 @@ using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
 using HyperGate.Resilience;
+using HyperGate.Tls;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
 
@@ -40,6 +41,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _rejections;
     private readonly Counter<long> _authFailures;
     private readonly long[] _reloads = new long[Enum.GetValues<ReloadOutcome>().Length];
+    private readonly long[] _tlsHandshakes = new long[Enum.GetValues<TlsHandshakeResult>().Length];
     private long _downstreamConnections;
     private long _clientCloses;
 
@@ -54,6 +56,7 @@ public sealed class GatewayMetrics : IDisposable
         _rejections = _meter.CreateCounter<long>("hypergate.rejections", "{request}", "Requests the gateway answered itself with an error, by reason.");
         _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
         // Observed rather than added, so that every result is exported from the start, at 0.
+        _meter.CreateObservableCounter("hypergate.tls.handshakes", ObserveTlsHandshakes, "{handshake}", "TLS handshakes on HTTPS listeners, by result: succeeded, timeout, plain_http, not_tls, client_closed, unknown_server_name or failed.");
         _meter.CreateObservableCounter("hypergate.config.reloads", ObserveReloads, "{reload}", "Config reloads, by result: applied, unchanged (the file had not changed) or refused.");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
         _meter.CreateObservableCounter("hypergate.downstream.client_closes", () => Volatile.Read(ref _clientCloses), "{connection}", "Client connections the client closed or reset while no request was under way: between requests, or before a request line was whole.");
@@ -82,6 +85,16 @@ public sealed class GatewayMetrics : IDisposable
     public void ClientClosed() => Interlocked.Increment(ref _clientCloses);
 
     public void CountReload(ReloadOutcome outcome) => Interlocked.Increment(ref _reloads[(int)outcome]);
+
+    public void CountTlsHandshake(TlsHandshakeResult result) => Interlocked.Increment(ref _tlsHandshakes[(int)result]);
+
+    private IEnumerable<Measurement<long>> ObserveTlsHandshakes()
+    {
+        foreach (TlsHandshakeResult result in Enum.GetValues<TlsHandshakeResult>())
+        {
+            yield return new Measurement<long>(Volatile.Read(ref _tlsHandshakes[(int)result]), new KeyValuePair<string, object?>("result", ToSnakeCase(result.ToString())));
+        }
+    }
 
     private IEnumerable<Measurement<long>> ObserveReloads()
     {

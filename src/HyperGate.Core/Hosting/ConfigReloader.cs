@@ -22,6 +22,8 @@ public sealed class ConfigReloader : IDisposable
     private readonly string _path;
     private readonly ILogger _logger;
     private readonly FileSystemWatcher? _watcher;
+    private readonly bool _watch;
+    private List<FileSystemWatcher> _certificateWatchers = [];
     private readonly ITimer _debounce;
     private readonly PosixSignalRegistration? _hangup;
 
@@ -31,6 +33,7 @@ public sealed class ConfigReloader : IDisposable
         _listeners = listeners;
         _path = path;
         _logger = logger;
+        _watch = watch;
         _debounce = runtime.TimeProvider.CreateTimer(static state => _ = ((ConfigReloader)state!).ReloadAsync("file change"), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (watch && File.Exists(path) && directory is not null)
@@ -44,6 +47,8 @@ public sealed class ConfigReloader : IDisposable
             _watcher.Renamed += (_, _) => FileChanged();
             _watcher.EnableRaisingEvents = true;
         }
+
+        WatchCertificates(runtime.Snapshot.Config);
 
         if (!OperatingSystem.IsWindows())
         {
@@ -65,6 +70,40 @@ public sealed class ConfigReloader : IDisposable
 
     private void FileChanged() => _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
 
+    /// <summary>
+    /// Certificate and key files are watched like the config file: a renewed pair written over the old one is a reload
+    /// (new handshakes get it; open connections keep theirs). The set follows the running config.
+    /// </summary>
+    private void WatchCertificates(GatewayConfig config)
+    {
+        if (!_watch)
+        {
+            return;
+        }
+
+        var files = config.Tls.Certificates.SelectMany(c => (string[])[c.CertPath, c.KeyPath]).ToHashSet(StringComparer.Ordinal);
+        var watchers = new List<FileSystemWatcher>();
+        foreach (string directory in files.Select(Path.GetDirectoryName).OfType<string>().Distinct(StringComparer.Ordinal).Where(Directory.Exists))
+        {
+            var watcher = new FileSystemWatcher(directory) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
+            FileSystemEventHandler changed = (_, e) =>
+            {
+                if (files.Contains(e.FullPath))
+                {
+                    FileChanged();
+                }
+            };
+            watcher.Changed += changed;
+            watcher.Created += changed;
+            watcher.Renamed += (_, e) => changed(watcher, e);
+            watcher.EnableRaisingEvents = true;
+            watchers.Add(watcher);
+        }
+
+        List<FileSystemWatcher> previous = Interlocked.Exchange(ref _certificateWatchers, watchers);
+        previous.ForEach(w => w.Dispose());
+    }
+
     /// <summary>Reads, validates and compiles the file, then swaps it in; a file identical to the running one changes nothing.</summary>
     public async Task<ReloadResult> ReloadAsync(string trigger)
     {
@@ -83,6 +122,7 @@ public sealed class ConfigReloader : IDisposable
             else
             {
                 await _runtime.ReloadAsync(config, () => _listeners.ApplyAsync(config.Server.Listen, config.Server.DrainTimeout));
+                WatchCertificates(config);
                 result = new ReloadResult(true, config.Version, [], RestartOnlyChanges(current.Config, config));
                 _logger.LogInformation("config reloaded ({Trigger}): version {Version}, {Summary}", trigger, config.Version, config.Summary);
                 foreach (string note in result.Notes)
@@ -129,6 +169,7 @@ public sealed class ConfigReloader : IDisposable
     public void Dispose()
     {
         _watcher?.Dispose();
+        _certificateWatchers.ForEach(w => w.Dispose());
         _hangup?.Dispose();
         _debounce.Dispose();
     }

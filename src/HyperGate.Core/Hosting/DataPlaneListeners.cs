@@ -1,6 +1,7 @@
 using System.Net;
 using HyperGate.Configuration;
 using HyperGate.Connection;
+using HyperGate.Tls;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -47,6 +48,9 @@ public sealed class DataPlaneListeners : IServer
 
     /// <summary>The bound addresses, in config order (with the real port where the config asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => [.. _listeners.Select(l => l.BoundEndPoint)];
+
+    /// <summary>The bound addresses as URL bases (http:// or https://), in config order.</summary>
+    public IReadOnlyList<string> Urls => [.. _listeners.Select(l => l.Address.Url(l.BoundEndPoint))];
 
     /// <summary>Binds every configured address; called once by the host.</summary>
     public async Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
@@ -102,7 +106,7 @@ public sealed class DataPlaneListeners : IServer
         var errors = new List<ConfigError>();
         foreach (ListenAddress address in addresses)
         {
-            Listener? kept = current.FirstOrDefault(l => l.Address.EndPoint.Equals(address.EndPoint));
+            Listener? kept = current.FirstOrDefault(l => l.Address.EndPoint.Equals(address.EndPoint) && l.Address.Tls == address.Tls);
             if (kept is not null)
             {
                 next.Add(kept);
@@ -131,12 +135,12 @@ public sealed class DataPlaneListeners : IServer
         _listeners = [.. next];
         foreach (Listener listener in opened)
         {
-            _logger.LogInformation("listening on http://{Endpoint} (data plane, added by reload)", listener.BoundEndPoint);
+            _logger.LogInformation("listening on {Url} (data plane, added by reload)", listener.Address.Url(listener.BoundEndPoint));
         }
 
         foreach (Listener removed in current.Where(l => !next.Contains(l)))
         {
-            _logger.LogInformation("stopped listening on http://{Endpoint} (removed by reload); its connections drain", removed.BoundEndPoint);
+            _logger.LogInformation("stopped listening on {Url} (removed by reload); its connections drain", removed.Address.Url(removed.BoundEndPoint));
             lock (_closing)
             {
                 _closing.Add(CloseAsync(removed, drainTimeout));
@@ -235,11 +239,44 @@ public sealed class DataPlaneListeners : IServer
         listener.ConnectionStarted();
         if (Interlocked.Increment(ref _open) <= _runtime.Snapshot.Config.Server.MaxConnections)
         {
-            _handler.Serve(connection, listener);
+            if (listener.Address.Tls)
+            {
+                // A handshake holds its place under max_connections like any connection.
+                _ = ServeTlsAsync(listener, connection);
+            }
+            else
+            {
+                _handler.Serve(connection, listener);
+            }
+
             return;
         }
 
         _ = RefuseAsync(listener, connection);
+    }
+
+    /// <summary>Handshakes with the certificates of the config current now, then serves the plaintext like any connection.</summary>
+    private async Task ServeTlsAsync(Listener listener, ConnectionContext connection)
+    {
+        (TlsConnection? tls, TlsHandshakeResult result) = await TlsHandshake.AcceptAsync(connection, _runtime.Snapshot.Config.Tls, _runtime.TimeProvider);
+        _runtime.Telemetry.Metrics.CountTlsHandshake(result);
+        if (tls is not null)
+        {
+            _handler.Serve(tls, listener);
+            return;
+        }
+
+        listener.ConnectionEnded();
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "closing a connection from {Peer} failed", connection.RemoteEndPoint);
+        }
+
+        listener.ConnectionClosed();
     }
 
     private async Task RefuseAsync(Listener listener, ConnectionContext connection)

@@ -104,9 +104,9 @@ public sealed class GatewayHost : IAsyncDisposable
             logger.LogInformation("admin API on {Address}", host.Admin.Address);
         }
 
-        foreach (IPEndPoint endpoint in listeners.Endpoints)
+        foreach (string url in listeners.Urls)
         {
-            logger.LogInformation("listening on http://{Endpoint} (data plane)", endpoint);
+            logger.LogInformation("listening on {Url} (data plane)", url);
         }
 
         app.Lifetime.ApplicationStopping.Register(() => logger.LogInformation(

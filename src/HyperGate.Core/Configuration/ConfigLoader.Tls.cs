@@ -1,0 +1,63 @@
+using HyperGate.Tls;
+
+namespace HyperGate.Configuration;
+
+/// <summary><c>[tls]</c>: the certificates HTTPS listeners present, loaded and checked as the config is read.</summary>
+public static partial class ConfigLoader
+{
+    private static TlsSettings ReadTls(ConfigReader? tls, ServerConfig server, List<ConfigError> errors)
+    {
+        bool listensTls = server.Listen.Any(l => l.Tls);
+        if (tls is null)
+        {
+            if (listensTls)
+            {
+                errors.Add(new ConfigError(server.Listen.First(l => l.Tls).Location, "server.listen_tls: an HTTPS listener needs a certificate",
+                    "add [tls] certificates = [{ cert = \"certs/site.pem\", key = \"certs/site.key\" }]"));
+            }
+
+            return TlsSettings.None;
+        }
+
+        string directory = Path.GetDirectoryName(Path.GetFullPath(tls.Location.File)) ?? ".";
+        var certificates = new List<ServerCertificate>();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (TomlNode item in tls.Items("certificates"))
+        {
+            if (item is not TomlTableNode table)
+            {
+                tls.ErrorAt(item.Location, "certificates", "each entry must be a table", "write { cert = \"certs/site.pem\", key = \"certs/site.key\" }");
+                continue;
+            }
+
+            ConfigReader entry = tls.ItemTable("certificates", table);
+            string? cert = entry.String("cert");
+            string? key = entry.String("key");
+            entry.RejectUnknownKeys();
+            if (cert is null || key is null)
+            {
+                entry.ErrorAt(item.Location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file");
+                continue;
+            }
+
+            try
+            {
+                certificates.Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now));
+            }
+            catch (CertificateException e)
+            {
+                entry.ErrorAt(item.Location, "cert", e.Message, "give a PEM certificate that is valid now and its own private key; the running certificates keep serving");
+            }
+        }
+
+        if (tls.Items("certificates").Count == 0)
+        {
+            tls.Error("certificates", "at least one certificate is required", "write certificates = [{ cert = \"certs/site.pem\", key = \"certs/site.key\" }]");
+        }
+
+        bool strictSni = tls.Bool("strict_sni", false);
+        TimeSpan handshakeTimeout = tls.Duration("handshake_timeout", TimeSpan.FromSeconds(10));
+        tls.RejectUnknownKeys();
+        return new TlsSettings(certificates, strictSni, handshakeTimeout);
+    }
+}

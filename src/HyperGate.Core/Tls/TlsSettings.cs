@@ -1,0 +1,65 @@
+using System.Net.Security;
+using System.Security.Authentication;
+
+namespace HyperGate.Tls;
+
+/// <summary>
+/// <c>[tls]</c>, loaded: the certificates, how a server name chooses one, and the options each handshake gets. TLS 1.2
+/// and 1.3 only; for 1.2, forward-secret AEAD suites only; ALPN offers http/1.1; renegotiation off. Session resumption
+/// is OpenSSL's, kept per certificate context. SslStream never accepts early data (0-RTT).
+/// </summary>
+public sealed class TlsSettings
+{
+    /// <summary>RFC 8446 §9.1 suites, then ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2 (RFC 9325 §4.2).</summary>
+    private static readonly TlsCipherSuite[] CipherSuites =
+    [
+        TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+
+    private readonly Dictionary<ServerCertificate, SslServerAuthenticationOptions> _options = [];
+
+    public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout)
+    {
+        Certificates = certificates;
+        StrictSni = strictSni;
+        HandshakeTimeout = handshakeTimeout;
+        Selector = new CertificateSelector(certificates, strictSni);
+        CipherSuitesPolicy? policy = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? new CipherSuitesPolicy(CipherSuites) : null;
+        foreach (ServerCertificate certificate in certificates)
+        {
+            _options[certificate] = new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = certificate.Context,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CipherSuitesPolicy = policy,
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                AllowRenegotiation = false,
+                ClientCertificateRequired = false,
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            };
+        }
+    }
+
+    /// <summary>No TLS configured.</summary>
+    public static TlsSettings None { get; } = new([], false, TimeSpan.FromSeconds(10));
+
+    public IReadOnlyList<ServerCertificate> Certificates { get; }
+
+    public bool StrictSni { get; }
+
+    /// <summary>A handshake must finish within this from the connection's arrival (the TLS form of the head timeout).</summary>
+    public TimeSpan HandshakeTimeout { get; }
+
+    public CertificateSelector Selector { get; }
+
+    /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>.</summary>
+    public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate) => _options[certificate];
+}

@@ -1,0 +1,48 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace HyperGate.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// Certificates made by the test run (<see cref="CertificateRequest"/>), written as PEM files in a directory of their
+/// own that is removed with this object.
+/// </summary>
+public sealed class TestCertificates : IDisposable
+{
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("hypergate-certs-").FullName;
+
+    /// <summary>A self-signed certificate for <paramref name="names"/> (DNS SAN entries), ECDSA P-256 unless <paramref name="rsa"/>.</summary>
+    public TestCertificate Create(string file, string[] names, bool rsa = false, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    {
+        using AsymmetricAlgorithm key = rsa ? RSA.Create(2048) : ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CertificateRequest request = key is RSA rsaKey
+            ? new CertificateRequest($"CN={names[0]}", rsaKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest($"CN={names[0]}", (ECDsa)key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (string name in names)
+        {
+            san.AddDnsName(name);
+        }
+
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        X509Certificate2 certificate = request.CreateSelfSigned(notBefore ?? DateTimeOffset.UtcNow.AddMinutes(-5), notAfter ?? DateTimeOffset.UtcNow.AddDays(30));
+
+        string certPath = Path.Combine(Directory, file + ".pem");
+        string keyPath = Path.Combine(Directory, file + ".key");
+        File.WriteAllText(certPath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return new TestCertificate(certificate, certPath, keyPath);
+    }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
+/// <summary>A generated certificate and where its PEM files are.</summary>
+public sealed record TestCertificate(X509Certificate2 Certificate, string CertPath, string KeyPath)
+{
+    /// <summary>The entry for <c>[tls] certificates</c>.</summary>
+    public string Entry => $"{{ cert = \"{CertPath}\", key = \"{KeyPath}\" }}";
+
+    public string Thumbprint => Certificate.Thumbprint;
+}

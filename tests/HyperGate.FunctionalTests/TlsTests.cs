@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text;
+using System.Text.Json;
+using HyperGate.FunctionalTests.Infrastructure;
+using static HyperGate.FunctionalTests.Infrastructure.PrometheusText;
+
+namespace HyperGate.FunctionalTests;
+
+/// <summary>TLS termination on listen_tls addresses, with real handshakes against certificates the test makes.</summary>
+public sealed class TlsTests : IDisposable
+{
+    private readonly TestCertificates _certificates = new();
+
+    public void Dispose() => _certificates.Dispose();
+
+    private static string Config(string tls, string upstream = "", string server = "watch_config = false") => $$"""
+        [server]
+        listen_tls = ["127.0.0.1:0"]
+        {{server}}
+        [admin]
+        listen = "127.0.0.1:0"
+        [tls]
+        {{tls}}
+        {{(upstream.Length > 0 ? $"[upstreams.backend]\ntargets = [\"{upstream}\"]\n[routes.all]\npath_prefix = \"/\"\nupstream = \"backend\"" : "[routes.hello]\npath = \"/hello\"\nrespond = { status = 200, body = \"hello\" }")}}
+        """;
+
+    [Theory]
+    [InlineData(SslProtocols.Tls12)]
+    [InlineData(SslProtocols.Tls13)]
+    public async Task Https_ServesKeepAliveRequests_OverTls12And13_WithAlpnHttp11(SslProtocols protocol)
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+
+        await using SslStream tls = await HandshakeAsync(gateway, "api.test", protocol);
+        Assert.Equal(protocol, tls.SslProtocol);
+        Assert.Equal(SslApplicationProtocol.Http11, tls.NegotiatedApplicationProtocol);
+        Assert.Equal(site.Thumbprint, tls.RemoteCertificate!.GetCertHashString());
+
+        // Two requests on the one connection: the plaintext side is an ordinary keep-alive HTTP/1.1 connection.
+        for (int i = 0; i < 2; i++)
+        {
+            string response = await ExchangeAsync(tls, "GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 200 ", response);
+            Assert.EndsWith("\r\n\r\nhello", response);
+        }
+    }
+
+    [Fact]
+    public async Task Https_WithHttpClientAndAnRsaCertificate_IsProxied_AndTheUpstreamHearsItWasHttps()
+    {
+        TestCertificate site = _certificates.Create("rsa", ["rsa.test"], rsa: true);
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]", upstream.Address));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            SslOptions = { TargetHost = "rsa.test", RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == site.Thumbprint },
+        });
+
+        EchoResult echo = EchoResult.Parse(await client.GetStringAsync($"https://{gateway.EndPoint}/echo"));
+
+        Assert.Equal("/echo", echo.Path);
+        Assert.Equal("https", echo.Headers["X-Forwarded-Proto"]);
+    }
+
+    [Theory]
+    [InlineData("www.api.test", "exact")]      // an exact name beats the wildcard that also covers it
+    [InlineData("x.api.test", "wildcard")]
+    [InlineData("a.b.api.test", "default")]    // a wildcard covers one label only
+    [InlineData("api.test", "default")]        // nor the bare domain
+    [InlineData("WWW.API.TEST", "exact")]      // names compare without case
+    [InlineData("unknown.test", "default")]
+    [InlineData("", "default")]                // no SNI at all
+    public async Task Sni_ChoosesExactBeforeWildcard_ElseTheFirstCertificate(string serverName, string expected)
+    {
+        var certificates = new Dictionary<string, TestCertificate>
+        {
+            ["default"] = _certificates.Create("default", ["default.test"]),
+            ["wildcard"] = _certificates.Create("wildcard", ["*.api.test"]),
+            ["exact"] = _certificates.Create("exact", ["www.api.test"]),
+        };
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(
+            $"certificates = [{certificates["default"].Entry}, {certificates["wildcard"].Entry}, {certificates["exact"].Entry}]"));
+
+        await using SslStream tls = await HandshakeAsync(gateway, serverName);
+
+        Assert.Equal(certificates[expected].Thumbprint, tls.RemoteCertificate!.GetCertHashString());
+    }
+
+    [Fact]
+    public async Task StrictSni_AnUnknownName_FailsTheHandshake_AndIsCounted()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]\nstrict_sni = true"));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(gateway, "other.test"));
+        await using SslStream known = await HandshakeAsync(gateway, "api.test");
+
+        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+        Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "unknown_server_name")));
+        Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "succeeded")));
+    }
+
+    [Fact]
+    public async Task PlainHttpOnATlsPort_Is400InClearText_ThenClosed()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+        using RawClient client = gateway.ConnectRaw();
+
+        await client.SendAsync("GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n");
+        RawResponse response = await client.ReadResponseAsync();
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("PlainHttpOnTlsPort", JsonDocument.Parse(response.Body).RootElement.GetProperty("reason").GetString());
+        Assert.True(await client.IsClosedAsync());
+    }
+
+    [Fact]
+    public async Task AHandshakeThatDoesNotFinish_IsClosedAtTheHandshakeTimeout()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]\nhandshake_timeout = \"500ms\""));
+        using RawClient client = gateway.ConnectRaw();
+        var clock = Stopwatch.StartNew();
+
+        // The start of a ClientHello record (RFC 8446 §5.1), then nothing.
+        await client.SendAsync(new byte[] { 0x16, 0x03, 0x01, 0x00, 0x80 });
+
+        Assert.True(await client.IsClosedAsync());
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(450), $"closed after {clock.Elapsed}");
+        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+        Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "timeout")));
+    }
+
+    [Fact]
+    public async Task Tls11_IsRefusedWithAProtocolVersionAlert()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+
+        // OpenSSL's client offers TLS 1.1 when asked; the alert (RFC 8446 §6.2 protocol_version) comes from the gateway.
+        var start = new ProcessStartInfo("openssl", ["s_client", "-connect", gateway.EndPoint.ToString(), "-tls1_1", "-servername", "api.test"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using Process openssl = Process.Start(start)!;
+        openssl.StandardInput.Close();
+        Task<string> output = openssl.StandardOutput.ReadToEndAsync();
+        string errors = await openssl.StandardError.ReadToEndAsync();
+        await openssl.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.NotEqual(0, openssl.ExitCode);
+        Assert.Contains("alert protocol version", errors + await output);
+    }
+
+    [Fact]
+    public async Task RenewedCertificateFiles_AreWatched_NewHandshakesGetTheNewPair_OpenConnectionsKeepServing()
+    {
+        TestCertificate first = _certificates.Create("site", ["api.test"]);
+        string path = Path.Combine(_certificates.Directory, "gateway.toml");
+        File.WriteAllText(path, Config($"certificates = [{first.Entry}]", server: "watch_config = true"));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+        await using SslStream open = await HandshakeAsync(gateway, "api.test");
+        var reloaded = new TaskCompletionSource<HyperGate.Hosting.ReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        gateway.Host.Reloader.Reloaded += result =>
+        {
+            // The certificate and the key are two writes: a reload between them is refused, the one after applies.
+            if (result.Applied)
+            {
+                reloaded.TrySetResult(result);
+            }
+        };
+
+        // Renewal as certbot and friends do it: new files under the same names; the config file is untouched.
+        TestCertificate second = _certificates.Create("site", ["api.test"]);
+        HyperGate.Hosting.ReloadResult result = await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(result.Applied);
+        Assert.Empty(result.Notes);
+        await using SslStream renewed = await HandshakeAsync(gateway, "api.test");
+        Assert.Equal(second.Thumbprint, renewed.RemoteCertificate!.GetCertHashString());
+        Assert.Equal(first.Thumbprint, open.RemoteCertificate!.GetCertHashString());
+        Assert.EndsWith("hello", await ExchangeAsync(open, "GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n"));
+    }
+
+    [Fact]
+    public async Task ARenewalThatDoesNotLoad_IsRefused_AndTheRunningCertificateKeepsServing()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        string path = Path.Combine(_certificates.Directory, "gateway.toml");
+        File.WriteAllText(path, Config($"certificates = [{site.Entry}]"));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+
+        File.WriteAllText(site.KeyPath, "not a key");
+        HttpResponseMessage refused = await gateway.CreateAdminClient().PostAsync("/reload", null);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        Assert.Contains("is not a PEM private key", await refused.Content.ReadAsStringAsync());
+        await using SslStream tls = await HandshakeAsync(gateway, "api.test");
+        Assert.Equal(site.Thumbprint, tls.RemoteCertificate!.GetCertHashString());
+    }
+
+    [Fact]
+    public void Config_BadCertificates_AreEachRefusedAtTheLineThatNamesThem()
+    {
+        TestCertificate good = _certificates.Create("good", ["good.test"]);
+        TestCertificate other = _certificates.Create("other", ["other.test"]);
+        TestCertificate expired = _certificates.Create("expired", ["old.test"], notBefore: DateTimeOffset.UtcNow.AddDays(-30), notAfter: DateTimeOffset.UtcNow.AddDays(-1));
+        string missing = Path.Combine(_certificates.Directory, "missing.pem");
+        string toml = $$"""
+            [server]
+            listen_tls = ["127.0.0.1:0"]
+            [tls]
+            certificates = [
+              {{good.Entry}},
+              { cert = "{{good.CertPath}}", key = "{{other.KeyPath}}" },
+              {{expired.Entry}},
+              { cert = "{{missing}}", key = "{{good.KeyPath}}" },
+              { cert = "{{good.KeyPath}}", key = "{{good.KeyPath}}" },
+            ]
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200 }
+            """;
+
+        var refused = Assert.Throws<HyperGate.Configuration.ConfigException>(() => HyperGate.Configuration.ConfigLoader.Parse(toml, "tls.toml"));
+
+        Assert.Collection(refused.Errors,
+            e => Assert.Equal((6, "does not belong to the certificate"), (e.Location.Line, Fragment(e.Message, "does not belong to the certificate"))),
+            e => Assert.Equal((7, "expired on"), (e.Location.Line, Fragment(e.Message, "expired on"))),
+            e => Assert.Equal((8, "no such file"), (e.Location.Line, Fragment(e.Message, "no such file"))),
+            e => Assert.Equal((9, "holds no PEM certificate"), (e.Location.Line, Fragment(e.Message, "holds no PEM certificate"))));
+    }
+
+    [Fact]
+    public void Config_AnHttpsListenerWithoutCertificates_IsRefused()
+    {
+        var refused = Assert.Throws<HyperGate.Configuration.ConfigException>(() => HyperGate.Configuration.ConfigLoader.Parse("""
+            [server]
+            listen_tls = ["127.0.0.1:0"]
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200 }
+            """, "tls.toml"));
+
+        ConfigErrorLine error = new(Assert.Single(refused.Errors).ToString());
+        Assert.Equal("tls.toml:2:15: server.listen_tls: an HTTPS listener needs a certificate", error.WithoutHint);
+    }
+
+    /// <summary>The fragment when the message contains it, else the whole message (so a failure shows it).</summary>
+    private static string Fragment(string message, string fragment) => message.Contains(fragment, StringComparison.Ordinal) ? fragment : message;
+
+    private sealed record ConfigErrorLine(string Text)
+    {
+        public string WithoutHint => Text[..Text.IndexOf(" (hint: ", StringComparison.Ordinal)];
+    }
+
+    private static async Task<SslStream> HandshakeAsync(TestGateway gateway, string serverName, SslProtocols protocols = SslProtocols.None)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(gateway.EndPoint);
+        var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = serverName,
+                EnabledSslProtocols = protocols,
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            });
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Sends a request and reads one response whose body has a Content-Length.</summary>
+    private static async Task<string> ExchangeAsync(SslStream tls, string request)
+    {
+        await tls.WriteAsync(Encoding.ASCII.GetBytes(request));
+        var received = new StringBuilder();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            string text = received.ToString();
+            int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0)
+            {
+                string lengthLine = text[..end].Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
+                int length = int.Parse(lengthLine["Content-Length:".Length..].Trim());
+                if (text.Length >= end + 4 + length)
+                {
+                    return text[..(end + 4 + length)];
+                }
+            }
+
+            int read = await tls.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.True(read > 0, "the gateway closed the connection");
+            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+    }
+}
