@@ -92,6 +92,33 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(certificates[expected].Thumbprint, tls.RemoteCertificate!.GetCertHashString());
     }
 
+    [Theory]
+    [InlineData("b.test", 421)]           // served by the other certificate: domain fronting
+    [InlineData("b.test:443", 421)]
+    [InlineData("a.test", 200)]
+    [InlineData("A.TEST:8443", 200)]
+    [InlineData("x.a.test", 200)]         // the presented certificate's wildcard covers it
+    [InlineData("c.test", 200)]           // no certificate serves it: not misdirected
+    [InlineData("127.0.0.1", 200)]
+    [InlineData("[::1]:443", 200)]
+    public async Task AHostThatAnotherCertificateServes_Is421_OthersAreServed(string host, int status)
+    {
+        TestCertificate a = _certificates.Create("a", ["a.test", "*.a.test"]);
+        TestCertificate b = _certificates.Create("b", ["b.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{a.Entry}, {b.Entry}]"));
+
+        await using SslStream tls = await HandshakeAsync(gateway, "a.test");
+        string response = await ExchangeAsync(tls, $"GET /hello HTTP/1.1\r\nHost: {host}\r\n\r\n");
+
+        Assert.StartsWith($"HTTP/1.1 {status} ", response);
+        if (status == 421)
+        {
+            // RFC 9110 §15.5.20: the client may retry on another connection; this one still serves the right host.
+            Assert.Contains("\"reason\":\"MisdirectedRequest\"", response);
+            Assert.StartsWith("HTTP/1.1 200 ", await ExchangeAsync(tls, "GET /hello HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+        }
+    }
+
     [Fact]
     public async Task StrictSni_AnUnknownName_FailsTheHandshake_AndIsCounted()
     {

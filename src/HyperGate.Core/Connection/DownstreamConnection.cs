@@ -8,6 +8,7 @@ using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Tls;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -30,7 +31,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     private readonly ReadDeadline _readDeadline;
     private readonly GatewayConnectionHandler _handler;
     private ManualResetValueTaskSourceCore<bool> _nextConnection;
-    private (ConnectionContext? Connection, IConnectionOwner? Owner, bool IsHttps) _next;
+    private (ConnectionContext? Connection, IConnectionOwner? Owner) _next;
     private bool _serving;
     private volatile bool _waitingForRequest;
 
@@ -50,9 +51,9 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     /// Serves <paramref name="connection"/> next: the object serves one connection at a time, and many in turn. Runs
     /// on the caller's thread until the connection's first wait.
     /// </summary>
-    public void Serve(ConnectionContext connection, IConnectionOwner owner, bool isHttps)
+    public void Serve(ConnectionContext connection, IConnectionOwner owner)
     {
-        _next = (connection, owner, isHttps);
+        _next = (connection, owner);
         if (!_serving)
         {
             // Set first: the loop may offer this object for another connection before the call below returns.
@@ -65,10 +66,12 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
     }
 
-    private void Attach(ConnectionContext connection, bool isHttps)
+    private void Attach(ConnectionContext connection)
     {
         PipeReader input = connection.Transport.Input;
-        _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps);
+        var tls = connection as TlsConnection;
+        _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps: tls is not null);
+        _exchange.TlsCertificate = tls?.Certificate;
         _readDeadline.Input = input;
         _forwarder.Attach(input);
     }
@@ -119,12 +122,11 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         {
             ConnectionContext connection = _next.Connection!;
             IConnectionOwner owner = _next.Owner!;
-            bool isHttps = _next.IsHttps;
             _next = default;
             bool clean = false;
             try
             {
-                Attach(connection, isHttps);
+                Attach(connection);
                 PipeReader input = _exchange.Input;
                 PipeWriter output = _exchange.Output;
                 RequestHead request = _exchange.Request;
@@ -502,6 +504,13 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         if (snapshot.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
         {
             return RejectionReason.IpDenied;
+        }
+
+        // RFC 9110 §15.5.20: a Host that another certificate serves was not what this connection's handshake was for
+        // (no domain fronting across certificates); the client may retry on a connection of its own.
+        if (_exchange.TlsCertificate is { } presented && snapshot.Config.Tls.Selector.IsMisdirected(request.Host, presented))
+        {
+            return RejectionReason.MisdirectedRequest;
         }
 
         RouteMatch match = snapshot.Routes.Match(request);

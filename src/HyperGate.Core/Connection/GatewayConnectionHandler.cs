@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using HyperGate.Hosting;
-using HyperGate.Tls;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -32,7 +31,7 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime, ILogger log
     /// </summary>
     public void Serve(ConnectionContext connection, IConnectionOwner owner)
     {
-        Rent().Serve(connection, owner, isHttps: connection is TlsConnection);
+        Rent().Serve(connection, owner);
     }
 
     private DownstreamConnection Rent()

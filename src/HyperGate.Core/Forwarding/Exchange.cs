@@ -6,6 +6,7 @@ using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Tls;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Forwarding;
@@ -91,6 +92,9 @@ public sealed class Exchange : IDisposable
 
     public bool IsHttps { get; private set; }
 
+    /// <summary>The certificate this connection's TLS handshake presented; null on plain HTTP.</summary>
+    public ServerCertificate? TlsCertificate { get; set; }
+
     public RequestHead Request { get; } = new();
 
     public Route? Route { get; set; }
@@ -173,7 +177,7 @@ public sealed class Exchange : IDisposable
     /// </summary>
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
-        bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.NoDestination
+        bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.NoDestination
             or RejectionReason.IpDenied or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;

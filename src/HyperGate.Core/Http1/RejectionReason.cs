@@ -46,6 +46,7 @@ public enum RejectionReason : byte
     // Routing
     NoRoute,
     MethodNotAllowed,
+    MisdirectedRequest,
 
     // Policies
     IpDenied,

@@ -11,12 +11,14 @@ namespace HyperGate.Tls;
 /// </summary>
 public sealed class ServerCertificate
 {
+    private readonly string[] _names;
+
     private ServerCertificate(X509Certificate2 leaf, X509Certificate2Collection intermediates, string[] names, SourceLocation location, string certPath, string keyPath)
     {
         Leaf = leaf;
         CertPath = certPath;
         KeyPath = keyPath;
-        Names = names;
+        _names = names;
         Location = location;
 
         // The chain is built once, offline: intermediates come from the PEM file, never fetched during a handshake.
@@ -28,7 +30,7 @@ public sealed class ServerCertificate
     public SslStreamCertificateContext Context { get; }
 
     /// <summary>Lowercase DNS names from the SAN extension (the subject's CN when there is none); wildcards as "*.example.com".</summary>
-    public IReadOnlyList<string> Names { get; }
+    public IReadOnlyList<string> Names => _names;
 
     /// <summary>The PEM files it was loaded from (absolute), watched for renewals.</summary>
     public string CertPath { get; }
@@ -39,6 +41,25 @@ public sealed class ServerCertificate
     public SourceLocation Location { get; }
 
     public DateTimeOffset NotAfter => Leaf.NotAfter.ToUniversalTime();
+
+    /// <summary>Whether one of its names covers <paramref name="host"/> (a wildcard covering exactly one label).</summary>
+    public bool Covers(ReadOnlySpan<char> host)
+    {
+        host = host.TrimEnd('.');
+        int dot = host.IndexOf('.');
+        foreach (string name in _names)
+        {
+            bool covered = name.StartsWith("*.", StringComparison.Ordinal)
+                ? dot > 0 && host[(dot + 1)..].Equals(name.AsSpan(2), StringComparison.OrdinalIgnoreCase)
+                : host.Equals(name, StringComparison.OrdinalIgnoreCase);
+            if (covered)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Loads a PEM certificate file (leaf first, then its chain) and its PEM private key (RSA or ECDSA). Refuses a file
