@@ -120,6 +120,41 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task RedirectHttp_AnswersThePlainSideWith308ToTheSameUrlOnHttps_AndHstsGoesOnHttpsResponsesOnly()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        int httpsPort = TestPorts.Free();
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [server]
+            listen = ["127.0.0.1:0"]
+            listen_tls = ["127.0.0.1:{{httpsPort}}"]
+            [tls]
+            certificates = [{{site.Entry}}]
+            redirect_http = true
+            hsts = { max_age = "1d", include_subdomains = true }
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200, body = "hello" }
+            """);
+        using RawClient plain = gateway.ConnectRaw();
+
+        await plain.SendAsync("GET /hello/../a%2fb?x=1&y HTTP/1.1\r\nHost: api.test:8080\r\n\r\n");
+        RawResponse redirect = await plain.ReadResponseAsync();
+        await plain.SendAsync("GET http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+        RawResponse ipv6 = await plain.ReadResponseAsync();
+
+        Assert.Equal(308, redirect.Status);
+        Assert.Equal($"https://api.test:{httpsPort}/hello/../a%2fb?x=1&y", redirect.Header("Location"));
+        Assert.Null(redirect.Header("Strict-Transport-Security"));
+        Assert.Equal($"https://[::1]:{httpsPort}/p", ipv6.Header("Location"));
+
+        await using SslStream tls = await HandshakeAsync(gateway, "api.test", endPoint: new IPEndPoint(IPAddress.Loopback, httpsPort));
+        string response = await ExchangeAsync(tls, "GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", response);
+        Assert.Contains("\r\nStrict-Transport-Security: max-age=86400; includeSubDomains\r\n", response);
+    }
+
+    [Fact]
     public async Task StrictSni_AnUnknownName_FailsTheHandshake_AndIsCounted()
     {
         TestCertificate site = _certificates.Create("site", ["api.test"]);
@@ -290,10 +325,10 @@ public sealed class TlsTests : IDisposable
         public string WithoutHint => Text[..Text.IndexOf(" (hint: ", StringComparison.Ordinal)];
     }
 
-    private static async Task<SslStream> HandshakeAsync(TestGateway gateway, string serverName, SslProtocols protocols = SslProtocols.None)
+    private static async Task<SslStream> HandshakeAsync(TestGateway gateway, string serverName, SslProtocols protocols = SslProtocols.None, IPEndPoint? endPoint = null)
     {
         var tcp = new TcpClient();
-        await tcp.ConnectAsync(gateway.EndPoint);
+        await tcp.ConnectAsync(endPoint ?? gateway.EndPoint);
         var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
         try
         {

@@ -1,3 +1,4 @@
+using System.Text;
 using HyperGate.Tls;
 
 namespace HyperGate.Configuration;
@@ -57,7 +58,21 @@ public static partial class ConfigLoader
 
         bool strictSni = tls.Bool("strict_sni", false);
         TimeSpan handshakeTimeout = tls.Duration("handshake_timeout", TimeSpan.FromSeconds(10));
+        bool redirectHttp = tls.Bool("redirect_http", false);
+        int httpsPort = (int)tls.Integer("https_port", server.Listen.FirstOrDefault(l => l.Tls)?.EndPoint.Port ?? 443, 1, 65535);
+        byte[]? hsts = tls.Table("hsts") is { } hstsTable ? ReadStrictTransportSecurity(hstsTable) : null;
         tls.RejectUnknownKeys();
-        return new TlsSettings(certificates, strictSni, handshakeTimeout);
+        return new TlsSettings(certificates, strictSni, handshakeTimeout) { RedirectHttp = redirectHttp, HttpsPort = httpsPort, StrictTransportSecurity = hsts };
+    }
+
+    /// <summary>RFC 6797 §6.1: Strict-Transport-Security: max-age=N [; includeSubDomains] [; preload].</summary>
+    private static byte[] ReadStrictTransportSecurity(ConfigReader hsts)
+    {
+        TimeSpan maxAge = hsts.Duration("max_age", TimeSpan.FromDays(365));
+        bool subdomains = hsts.Bool("include_subdomains", false);
+        bool preload = hsts.Bool("preload", false);
+        hsts.RejectUnknownKeys();
+        string value = $"max-age={(long)maxAge.TotalSeconds}{(subdomains ? "; includeSubDomains" : "")}{(preload ? "; preload" : "")}";
+        return Encoding.ASCII.GetBytes($"Strict-Transport-Security: {value}\r\n");
     }
 }

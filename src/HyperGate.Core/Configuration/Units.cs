@@ -5,7 +5,7 @@ namespace HyperGate.Configuration;
 /// <summary>Parses the duration and size notations used in config files.</summary>
 public static class Units
 {
-    /// <summary>"250ms", "10s", "5m", "1h"; a whole number followed by its unit.</summary>
+    /// <summary>"250ms", "10s", "5m", "1h", "365d"; a whole number followed by its unit.</summary>
     public static bool TryParseDuration(string text, out TimeSpan duration)
     {
         duration = default;
@@ -21,6 +21,7 @@ public static class Units
             "s" => value * 1000,
             "m" => value * 60_000,
             "h" => value * 3_600_000,
+            "d" => value * 86_400_000,
             _ => null,
         };
         if (milliseconds is null || value > 100_000_000)

@@ -249,10 +249,10 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                             }
 
                             // 2. Canonical path, limits, route; the gateway may answer here itself.
-                            rejection = Route(snapshot, out byte[]? allow);
+                            rejection = Route(snapshot, out byte[]? routeField);
                             if (rejection != RejectionReason.None)
                             {
-                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, allow))
+                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField))
                                 {
                                     break;
                                 }
@@ -482,11 +482,21 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         return keepAlive;
     }
 
-    /// <summary>Normalizes the path, checks the declared body size and finds the route (or, for 405, what to Allow).</summary>
-    private RejectionReason Route(GatewaySnapshot snapshot, out byte[]? allow)
+    /// <summary>
+    /// Normalizes the path, checks the declared body size and finds the route; <paramref name="field"/> is a field line
+    /// the refusal carries (Allow for 405, Location for a redirect to https).
+    /// </summary>
+    private RejectionReason Route(GatewaySnapshot snapshot, out byte[]? field)
     {
         RequestHead request = _exchange.Request;
-        allow = null;
+        field = null;
+
+        // The whole plain-HTTP side answers with the same URL on https, as received (RFC 9110 §15.4.9: 308 keeps the method).
+        if (!_exchange.IsHttps && snapshot.Config.Tls.RedirectHttp)
+        {
+            field = HttpsRedirect.LocationField(request, snapshot.Config.Tls.HttpsPort);
+            return field is null ? RejectionReason.MissingHost : RejectionReason.HttpsRedirect;
+        }
 
         // The canonical path is what routing, policies and the upstream all see.
         RejectionReason pathError = request.NormalizePath();
@@ -528,7 +538,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
 
         _exchange.Route = match.Route;
-        allow = match.MethodMismatch?.AllowField;
+        field = match.MethodMismatch?.AllowField;
         return match.Rejection;
     }
 

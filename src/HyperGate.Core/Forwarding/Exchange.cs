@@ -88,6 +88,12 @@ public sealed class Exchange : IDisposable
     {
         RateLimits.WriteFields(ref output);
         Cors?.WriteResponseFields(ref output, Request);
+
+        // RFC 6797 §7.2: only over a secure transport.
+        if (IsHttps && Snapshot?.Config.Tls.StrictTransportSecurity is { } hsts)
+        {
+            output.Write(hsts);
+        }
     }
 
     public bool IsHttps { get; private set; }
@@ -177,7 +183,7 @@ public sealed class Exchange : IDisposable
     /// </summary>
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
-        bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.NoDestination
+        bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.HttpsRedirect or RejectionReason.NoDestination
             or RejectionReason.IpDenied or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;

@@ -27,6 +27,7 @@ public static class GatewayResponses
         RejectionReason.BodyTooLarge => (413, "content_too_large", "The request body is larger than allowed."),
         RejectionReason.NoRoute => (404, "no_route", "No route matches the request."),
         RejectionReason.MethodNotAllowed => (405, "method_not_allowed", "The route does not accept this method."),
+        RejectionReason.HttpsRedirect => (308, "https_redirect", "This site is served over HTTPS; see Location."),
         RejectionReason.MisdirectedRequest => (421, "misdirected_request", "The Host is served by another certificate than this connection's; connect again for it."),
         RejectionReason.IpDenied => (403, "forbidden", "Requests from this address are not allowed."),
         RejectionReason.CorsRejected => (403, "cors_rejected", "The origin, method or headers are not allowed by the CORS policy."),

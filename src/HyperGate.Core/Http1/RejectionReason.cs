@@ -47,6 +47,7 @@ public enum RejectionReason : byte
     NoRoute,
     MethodNotAllowed,
     MisdirectedRequest,
+    HttpsRedirect,
 
     // Policies
     IpDenied,

@@ -60,6 +60,15 @@ public sealed class TlsSettings
 
     public CertificateSelector Selector { get; }
 
+    /// <summary><c>redirect_http</c>: plain listeners answer every request with a 308 to the same URL on https.</summary>
+    public bool RedirectHttp { get; init; }
+
+    /// <summary>The port redirects name (omitted from the URL when 443).</summary>
+    public int HttpsPort { get; init; } = 443;
+
+    /// <summary>The whole <c>Strict-Transport-Security</c> field line added to HTTPS responses (RFC 6797 §6.1); null for none.</summary>
+    public byte[]? StrictTransportSecurity { get; init; }
+
     /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>.</summary>
     public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate) => _options[certificate];
 }
