@@ -271,6 +271,34 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Observability_AccessLogNamesVersionAndCipher_StatusListsCertificates_MetricsTheirExpiry()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test", "*.api.test"], notAfter: DateTimeOffset.UtcNow.AddDays(10));
+        string log = Path.Combine(_certificates.Directory, "access.log");
+        TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]") + $"\n[access_log]\npath = \"{log}\"\n");
+        await using (gateway)
+        {
+            await using SslStream tls = await HandshakeAsync(gateway, "api.test", SslProtocols.Tls13);
+            Assert.StartsWith("HTTP/1.1 200 ", await ExchangeAsync(tls, "GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n"));
+
+            using HttpClient admin = gateway.CreateAdminClient();
+            JsonElement status = JsonDocument.Parse(await admin.GetStringAsync("/status")).RootElement;
+            Assert.Equal($"https://{gateway.EndPoint}", status.GetProperty("listeners")[0].GetString());
+            JsonElement certificate = status.GetProperty("certificates")[0];
+            Assert.Equal(["api.test", "*.api.test"], certificate.GetProperty("names").EnumerateArray().Select(n => n.GetString()));
+            Assert.InRange(certificate.GetProperty("expires_in_days").GetDouble(), 9.9, 10.0);
+
+            double expiry = Value(await admin.GetStringAsync("/metrics"), "hypergate_tls_certificate_expiry_seconds", ("name", "api.test"));
+            Assert.InRange(expiry, TimeSpan.FromDays(10).TotalSeconds - 600, TimeSpan.FromDays(10).TotalSeconds);
+        }
+
+        // Stopping the gateway drains the log writer's queue.
+        JsonElement line = JsonDocument.Parse(Assert.Single(await File.ReadAllLinesAsync(log))).RootElement;
+        Assert.Equal("TLSv1.3", line.GetProperty("tls").GetString());
+        Assert.StartsWith("TLS_AES_", line.GetProperty("cipher").GetString());
+    }
+
+    [Fact]
     public void Config_BadCertificates_AreEachRefusedAtTheLineThatNamesThem()
     {
         TestCertificate good = _certificates.Create("good", ["good.test"]);

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -9,6 +10,7 @@ using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Routing;
 using HyperGate.Resilience;
+using HyperGate.Tls;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
 using Microsoft.AspNetCore.Builder;
@@ -35,10 +37,10 @@ public sealed class AdminServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly GatewayRuntime _runtime;
     private readonly ConfigReloader _reloader;
-    private readonly Func<IReadOnlyList<IPEndPoint>> _listeners;
+    private readonly Func<IReadOnlyList<string>> _listeners;
     private readonly DashboardMetrics _dashboard = new();
 
-    private AdminServer(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<IPEndPoint>> listeners, Action<ILoggingBuilder> logging)
+    private AdminServer(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<string>> listeners, Action<ILoggingBuilder> logging)
     {
         _runtime = runtime;
         _reloader = reloader;
@@ -73,7 +75,7 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>The admin listener's bound address (the real port when the config asked for port 0).</summary>
     public Uri Address { get; private set; } = null!;
 
-    public static async Task<AdminServer> StartAsync(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<IPEndPoint>> listeners, Action<ILoggingBuilder> logging)
+    public static async Task<AdminServer> StartAsync(AdminConfig config, GatewayRuntime runtime, ConfigReloader reloader, Func<IReadOnlyList<string>> listeners, Action<ILoggingBuilder> logging)
     {
         var server = new AdminServer(config, runtime, reloader, listeners, logging);
         await server._app.StartAsync();
@@ -138,7 +140,8 @@ public sealed class AdminServer : IAsyncDisposable
                 ["last_reload_at"] = _reloader.LastReloadAt,
                 ["last_reload_applied"] = _reloader.LastResult?.Applied,
             },
-            ["listeners"] = new JsonArray([.. _listeners().Select(l => (JsonNode)$"http://{l}")]),
+            ["listeners"] = new JsonArray([.. _listeners().Select(url => (JsonNode)url)]),
+            ["certificates"] = Certificates(config.Tls),
             ["requests"] = _runtime.RequestCount,
             ["routes"] = new JsonArray([.. snapshot.Routes.Routes.Select(route => (JsonNode)new JsonObject
             {
@@ -151,6 +154,18 @@ public sealed class AdminServer : IAsyncDisposable
             ["upstreams"] = Upstreams(snapshot, _runtime.TimeProvider.GetTimestamp()),
         };
     }
+
+    private JsonArray Certificates(TlsSettings tls) =>
+    [
+        .. tls.Certificates.Select(certificate => (JsonNode)new JsonObject
+        {
+            ["names"] = new JsonArray([.. certificate.Names.Select(name => (JsonNode)name)]),
+            ["file"] = certificate.CertPath,
+            ["not_after"] = certificate.NotAfter,
+            ["expires_in_days"] = Math.Round((certificate.NotAfter - _runtime.TimeProvider.GetUtcNow()).TotalDays, 1),
+            ["sha256"] = certificate.Leaf.GetCertHashString(HashAlgorithmName.SHA256),
+        }),
+    ];
 
     private static JsonArray Upstreams(GatewaySnapshot snapshot, long now) =>
     [

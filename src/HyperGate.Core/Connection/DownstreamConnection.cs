@@ -71,7 +71,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         PipeReader input = connection.Transport.Input;
         var tls = connection as TlsConnection;
         _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps: tls is not null);
-        _exchange.TlsCertificate = tls?.Certificate;
+        _exchange.Tls = tls;
         _readDeadline.Input = input;
         _forwarder.Attach(input);
     }
@@ -518,7 +518,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
         // RFC 9110 §15.5.20: a Host that another certificate serves was not what this connection's handshake was for
         // (no domain fronting across certificates); the client may retry on a connection of its own.
-        if (_exchange.TlsCertificate is { } presented && snapshot.Config.Tls.Selector.IsMisdirected(request.Host, presented))
+        if (_exchange.Tls is { } tls && snapshot.Config.Tls.Selector.IsMisdirected(request.Host, tls.Certificate))
         {
             return RejectionReason.MisdirectedRequest;
         }

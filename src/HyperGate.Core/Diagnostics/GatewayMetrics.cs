@@ -57,6 +57,7 @@ public sealed class GatewayMetrics : IDisposable
         _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
         // Observed rather than added, so that every result is exported from the start, at 0.
         _meter.CreateObservableCounter("hypergate.tls.handshakes", ObserveTlsHandshakes, "{handshake}", "TLS handshakes on HTTPS listeners, by result: succeeded, timeout, plain_http, not_tls, client_closed, unknown_server_name or failed.");
+        _meter.CreateObservableGauge("hypergate.tls.certificate.expiry", () => ObserveCertificateExpiry(snapshot()), "s", "Seconds until each [tls] certificate expires, by its first name.");
         _meter.CreateObservableCounter("hypergate.config.reloads", ObserveReloads, "{reload}", "Config reloads, by result: applied, unchanged (the file had not changed) or refused.");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
         _meter.CreateObservableCounter("hypergate.downstream.client_closes", () => Volatile.Read(ref _clientCloses), "{connection}", "Client connections the client closed or reset while no request was under way: between requests, or before a request line was whole.");
@@ -93,6 +94,15 @@ public sealed class GatewayMetrics : IDisposable
         foreach (TlsHandshakeResult result in Enum.GetValues<TlsHandshakeResult>())
         {
             yield return new Measurement<long>(Volatile.Read(ref _tlsHandshakes[(int)result]), new KeyValuePair<string, object?>("result", ToSnakeCase(result.ToString())));
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> ObserveCertificateExpiry(GatewaySnapshot snapshot)
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (ServerCertificate certificate in snapshot.Config.Tls.Certificates)
+        {
+            yield return new Measurement<double>(Math.Round((certificate.NotAfter - now).TotalSeconds), new KeyValuePair<string, object?>("name", certificate.Names[0]));
         }
     }
 

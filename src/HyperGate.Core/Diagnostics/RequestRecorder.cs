@@ -32,6 +32,8 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText ConsumerName = JsonEncodedText.Encode("consumer");
     private static readonly JsonEncodedText RejectionName = JsonEncodedText.Encode("rejection");
     private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
+    private static readonly JsonEncodedText TlsName = JsonEncodedText.Encode("tls");
+    private static readonly JsonEncodedText CipherName = JsonEncodedText.Encode("cipher");
 
     /// <summary>A request that ended before any response was written: the client went away (nginx's 499).</summary>
     public const int ClientClosedRequest = 499;
@@ -148,6 +150,12 @@ public sealed class RequestRecorder : IDisposable
         if (exchange.Rejection != RejectionReason.None)
         {
             json.WriteString(RejectionName, GatewayMetrics.RejectionName(exchange.Rejection));
+        }
+
+        if (exchange.Tls is { } tls)
+        {
+            json.WriteString(TlsName, tls.ProtocolName);
+            json.WriteString(CipherName, tls.CipherName);
         }
 
         json.WriteString(TraceIdName, exchange.Trace.TraceId);

@@ -98,8 +98,8 @@ public sealed class Exchange : IDisposable
 
     public bool IsHttps { get; private set; }
 
-    /// <summary>The certificate this connection's TLS handshake presented; null on plain HTTP.</summary>
-    public ServerCertificate? TlsCertificate { get; set; }
+    /// <summary>The connection's TLS session (certificate presented, version, cipher); null on plain HTTP.</summary>
+    public TlsConnection? Tls { get; set; }
 
     public RequestHead Request { get; } = new();
 

@@ -100,7 +100,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var host = new GatewayHost(app, runtime, listeners, reloader);
         if (config.Admin.Listen is not null)
         {
-            host.Admin = await AdminServer.StartAsync(config.Admin, runtime, reloader, () => host.Endpoints, ConfigureLogging);
+            host.Admin = await AdminServer.StartAsync(config.Admin, runtime, reloader, () => listeners.Urls, ConfigureLogging);
             logger.LogInformation("admin API on {Address}", host.Admin.Address);
         }
 

@@ -23,6 +23,15 @@ public sealed class TlsConnection : ConnectionContext, IDuplexPipe
         Certificate = certificate;
         ServerName = serverName;
 
+        // Named once per connection, for every access-log line of its requests.
+        ProtocolName = ssl.SslProtocol switch
+        {
+            SslProtocols.Tls13 => "TLSv1.3",
+            SslProtocols.Tls12 => "TLSv1.2",
+            SslProtocols other => other.ToString(),
+        };
+        CipherName = ssl.NegotiatedCipherSuite.ToString();
+
         // Plaintext buffers from the same pool as the transport's; the writer flushes each write as records.
         Input = PipeReader.Create(ssl, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
         Output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
@@ -34,9 +43,11 @@ public sealed class TlsConnection : ConnectionContext, IDuplexPipe
     /// <summary>The client's server name (SNI), lowercase; empty when it sent none.</summary>
     public string ServerName { get; }
 
-    public SslProtocols Protocol => _ssl.SslProtocol;
+    /// <summary>"TLSv1.3" or "TLSv1.2".</summary>
+    public string ProtocolName { get; }
 
-    public TlsCipherSuite CipherSuite => _ssl.NegotiatedCipherSuite;
+    /// <summary>The IANA name of the negotiated cipher suite.</summary>
+    public string CipherName { get; }
 
     public SslApplicationProtocol ApplicationProtocol => _ssl.NegotiatedApplicationProtocol;
 
