@@ -66,14 +66,19 @@ case "$command" in
       while IFS= read -r line; do
         printf '%s\n' "$line"
         if [[ "$line" == *"admin API on "* ]]; then admin=${line##*admin API on }; fi
-        if [[ $ready == false && "$line" == *"listening on "* ]]; then
-          ready=true
-          local gateway=${line##*listening on }; gateway=${gateway%% *}
-          echo
-          echo "HyperGate is ready (Ctrl-C stops it). Try:"
-          printf '  %-42s %s\n' "curl -i $gateway/echo/hello" "the gateway: proxied to an echo service"
-          [[ -n "$admin" ]] && printf '  %-42s %s\n' "$admin" "the dashboard: open it in a browser"
-          echo
+        if [[ "$line" == *"listening on "* ]]; then
+          local url=${line##*listening on }; url=${url%% *}
+          if [[ $ready == false ]]; then
+            ready=true
+            echo
+            echo "HyperGate is ready (Ctrl-C stops it). Try:"
+            [[ -n "$admin" ]] && printf '  %-46s %s\n' "$admin" "the dashboard: open it in a browser"
+          fi
+          if [[ $url == https://* ]]; then
+            printf '  %-46s %s\n' "curl -ik $url/echo/hello" "over HTTPS (-k: the demo's self-signed certificate)"
+          else
+            printf '  %-46s %s\n' "curl -i $url/echo/hello" "the gateway: proxied to an echo service"
+          fi
         fi
       done
     }

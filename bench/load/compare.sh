@@ -8,9 +8,11 @@
 #              "hypergate_auth": HyperGate with JWT authentication on the route, and "hypergate_ops": HyperGate with
 #              the admin listener (metrics exported) and the access log to a file, and "hypergate_p2c" and
 #              "hypergate_rr": HyperGate balancing over two origin ports with p2c or round_robin, and
-#              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run),
+#              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run, and
+#              "hypergate_tls", "nginx_tls", "haproxy_tls": each terminating TLS 1.3 with one ECDSA P-256 certificate),
 #              SCENARIOS (default "small50 small256 16k 1m post4k"; also "auth50": small50 with a bearer token on
-#              every request, which only hypergate_auth checks), RESULTS (file to update, default bench/RESULTS.md).
+#              every request, which only hypergate_auth checks; "tlsnew": 16 connections, a new one, so a full TLS
+#              handshake, per request), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -38,7 +40,13 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096 HYPERGATE_OPS=8097 HYPERGATE_ADMIN=8098
-ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102
+ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102 HYPERGATE_TLS=8103 NGINX_TLS=8104 HAPROXY_TLS=8105
+
+# One ECDSA P-256 certificate for every proxy that terminates TLS.
+mkdir -p "$work/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+  -addext "subjectAltName=DNS:bench.test" -keyout "$work/tls/site.key" -out "$work/tls/site.pem" 2>/dev/null
+cat "$work/tls/site.pem" "$work/tls/site.key" >"$work/tls/haproxy.pem"
 
 # --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
 mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
@@ -110,6 +118,11 @@ for balance in p2c rr; do
   eval "hypergate_${balance}_pid=$!"
 done
 
+# TLS 1.3 at the edge (TLS 1.2 is offered too, but every client here negotiates 1.3); allocations reported on exit.
+sed -e "s/^listen = .*/listen_tls = [\"127.0.0.1:$HYPERGATE_TLS\"]/" "$work/hypergate.toml" >"$work/hypergate-tls.toml"
+printf '[tls]\ncertificates = [{ cert = "%s", key = "%s" }]\n' "$work/tls/site.pem" "$work/tls/site.key" >>"$work/hypergate-tls.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-tls.toml" --stats-on-exit >"$work/hypergate-tls.log" 2>&1 & hypergate_tls_pid=$!; pids+=($hypergate_tls_pid)
+
 if [[ -n "${ALT_BINARY:-}" ]]; then
   sed -e "s/:$HYPERGATE\"/:$HYPERGATE_ALT\"/" "$work/hypergate.toml" >"$work/hypergate-alt.toml"
   taskset -c 1 "$ALT_BINARY" --config "$work/hypergate-alt.toml" >/dev/null 2>&1 & hypergate_alt_pid=$!; pids+=($hypergate_alt_pid)
@@ -127,6 +140,18 @@ http {
   client_body_temp_path $work/nginx-proxy;
   proxy_temp_path $work/nginx-proxy;
   upstream origin { server 127.0.0.1:$ORIGIN; keepalive 512; keepalive_requests 1000000; }
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:tls:10m;
+  server {
+    listen 127.0.0.1:$NGINX_TLS ssl;
+    ssl_certificate $work/tls/site.pem;
+    ssl_certificate_key $work/tls/site.key;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
   server {
     listen 127.0.0.1:$NGINX;
     location / {
@@ -156,6 +181,9 @@ defaults
 frontend in
   bind 127.0.0.1:$HAPROXY
   default_backend origin
+frontend tls
+  bind 127.0.0.1:$HAPROXY_TLS ssl crt $work/tls/haproxy.pem ssl-min-ver TLSv1.2
+  default_backend origin
 backend origin
   server origin 127.0.0.1:$ORIGIN maxconn 1024
 CONF
@@ -164,10 +192,12 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+# The *_tls targets speak https.
+url_of() { if [[ $1 == *_tls ]]; then echo "https://127.0.0.1:$(port_of "$1")"; else echo "http://127.0.0.1:$(port_of "$1")"; fi; }
 for target in $TARGETS; do
-  for _ in $(seq 1 100); do curl -fs -o /dev/null -H "Authorization: Bearer $jwt_head.$jwt_body.$jwt_signature" "http://127.0.0.1:$(port_of "$target")/small" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -kfs -o /dev/null -H "Authorization: Bearer $jwt_head.$jwt_body.$jwt_signature" "$(url_of "$target")/small" && break; sleep 0.1; done
 done
 
 # scenario → connections, path, extra wrk arguments
@@ -179,6 +209,7 @@ scenario() {
     1m) echo "16 /1m.bin" ;;
     post4k) echo "50 /post -s bench/load/post4k.lua" ;;
     auth50) echo "50 /small -s $work/auth.lua" ;;
+    tlsnew) echo "16 /small -s bench/load/close.lua" ;;
   esac
 }
 
@@ -187,7 +218,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 # Warm every target (JIT, pools) before measuring.
 for target in $TARGETS; do
   # .NET targets need time for tiered compilation and PGO to reach their steady state.
-  taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} -s "$work/auth.lua" "http://127.0.0.1:$(port_of "$target")/small" >/dev/null
+  taskset -c 0 wrk -t1 -c50 -d${WARMUP:-10s} -s "$work/auth.lua" "$(url_of "$target")/small" >/dev/null
 done
 # Then every scenario's shape once, briefly, so that every target's pools (buffers, connection states, upstream
 # connections) have grown to the run's peak concurrency and body sizes before anything is measured; HyperGate's
@@ -196,10 +227,10 @@ for name in $SCENARIOS; do
   read -r connections path extra <<<"$(scenario "$name")"
   for target in $TARGETS; do
     # shellcheck disable=SC2086
-    taskset -c 0 wrk -t1 -c"$connections" -d${WARMUP_SCENARIO:-2s} $extra "http://127.0.0.1:$(port_of "$target")$path" >/dev/null
+    taskset -c 0 wrk -t1 -c"$connections" -d${WARMUP_SCENARIO:-2s} $extra "$(url_of "$target")$path" >/dev/null
   done
 done
-kill -USR1 "$hypergate_pid"
+kill -USR1 "$hypergate_pid" "$hypergate_tls_pid"
 hypergate_before=$(grep -c . "$work/hypergate.log" || true)
 
 echo "round scenario target rps p50_ms p99_ms errors rss_kb" >"$work/raw.txt"
@@ -215,7 +246,7 @@ for round in $(seq 1 "$ROUNDS"); do
             ((rss > peak)) && peak=$rss && echo "$peak" >"$rss_file"; sleep 0.5; done ) & sampler=$!
       fi
       # shellcheck disable=SC2086
-      out=$(taskset -c 0 wrk -t1 -c"$connections" -d"$DURATION" --latency $extra "http://127.0.0.1:$(port_of "$target")$path")
+      out=$(taskset -c 0 wrk -t1 -c"$connections" -d"$DURATION" --latency $extra "$(url_of "$target")$path")
       [[ -n "$pid" ]] && { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; }
       rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
       p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
@@ -227,16 +258,18 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # HyperGate reports its allocations on a clean exit.
-kill -TERM "$hypergate_pid"; wait "$hypergate_pid" 2>/dev/null || true
+kill -TERM "$hypergate_pid" "$hypergate_tls_pid"; wait "$hypergate_pid" "$hypergate_tls_pid" 2>/dev/null || true
 stats=$(grep '^stats: requests=' "$work/hypergate.log" || echo "stats: unavailable")
+tls_stats=$(grep '^stats: requests=' "$work/hypergate-tls.log" || echo "stats: unavailable")
 echo "$stats"
+echo "TLS: $tls_stats"
 
 # --- summary table -----------------------------------------------------------------------------------------
 table=$(python3 - "$work/raw.txt" "$SCENARIOS" "$TARGETS" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]).read().splitlines()[1:]]
 scenarios, targets = sys.argv[2].split(), sys.argv[3].split()
-names = {"auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
+names = {"tlsnew": "12 B, 16 conns, a new connection (full handshake) per request", "auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
 print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × HAProxy |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in scenarios:
@@ -254,7 +287,8 @@ for s in scenarios:
         errors = sum(int(float(r[6])) for r in sel)
         rss = max(int(r[7]) for r in sel) / 1024
         direct = f"{med[t] / med['direct']:.2f}" if med.get("direct") else "–"
-        haproxy = f"{med[t] / med['haproxy']:.2f}" if med.get("haproxy") else "–"
+        anchor = "haproxy_tls" if t.endswith("_tls") else "haproxy"
+        haproxy = f"{med[t] / med[anchor]:.2f}" if med.get(anchor) else "–"
         print(f"| {names.get(s, s)} | {t} | {med[t]:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {p50:.2f} | {p99:.2f} | {errors} | {rss:.0f} | {direct} | {haproxy} |")
 PY
 )
@@ -268,7 +302,7 @@ $versions. $ROUNDS interleaved rounds of $DURATION per target and scenario; prox
 
 $table
 
-HyperGate allocations over the measured rounds (counted from the end of the warm-up, which ran every scenario once): \`$stats\`
+HyperGate allocations over the measured rounds (counted from the end of the warm-up, which ran every scenario once): \`$stats\`; with TLS: \`$tls_stats\`
 <!-- compare:end -->
 MD
 )

@@ -299,6 +299,25 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task ASelfSignedEntry_ServesItsNames_AndKeepsItsCertificateAcrossReloads()
+    {
+        string path = Path.Combine(_certificates.Directory, "gateway.toml");
+        File.WriteAllText(path, Config("certificates = [{ self_signed = [\"self.test\", \"127.0.0.1\"] }]"));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+
+        await using SslStream first = await HandshakeAsync(gateway, "self.test");
+        var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(first.RemoteCertificate!);
+        var names = certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>().Single();
+        Assert.Equal(["self.test"], names.EnumerateDnsNames());
+        Assert.Equal([IPAddress.Loopback], names.EnumerateIPAddresses());
+
+        HttpResponseMessage reload = await gateway.CreateAdminClient().PostAsync("/reload", null);
+        Assert.Contains("the file is unchanged", await reload.Content.ReadAsStringAsync());
+        await using SslStream second = await HandshakeAsync(gateway, "self.test");
+        Assert.Equal(certificate.Thumbprint, second.RemoteCertificate!.GetCertHashString());
+    }
+
+    [Fact]
     public void Config_BadCertificates_AreEachRefusedAtTheLineThatNamesThem()
     {
         TestCertificate good = _certificates.Create("good", ["good.test"]);

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using HyperGate.Tls;
 
@@ -34,10 +36,17 @@ public static partial class ConfigLoader
             ConfigReader entry = tls.ItemTable("certificates", table);
             string? cert = entry.String("cert");
             string? key = entry.String("key");
+            List<(string Value, SourceLocation Location)> selfSigned = entry.StringList("self_signed");
             entry.RejectUnknownKeys();
+            if (selfSigned.Count > 0 && cert is null && key is null)
+            {
+                certificates.Add(ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now));
+                continue;
+            }
+
             if (cert is null || key is null)
             {
-                entry.ErrorAt(item.Location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file");
+                entry.ErrorAt(item.Location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file, or ask for self_signed = [\"localhost\"] (for trying only)");
                 continue;
             }
 
@@ -74,5 +83,55 @@ public static partial class ConfigLoader
         hsts.RejectUnknownKeys();
         string value = $"max-age={(long)maxAge.TotalSeconds}{(subdomains ? "; includeSubDomains" : "")}{(preload ? "; preload" : "")}";
         return Encoding.ASCII.GetBytes($"Strict-Transport-Security: {value}\r\n");
+    }
+
+    /// <summary>An upstream's <c>tls = true</c> or <c>tls = { server_name, ca, verify, client_cert, client_key }</c>.</summary>
+    private static UpstreamTls? ReadUpstreamTls(ConfigReader upstream)
+    {
+        if (!upstream.IsTable("tls"))
+        {
+            return upstream.Bool("tls", false) ? new UpstreamTls(null, null, verify: true, null) : null;
+        }
+
+        ConfigReader tls = upstream.Table("tls")!;
+        string directory = Path.GetDirectoryName(Path.GetFullPath(upstream.Location.File)) ?? ".";
+        string? serverName = tls.String("server_name");
+        bool verify = tls.Bool("verify", true);
+        X509Certificate2Collection? roots = null;
+        if (tls.String("ca") is { } ca)
+        {
+            try
+            {
+                roots = [];
+                roots.ImportFromPemFile(Path.Combine(directory, ca));
+                if (roots.Count == 0)
+                {
+                    tls.Error("ca", $"\"{ca}\" holds no PEM certificate", "give the PEM file of the CA that signed the upstream's certificate");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                tls.Error("ca", $"cannot read \"{ca}\" as PEM certificates: {e.Message}", "give the PEM file of the CA that signed the upstream's certificate");
+            }
+        }
+
+        X509Certificate2? clientCertificate = null;
+        string? clientCert = tls.String("client_cert");
+        string? clientKey = tls.String("client_key");
+        if (clientCert is not null || clientKey is not null)
+        {
+            try
+            {
+                clientCertificate = X509Certificate2.CreateFromPemFile(Path.Combine(directory, clientCert ?? ""), Path.Combine(directory, clientKey ?? ""));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                tls.Error(clientCert is null ? "client_key" : "client_cert", $"the client certificate cannot be loaded: {e.Message}",
+                    "give both client_cert and client_key, PEM files of one pair");
+            }
+        }
+
+        tls.RejectUnknownKeys();
+        return new UpstreamTls(serverName, roots, verify, clientCertificate);
     }
 }

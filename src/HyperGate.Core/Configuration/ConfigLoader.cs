@@ -406,7 +406,10 @@ public static partial class ConfigLoader
             ReadBalance(upstream),
             ReadHealth(upstream),
             ReadProtection(upstream),
-            discovery);
+            discovery)
+        {
+            Tls = ReadUpstreamTls(upstream),
+        };
         upstream.RejectUnknownKeys();
         return config;
     }

@@ -123,7 +123,11 @@ public sealed record UpstreamConfig(
     BalanceSettings Balance,
     UpstreamHealthSettings Health,
     UpstreamProtectionConfig Protection,
-    DiscoveryConfig Discovery);
+    DiscoveryConfig Discovery)
+{
+    /// <summary><c>tls</c>: TLS to the destinations; null for plain HTTP.</summary>
+    public UpstreamTls? Tls { get; init; }
+}
 
 /// <summary>An upstream's <c>dns_srv</c> and <c>targets_file</c> (an absolute path); both null when its targets are all in the config.</summary>
 public sealed record DiscoveryConfig(string? DnsSrv, string? TargetsFile);

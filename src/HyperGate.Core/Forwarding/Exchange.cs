@@ -185,7 +185,7 @@ public sealed class Exchange : IDisposable
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.HttpsRedirect or RejectionReason.NoDestination
             or RejectionReason.IpDenied or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
-            or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
+            or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamTlsFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         Rejection = reason;

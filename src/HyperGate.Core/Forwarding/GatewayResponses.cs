@@ -37,6 +37,7 @@ public static class GatewayResponses
         RejectionReason.RateLimitUnavailable => (503, "rate_limit_unavailable", "The rate limit store is unavailable."),
         RejectionReason.NoDestination => (503, "no_destination", "The upstream has no destination available."),
         RejectionReason.UpstreamConnectFailed => (502, "upstream_connect_failed", "The upstream refused or reset the connection."),
+        RejectionReason.UpstreamTlsFailed => (502, "upstream_tls_failed", "The TLS handshake with the upstream failed (its certificate, name or protocol)."),
         RejectionReason.UpstreamConnectTimeout => (504, "upstream_connect_timeout", "Connecting to the upstream timed out."),
         RejectionReason.UpstreamResponseTimeout => (504, "upstream_timeout", "The upstream did not respond in time."),
         RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),

@@ -60,6 +60,7 @@ public enum RejectionReason : byte
     // Upstream
     NoDestination,
     UpstreamConnectFailed,
+    UpstreamTlsFailed,
     UpstreamConnectTimeout,
     UpstreamResponseTimeout,
     UpstreamInvalidResponse,

@@ -11,6 +11,7 @@ namespace HyperGate.Tls;
 /// </summary>
 public sealed class ServerCertificate
 {
+    private static readonly Dictionary<string, ServerCertificate> SelfSignedCache = [];
     private readonly string[] _names;
 
     private ServerCertificate(X509Certificate2 leaf, X509Certificate2Collection intermediates, string[] names, SourceLocation location, string certPath, string keyPath)
@@ -32,7 +33,7 @@ public sealed class ServerCertificate
     /// <summary>Lowercase DNS names from the SAN extension (the subject's CN when there is none); wildcards as "*.example.com".</summary>
     public IReadOnlyList<string> Names => _names;
 
-    /// <summary>The PEM files it was loaded from (absolute), watched for renewals.</summary>
+    /// <summary>The PEM files it was loaded from (absolute), watched for renewals; "(self-signed)" for a made one.</summary>
     public string CertPath { get; }
 
     public string KeyPath { get; }
@@ -122,6 +123,46 @@ public sealed class ServerCertificate
 
         X509Certificate2Collection intermediates = [.. chain.Skip(1)];
         return new ServerCertificate(leaf, intermediates, DnsNames(leaf), location, Path.GetFullPath(certPath), Path.GetFullPath(keyPath));
+    }
+
+    /// <summary>
+    /// A self-signed ECDSA P-256 certificate for <paramref name="names"/> (DNS names or IP addresses), made in memory:
+    /// for trying HTTPS and for tests, never for clients that verify. The same names get the same certificate across
+    /// reloads while it has more than a day left.
+    /// </summary>
+    public static ServerCertificate SelfSigned(IReadOnlyList<string> names, SourceLocation location, DateTimeOffset now)
+    {
+        string key = string.Join(',', names).ToLowerInvariant();
+        lock (SelfSignedCache)
+        {
+            if (SelfSignedCache.TryGetValue(key, out ServerCertificate? cached) && cached.NotAfter > now.AddDays(1))
+            {
+                return cached;
+            }
+
+            using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest($"CN={names[0]}", ecdsa, HashAlgorithmName.SHA256);
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (string name in names)
+            {
+                if (System.Net.IPAddress.TryParse(name, out System.Net.IPAddress? address))
+                {
+                    san.AddIpAddress(address);
+                }
+                else
+                {
+                    san.AddDnsName(name);
+                }
+            }
+
+            request.CertificateExtensions.Add(san.Build());
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+            X509Certificate2 leaf = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
+            string[] dnsNames = [.. names.Where(n => !System.Net.IPAddress.TryParse(n, out _)).Select(n => n.ToLowerInvariant())];
+            var certificate = new ServerCertificate(leaf, [], dnsNames.Length > 0 ? dnsNames : [names[0]], location, "(self-signed)", "(self-signed)");
+            SelfSignedCache[key] = certificate;
+            return certificate;
+        }
     }
 
     private static bool IsPrivateKey(string pem)

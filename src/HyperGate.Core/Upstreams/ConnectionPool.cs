@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using HyperGate.Http1;
+using HyperGate.Tls;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
 
@@ -22,8 +24,9 @@ public sealed class ConnectionPool
     private int _activeCount;
     private volatile bool _retired;
 
-    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, IUpstreamConnector connector, TimeProvider timeProvider, UpstreamConnectionStates states)
+    internal ConnectionPool(EndPoint endPoint, UpstreamSettings settings, IUpstreamConnector connector, TimeProvider timeProvider, UpstreamConnectionStates states, string host = "")
     {
+        Host = host;
         EndPoint = endPoint;
         Settings = settings;
         _connector = connector;
@@ -32,6 +35,9 @@ public sealed class ConnectionPool
     }
 
     public EndPoint EndPoint { get; }
+
+    /// <summary>The destination's host as its address names it: the server name TLS to it expects.</summary>
+    public string Host { get; }
 
     /// <summary>Replaced when a reload changes the upstream's settings; connections already open are kept.</summary>
     public UpstreamSettings Settings { get; internal set; }
@@ -72,7 +78,14 @@ public sealed class ConnectionPool
         UpstreamConnection? connection = null;
         try
         {
-            ConnectionContext context = await _connector.ConnectAsync(EndPoint, state.StartConnect(Settings.ConnectTimeout));
+            CancellationToken connecting = state.StartConnect(Settings.ConnectTimeout);
+            ConnectionContext context = await _connector.ConnectAsync(EndPoint, connecting);
+            if (Settings.Tls is { } tls)
+            {
+                // The handshake is part of connecting: within connect_timeout, and a failure is the destination's.
+                context = await HandshakeAsync(tls, context, connecting);
+            }
+
             Interlocked.Increment(ref _activeCount);
             connection = new UpstreamConnection(context, this, state, _states);
             return connection;
@@ -93,6 +106,24 @@ public sealed class ConnectionPool
             {
                 _states.Return(state);
             }
+        }
+    }
+
+    private async ValueTask<ConnectionContext> HandshakeAsync(UpstreamTls tls, ConnectionContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await tls.ConnectAsync(context, Host, cancellationToken);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            await context.DisposeAsync();
+            throw new UpstreamException(RejectionReason.UpstreamTlsFailed, $"TLS to {EndPoint} failed: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            await context.DisposeAsync();
+            throw;
         }
     }
 

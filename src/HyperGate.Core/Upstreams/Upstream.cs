@@ -3,6 +3,7 @@ using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
 using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
+using HyperGate.Tls;
 
 namespace HyperGate.Upstreams;
 
@@ -210,5 +211,8 @@ public sealed record UpstreamTargets(Destination[] Destinations, int[] Weights);
 /// <summary>Per-upstream timeouts and pool bounds, compiled from <c>[upstreams.NAME]</c>.</summary>
 public sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan ResponseTimeout, int MaxIdleConnections, TimeSpan IdleTimeout)
 {
+    /// <summary>TLS to the destinations; null for plain HTTP.</summary>
+    public UpstreamTls? Tls { get; init; }
+
     public static UpstreamSettings Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), 64, TimeSpan.FromSeconds(60));
 }

@@ -55,7 +55,16 @@ public sealed class UpstreamConnectionManager : IAsyncDisposable
 
     /// <summary>The pool of a destination; an existing pool keeps its settings until <see cref="Retain"/> applies new ones.</summary>
     public ConnectionPool GetOrCreatePool(string address, EndPoint endPoint, UpstreamSettings settings) =>
-        _pools.GetOrAdd(address, _ => new ConnectionPool(endPoint, settings, _connector, _timeProvider, _connectionStates));
+        // A destination spoken to with TLS and without are two pools: their connections are not interchangeable.
+        _pools.GetOrAdd(settings.Tls is null ? address : "tls:" + address, _ => new ConnectionPool(endPoint, settings, _connector, _timeProvider, _connectionStates, HostOf(address)));
+
+    /// <summary>The host of "host:port" (an IPv6 literal without its brackets): the name TLS to it expects.</summary>
+    private static string HostOf(string address)
+    {
+        int colon = address.LastIndexOf(':');
+        string host = colon > 0 && address.IndexOf(']') < colon ? address[..colon] : address;
+        return host.Trim('[', ']');
+    }
 
     /// <summary>Upstream <paramref name="upstream"/>'s breaker: the running one (with its state) while the settings stay the same.</summary>
     public CircuitBreaker GetOrCreateBreaker(string upstream, CircuitBreakerSettings settings) =>

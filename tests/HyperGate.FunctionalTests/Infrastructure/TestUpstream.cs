@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -69,13 +70,21 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>Completed when /slow has been entered.</summary>
     public TaskCompletionSource SlowEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static async Task<TestUpstream> StartAsync(string name = "upstream")
+    /// <param name="certificate">When given, the upstream speaks HTTPS with it (with its private key).</param>
+    public static async Task<TestUpstream> StartAsync(string name = "upstream", X509Certificate2? certificate = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Loopback, 0);
+            k.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
             k.Limits.MaxRequestBodySize = null;
         });
         WebApplication app = builder.Build();

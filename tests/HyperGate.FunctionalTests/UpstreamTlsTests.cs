@@ -1,0 +1,66 @@
+using System.Net;
+using System.Text.Json;
+using HyperGate.FunctionalTests.Infrastructure;
+
+namespace HyperGate.FunctionalTests;
+
+/// <summary>TLS from the gateway to an HTTPS upstream (Kestrel with a certificate the test makes).</summary>
+public sealed class UpstreamTlsTests : IDisposable
+{
+    private readonly TestCertificates _certificates = new();
+
+    public void Dispose() => _certificates.Dispose();
+
+    private static string Config(string upstream, string tls) => $$"""
+        [upstreams.secure]
+        targets = ["{{upstream}}"]
+        tls = {{tls}}
+        [routes.all]
+        path_prefix = "/"
+        upstream = "secure"
+        """;
+
+    [Fact]
+    public async Task AVerifiedUpstream_IsProxiedOverTls_AndItsConnectionsArePooled()
+    {
+        TestCertificate server = _certificates.Create("upstream", ["upstream.test"]);
+        await using TestUpstream upstream = await TestUpstream.StartAsync(certificate: server.Certificate);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(upstream.Address, $"{{ server_name = \"upstream.test\", ca = \"{server.CertPath}\" }}"));
+        using HttpClient client = gateway.CreateClient();
+
+        EchoResult first = EchoResult.Parse(await client.GetStringAsync("/one"));
+        EchoResult second = EchoResult.Parse(await client.GetStringAsync("/two"));
+
+        Assert.Equal("/one", first.Path);
+        Assert.Equal("/two", second.Path);
+        Assert.Equal(first.ConnectionId, second.ConnectionId);
+    }
+
+    [Theory]
+    [InlineData("true")]                                                   // the system's roots do not know the test's certificate
+    [InlineData("{ server_name = \"other.test\", ca = \"CA\" }")]           // a trusted certificate for another name
+    public async Task AnUpstreamCertificateThatFailsVerification_Is502UpstreamTlsFailed(string tls)
+    {
+        TestCertificate server = _certificates.Create("upstream", ["upstream.test"]);
+        await using TestUpstream upstream = await TestUpstream.StartAsync(certificate: server.Certificate);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(upstream.Address, tls.Replace("CA", server.CertPath)));
+        using HttpClient client = gateway.CreateClient();
+
+        HttpResponseMessage response = await client.GetAsync("/x");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("UpstreamTlsFailed", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("reason").GetString());
+        Assert.Equal(0, upstream.RequestCount);
+    }
+
+    [Fact]
+    public async Task VerificationTurnedOffExplicitly_AcceptsAnyCertificate()
+    {
+        TestCertificate server = _certificates.Create("upstream", ["upstream.test"]);
+        await using TestUpstream upstream = await TestUpstream.StartAsync(certificate: server.Certificate);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(upstream.Address, "{ verify = false }"));
+        using HttpClient client = gateway.CreateClient();
+
+        Assert.Equal("/x", EchoResult.Parse(await client.GetStringAsync("/x")).Path);
+    }
+}
