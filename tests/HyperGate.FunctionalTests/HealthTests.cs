@@ -91,7 +91,7 @@ public class HealthTests
         UpstreamConnectionManager connections = gateway.Host.Runtime.Connections;
 
         // The first probes run within one interval of start; the failing one takes its destination out.
-        Task<DestinationHealth> change = NextChangeAsync(connections, flaky.Address);
+        Task<DestinationHealth> change = HealthEvents.NextChangeAsync(connections, flaky.Address);
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal(DestinationHealth.Unhealthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
         int flakyBefore = flaky.RequestCount;
@@ -99,27 +99,12 @@ public class HealthTests
         Assert.Equal(flakyBefore, flaky.RequestCount);
 
         flaky.FailStatus = null;
-        change = NextChangeAsync(connections, flaky.Address);
+        change = HealthEvents.NextChangeAsync(connections, flaky.Address);
         time.Advance(TimeSpan.FromSeconds(11));
         Assert.Equal(DestinationHealth.Healthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
         int probesAndRequests = flaky.RequestCount;
         await GetAsync(gateway, 10);
         Assert.Equal(probesAndRequests + 5, flaky.RequestCount);
         Assert.All(flaky.Paths.Take(1), path => Assert.Equal("/healthz", path));
-    }
-
-    private static Task<DestinationHealth> NextChangeAsync(UpstreamConnectionManager connections, string address)
-    {
-        var changed = new TaskCompletionSource<DestinationHealth>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChange(Upstream upstream, Destination destination, DestinationHealth health)
-        {
-            if (destination.Address == address && changed.TrySetResult(health))
-            {
-                connections.HealthChanged -= OnChange;
-            }
-        }
-
-        connections.HealthChanged += OnChange;
-        return changed.Task;
     }
 }

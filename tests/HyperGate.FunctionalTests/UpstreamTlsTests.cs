@@ -1,6 +1,10 @@
 using System.Net;
 using System.Text.Json;
 using HyperGate.FunctionalTests.Infrastructure;
+using HyperGate.Hosting;
+using HyperGate.Upstreams;
+using HyperGate.Upstreams.Health;
+using Microsoft.Extensions.Time.Testing;
 
 namespace HyperGate.FunctionalTests;
 
@@ -11,10 +15,11 @@ public sealed class UpstreamTlsTests : IDisposable
 
     public void Dispose() => _certificates.Dispose();
 
-    private static string Config(string upstream, string tls) => $$"""
+    private static string Config(string upstream, string tls, string upstreamExtras = "") => $$"""
         [upstreams.secure]
         targets = ["{{upstream}}"]
         tls = {{tls}}
+        {{upstreamExtras}}
         [routes.all]
         path_prefix = "/"
         upstream = "secure"
@@ -62,5 +67,31 @@ public sealed class UpstreamTlsTests : IDisposable
         using HttpClient client = gateway.CreateClient();
 
         Assert.Equal("/x", EchoResult.Parse(await client.GetStringAsync("/x")).Path);
+    }
+
+    [Fact]
+    public async Task ActiveHealthChecks_ProbeOverTls()
+    {
+        TestCertificate server = _certificates.Create("upstream", ["upstream.test"]);
+        await using TestUpstream upstream = await TestUpstream.StartAsync(certificate: server.Certificate);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        upstream.FailStatus = 503;
+        await using TestGateway gateway = await TestGateway.StartAsync(
+            Config(upstream.Address, $"{{ server_name = \"upstream.test\", ca = \"{server.CertPath}\" }}",
+                "health_check = { path = \"/healthz\", interval = \"10s\", healthy = 1, unhealthy = 1 }"),
+            new GatewayHostOptions { TimeProvider = time });
+        UpstreamConnectionManager connections = gateway.Host.Runtime.Connections;
+
+        // A probe that reaches the application (a 503) takes the destination out; one that passes brings it back,
+        // which only a probe over TLS can do: the upstream speaks nothing else.
+        Task<DestinationHealth> change = HealthEvents.NextChangeAsync(connections, upstream.Address);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(DestinationHealth.Unhealthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        upstream.FailStatus = null;
+        change = HealthEvents.NextChangeAsync(connections, upstream.Address);
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(DestinationHealth.Healthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("/healthz", upstream.Paths);
     }
 }

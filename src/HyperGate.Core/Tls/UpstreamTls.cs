@@ -17,13 +17,17 @@ public sealed class UpstreamTls(string? serverName, X509Certificate2Collection? 
     public bool Verify { get; } = verify;
 
     /// <summary>Handshakes on a connected transport; throws <see cref="AuthenticationException"/> (or an I/O error) when it fails.</summary>
-    public async ValueTask<SslStreamConnection> ConnectAsync(ConnectionContext connection, string targetHost, CancellationToken cancellationToken)
+    public async ValueTask<SslStreamConnection> ConnectAsync(ConnectionContext connection, string targetHost, CancellationToken cancellationToken) =>
+        new(connection, await HandshakeAsync(new DuplexPipeStream(connection.Transport), targetHost, cancellationToken));
+
+    /// <summary>Handshakes over <paramref name="inner"/> (an active health check's socket, or a connection's pipes).</summary>
+    public async ValueTask<SslStream> HandshakeAsync(Stream inner, string targetHost, CancellationToken cancellationToken)
     {
-        var ssl = new SslStream(new DuplexPipeStream(connection.Transport), leaveInnerStreamOpen: false);
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsClientAsync(Options(targetHost), cancellationToken);
-            return new SslStreamConnection(connection, ssl);
+            return ssl;
         }
         catch
         {

@@ -75,14 +75,19 @@ internal sealed class ActiveHealthCheck : IDisposable
         {
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(_destination.EndPoint, timeout.Token);
-            await socket.SendAsync(_request, SocketFlags.None, timeout.Token);
+
+            // Probed as requests are sent: over TLS when the upstream speaks TLS.
+            await using Stream stream = _destination.Pool.Settings.Tls is { } tls
+                ? await tls.HandshakeAsync(new NetworkStream(socket, ownsSocket: false), _destination.Pool.Host, timeout.Token)
+                : new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(_request, timeout.Token);
 
             // "HTTP/1.1 200": the status line's first 12 bytes are all a probe needs.
             byte[] buffer = new byte[12];
             int length = 0;
             while (length < buffer.Length)
             {
-                int read = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token);
+                int read = await stream.ReadAsync(buffer.AsMemory(length), timeout.Token);
                 if (read == 0)
                 {
                     return false;
@@ -93,7 +98,7 @@ internal sealed class ActiveHealthCheck : IDisposable
 
             return TryParseStatus(buffer, out int status) && status >= Settings.ExpectLow && status <= Settings.ExpectHigh;
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException)
         {
             return false;
         }
