@@ -5,8 +5,9 @@ namespace HyperGate.Tls;
 
 /// <summary>
 /// <c>[tls]</c>, loaded: the certificates, how a server name chooses one, and the options each handshake gets. TLS 1.2
-/// and 1.3 only; for 1.2, forward-secret AEAD suites only; ALPN offers http/1.1; renegotiation off. Session resumption
-/// is OpenSSL's, kept per certificate context. SslStream never accepts early data (0-RTT).
+/// and 1.3 only; for 1.2, forward-secret AEAD suites only; ALPN offers http/1.1; renegotiation off. SslStream never
+/// accepts early data (0-RTT). Session resumption is not offered: the platform's server side makes an OpenSSL
+/// context per connection, so no ticket or session ID outlives it (bench/RESULTS.md, TLS).
 /// </summary>
 public sealed class TlsSettings
 {
