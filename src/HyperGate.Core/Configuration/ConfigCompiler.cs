@@ -100,6 +100,8 @@ public static class ConfigCompiler
         RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
         PreserveHost = route.PreserveHost,
         KeepEncodedSlashes = route.KeepEncodedSlashes ?? server.KeepEncodedSlashes,
+        RequireClientCertificate = route.RequireClientCertificate,
+        ForwardClientCertificate = route.ForwardClientCertificate,
         RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
         IpFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny),
         Cors = route.Cors is { } cors ? new CorsPolicy(cors.Origins, cors.Methods, cors.Headers, cors.ExposeHeaders, cors.Credentials, cors.MaxAge) : null,

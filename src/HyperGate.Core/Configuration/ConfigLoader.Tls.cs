@@ -70,8 +70,55 @@ public static partial class ConfigLoader
         bool redirectHttp = tls.Bool("redirect_http", false);
         int httpsPort = (int)tls.Integer("https_port", server.Listen.FirstOrDefault(l => l.Tls)?.EndPoint.Port ?? 443, 1, 65535);
         byte[]? hsts = tls.Table("hsts") is { } hstsTable ? ReadStrictTransportSecurity(hstsTable) : null;
+        (ClientCertificateMode clientAuth, X509Certificate2Collection? clientCa) = ReadClientAuth(tls, directory);
         tls.RejectUnknownKeys();
-        return new TlsSettings(certificates, strictSni, handshakeTimeout) { RedirectHttp = redirectHttp, HttpsPort = httpsPort, StrictTransportSecurity = hsts };
+        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuth, clientCa)
+        {
+            RedirectHttp = redirectHttp,
+            HttpsPort = httpsPort,
+            StrictTransportSecurity = hsts,
+        };
+    }
+
+    /// <summary><c>client_auth = "optional" | "require"</c> with <c>client_ca</c>, the PEM bundle client certificates must chain to.</summary>
+    private static (ClientCertificateMode Mode, X509Certificate2Collection? Ca) ReadClientAuth(ConfigReader tls, string directory)
+    {
+        ClientCertificateMode mode = tls.String("client_auth") switch
+        {
+            null or "none" => ClientCertificateMode.None,
+            "optional" => ClientCertificateMode.Optional,
+            "require" => ClientCertificateMode.Require,
+            string other => Invalid(other),
+        };
+        string? caFile = tls.String("client_ca");
+        if (mode == ClientCertificateMode.None)
+        {
+            return (mode, null);
+        }
+
+        if (caFile is null)
+        {
+            tls.Error("client_auth", "client certificates need a CA to verify them against", "add client_ca = \"certs/clients-ca.pem\"");
+            return (mode, null);
+        }
+
+        X509Certificate2Collection ca = [];
+        try
+        {
+            ca.ImportFromPemFile(Path.Combine(directory, caFile));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            tls.Error("client_ca", $"cannot read \"{caFile}\" as PEM certificates: {e.Message}", "give the PEM bundle of the CAs that sign client certificates");
+        }
+
+        return (mode, ca);
+
+        ClientCertificateMode Invalid(string value)
+        {
+            tls.Error("client_auth", $"\"{value}\" is not a choice", "use \"optional\" (routes decide) or \"require\" (the handshake fails without one)");
+            return ClientCertificateMode.None;
+        }
     }
 
     /// <summary>RFC 6797 §6.1: Strict-Transport-Security: max-age=N [; includeSubDomains] [; preload].</summary>

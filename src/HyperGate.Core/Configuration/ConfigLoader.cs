@@ -507,8 +507,14 @@ public static partial class ConfigLoader
         IpFilterConfig routeAccess = ReadIpFilter(route);
         CorsConfig? cors = route.Table("cors") is { } corsTable ? ReadCors(corsTable) : null;
         bool? keepEncodedSlashes = ReadEncodedSlashes(route);
+        bool requireClientCert = route.Bool("require_client_cert", false);
+        bool forwardClientCert = route.Bool("forward_client_cert", false);
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes);
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes)
+        {
+            RequireClientCertificate = requireClientCert,
+            ForwardClientCertificate = forwardClientCert,
+        };
     }
 
     /// <summary><c>encoded_slashes = "reject" | "keep"</c> (server-wide, or a route's override); null when absent.</summary>

@@ -159,7 +159,14 @@ public sealed record RouteConfig(
     IpFilterConfig Access,
     CorsConfig? Cors,
     RouteTrafficConfig Traffic,
-    bool? KeepEncodedSlashes = null);
+    bool? KeepEncodedSlashes = null)
+{
+    /// <summary><c>require_client_cert</c>: 403 unless the connection presented a verified client certificate.</summary>
+    public bool RequireClientCertificate { get; init; }
+
+    /// <summary><c>forward_client_cert</c>: send the client certificate upstream in Client-Cert (RFC 9440).</summary>
+    public bool ForwardClientCertificate { get; init; }
+}
 
 /// <summary>A route's traffic keys: <c>retries</c>, <c>timeout</c>, <c>response_timeout</c>, <c>fallback</c>, <c>split</c> and <c>mirror</c>.</summary>
 public sealed record RouteTrafficConfig(

@@ -539,6 +539,12 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
         _exchange.Route = match.Route;
         field = match.MethodMismatch?.AllowField;
+        if (match.Route is { RequireClientCertificate: true } && _exchange.Tls?.ClientCertificate is null)
+        {
+            // A JSON 403 rather than a failed handshake: the connection may serve routes that need no certificate.
+            return RejectionReason.ClientCertificateRequired;
+        }
+
         return match.Rejection;
     }
 

@@ -56,7 +56,7 @@ public sealed class GatewayMetrics : IDisposable
         _rejections = _meter.CreateCounter<long>("hypergate.rejections", "{request}", "Requests the gateway answered itself with an error, by reason.");
         _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
         // Observed rather than added, so that every result is exported from the start, at 0.
-        _meter.CreateObservableCounter("hypergate.tls.handshakes", ObserveTlsHandshakes, "{handshake}", "TLS handshakes on HTTPS listeners, by result: succeeded, timeout, plain_http, not_tls, client_closed, unknown_server_name or failed.");
+        _meter.CreateObservableCounter("hypergate.tls.handshakes", ObserveTlsHandshakes, "{handshake}", "TLS handshakes on HTTPS listeners, by result: succeeded, timeout, plain_http, not_tls, client_closed, unknown_server_name, client_certificate_refused or failed.");
         _meter.CreateObservableGauge("hypergate.tls.certificate.expiry", () => ObserveCertificateExpiry(snapshot()), "s", "Seconds until each [tls] certificate expires, by its first name.");
         _meter.CreateObservableCounter("hypergate.config.reloads", ObserveReloads, "{reload}", "Config reloads, by result: applied, unchanged (the file had not changed) or refused.");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");

@@ -34,6 +34,7 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
     private static readonly JsonEncodedText TlsName = JsonEncodedText.Encode("tls");
     private static readonly JsonEncodedText CipherName = JsonEncodedText.Encode("cipher");
+    private static readonly JsonEncodedText ClientCertName = JsonEncodedText.Encode("client_cert");
 
     /// <summary>A request that ended before any response was written: the client went away (nginx's 499).</summary>
     public const int ClientClosedRequest = 499;
@@ -156,6 +157,7 @@ public sealed class RequestRecorder : IDisposable
         {
             json.WriteString(TlsName, tls.ProtocolName);
             json.WriteString(CipherName, tls.CipherName);
+            WriteOptional(json, ClientCertName, tls.ClientSubject);
         }
 
         json.WriteString(TraceIdName, exchange.Trace.TraceId);

@@ -184,7 +184,7 @@ public sealed class Exchange : IDisposable
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.HttpsRedirect or RejectionReason.NoDestination
-            or RejectionReason.IpDenied or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
+            or RejectionReason.IpDenied or RejectionReason.ClientCertificateRequired or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamTlsFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;

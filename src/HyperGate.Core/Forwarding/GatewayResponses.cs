@@ -30,6 +30,7 @@ public static class GatewayResponses
         RejectionReason.HttpsRedirect => (308, "https_redirect", "This site is served over HTTPS; see Location."),
         RejectionReason.MisdirectedRequest => (421, "misdirected_request", "The Host is served by another certificate than this connection's; connect again for it."),
         RejectionReason.IpDenied => (403, "forbidden", "Requests from this address are not allowed."),
+        RejectionReason.ClientCertificateRequired => (403, "client_certificate_required", "This route requires a verified client certificate."),
         RejectionReason.CorsRejected => (403, "cors_rejected", "The origin, method or headers are not allowed by the CORS policy."),
         RejectionReason.Unauthorized => (401, "unauthorized", "Valid credentials are required."),
         RejectionReason.Forbidden => (403, "forbidden", "The credentials do not allow this request."),

@@ -50,6 +50,10 @@ internal static class UpstreamRequestWriter
         }
 
         exchange.Trace.WriteUpstreamField(ref output);
+        if (route.ForwardClientCertificate && exchange.Tls?.ClientCertificateFields is { } clientCertificate)
+        {
+            output.Write(clientCertificate);
+        }
 
         // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
         output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);

@@ -58,6 +58,8 @@ public enum KnownHeader : byte
     XForwardedHost,
     Http2Settings,
     Traceparent,
+    ClientCert,
+    ClientCertChain,
 }
 
 /// <summary>Offsets of one header field inside its head buffer.</summary>

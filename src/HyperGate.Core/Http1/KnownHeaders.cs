@@ -24,7 +24,9 @@ internal static class KnownHeaders
                 if (Ascii.EqualsIgnoreCase(name, "keep-alive"u8)) return KnownHeader.KeepAlive;
                 break;
             case 11:
-                return Ascii.EqualsIgnoreCase(name, "traceparent"u8) ? KnownHeader.Traceparent : KnownHeader.None;
+                if (Ascii.EqualsIgnoreCase(name, "traceparent"u8)) return KnownHeader.Traceparent;
+                if (Ascii.EqualsIgnoreCase(name, "client-cert"u8)) return KnownHeader.ClientCert;
+                break;
             case 14:
                 if (Ascii.EqualsIgnoreCase(name, "content-length"u8)) return KnownHeader.ContentLength;
                 if (Ascii.EqualsIgnoreCase(name, "http2-settings"u8)) return KnownHeader.Http2Settings;
@@ -39,6 +41,7 @@ internal static class KnownHeaders
             case 17:
                 if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8)) return KnownHeader.TransferEncoding;
                 if (Ascii.EqualsIgnoreCase(name, "x-forwarded-proto"u8)) return KnownHeader.XForwardedProto;
+                if (Ascii.EqualsIgnoreCase(name, "client-cert-chain"u8)) return KnownHeader.ClientCertChain;
                 break;
         }
 

@@ -51,6 +51,7 @@ public enum RejectionReason : byte
 
     // Policies
     IpDenied,
+    ClientCertificateRequired,
     CorsRejected,
     Unauthorized,
     Forbidden,

@@ -290,8 +290,9 @@ public static class RequestHeadParser
                 head.TraceparentIndex = head.HeaderCount - 1;
                 return RejectionReason.None;
 
-            case KnownHeader.XForwardedFor or KnownHeader.XForwardedHost or KnownHeader.XForwardedProto:
-                // The gateway sets these itself; a client must not be able to forge them.
+            case KnownHeader.XForwardedFor or KnownHeader.XForwardedHost or KnownHeader.XForwardedProto
+                or KnownHeader.ClientCert or KnownHeader.ClientCertChain:
+                // The gateway sets these itself; a client must not be able to forge them (RFC 9440 §4 for Client-Cert).
                 field.Dropped = true;
                 return RejectionReason.None;
 

@@ -71,6 +71,12 @@ public sealed class Route
     /// </summary>
     public bool KeepEncodedSlashes { get; init; }
 
+    /// <summary>403 unless the request's connection presented a verified client certificate (mTLS).</summary>
+    public bool RequireClientCertificate { get; init; }
+
+    /// <summary>The verified client certificate goes upstream in Client-Cert and Client-Cert-Chain (RFC 9440).</summary>
+    public bool ForwardClientCertificate { get; init; }
+
     /// <summary>Addresses allowed or denied on this route (after the global filter); null when none.</summary>
     public IpFilter? IpFilter { get; init; }
 

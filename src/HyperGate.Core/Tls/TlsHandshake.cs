@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 
@@ -26,6 +27,9 @@ public enum TlsHandshakeResult
 
     /// <summary>No certificate serves the client's server name and <c>strict_sni</c> is on.</summary>
     UnknownServerName,
+
+    /// <summary><c>client_auth = "require"</c>, and no client certificate that verifies against <c>client_ca</c>.</summary>
+    ClientCertificateRefused,
 
     /// <summary>No protocol version or cipher suite in common, a malformed handshake, or an alert from the client.</summary>
     Failed,
@@ -84,7 +88,23 @@ public static class TlsHandshake
                 throw;
             }
 
-            return (new TlsConnection(connection, ssl, state.Certificate!, state.ServerName), TlsHandshakeResult.Succeeded);
+            // RFC 8446 §4.4.2.4: a server that requires a certificate the client did not give (or that does not verify)
+            // ends the connection; in optional mode the connection is served and routes decide.
+            X509Certificate2? clientCertificate = null;
+            X509Certificate2[] intermediates = [];
+            if (settings.ClientAuth != ClientCertificateMode.None && ssl.RemoteCertificate is { } presented)
+            {
+                var candidate = new X509Certificate2(presented);
+                clientCertificate = settings.VerifyClient(candidate, out intermediates) ? candidate : null;
+            }
+
+            if (settings.ClientAuth == ClientCertificateMode.Require && clientCertificate is null)
+            {
+                await ssl.DisposeAsync();
+                return (null, TlsHandshakeResult.ClientCertificateRefused);
+            }
+
+            return (new TlsConnection(connection, ssl, state.Certificate!, state.ServerName, clientCertificate, intermediates), TlsHandshakeResult.Succeeded);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {

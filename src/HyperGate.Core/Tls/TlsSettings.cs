@@ -1,5 +1,7 @@
 using System.Net.Security;
 using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 
 namespace HyperGate.Tls;
 
@@ -27,8 +29,17 @@ public sealed class TlsSettings
 
     private readonly Dictionary<ServerCertificate, SslServerAuthenticationOptions> _options = [];
 
-    public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout)
+    public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout,
+        ClientCertificateMode clientAuth = ClientCertificateMode.None, X509Certificate2Collection? clientCa = null)
     {
+        ClientAuth = clientAuth;
+        if (clientAuth != ClientCertificateMode.None)
+        {
+            ClientChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            ClientChainPolicy.CustomTrustStore.AddRange(clientCa ?? []);
+            ClientChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));  // id-kp-clientAuth
+        }
+
         Certificates = certificates;
         StrictSni = strictSni;
         HandshakeTimeout = handshakeTimeout;
@@ -43,10 +54,41 @@ public sealed class TlsSettings
                 CipherSuitesPolicy = policy,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
                 AllowRenegotiation = false,
-                ClientCertificateRequired = false,
-                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                // With client_auth the server asks for a certificate; whether one is needed, and verified, is decided
+                // after the handshake (require) or per route (optional).
+                ClientCertificateRequired = clientAuth != ClientCertificateMode.None,
+                RemoteCertificateValidationCallback = clientAuth == ClientCertificateMode.None ? null : static (_, _, _, _) => true,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             };
         }
+    }
+
+    /// <summary><c>client_auth</c>: whether clients are asked for a certificate, and whether one is required.</summary>
+    public ClientCertificateMode ClientAuth { get; }
+
+    /// <summary>How a client certificate is verified: against <c>client_ca</c> only, for client authentication.</summary>
+    public X509ChainPolicy? ClientChainPolicy { get; }
+
+    /// <summary>
+    /// Whether <paramref name="certificate"/> chains to a <c>client_ca</c> certificate; the chain's certificates
+    /// between the leaf and the anchor are returned for Client-Cert-Chain.
+    /// </summary>
+    public bool VerifyClient(X509Certificate2 certificate, out X509Certificate2[] intermediates)
+    {
+        intermediates = [];
+        if (ClientChainPolicy is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain { ChainPolicy = ClientChainPolicy.Clone() };
+        if (!chain.Build(certificate))
+        {
+            return false;
+        }
+
+        intermediates = [.. chain.ChainElements.Skip(1).SkipLast(1).Select(element => element.Certificate)];
+        return true;
     }
 
     /// <summary>No TLS configured.</summary>
@@ -72,4 +114,17 @@ public sealed class TlsSettings
 
     /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>.</summary>
     public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate) => _options[certificate];
+}
+
+/// <summary><c>[tls] client_auth</c>.</summary>
+public enum ClientCertificateMode
+{
+    /// <summary>No certificate is asked for.</summary>
+    None,
+
+    /// <summary>Asked for; a connection without one (or with one that does not verify) is served, routes decide.</summary>
+    Optional,
+
+    /// <summary>A handshake without a certificate that verifies against <c>client_ca</c> fails.</summary>
+    Require,
 }

@@ -35,6 +35,33 @@ public sealed class TestCertificates : IDisposable
         return new TestCertificate(certificate, certPath, keyPath);
     }
 
+    /// <summary>A certificate authority (ECDSA P-256) whose PEM certificate is written as <paramref name="file"/>.pem.</summary>
+    public TestCertificate CreateAuthority(string file)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={file}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        X509Certificate2 authority = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        string certPath = Path.Combine(Directory, file + ".pem");
+        File.WriteAllText(certPath, authority.ExportCertificatePem());
+        return new TestCertificate(authority, certPath, "");
+    }
+
+    /// <summary>A client certificate (clientAuth) for <paramref name="subject"/>, signed by <paramref name="authority"/>, with its key.</summary>
+    public static X509Certificate2 CreateClient(string subject, TestCertificate authority)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using X509Certificate2 issued = request.Create(authority.Certificate, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(10), RandomNumberGenerator.GetBytes(8));
+        using X509Certificate2 withKey = issued.CopyWithPrivateKey(key);
+
+        // Exported and loaded again: OpenSSL wants a key it can use for the handshake's signature.
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+    }
+
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }
 
