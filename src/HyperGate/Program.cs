@@ -129,6 +129,10 @@ public static class Program
         try
         {
             config = ConfigLoader.Load(path);
+            foreach (ConfigError warning in config.Warnings)
+            {
+                Console.Error.WriteLine($"{warning.Location}: warning: {warning.Message} (hint: {warning.Hint})");
+            }
 
             // Compiling finds the errors that need the whole config at once (ambiguous routes). Nothing it
             // creates is started: pools are not connected, Redis and JWKS are only reached by a running gateway.

@@ -155,6 +155,21 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Explain_SaysWhichCertificateAnHttpsUrlsHostGets()
+    {
+        TestCertificate exact = _certificates.Create("exact", ["www.api.test"]);
+        TestCertificate wildcard = _certificates.Create("wildcard", ["*.api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{exact.Entry}, {wildcard.Entry}]"));
+        HyperGate.Hosting.GatewaySnapshot snapshot = gateway.Host.Runtime.Snapshot;
+
+        string? Tls(string url) => HyperGate.Routing.RouteExplainer.Explain(snapshot, "GET", new Uri(url), []).Tls;
+
+        Assert.StartsWith($"certificate for *.api.test ({wildcard.CertPath}", Tls("https://x.api.test/hello"));
+        Assert.StartsWith($"no certificate names other.test: the first one serves it, www.api.test ({exact.CertPath}", Tls("https://other.test/hello"));
+        Assert.Null(Tls("http://x.api.test/hello"));
+    }
+
+    [Fact]
     public async Task StrictSni_AnUnknownName_FailsTheHandshake_AndIsCounted()
     {
         TestCertificate site = _certificates.Create("site", ["api.test"]);

@@ -67,6 +67,10 @@ public sealed class UpstreamTlsTests : IDisposable
         using HttpClient client = gateway.CreateClient();
 
         Assert.Equal("/x", EchoResult.Parse(await client.GetStringAsync("/x")).Path);
+
+        // Allowed, and said: check and start print it as a warning at the upstream's line.
+        HyperGate.Configuration.ConfigError warning = Assert.Single(gateway.Host.Runtime.Snapshot.Config.Warnings);
+        Assert.Contains("upstreams.secure.tls: verify = false accepts any certificate", warning.Message);
     }
 
     [Fact]

@@ -238,6 +238,7 @@ public sealed class AdminServer : IAsyncDisposable
         return WriteJson(context, 200, new JsonObject
         {
             ["request"] = explanation.Request,
+            ["tls"] = explanation.Tls,
             ["outcome"] = explanation.Outcome,
             ["route"] = explanation.Route,
             ["considered"] = new JsonArray([.. explanation.Considered.Select(c => (JsonNode)c)]),

@@ -88,9 +88,18 @@ public static partial class ConfigLoader
             Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
                 text + string.Concat(tls.Certificates.Select(c => c.Leaf.Thumbprint)))))[..12],
             Tls = tls,
+            Warnings = Warnings(upstreams),
             Source = root,
         };
     }
+
+    /// <summary>What is valid but unsafe: said by <c>check</c> and logged at start and on reload, never refused.</summary>
+    private static List<ConfigError> Warnings(List<UpstreamConfig> upstreams) =>
+    [
+        .. upstreams.Where(u => u.Tls is { Verify: false }).Select(u => new ConfigError(u.Location,
+            $"upstreams.{u.Name}.tls: verify = false accepts any certificate, so anything on the path can pose as the upstream",
+            "give its CA with ca = \"certs/ca.pem\" instead")),
+    ];
 
     internal static List<ConfigError> SortByPosition(List<ConfigError> errors) =>
         [.. errors.OrderBy(e => e.Location.Line).ThenBy(e => e.Location.Column)];

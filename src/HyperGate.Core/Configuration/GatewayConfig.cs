@@ -30,6 +30,9 @@ public sealed record GatewayConfig(
     /// <summary>The first 12 hex digits of the file's SHA-256: which version of the file is running.</summary>
     public string Version { get; init; } = "";
 
+    /// <summary>What is valid but unsafe (verification turned off): reported, never refused.</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
     /// <summary><c>[tls]</c> with its certificates loaded; <see cref="TlsSettings.None"/> without one.</summary>
     public TlsSettings Tls { get; init; } = TlsSettings.None;
 

@@ -129,6 +129,11 @@ public sealed class ConfigReloader : IDisposable
                 {
                     _logger.LogWarning("config reload: {Note}", note);
                 }
+
+                foreach (ConfigError warning in config.Warnings)
+                {
+                    _logger.LogWarning("config: {Warning}", warning);
+                }
             }
         }
         catch (ConfigException e)

@@ -1,19 +1,28 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
-using HyperGate.Upstreams;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Tls;
+using HyperGate.Upstreams;
 
 namespace HyperGate.Routing;
 
 /// <summary>What the gateway would do with one request, and why (the explain command; a cold path).</summary>
 public sealed record Explanation(string Request, string Outcome, string? Route, IReadOnlyList<string> Considered, IReadOnlyList<string> Steps)
 {
+    /// <summary>For an https URL: which certificate the host's name (as SNI) gets.</summary>
+    public string? Tls { get; init; }
+
     public override string ToString()
     {
         var text = new StringBuilder();
         text.AppendLine($"request: {Request}");
+        if (Tls is not null)
+        {
+            text.AppendLine($"tls: {Tls}");
+        }
+
         text.AppendLine($"outcome: {Outcome}");
         text.AppendLine("routes considered:");
         foreach (string line in Considered)
@@ -64,11 +73,12 @@ public static class RouteExplainer
         string target = url.PathAndQuery;
         string head = $"{method} {target} HTTP/1.1\r\nHost: {url.Authority}\r\n" + string.Concat(headers.Select(h => $"{h.Key}: {h.Value}\r\n")) + "\r\n";
         string summary = $"{method} {url.Authority}{target}";
+        string? tls = url.Scheme == "https" ? DescribeCertificate(snapshot.Config.Tls, url.IdnHost) : null;
         using var request = new RequestHead();
         ParseStatus status = RequestHeadParser.TryParse(new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(head)), request, snapshot.Limits.Head, out _, out _, out RejectionReason rejection);
         if (status != ParseStatus.Complete || (rejection = request.NormalizePath()) != RejectionReason.None)
         {
-            return new Explanation(summary, $"rejected before routing: {rejection}", null, [], []);
+            return new Explanation(summary, $"rejected before routing: {rejection}", null, [], []) { Tls = tls };
         }
 
         string path = Encoding.ASCII.GetString(request.NormalizedPath);
@@ -78,7 +88,7 @@ public static class RouteExplainer
         if (match.RefusesEncodedSlash(request, snapshot.Config.Server.KeepEncodedSlashes))
         {
             string decider = (match.Route ?? match.MethodMismatch) is { } decidingRoute ? $"route \"{decidingRoute.Name}\"" : "the server";
-            return new Explanation(summary, $"rejected: {RejectionReason.EncodedSlash} (the path has %2F or %5C, and {decider} does not set encoded_slashes = \"keep\")", null, [], []);
+            return new Explanation(summary, $"rejected: {RejectionReason.EncodedSlash} (the path has %2F or %5C, and {decider} does not set encoded_slashes = \"keep\")", null, [], []) { Tls = tls };
         }
 
         var considered = new List<string>();
@@ -91,7 +101,23 @@ public static class RouteExplainer
         string outcome = match.Route is { } matched
             ? $"route \"{matched.Name}\" (normalized path {path})"
             : match.Rejection == RejectionReason.MethodNotAllowed ? $"405: route \"{match.MethodMismatch?.Name}\" does not accept {method}" : "404: no route matches";
-        return new Explanation(summary, outcome, match.Route?.Name, considered, match.Route is null ? [] : Steps(snapshot, match.Route));
+        return new Explanation(summary, outcome, match.Route?.Name, considered, match.Route is null ? [] : Steps(snapshot, match.Route)) { Tls = tls };
+    }
+
+    /// <summary>The certificate a handshake naming <paramref name="host"/> (SNI) gets, by the rules of <see cref="CertificateSelector"/>.</summary>
+    private static string DescribeCertificate(TlsSettings tls, string host)
+    {
+        if (tls.Certificates.Count == 0)
+        {
+            return "no [tls] certificates: nothing answers https";
+        }
+
+        static string Describe(ServerCertificate certificate) =>
+            $"{string.Join(", ", certificate.Names)} ({certificate.CertPath}, expires {certificate.NotAfter:yyyy-MM-dd})";
+
+        return tls.Selector.Match(host) is { } named ? $"certificate for {Describe(named)}"
+            : tls.Selector.Select(host) is { } fallback ? $"no certificate names {host}: the first one serves it, {Describe(fallback)}"
+            : $"no certificate names {host}, and strict_sni fails the handshake";
     }
 
     private static string? WhyNot(Route route, RequestHead request, string host, string path, bool caseSensitive)
