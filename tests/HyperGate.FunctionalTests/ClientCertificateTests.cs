@@ -128,6 +128,44 @@ public sealed class ClientCertificateTests : IDisposable
         Assert.Equal(1, upstream.RequestCount);
     }
 
+    [Fact]
+    public async Task AClientCertAuthenticator_ProvesTheConsumerItsCertificateMatches()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        X509Certificate2 bySubject = TestCertificates.CreateClient("CN=partner-7, O=Partners", _authority);
+        X509Certificate2 byFingerprint = TestCertificates.CreateClient("CN=robot", _authority);
+        X509Certificate2 unknown = TestCertificates.CreateClient("CN=nobody", _authority);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config("optional", upstream.Address) + $$"""
+
+            [consumers.partner]
+            client_cert = { subject = "CN=partner-7, O=Partners" }
+            [consumers.robot]
+            client_cert = [{ sha256 = "{{byFingerprint.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256)}}" }]
+            [auth.mtls]
+            type = "client_cert"
+            [identity]
+            consumer_header = "x-consumer-id"
+            [routes.members]
+            path_prefix = "/members"
+            upstream = "backend"
+            auth = ["mtls"]
+            """);
+
+        async Task<(HttpStatusCode Status, string? Consumer)> AskAsync(X509Certificate2? certificate)
+        {
+            using HttpClient client = Client(gateway, certificate);
+            HttpResponseMessage response = await client.GetAsync("/members/x");
+            return response.StatusCode == HttpStatusCode.OK
+                ? (response.StatusCode, EchoResult.Parse(await response.Content.ReadAsStringAsync()).Headers["x-consumer-id"])
+                : (response.StatusCode, null);
+        }
+
+        Assert.Equal((HttpStatusCode.OK, "partner"), await AskAsync(bySubject));
+        Assert.Equal((HttpStatusCode.OK, "robot"), await AskAsync(byFingerprint));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AskAsync(unknown)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await AskAsync(null)).Status);
+    }
+
     private HttpClient Client(TestGateway gateway, X509Certificate2? certificate) => new(new SocketsHttpHandler
     {
         UseProxy = false,

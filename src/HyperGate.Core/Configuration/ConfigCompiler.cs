@@ -53,7 +53,10 @@ public static class ConfigCompiler
 
         Dictionary<string, RateLimitPolicy> policies = config.RateLimits.ToDictionary(l => l.Name, l => rateLimits.Create(l, config.Cluster), StringComparer.Ordinal);
         var consumers = new ConsumerDirectory(config.Consumers.Select(c => new Consumer(
-            c.Name, c.ApiKeyHashes, c.BasicUser, c.BasicPasswordHash, c.Claims.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal))));
+            c.Name, c.ApiKeyHashes, c.BasicUser, c.BasicPasswordHash, c.Claims.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal))
+        {
+            ClientCertificates = [.. c.ClientCertificates],
+        }));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
         var routes = config.Routes.Select(route => CompileRoute(route, config.Server, upstreams, policies, authenticators, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);

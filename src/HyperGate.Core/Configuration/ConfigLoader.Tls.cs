@@ -181,4 +181,38 @@ public static partial class ConfigLoader
         tls.RejectUnknownKeys();
         return new UpstreamTls(serverName, roots, verify, clientCertificate);
     }
+
+    /// <summary>A consumer's <c>client_cert</c>: one table or a list, each <c>{ subject }</c>, <c>{ san }</c> or <c>{ sha256 }</c>.</summary>
+    private static List<ClientCertificateMatch> ReadClientCertificateMatches(ConfigReader consumer)
+    {
+        var matches = new List<ClientCertificateMatch>();
+        foreach (TomlNode item in consumer.Items("client_cert"))
+        {
+            if (item is not TomlTableNode table)
+            {
+                consumer.ErrorAt(item.Location, "client_cert", "each entry must be a table", "write { subject = \"CN=partner, O=Example\" }, { san = \"partner.example.com\" } or { sha256 = \"HEX\" }");
+                continue;
+            }
+
+            ConfigReader entry = consumer.ItemTable("client_cert", table);
+            string? subject = entry.String("subject");
+            string? san = entry.String("san");
+            string? sha256 = entry.String("sha256")?.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
+            entry.RejectUnknownKeys();
+            if ((subject is null ? 0 : 1) + (san is null ? 0 : 1) + (sha256 is null ? 0 : 1) != 1)
+            {
+                entry.ErrorAt(item.Location, "client_cert", "needs exactly one of subject, san and sha256", "write { sha256 = \"…\" } (the certificate's SHA-256 fingerprint), or a subject or SAN");
+            }
+            else if (sha256 is not null && (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigitLower)))
+            {
+                entry.ErrorAt(item.Location, "sha256", "is not 64 hex digits", "openssl x509 -noout -fingerprint -sha256 -in client.pem prints it");
+            }
+            else
+            {
+                matches.Add(new ClientCertificateMatch(subject, san, sha256));
+            }
+        }
+
+        return matches;
+    }
 }

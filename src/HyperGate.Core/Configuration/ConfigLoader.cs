@@ -660,7 +660,10 @@ public static partial class ConfigLoader
             basic.RejectUnknownKeys();
         }
 
-        var config = new ConsumerConfig(name, consumer.Location, keyHashes, user, passwordHash, consumer.StringListMap("claims"));
+        var config = new ConsumerConfig(name, consumer.Location, keyHashes, user, passwordHash, consumer.StringListMap("claims"))
+        {
+            ClientCertificates = ReadClientCertificateMatches(consumer),
+        };
         consumer.RejectUnknownKeys();
         return config;
     }
@@ -675,11 +678,12 @@ public static partial class ConfigLoader
             "api_key" => AuthType.ApiKey,
             "jwt" => AuthType.Jwt,
             "basic" => AuthType.Basic,
+            "client_cert" => AuthType.ClientCert,
             _ => AuthType.ApiKey,
         };
-        if (type is not ("api_key" or "jwt" or "basic"))
+        if (type is not ("api_key" or "jwt" or "basic" or "client_cert"))
         {
-            auth.Error("type", auth.Has("type") ? $"\"{type}\" is not an authentication type" : "is required", "use \"api_key\", \"jwt\" or \"basic\"");
+            auth.Error("type", auth.Has("type") ? $"\"{type}\" is not an authentication type" : "is required", "use \"api_key\", \"jwt\", \"basic\" or \"client_cert\"");
         }
 
         string? header = null, query = null, issuer = null, jwksFile = null, jwksUrl = null, secret = null;

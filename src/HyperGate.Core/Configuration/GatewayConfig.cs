@@ -224,13 +224,18 @@ public sealed record ConsumerConfig(
     IReadOnlyList<byte[]> ApiKeyHashes,
     string? BasicUser,
     string? BasicPasswordHash,
-    IReadOnlyList<KeyValuePair<string, string[]>> Claims);
+    IReadOnlyList<KeyValuePair<string, string[]>> Claims)
+{
+    /// <summary><c>client_cert</c>: the client certificates (mTLS) that prove this consumer.</summary>
+    public IReadOnlyList<ClientCertificateMatch> ClientCertificates { get; init; } = [];
+}
 
 public enum AuthType
 {
     ApiKey,
     Jwt,
     Basic,
+    ClientCert,
 }
 
 /// <summary><c>[auth.NAME]</c>: one way to authenticate; which keys apply depends on the type.</summary>

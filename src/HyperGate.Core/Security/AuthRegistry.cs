@@ -32,6 +32,7 @@ public sealed class AuthRegistry : IDisposable
         {
             AuthType.ApiKey => new ApiKeyAuthenticator(config.Name, config.Header, config.Query, consumers),
             AuthType.Basic => new BasicAuthenticator(config.Name, consumers, config.CacheTtl, _time),
+            AuthType.ClientCert => new ClientCertificateAuthenticator(config.Name, consumers),
             _ => new JwtAuthenticator(config.Name, JwtSettingsOf(config), KeySourceOf(config), _time),
         };
         _next.Add(authenticator);

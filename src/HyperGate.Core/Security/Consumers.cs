@@ -1,3 +1,5 @@
+using HyperGate.Tls;
+
 namespace HyperGate.Security;
 
 /// <summary>A <c>[consumers.NAME]</c>: its credentials, stored hashed, and the identity they prove.</summary>
@@ -13,6 +15,9 @@ public sealed class Consumer(string name, IReadOnlyList<byte[]> apiKeyHashes, st
     public string? BasicPasswordHash { get; } = basicPasswordHash;
 
     public Identity Identity { get; } = new(name, claims, claims.TryGetValue("scope", out string[]? scopes) ? scopes : []);
+
+    /// <summary>The client certificates (mTLS) that prove this consumer.</summary>
+    public ClientCertificateMatch[] ClientCertificates { get; init; } = [];
 }
 
 /// <summary>Finds consumers by the SHA-256 of an API key, or by a Basic user name.</summary>
@@ -20,10 +25,13 @@ public sealed class ConsumerDirectory
 {
     private readonly Dictionary<string, Consumer> _byKeyHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Consumer> _byBasicUser = new(StringComparer.Ordinal);
+    private readonly Consumer[] _withCertificates;
 
     public ConsumerDirectory(IEnumerable<Consumer> consumers)
     {
-        foreach (Consumer consumer in consumers)
+        Consumer[] all = [.. consumers];
+        _withCertificates = [.. all.Where(c => c.ClientCertificates.Length > 0)];
+        foreach (Consumer consumer in all)
         {
             foreach (byte[] hash in consumer.ApiKeyHashes)
             {
@@ -57,6 +65,23 @@ public sealed class ConsumerDirectory
             if (System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(stored, keyHash))
             {
                 return consumer;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The consumer a connection's verified client certificate proves; the first that matches, in config order.</summary>
+    public Consumer? FindByCertificate(TlsConnection connection)
+    {
+        foreach (Consumer consumer in _withCertificates)
+        {
+            foreach (ClientCertificateMatch match in consumer.ClientCertificates)
+            {
+                if (match.Matches(connection))
+                {
+                    return consumer;
+                }
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
@@ -18,6 +19,8 @@ public sealed class TlsConnection : SslStreamConnection
         if (clientCertificate is not null)
         {
             ClientSubject = clientCertificate.Subject;
+            ClientSha256 = clientCertificate.GetCertHashString(HashAlgorithmName.SHA256).ToLowerInvariant();
+            ClientNames = [.. clientCertificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(san => san.EnumerateDnsNames())];
             ClientCertificateFields = ClientCertFields(clientCertificate, clientChain ?? []);
         }
     }
@@ -31,8 +34,14 @@ public sealed class TlsConnection : SslStreamConnection
     /// <summary>The client's certificate, when it presented one that verified against <c>client_ca</c>.</summary>
     public X509Certificate2? ClientCertificate { get; }
 
-    /// <summary>The verified client certificate's subject, for the access log.</summary>
+    /// <summary>The verified client certificate's subject, for the access log and consumer matching.</summary>
     public string? ClientSubject { get; }
+
+    /// <summary>Its SHA-256 fingerprint, lowercase hex.</summary>
+    public string? ClientSha256 { get; }
+
+    /// <summary>Its DNS subject alternative names.</summary>
+    public string[] ClientNames { get; } = [];
 
     /// <summary>
     /// RFC 9440 §2: Client-Cert, the DER certificate as a structured-field byte sequence (":base64:"), and
