@@ -269,6 +269,71 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task RenewingUnderLoad_FailsNoRequest_NewConnectionsMoveToTheNewCertificate()
+    {
+        TestCertificate first = _certificates.Create("site", ["api.test"]);
+        string path = Path.Combine(_certificates.Directory, "gateway.toml");
+        File.WriteAllText(path, Config($"certificates = [{first.Entry}]"));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        int served = 0;
+        var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Four clients: two keep their connection, two open a new one (a handshake) for every request. The renewal
+        // comes a third of the way in, when the handshaking clients have most of their requests left.
+        async Task ClientAsync(bool keepAlive)
+        {
+            using var client = new HttpClient(new SocketsHttpHandler
+            {
+                UseProxy = false,
+                SslOptions =
+                {
+                    TargetHost = "api.test",
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    {
+                        seen.AddOrUpdate(certificate!.GetCertHashString(), 1, (_, n) => n + 1);
+                        return true;
+                    },
+                },
+            });
+            for (int i = 0; i < 150 && failures.IsEmpty; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, $"https://{gateway.EndPoint}/hello");
+                request.Headers.ConnectionClose = !keepAlive;
+                try
+                {
+                    using HttpResponseMessage response = await client.SendAsync(request);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Enqueue($"status {response.StatusCode}");
+                    }
+                }
+                catch (HttpRequestException e)
+                {
+                    failures.Enqueue(e.Message);
+                }
+
+                if (Interlocked.Increment(ref served) == 200)
+                {
+                    halfway.TrySetResult();
+                }
+            }
+        }
+
+        Task load = Task.WhenAll(ClientAsync(true), ClientAsync(true), ClientAsync(false), ClientAsync(false));
+        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        TestCertificate second = _certificates.Create("site", ["api.test"]);
+        HttpResponseMessage reload = await gateway.CreateAdminClient().PostAsync("/reload", null);
+        await load.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
+        Assert.Empty(failures);
+        Assert.True(seen.ContainsKey(first.Thumbprint));
+        Assert.True(seen.ContainsKey(second.Thumbprint));
+    }
+
+    [Fact]
     public async Task ARenewalThatDoesNotLoad_IsRefused_AndTheRunningCertificateKeepsServing()
     {
         TestCertificate site = _certificates.Create("site", ["api.test"]);
