@@ -9,8 +9,8 @@ shift || true
 
 build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
 
-# The functional tests start a real redis-server and drive the dashboard in headless Chromium; install them
-# on a fresh Debian machine (as root). The tests find them by the same rule (tests/HyperGate.FunctionalTests/Infrastructure/TestTools.cs):
+# The functional tests start a real redis-server, drive the dashboard in headless Chromium and try an old TLS
+# version with openssl; install them on a fresh Debian machine (as root). The tests find them by the same rule (tests/HyperGate.FunctionalTests/Infrastructure/TestTools.cs):
 # the program an environment variable names, else the first of its names on PATH.
 has_tool() { # variable name...
   local variable=$1; shift
@@ -23,6 +23,7 @@ test_dependencies() {
   local missing=()
   has_tool HYPERGATE_REDIS_SERVER redis-server || missing+=(redis-server)
   has_tool HYPERGATE_CHROMIUM chromium chromium-browser || missing+=(chromium)
+  command -v openssl >/dev/null || missing+=(openssl)  # the TLS tests' protocol-version client
   if (( ${#missing[@]} > 0 )); then
     echo "installing ${missing[*]} for the tests (apt-get, as root)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -14,6 +14,14 @@ public class DashboardTests
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
         await using TestGateway gateway = await TestGateway.StartAsync($"""
+            [server]
+            listen = ["127.0.0.1:0"]
+            listen_tls = ["127.0.0.1:0"]
+            watch_config = false
+
+            [tls]
+            certificates = [{"{"} self_signed = ["dash.test"] {"}"}]
+
             [admin]
             listen = "127.0.0.1:0"
 
@@ -50,6 +58,11 @@ public class DashboardTests
         }
 
         Assert.Equal("0", await page.Locator("#total-requests").TextContentAsync());
+
+        // Certificates with their expiry: a self-signed one is made for 30 days.
+        ILocator certificate = page.Locator("tr[data-certificate='dash.test'] td");
+        Assert.Equal("dash.test", await certificate.Nth(0).TextContentAsync());
+        Assert.Equal("30", await certificate.Nth(3).TextContentAsync());
 
         // Traffic flows until the page shows it (the page polls every second).
         using var stop = new CancellationTokenSource();

@@ -282,6 +282,7 @@ public sealed class AdminServer : IAsyncDisposable
             ["circuits"] = new JsonArray([.. snapshot.Upstreams.Values
                 .Where(u => u.Breaker is { State: not CircuitState.Closed })
                 .Select(u => (JsonNode)new JsonObject { ["name"] = u.Name, ["state"] = StateName(u.Breaker!.State) })]),
+            ["certificates"] = Certificates(snapshot.Config.Tls),
         };
     }
 

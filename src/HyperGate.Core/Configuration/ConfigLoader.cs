@@ -121,7 +121,7 @@ public static partial class ConfigLoader
                 {
                     errors.Add(new ConfigError(location, $"server.{key}: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
                 }
-                else if (listen.Any(l => l.EndPoint.Equals(endPoint)))
+                else if (endPoint.Port != 0 && listen.Any(l => l.EndPoint.Equals(endPoint)))
                 {
                     errors.Add(new ConfigError(location, $"server.{key}: {endPoint} is listed twice", "remove the repeated address (an address serves either plain HTTP or TLS)"));
                 }

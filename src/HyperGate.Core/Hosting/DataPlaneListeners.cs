@@ -106,7 +106,7 @@ public sealed class DataPlaneListeners : IServer
         var errors = new List<ConfigError>();
         foreach (ListenAddress address in addresses)
         {
-            Listener? kept = current.FirstOrDefault(l => l.Address.EndPoint.Equals(address.EndPoint) && l.Address.Tls == address.Tls);
+            Listener? kept = current.FirstOrDefault(l => l.Address.EndPoint.Equals(address.EndPoint) && l.Address.Tls == address.Tls && !next.Contains(l));
             if (kept is not null)
             {
                 next.Add(kept);
