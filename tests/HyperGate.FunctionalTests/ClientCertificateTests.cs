@@ -166,6 +166,57 @@ public sealed class ClientCertificateTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, (await AskAsync(null)).Status);
     }
 
+    [Fact]
+    public async Task ClientAuthOnOneCertificateEntry_AppliesToTheNamesItServes_Only()
+    {
+        TestCertificate partners = _certificates.Create("partners", ["partners.test"]);
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [server]
+            listen_tls = ["127.0.0.1:0"]
+            watch_config = false
+            [tls]
+            certificates = [
+              {{_site.Entry}},
+              { cert = "{{partners.CertPath}}", key = "{{partners.KeyPath}}", client_auth = "require", client_ca = "{{_authority.CertPath}}" },
+            ]
+            [upstreams.backend]
+            targets = ["{{upstream.Address}}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """);
+
+        // api.test asks for no certificate; partners.test requires one.
+        Assert.StartsWith("HTTP/1.1 200 ", await StatusLineAsync(gateway, "api.test", null));
+        Assert.StartsWith("HTTP/1.1 200 ", await StatusLineAsync(gateway, "partners.test", TestCertificates.CreateClient("CN=partner-7", _authority)));
+        Assert.Equal("", await StatusLineAsync(gateway, "partners.test", null));
+    }
+
+    /// <summary>One request on a new connection for <paramref name="serverName"/> (SNI); the status line, or "" when the gateway closed.</summary>
+    private static async Task<string> StatusLineAsync(TestGateway gateway, string serverName, X509Certificate2? certificate)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(gateway.EndPoint);
+        await using var tls = new SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = serverName,
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            ClientCertificates = certificate is null ? null : [certificate],
+        });
+        await tls.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET /x HTTP/1.1\r\nHost: {serverName}\r\nConnection: close\r\n\r\n"));
+        using var reader = new StreamReader(tls);
+        try
+        {
+            return await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)) ?? "";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
     private HttpClient Client(TestGateway gateway, X509Certificate2? certificate) => new(new SocketsHttpHandler
     {
         UseProxy = false,

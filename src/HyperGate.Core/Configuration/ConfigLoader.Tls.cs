@@ -24,6 +24,7 @@ public static partial class ConfigLoader
 
         string directory = Path.GetDirectoryName(Path.GetFullPath(tls.Location.File)) ?? ".";
         var certificates = new List<ServerCertificate>();
+        var perCertificate = new Dictionary<ServerCertificate, ClientCertificatePolicy?>();
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (TomlNode item in tls.Items("certificates"))
         {
@@ -37,10 +38,14 @@ public static partial class ConfigLoader
             string? cert = entry.String("cert");
             string? key = entry.String("key");
             List<(string Value, SourceLocation Location)> selfSigned = entry.StringList("self_signed");
+            ClientCertificatePolicy? entryClientAuth = entry.Has("client_auth") ? ReadClientAuth(entry, directory) : null;
             entry.RejectUnknownKeys();
+            ServerCertificate loaded;
             if (selfSigned.Count > 0 && cert is null && key is null)
             {
-                certificates.Add(ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now));
+                loaded = ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now);
+                certificates.Add(loaded);
+                perCertificate[loaded] = entryClientAuth;
                 continue;
             }
 
@@ -52,7 +57,9 @@ public static partial class ConfigLoader
 
             try
             {
-                certificates.Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now));
+                loaded = ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now);
+                certificates.Add(loaded);
+                perCertificate[loaded] = entryClientAuth;
             }
             catch (CertificateException e)
             {
@@ -70,9 +77,16 @@ public static partial class ConfigLoader
         bool redirectHttp = tls.Bool("redirect_http", false);
         int httpsPort = (int)tls.Integer("https_port", server.Listen.FirstOrDefault(l => l.Tls)?.EndPoint.Port ?? 443, 1, 65535);
         byte[]? hsts = tls.Table("hsts") is { } hstsTable ? ReadStrictTransportSecurity(hstsTable) : null;
-        (ClientCertificateMode clientAuth, X509Certificate2Collection? clientCa) = ReadClientAuth(tls, directory);
+        // A certificate entry's own client_auth applies to the names it serves; the others get [tls]'s.
+        ClientCertificatePolicy clientAuth = ReadClientAuth(tls, directory);
         tls.RejectUnknownKeys();
-        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuth, clientCa)
+        var clientAuthentication = new Dictionary<ServerCertificate, ClientCertificatePolicy>();
+        foreach (ServerCertificate certificate in certificates)
+        {
+            clientAuthentication[certificate] = perCertificate.GetValueOrDefault(certificate) ?? clientAuth;
+        }
+
+        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuthentication)
         {
             RedirectHttp = redirectHttp,
             HttpsPort = httpsPort,
@@ -80,8 +94,8 @@ public static partial class ConfigLoader
         };
     }
 
-    /// <summary><c>client_auth = "optional" | "require"</c> with <c>client_ca</c>, the PEM bundle client certificates must chain to.</summary>
-    private static (ClientCertificateMode Mode, X509Certificate2Collection? Ca) ReadClientAuth(ConfigReader tls, string directory)
+    /// <summary><c>client_auth = "none" | "optional" | "require"</c> with <c>client_ca</c>, the PEM bundle client certificates must chain to.</summary>
+    private static ClientCertificatePolicy ReadClientAuth(ConfigReader tls, string directory)
     {
         ClientCertificateMode mode = tls.String("client_auth") switch
         {
@@ -93,13 +107,13 @@ public static partial class ConfigLoader
         string? caFile = tls.String("client_ca");
         if (mode == ClientCertificateMode.None)
         {
-            return (mode, null);
+            return ClientCertificatePolicy.None;
         }
 
         if (caFile is null)
         {
             tls.Error("client_auth", "client certificates need a CA to verify them against", "add client_ca = \"certs/clients-ca.pem\"");
-            return (mode, null);
+            return ClientCertificatePolicy.None;
         }
 
         X509Certificate2Collection ca = [];
@@ -112,7 +126,7 @@ public static partial class ConfigLoader
             tls.Error("client_ca", $"cannot read \"{caFile}\" as PEM certificates: {e.Message}", "give the PEM bundle of the CAs that sign client certificates");
         }
 
-        return (mode, ca);
+        return new ClientCertificatePolicy(mode, ca);
 
         ClientCertificateMode Invalid(string value)
         {

@@ -92,13 +92,14 @@ public static class TlsHandshake
             // ends the connection; in optional mode the connection is served and routes decide.
             X509Certificate2? clientCertificate = null;
             X509Certificate2[] intermediates = [];
-            if (settings.ClientAuth != ClientCertificateMode.None && ssl.RemoteCertificate is { } presented)
+            ClientCertificatePolicy clientAuthentication = settings.ClientAuthenticationFor(state.Certificate!);
+            if (clientAuthentication.Mode != ClientCertificateMode.None && ssl.RemoteCertificate is { } presented)
             {
                 var candidate = new X509Certificate2(presented);
-                clientCertificate = settings.VerifyClient(candidate, out intermediates) ? candidate : null;
+                clientCertificate = clientAuthentication.Verify(candidate, out intermediates) ? candidate : null;
             }
 
-            if (settings.ClientAuth == ClientCertificateMode.Require && clientCertificate is null)
+            if (clientAuthentication.Mode == ClientCertificateMode.Require && clientCertificate is null)
             {
                 await ssl.DisposeAsync();
                 return (null, TlsHandshakeResult.ClientCertificateRefused);

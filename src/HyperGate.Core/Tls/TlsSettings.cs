@@ -1,6 +1,5 @@
 using System.Net.Security;
 using System.Security.Authentication;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace HyperGate.Tls;
@@ -28,18 +27,12 @@ public sealed class TlsSettings
     ];
 
     private readonly Dictionary<ServerCertificate, SslServerAuthenticationOptions> _options = [];
+    private readonly Dictionary<ServerCertificate, ClientCertificatePolicy> _clientAuthentication = [];
 
+    /// <param name="clientAuthentication">Each certificate's client certificate policy (mTLS); none when absent.</param>
     public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout,
-        ClientCertificateMode clientAuth = ClientCertificateMode.None, X509Certificate2Collection? clientCa = null)
+        IReadOnlyDictionary<ServerCertificate, ClientCertificatePolicy>? clientAuthentication = null)
     {
-        ClientAuth = clientAuth;
-        if (clientAuth != ClientCertificateMode.None)
-        {
-            ClientChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            ClientChainPolicy.CustomTrustStore.AddRange(clientCa ?? []);
-            ClientChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));  // id-kp-clientAuth
-        }
-
         Certificates = certificates;
         StrictSni = strictSni;
         HandshakeTimeout = handshakeTimeout;
@@ -47,6 +40,9 @@ public sealed class TlsSettings
         CipherSuitesPolicy? policy = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? new CipherSuitesPolicy(CipherSuites) : null;
         foreach (ServerCertificate certificate in certificates)
         {
+            ClientCertificatePolicy clientPolicy = clientAuthentication?.GetValueOrDefault(certificate) ?? ClientCertificatePolicy.None;
+            _clientAuthentication[certificate] = clientPolicy;
+            ClientCertificateMode clientAuth = clientPolicy.Mode;
             _options[certificate] = new SslServerAuthenticationOptions
             {
                 ServerCertificateContext = certificate.Context,
@@ -63,33 +59,8 @@ public sealed class TlsSettings
         }
     }
 
-    /// <summary><c>client_auth</c>: whether clients are asked for a certificate, and whether one is required.</summary>
-    public ClientCertificateMode ClientAuth { get; }
-
-    /// <summary>How a client certificate is verified: against <c>client_ca</c> only, for client authentication.</summary>
-    public X509ChainPolicy? ClientChainPolicy { get; }
-
-    /// <summary>
-    /// Whether <paramref name="certificate"/> chains to a <c>client_ca</c> certificate; the chain's certificates
-    /// between the leaf and the anchor are returned for Client-Cert-Chain.
-    /// </summary>
-    public bool VerifyClient(X509Certificate2 certificate, out X509Certificate2[] intermediates)
-    {
-        intermediates = [];
-        if (ClientChainPolicy is null)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain { ChainPolicy = ClientChainPolicy.Clone() };
-        if (!chain.Build(certificate))
-        {
-            return false;
-        }
-
-        intermediates = [.. chain.ChainElements.Skip(1).SkipLast(1).Select(element => element.Certificate)];
-        return true;
-    }
+    /// <summary>Client certificates (mTLS) for handshakes that present <paramref name="certificate"/>.</summary>
+    public ClientCertificatePolicy ClientAuthenticationFor(ServerCertificate certificate) => _clientAuthentication[certificate];
 
     /// <summary>No TLS configured.</summary>
     public static TlsSettings None { get; } = new([], false, TimeSpan.FromSeconds(10));
@@ -114,17 +85,4 @@ public sealed class TlsSettings
 
     /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>.</summary>
     public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate) => _options[certificate];
-}
-
-/// <summary><c>[tls] client_auth</c>.</summary>
-public enum ClientCertificateMode
-{
-    /// <summary>No certificate is asked for.</summary>
-    None,
-
-    /// <summary>Asked for; a connection without one (or with one that does not verify) is served, routes decide.</summary>
-    Optional,
-
-    /// <summary>A handshake without a certificate that verifies against <c>client_ca</c> fails.</summary>
-    Require,
 }
