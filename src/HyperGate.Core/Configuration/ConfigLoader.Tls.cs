@@ -40,30 +40,24 @@ public static partial class ConfigLoader
             List<(string Value, SourceLocation Location)> selfSigned = entry.StringList("self_signed");
             ClientCertificatePolicy? entryClientAuth = entry.Has("client_auth") ? ReadClientAuth(entry, directory) : null;
             entry.RejectUnknownKeys();
-            ServerCertificate loaded;
             if (selfSigned.Count > 0 && cert is null && key is null)
             {
-                loaded = ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now);
-                certificates.Add(loaded);
-                perCertificate[loaded] = entryClientAuth;
-                continue;
+                Add(ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now), entryClientAuth);
             }
-
-            if (cert is null || key is null)
+            else if (cert is null || key is null)
             {
                 entry.ErrorAt(item.Location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file, or ask for self_signed = [\"localhost\"] (for trying only)");
-                continue;
             }
-
-            try
+            else
             {
-                loaded = ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now);
-                certificates.Add(loaded);
-                perCertificate[loaded] = entryClientAuth;
-            }
-            catch (CertificateException e)
-            {
-                entry.ErrorAt(item.Location, "cert", e.Message, "give a PEM certificate that is valid now and its own private key; the running certificates keep serving");
+                try
+                {
+                    Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now), entryClientAuth);
+                }
+                catch (CertificateException e)
+                {
+                    entry.ErrorAt(item.Location, "cert", e.Message, "give a PEM certificate that is valid now and its own private key; the running certificates keep serving");
+                }
             }
         }
 
@@ -77,6 +71,7 @@ public static partial class ConfigLoader
         bool redirectHttp = tls.Bool("redirect_http", false);
         int httpsPort = (int)tls.Integer("https_port", server.Listen.FirstOrDefault(l => l.Tls)?.EndPoint.Port ?? 443, 1, 65535);
         byte[]? hsts = tls.Table("hsts") is { } hstsTable ? ReadStrictTransportSecurity(hstsTable) : null;
+
         // A certificate entry's own client_auth applies to the names it serves; the others get [tls]'s.
         ClientCertificatePolicy clientAuth = ReadClientAuth(tls, directory);
         tls.RejectUnknownKeys();
@@ -92,6 +87,12 @@ public static partial class ConfigLoader
             HttpsPort = httpsPort,
             StrictTransportSecurity = hsts,
         };
+
+        void Add(ServerCertificate certificate, ClientCertificatePolicy? clientPolicy)
+        {
+            certificates.Add(certificate);
+            perCertificate[certificate] = clientPolicy;
+        }
     }
 
     /// <summary><c>client_auth = "none" | "optional" | "require"</c> with <c>client_ca</c>, the PEM bundle client certificates must chain to.</summary>

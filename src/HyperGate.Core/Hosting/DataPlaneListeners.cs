@@ -258,7 +258,19 @@ public sealed class DataPlaneListeners : IServer
     /// <summary>Handshakes with the certificates of the config current now, then serves the plaintext like any connection.</summary>
     private async Task ServeTlsAsync(Listener listener, ConnectionContext connection)
     {
-        (TlsConnection? tls, TlsHandshakeResult result) = await TlsHandshake.AcceptAsync(connection, _runtime.Snapshot.Config.Tls, _runtime.TimeProvider);
+        TlsConnection? tls = null;
+        TlsHandshakeResult result;
+        try
+        {
+            (tls, result) = await TlsHandshake.AcceptAsync(connection, _runtime.Snapshot.Config.Tls, _runtime.TimeProvider);
+        }
+        catch (Exception e)
+        {
+            // Whatever a handshake throws ends its connection only; it is logged, counted and closed like any failure.
+            _logger.LogError(e, "TLS handshake with {Peer} failed unexpectedly", connection.RemoteEndPoint);
+            result = TlsHandshakeResult.Failed;
+        }
+
         _runtime.Telemetry.Metrics.CountTlsHandshake(result);
         if (tls is not null)
         {
