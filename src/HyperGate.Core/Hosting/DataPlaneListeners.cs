@@ -90,7 +90,7 @@ public sealed class DataPlaneListeners : IServer
             : e is AddressInUseException or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
                 ? "the address is already in use"
                 : e.Message;
-        return new ConfigError(address.Location, $"server.listen: cannot listen on {address.EndPoint}: {cause}", hint);
+        return new ConfigError(address.Location, $"server.{(address.Tls ? "listen_tls" : "listen")}: cannot listen on {address.EndPoint}: {cause}", hint);
     }
 
     /// <summary>
