@@ -175,8 +175,10 @@ public sealed class TlsTests : IDisposable
         TestCertificate site = _certificates.Create("site", ["api.test"]);
         await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]\nstrict_sni = true"));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(gateway, "other.test"));
+        await RefusedHandshakeAsync(gateway, "other.test");
         await using SslStream known = await HandshakeAsync(gateway, "api.test");
+        // A response means the gateway finished its side of the handshake, and counts before it serves.
+        Assert.StartsWith("HTTP/1.1 200 ", await ExchangeAsync(known, "GET /hello HTTP/1.1\r\nHost: api.test\r\n\r\n"));
 
         string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
         Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "unknown_server_name")));
@@ -472,6 +474,33 @@ public sealed class TlsTests : IDisposable
         {
             await tls.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>Asserts the handshake fails, then waits for the gateway to close the connection: it counts a failure before it closes.</summary>
+    private static async Task RefusedHandshakeAsync(TestGateway gateway, string serverName)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(gateway.EndPoint);
+        await using (var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: true))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = serverName,
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            }));
+        }
+
+        var buffer = new byte[1024];
+        try
+        {
+            while (await tcp.GetStream().ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(15)) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // A reset is a close too.
         }
     }
 
