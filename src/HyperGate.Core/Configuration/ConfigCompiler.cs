@@ -1,6 +1,7 @@
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Routing;
@@ -58,7 +59,8 @@ public static class ConfigCompiler
             ClientCertificates = [.. c.ClientCertificates],
         }));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
-        var routes = config.Routes.Select(route => CompileRoute(route, config.Server, upstreams, policies, authenticators, connections.TimeProvider)).ToList();
+        IdentityHeaders? identityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders);
+        var routes = config.Routes.Select(route => CompileRoute(route, config.Server, upstreams, policies, authenticators, identityHeaders, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -76,7 +78,7 @@ public static class ConfigCompiler
             RateLimits = policies,
             TrustedProxies = new TrustedProxies(config.Server.TrustedProxies),
             IpFilter = config.Access.IsEmpty ? null : new IpFilter(config.Access.Allow, config.Access.Deny),
-            IdentityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders),
+            IdentityHeaders = identityHeaders,
             Limits = new DownstreamLimits(
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
                 limits.MaxBodySize,
@@ -88,37 +90,82 @@ public static class ConfigCompiler
     }
 
     private static Route CompileRoute(
-        RouteConfig route, ServerConfig server, Dictionary<string, Upstream> upstreams, Dictionary<string, RateLimitPolicy> policies, Dictionary<string, IAuthenticator> authenticators, TimeProvider time) => new()
+        RouteConfig route,
+        ServerConfig server,
+        Dictionary<string, Upstream> upstreams,
+        Dictionary<string, RateLimitPolicy> policies,
+        Dictionary<string, IAuthenticator> authenticators,
+        IdentityHeaders? identityHeaders,
+        TimeProvider time)
     {
-        Name = route.Name,
-        Host = route.Host,
-        PathKind = route.Path is not null ? PathMatchKind.Exact : PathMatchKind.Prefix,
-        Path = route.Path ?? route.PathPrefix!,
-        Methods = [.. route.Methods],
-        Headers = [.. route.Headers.Select(h => new HeaderPredicate(Encoding.ASCII.GetBytes(h.Key), Encoding.UTF8.GetBytes(h.Value)))],
-        Priority = route.Priority,
-        Upstream = route.Upstream is null ? null : upstreams[route.Upstream],
-        DirectResponse = route.Respond is { } respond ? new DirectResponse(respond.Status, respond.ContentType, respond.Body) : null,
-        StripPrefix = route.StripPrefix,
-        RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
-        PreserveHost = route.PreserveHost,
-        KeepEncodedSlashes = route.KeepEncodedSlashes ?? server.KeepEncodedSlashes,
-        RequireClientCertificate = route.RequireClientCertificate,
-        ForwardClientCertificate = route.ForwardClientCertificate,
-        RateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]),
-        IpFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny),
-        Cors = route.Cors is { } cors ? new CorsPolicy(cors.Origins, cors.Methods, cors.Headers, cors.ExposeHeaders, cors.Credentials, cors.MaxAge) : null,
-        Auth = route.Auth.Count == 0 ? null : new RouteAuth(
-            [.. route.Auth.Select(name => authenticators[name])], new AccessRequirement(route.Require.Scopes, route.Require.Claims)),
-        Retry = route.Traffic.Retries is { } retry
-            ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
-            : null,
-        Timeout = route.Traffic.Timeout,
-        ResponseTimeout = route.Traffic.ResponseTimeout,
-        FallbackUpstream = route.Traffic.Fallback?.Upstream is { } fallback ? upstreams[fallback] : null,
-        FallbackResponse = route.Traffic.Fallback?.Respond is { } answer ? new DirectResponse(answer.Status, answer.ContentType, answer.Body) : null,
-        Split = route.Traffic.Split.Count == 0 ? null : new UpstreamSplit([.. route.Traffic.Split.Select(s => (upstreams[s.Key], s.Value))], Random.Shared),
-        Mirror = route.Traffic.Mirror is { } mirror ? upstreams[mirror] : null,
-        BodyBuffer = route.Traffic.BodyBuffer,
-    };
+        IpFilter? ipFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny);
+        CorsPolicy? cors = route.Cors is { } c ? new CorsPolicy(c.Origins, c.Methods, c.Headers, c.ExposeHeaders, c.Credentials, c.MaxAge) : null;
+        RouteAuth? auth = route.Auth.Count == 0 ? null : new RouteAuth(
+            [.. route.Auth.Select(name => authenticators[name])], new AccessRequirement(route.Require.Scopes, route.Require.Claims));
+        RouteRateLimits? rateLimits = route.RateLimits.Count == 0 ? null : new RouteRateLimits([.. route.RateLimits.Select(name => policies[name])]);
+
+        // The request phase in its fixed order: address filter, CORS (a preflight carries no credentials), the
+        // client's copies of identity fields dropped, authentication, rate limits (a refused caller costs no quota).
+        var request = new List<RequestStep>();
+        var responseHead = new List<ResponseStep>();
+        if (ipFilter is not null)
+        {
+            request.Add(new IpFilterStep(ipFilter));
+        }
+
+        if (cors is not null)
+        {
+            request.Add(new CorsRequestStep(cors));
+            responseHead.Add(CorsResponseStep.Instance);
+        }
+
+        if (identityHeaders is not null)
+        {
+            request.Add(new DropIdentityFieldsStep(identityHeaders));
+        }
+
+        if (auth is not null)
+        {
+            request.Add(new AuthenticationStep(auth));
+        }
+
+        if (rateLimits is not null)
+        {
+            request.Add(new RateLimitStep(rateLimits, time));
+        }
+
+        return new()
+        {
+            Name = route.Name,
+            Host = route.Host,
+            PathKind = route.Path is not null ? PathMatchKind.Exact : PathMatchKind.Prefix,
+            Path = route.Path ?? route.PathPrefix!,
+            Methods = [.. route.Methods],
+            Headers = [.. route.Headers.Select(h => new HeaderPredicate(Encoding.ASCII.GetBytes(h.Key), Encoding.UTF8.GetBytes(h.Value)))],
+            Priority = route.Priority,
+            Upstream = route.Upstream is null ? null : upstreams[route.Upstream],
+            DirectResponse = route.Respond is { } respond ? new DirectResponse(respond.Status, respond.ContentType, respond.Body) : null,
+            StripPrefix = route.StripPrefix,
+            RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
+            PreserveHost = route.PreserveHost,
+            KeepEncodedSlashes = route.KeepEncodedSlashes ?? server.KeepEncodedSlashes,
+            RequireClientCertificate = route.RequireClientCertificate,
+            ForwardClientCertificate = route.ForwardClientCertificate,
+            RateLimits = rateLimits,
+            IpFilter = ipFilter,
+            Cors = cors,
+            Auth = auth,
+            Phases = new RoutePhases([.. request], [.. responseHead]),
+            Retry = route.Traffic.Retries is { } retry
+                ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
+                : null,
+            Timeout = route.Traffic.Timeout,
+            ResponseTimeout = route.Traffic.ResponseTimeout,
+            FallbackUpstream = route.Traffic.Fallback?.Upstream is { } fallback ? upstreams[fallback] : null,
+            FallbackResponse = route.Traffic.Fallback?.Respond is { } answer ? new DirectResponse(answer.Status, answer.ContentType, answer.Body) : null,
+            Split = route.Traffic.Split.Count == 0 ? null : new UpstreamSplit([.. route.Traffic.Split.Select(s => (upstreams[s.Key], s.Value))], Random.Shared),
+            Mirror = route.Traffic.Mirror is { } mirror ? upstreams[mirror] : null,
+            BodyBuffer = route.Traffic.BodyBuffer,
+        };
+    }
 }

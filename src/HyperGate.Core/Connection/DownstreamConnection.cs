@@ -6,8 +6,8 @@ using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 using HyperGate.Routing;
-using HyperGate.Security;
 using HyperGate.Tls;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
@@ -37,7 +37,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
     public DownstreamConnection(GatewayRuntime runtime, GatewayConnectionHandler handler)
     {
-        _exchange = new Exchange();
+        _exchange = new Exchange { Date = runtime.Date };
         _runtime = runtime;
         _handler = handler;
         _recorder = new RequestRecorder(runtime);
@@ -260,16 +260,12 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                 continue;
                             }
 
-                            // 3. Policies, in a fixed order; each may answer the request itself.
+                            // 3. The route's request phase; a step may refuse the request or answer it itself.
                             Route route = _exchange.Route!;
-                            (rejection, byte[]? field) = await ApplyPoliciesAsync(snapshot, route);
-                            if (rejection == RejectionReason.None && route.Cors is { } cors && CorsPolicy.IsPreflight(request))
+                            StepResult decided = await route.Phases.RunRequestAsync(_exchange);
+                            if (decided.Verdict == StepVerdict.Answered)
                             {
-                                // An allowed preflight is answered here; it carries no credentials, so it comes before authentication.
-                                bool keepAlive = CanKeepAliveAfterAnswer();
-                                GatewayResponses.WritePreflight(output, cors, request, !keepAlive, _runtime.Date.Line);
-                                _exchange.Status = GatewayResponses.PreflightStatus;
-                                if (!keepAlive)
+                                if (!decided.KeepAlive)
                                 {
                                     break;
                                 }
@@ -277,9 +273,9 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                 continue;
                             }
 
-                            if (rejection != RejectionReason.None)
+                            if (decided.Verdict == StepVerdict.Refuse)
                             {
-                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, field))
+                                if (!_exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field))
                                 {
                                     break;
                                 }
@@ -476,7 +472,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
     private bool AnswerDirectly(DirectResponse direct)
     {
-        bool keepAlive = CanKeepAliveAfterAnswer();
+        bool keepAlive = _exchange.CanKeepAliveAfterAnswer();
         GatewayResponses.WriteDirectResponse(_exchange.Output, direct, !keepAlive, _runtime.Date.Line, _exchange.Request.Method != HttpMethod.Head, _exchange);
         _exchange.Status = direct.Status;
         return keepAlive;
@@ -530,7 +526,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
             return RejectionReason.EncodedSlash;
         }
 
-        if (match.Rejection == RejectionReason.MethodNotAllowed && match.MethodMismatch is { Cors: not null } corsRoute && CorsPolicy.IsPreflight(request))
+        if (match.Rejection == RejectionReason.MethodNotAllowed && match.MethodMismatch is { } corsRoute && corsRoute.AnswersPreflight(request))
         {
             // A preflight asks about another method; the route's CORS policy answers it.
             _exchange.Route = corsRoute;
@@ -546,66 +542,6 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
 
         return match.Rejection;
-    }
-
-    /// <summary>
-    /// The route's policies in their fixed order: address filter, CORS origin check, authentication and
-    /// authorization, rate limits. Returns the first refusal (with its extra field line, such as
-    /// WWW-Authenticate), or None. Completes synchronously, without allocating, unless a credential has to be
-    /// verified (a token not yet cached, a password).
-    /// </summary>
-    private async ValueTask<(RejectionReason Rejection, byte[]? Field)> ApplyPoliciesAsync(GatewaySnapshot snapshot, Route route)
-    {
-        RequestHead request = _exchange.Request;
-        if (route.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
-        {
-            return (RejectionReason.IpDenied, null);
-        }
-
-        if (route.Cors is { } cors && request.TryGetHeader("origin"u8, out ReadOnlySpan<byte> origin))
-        {
-            // An allowed origin's fields go on the response; a preflight the policy does not allow is refused.
-            bool preflight = CorsPolicy.IsPreflight(request);
-            if (!cors.AllowsOrigin(origin))
-            {
-                return (preflight ? RejectionReason.CorsRejected : RejectionReason.None, null);
-            }
-
-            _exchange.Cors = cors;
-            if (preflight)
-            {
-                return (cors.AllowsPreflight(request) ? RejectionReason.None : RejectionReason.CorsRejected, null);
-            }
-        }
-
-        snapshot.IdentityHeaders?.DropClientCopies(request);
-        if (route.Auth is { } auth)
-        {
-            AuthResult result = await auth.AuthenticateAsync(_exchange);
-            _exchange.AuthFailure = result.Failure;
-            if (result.Failure == AuthFailure.Forbidden)
-            {
-                return (RejectionReason.Forbidden, null);
-            }
-
-            if (result.Failure != AuthFailure.None)
-            {
-                return (RejectionReason.Unauthorized, auth.ChallengeField);
-            }
-
-            _exchange.Identity = result.Identity;
-        }
-
-        return route.RateLimits is { } rateLimits
-            ? (_exchange.RateLimits.Apply(rateLimits, _exchange, snapshot.TrustedProxies, _runtime.TimeProvider.TimestampFrequency), null)
-            : (RejectionReason.None, null);
-    }
-
-    /// <summary>After the gateway answers a request itself: whether the connection can carry the next one.</summary>
-    private bool CanKeepAliveAfterAnswer()
-    {
-        RequestHead request = _exchange.Request;
-        return request.KeepAlive && !request.HasBody && !_exchange.CloseRequested;
     }
 
     void IValueTaskSource.GetResult(short token) => _nextConnection.GetResult(token);

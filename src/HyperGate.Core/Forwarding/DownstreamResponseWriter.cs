@@ -1,7 +1,6 @@
 using System.IO.Pipelines;
 using HyperGate.Diagnostics;
 using HyperGate.Http1;
-using HyperGate.Security;
 
 namespace HyperGate.Forwarding;
 
@@ -14,11 +13,6 @@ internal static class DownstreamResponseWriter
         var output = new HeadWriter(pipe);
         RequestHead request = exchange.Request;
         GatewayResponses.WriteStatusLine(ref output, response.StatusCode, response.ReasonPhrase);
-        if (exchange.Route!.Cors is not null)
-        {
-            CorsPolicy.DropUpstreamFields(response);
-        }
-
         response.WriteForwardedFields(ref output);
         exchange.WriteGatewayFields(ref output);
         serverTiming?.WriteServerTiming(ref output, exchange);

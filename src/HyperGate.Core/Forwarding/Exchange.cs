@@ -98,6 +98,12 @@ public sealed class Exchange : IDisposable
 
     public bool IsHttps { get; private set; }
 
+    /// <summary>The Date line for responses the gateway writes itself.</summary>
+    public DateHeader Date { get; set; } = null!;
+
+    /// <summary>After the gateway answers a request itself: whether the connection can carry the next one.</summary>
+    public bool CanKeepAliveAfterAnswer() => Request.KeepAlive && !Request.HasBody && !CloseRequested;
+
     /// <summary>The connection's TLS session (certificate presented, version, cipher); null on plain HTTP.</summary>
     public TlsConnection? Tls { get; set; }
 

@@ -477,6 +477,7 @@ public sealed class HttpForwarder : IDisposable
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
         _exchange.Status = response.StatusCode;
+        _exchange.Route!.Phases.RunResponseHead(_exchange, response);
         DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Security;
@@ -77,6 +78,9 @@ public sealed class Route
     /// <summary>The verified client certificate goes upstream in Client-Cert and Client-Cert-Chain (RFC 9440).</summary>
     public bool ForwardClientCertificate { get; init; }
 
+    /// <summary>The route's policies as ordered steps per phase.</summary>
+    public RoutePhases Phases { get; init; } = RoutePhases.Empty;
+
     /// <summary>Addresses allowed or denied on this route (after the global filter); null when none.</summary>
     public IpFilter? IpFilter { get; init; }
 
@@ -123,6 +127,9 @@ public sealed class Route
 
     /// <summary>The Allow field line listing this route's methods, sent with a 405.</summary>
     public byte[] AllowField => _allowField ??= Encoding.ASCII.GetBytes($"Allow: {string.Join(", ", Methods)}\r\n");
+
+    /// <summary>A CORS preflight asks about another method than its own: the route's CORS policy, if any, answers it.</summary>
+    public bool AnswersPreflight(RequestHead request) => Cors is not null && CorsPolicy.IsPreflight(request);
 
     public bool AcceptsMethod(ReadOnlySpan<byte> method)
     {

@@ -1,0 +1,62 @@
+using HyperGate.Forwarding;
+using HyperGate.Http1;
+
+namespace HyperGate.Pipeline;
+
+/// <summary>
+/// A route's policies compiled into ordered steps per phase. The engine runs the phases; it never names a policy,
+/// and a policy never names the engine: a new policy is a folder that adds steps.
+/// </summary>
+public sealed class RoutePhases(RequestStep[] request, ResponseStep[] responseHead)
+{
+    public static RoutePhases Empty { get; } = new([], []);
+
+    /// <summary>After routing, before forwarding: ip filter, CORS, authentication, rate limits, in that order.</summary>
+    public RequestStep[] Request { get; } = request;
+
+    /// <summary>On the upstream's final response head, before it goes downstream.</summary>
+    public ResponseStep[] ResponseHead { get; } = responseHead;
+
+    /// <summary>Runs the request phase up to the first step that does not continue. Allocates nothing while every step decides synchronously.</summary>
+    public ValueTask<StepResult> RunRequestAsync(Exchange exchange)
+    {
+        RequestStep[] steps = Request;
+        for (int i = 0; i < steps.Length; i++)
+        {
+            ValueTask<StepResult> pending = steps[i].RunAsync(exchange);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return ContinueAsync(pending, i, exchange);
+            }
+
+            StepResult result = pending.Result;
+            if (result.Verdict != StepVerdict.Continue)
+            {
+                return ValueTask.FromResult(result);
+            }
+        }
+
+        return ValueTask.FromResult(StepResult.Continue);
+    }
+
+    private async ValueTask<StepResult> ContinueAsync(ValueTask<StepResult> pending, int index, Exchange exchange)
+    {
+        RequestStep[] steps = Request;
+        StepResult result = await pending;
+        for (int i = index + 1; result.Verdict == StepVerdict.Continue && i < steps.Length; i++)
+        {
+            result = await steps[i].RunAsync(exchange);
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs the response-head phase on the upstream's final head.</summary>
+    public void RunResponseHead(Exchange exchange, ResponseHead response)
+    {
+        foreach (ResponseStep step in ResponseHead)
+        {
+            step.OnResponseHead(exchange, response);
+        }
+    }
+}
