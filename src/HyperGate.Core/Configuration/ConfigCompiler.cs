@@ -1,3 +1,4 @@
+using HyperGate.Caching;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
@@ -16,7 +17,7 @@ namespace HyperGate.Configuration;
 /// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams, policies and limits.</summary>
 public static class ConfigCompiler
 {
-    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth)
+    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches)
     {
         var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (UpstreamConfig upstream in config.Upstreams)
@@ -60,7 +61,8 @@ public static class ConfigCompiler
         }));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
         IdentityHeaders? identityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders);
-        var routes = config.Routes.Select(route => CompileRoute(route, config.Server, upstreams, policies, authenticators, identityHeaders, connections.TimeProvider)).ToList();
+        CacheStore? store = config.Routes.Any(r => r.Cache is not null) ? caches.StoreFor(config.Cache) : null;
+        var routes = config.Routes.Select(route => CompileRoute(route, config, upstreams, policies, authenticators, identityHeaders, store, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -91,13 +93,15 @@ public static class ConfigCompiler
 
     private static Route CompileRoute(
         RouteConfig route,
-        ServerConfig server,
+        GatewayConfig config,
         Dictionary<string, Upstream> upstreams,
         Dictionary<string, RateLimitPolicy> policies,
         Dictionary<string, IAuthenticator> authenticators,
         IdentityHeaders? identityHeaders,
+        CacheStore? store,
         TimeProvider time)
     {
+        ServerConfig server = config.Server;
         IpFilter? ipFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny);
         CorsPolicy? cors = route.Cors is { } c ? new CorsPolicy(c.Origins, c.Methods, c.Headers, c.ExposeHeaders, c.Credentials, c.MaxAge) : null;
         RouteAuth? auth = route.Auth.Count == 0 ? null : new RouteAuth(
@@ -134,6 +138,14 @@ public static class ConfigCompiler
             request.Add(new RateLimitStep(rateLimits, time));
         }
 
+        // The cache answers only requests every policy let through; its store step runs on the response last.
+        RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(store!, time, cacheSettings) : null;
+        if (cache is not null)
+        {
+            request.Add(new CacheLookupStep(cache, config.Cache.CoalesceTimeout));
+            responseHead.Add(new CacheStoreStep(cache));
+        }
+
         return new()
         {
             Name = route.Name,
@@ -155,6 +167,7 @@ public static class ConfigCompiler
             IpFilter = ipFilter,
             Cors = cors,
             Auth = auth,
+            Cache = cache,
             Phases = new RoutePhases([.. request], [.. responseHead]),
             Retry = route.Traffic.Retries is { } retry
                 ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using HyperGate.Caching;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Tls;
@@ -68,6 +69,7 @@ public static partial class ConfigLoader
         TracingConfig tracing = ReadTracing(reader.Table("tracing"));
         DnsSettings dns = ReadDns(reader.Table("dns"));
         TlsSettings tls = ReadTls(reader.Table("tls"), server, errors);
+        CacheConfig cache = ReadCache(reader.Table("cache"));
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
         reader.RejectUnknownKeys();
@@ -88,6 +90,7 @@ public static partial class ConfigLoader
             Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
                 text + string.Concat(tls.Certificates.Select(c => c.Leaf.Thumbprint)))))[..12],
             Tls = tls,
+            Cache = cache,
             Warnings = Warnings(upstreams),
             Source = root,
         };
@@ -518,11 +521,18 @@ public static partial class ConfigLoader
         bool? keepEncodedSlashes = ReadEncodedSlashes(route);
         bool requireClientCert = route.Bool("require_client_cert", false);
         bool forwardClientCert = route.Bool("forward_client_cert", false);
+        RouteCacheSettings? cache = ReadRouteCache(route);
+        if (cache is not null && respond is not null)
+        {
+            route.Error("cache", "a route that answers itself (respond) has nothing to cache", "remove cache, or point the route at an upstream");
+        }
+
         route.RejectUnknownKeys();
         return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes)
         {
             RequireClientCertificate = requireClientCert,
             ForwardClientCertificate = forwardClientCert,
+            Cache = cache,
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using HyperGate.Caching;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
@@ -35,6 +36,9 @@ public sealed record GatewayConfig(
 
     /// <summary><c>[tls]</c> with its certificates loaded; <see cref="TlsSettings.None"/> without one.</summary>
     public TlsSettings Tls { get; init; } = TlsSettings.None;
+
+    /// <summary><c>[cache]</c>: the response store's bounds (used by routes with <c>cache</c>).</summary>
+    public CacheConfig Cache { get; init; } = CacheConfig.Default;
 
     /// <summary>The file as parsed (for the admin API's redacted view of the running config).</summary>
     public TomlTableNode? Source { get; init; }
@@ -169,6 +173,15 @@ public sealed record RouteConfig(
 
     /// <summary><c>forward_client_cert</c>: send the client certificate upstream in Client-Cert (RFC 9440).</summary>
     public bool ForwardClientCertificate { get; init; }
+
+    /// <summary><c>cache = true | { ... }</c>: responses are cached; null when the route does not cache.</summary>
+    public RouteCacheSettings? Cache { get; init; }
+}
+
+/// <summary><c>[cache]</c>: the bounds of the response store.</summary>
+public sealed record CacheConfig(long MaxSize, long MaxObjectSize, TimeSpan CoalesceTimeout)
+{
+    public static CacheConfig Default { get; } = new(64L * 1024 * 1024, 1024 * 1024, TimeSpan.FromSeconds(5));
 }
 
 /// <summary>A route's traffic keys: <c>retries</c>, <c>timeout</c>, <c>response_timeout</c>, <c>fallback</c>, <c>split</c> and <c>mirror</c>.</summary>

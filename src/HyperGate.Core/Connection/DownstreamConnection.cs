@@ -331,7 +331,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
                             if (rejection != RejectionReason.None)
                             {
-                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: _exchange.BodyStreams))
+                                if (!_forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams))
                                 {
                                     break;
                                 }
@@ -388,7 +388,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                     rejection = await _forwarder.ConnectAsync();
                                     if (rejection != RejectionReason.None)
                                     {
-                                        forwarded = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: false);
+                                        forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
                                     }
                                 }
                             }
@@ -402,6 +402,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                         {
                             // Every request that got past its head is reported once, however it ended.
                             _forwarder.EndExchange();
+                            _exchange.EndPhases();
                             _recorder.Complete(_exchange);
                         }
                     }

@@ -3,6 +3,7 @@ using System.Net;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 using HyperGate.RateLimiting;
 using HyperGate.Routing;
 using HyperGate.Security;
@@ -83,9 +84,34 @@ public sealed class Exchange : IDisposable
     public IPAddress? ClientIp(TrustedProxies proxies) =>
         proxies.IsEmpty ? PeerAddress : IPAddress.TryParse(proxies.ClientAddress(this), out IPAddress? address) ? address : PeerAddress;
 
+    /// <summary>State a request step hands to the later phases of this exchange; ended with the exchange.</summary>
+    public IPhaseState? PhaseState { get; set; }
+
+    /// <summary>Receives a copy of the forwarded response body (set by a response-head step), or null.</summary>
+    public IBodySink? ResponseBodySink { get; set; }
+
+    /// <summary>Whole field lines a step adds to the response this request gets (Cache-Status), or null.</summary>
+    public byte[]? ResponseFields { get; set; }
+
+    /// <summary>Whole field lines a step adds to the request sent upstream (a cache's validators), or null.</summary>
+    public byte[]? UpstreamFields { get; set; }
+
+    /// <summary>Ends the phases' state of the request; called once per request, however it ended.</summary>
+    public void EndPhases()
+    {
+        IPhaseState? state = PhaseState;
+        PhaseState = null;
+        state?.End();
+    }
+
     /// <summary>The fields the gateway's policies add to whatever response this request gets.</summary>
     public void WriteGatewayFields(ref HeadWriter output)
     {
+        if (ResponseFields is { } fields)
+        {
+            output.Write(fields);
+        }
+
         RateLimits.WriteFields(ref output);
         Cors?.WriteResponseFields(ref output, Request);
 
@@ -177,6 +203,10 @@ public sealed class Exchange : IDisposable
         Upstream = null;
         Retries = 0;
         BufferedBody = null;
+        PhaseState = null;
+        ResponseBodySink = null;
+        ResponseFields = null;
+        UpstreamFields = null;
     }
 
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>
@@ -190,7 +220,7 @@ public sealed class Exchange : IDisposable
     public bool Reject(RejectionReason reason, ReadOnlySpan<byte> dateLine, bool bodyUnread, byte[]? field = null)
     {
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.HttpsRedirect or RejectionReason.NoDestination
-            or RejectionReason.IpDenied or RejectionReason.ClientCertificateRequired or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable
+            or RejectionReason.IpDenied or RejectionReason.ClientCertificateRequired or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable or RejectionReason.NotCached
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamTlsFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;

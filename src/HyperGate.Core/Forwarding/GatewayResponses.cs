@@ -36,6 +36,7 @@ public static class GatewayResponses
         RejectionReason.Forbidden => (403, "forbidden", "The credentials do not allow this request."),
         RejectionReason.RateLimited => (429, "rate_limited", "Too many requests; retry after the time in Retry-After."),
         RejectionReason.RateLimitUnavailable => (503, "rate_limit_unavailable", "The rate limit store is unavailable."),
+        RejectionReason.NotCached => (504, "not_cached", "Only a stored response was asked for (only-if-cached), and none can answer."),
         RejectionReason.NoDestination => (503, "no_destination", "The upstream has no destination available."),
         RejectionReason.UpstreamConnectFailed => (502, "upstream_connect_failed", "The upstream refused or reset the connection."),
         RejectionReason.UpstreamTlsFailed => (502, "upstream_tls_failed", "The TLS handshake with the upstream failed (its certificate, name or protocol)."),

@@ -458,7 +458,21 @@ public sealed class HttpForwarder : IDisposable
                 _ => RejectionReason.UpstreamClosed,
             },
         };
-        return _exchange.Reject(reason, _runtime.Date.Line, bodyUnread: body != BodyCopyResult.Completed);
+        return AnswerFailure(reason, bodyUnread: body != BodyCopyResult.Completed);
+    }
+
+    /// <summary>
+    /// The upstream could not answer: a response-head step may answer instead (a stale response); otherwise the
+    /// gateway's error goes out. Returns whether the connection stays open.
+    /// </summary>
+    public bool AnswerFailure(RejectionReason reason, bool bodyUnread)
+    {
+        if (!bodyUnread && _exchange.Route!.Phases.RunUpstreamFailure(_exchange, reason) is { } keepAlive)
+        {
+            return keepAlive;
+        }
+
+        return _exchange.Reject(reason, _runtime.Date.Line, bodyUnread);
     }
 
     /// <summary>Steps 5 and 6. Completes synchronously when the whole response is already buffered.</summary>
@@ -477,7 +491,16 @@ public sealed class HttpForwarder : IDisposable
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
         _exchange.Status = response.StatusCode;
-        _exchange.Route!.Phases.RunResponseHead(_exchange, response);
+        if (_exchange.Route!.Phases.RunResponseHead(_exchange, response) is { } answered)
+        {
+            // A step answered instead (a cache serving its stored response after a 304): the upstream's body, if
+            // any, is not wanted, and its connection is reusable only when nothing of it is left unread.
+            BodyCopyResult rest = await CompleteRequestBodyAsync(upstream);
+            upstream.Pool.Return(upstream, reusable: framing == BodyFraming.None && rest == BodyCopyResult.Completed && !response.ConnectionClose);
+            return answered && rest == BodyCopyResult.Completed;
+        }
+
+        IBodySink? sink = _exchange.ResponseBodySink;
         DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
 
@@ -489,9 +512,9 @@ public sealed class HttpForwarder : IDisposable
         {
             responseBody = framing switch
             {
-                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, silence, CancellationToken.None),
-                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, silence, CancellationToken.None),
-                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, silence, CancellationToken.None),
+                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, silence, CancellationToken.None, sink),
+                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, silence, CancellationToken.None, sink),
+                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, silence, CancellationToken.None, sink),
                 _ => BodyCopyResult.Completed,
             };
         }
@@ -504,6 +527,8 @@ public sealed class HttpForwarder : IDisposable
         {
             silence?.Stop();
         }
+
+        sink?.Complete(responseBody == BodyCopyResult.Completed);
 
         _exchange.ResponseBodyBytes = framing == BodyFraming.ContentLength && responseBody == BodyCopyResult.Completed
             ? response.ContentLength

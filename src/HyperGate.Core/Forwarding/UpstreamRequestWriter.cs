@@ -25,6 +25,10 @@ internal static class UpstreamRequestWriter
         output.Write("\r\n"u8);
 
         request.WriteForwardedFields(ref output);
+        if (exchange.UpstreamFields is { } added)
+        {
+            output.Write(added);
+        }
         if (exchange.Identity is { } identity && exchange.Snapshot.IdentityHeaders is { } identityHeaders)
         {
             identityHeaders.Write(ref output, identity);

@@ -1,3 +1,4 @@
+using HyperGate.Caching;
 using HyperGate.Configuration;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
@@ -19,8 +20,9 @@ public sealed class GatewayRuntime : IAsyncDisposable
     private GatewaySnapshot _snapshot;
     private long _requests;
 
-    private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
+    private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
     {
+        Caches = caches;
         Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, timeProvider, loggers, withOutputs, Mirror);
         Auth = auth;
         _snapshot = snapshot;
@@ -41,13 +43,15 @@ public sealed class GatewayRuntime : IAsyncDisposable
         var connections = new UpstreamConnectionManager(timeProvider, loggers.CreateLogger("HyperGate.Upstreams"));
         var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
         var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
+        var caches = new CacheRegistry();
         try
         {
-            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth);
+            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth, caches);
             rateLimits.Commit();
             auth.Commit();
+            caches.Commit();
             connections.Retain(snapshot.Upstreams.Values);
-            return new GatewayRuntime(snapshot, connections, rateLimits, auth, timeProvider, loggers, withOutputs);
+            return new GatewayRuntime(snapshot, connections, rateLimits, auth, caches, timeProvider, loggers, withOutputs);
         }
         catch
         {
@@ -66,6 +70,9 @@ public sealed class GatewayRuntime : IAsyncDisposable
     public RateLimitRegistry RateLimits { get; }
 
     public AuthRegistry Auth { get; }
+
+    /// <summary>The response store, kept across reloads that leave <c>[cache]</c> as it was.</summary>
+    public CacheRegistry Caches { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -97,7 +104,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
             GatewaySnapshot next;
             try
             {
-                next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth);
+                next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth, Caches);
 
                 // New key sets, the quota store and newly discovered destinations are ready before the first request needs them.
                 await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync(), Connections.PrepareDiscoveryAsync(next.Upstreams.Values));
@@ -110,6 +117,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
             {
                 RateLimits.Abandon();
                 Auth.Abandon();
+                Caches.Abandon();
                 Connections.Retain(Snapshot.Upstreams.Values);
                 throw;
             }
@@ -117,6 +125,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
             Volatile.Write(ref _snapshot, next);
             RateLimits.Commit();
             Auth.Commit();
+            Caches.Commit();
             Connections.Retain(next.Upstreams.Values);
         }
         finally

@@ -29,7 +29,7 @@ public static class BodyCopier
     /// <summary>Copies exactly <paramref name="length"/> bytes. A small last piece is left unflushed unless asked, so a
     /// small response leaves in the same write as its head.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, BodyRateGuard? guard, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyExactAsync(PipeReader source, PipeWriter destination, long length, bool flushAtEnd, BodyRateGuard? guard, CancellationToken cancellationToken, IBodySink? sink = null)
     {
         long remaining = length;
         while (remaining > 0)
@@ -65,6 +65,7 @@ public static class BodyCopier
             }
 
             // The length is taken before AdvanceTo: afterwards the slice's segments belong to the pipe again.
+            sink?.Append(slice);
             remaining -= slice.Length;
             guard?.Received(slice.Length);
             source.AdvanceTo(slice.End);
@@ -83,7 +84,7 @@ public static class BodyCopier
 
     /// <summary>Copies until the source closes: the framing of a response with neither length nor chunking.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyUntilCloseAsync(PipeReader source, PipeWriter destination, BodyRateGuard? guard, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyUntilCloseAsync(PipeReader source, PipeWriter destination, BodyRateGuard? guard, CancellationToken cancellationToken, IBodySink? sink = null)
     {
         while (true)
         {
@@ -96,6 +97,7 @@ public static class BodyCopier
             }
 
             guard?.Received(buffer.Length);
+            sink?.Append(buffer);
             foreach (ReadOnlyMemory<byte> segment in buffer)
             {
                 destination.Write(segment.Span);

@@ -20,7 +20,7 @@ public static class ChunkedBody
     public const int MaxTrailerSize = 16 * 1024;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<BodyCopyResult> CopyAsync(PipeReader source, PipeWriter destination, long maxBodySize, bool dechunk, BodyRateGuard? guard, CancellationToken cancellationToken)
+    public static async ValueTask<BodyCopyResult> CopyAsync(PipeReader source, PipeWriter destination, long maxBodySize, bool dechunk, BodyRateGuard? guard, CancellationToken cancellationToken, IBodySink? sink = null)
     {
         long total = 0;
         while (true)
@@ -68,7 +68,7 @@ public static class ChunkedBody
                 WriteChunkSize(destination, size);
             }
 
-            BodyCopyResult copied = await BodyCopier.CopyExactAsync(source, destination, size, flushAtEnd: false, guard, cancellationToken);
+            BodyCopyResult copied = await BodyCopier.CopyExactAsync(source, destination, size, flushAtEnd: false, guard, cancellationToken, sink);
             if (copied != BodyCopyResult.Completed)
             {
                 return copied;

@@ -58,6 +58,10 @@ public enum RejectionReason : byte
     RateLimited,
     RateLimitUnavailable,
 
+    // Cache
+    /// <summary>RFC 9111 §5.2.1.7: only-if-cached, and nothing stored could answer.</summary>
+    NotCached,
+
     // Upstream
     NoDestination,
     UpstreamConnectFailed,

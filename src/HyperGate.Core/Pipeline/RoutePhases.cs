@@ -51,12 +51,33 @@ public sealed class RoutePhases(RequestStep[] request, ResponseStep[] responseHe
         return result;
     }
 
-    /// <summary>Runs the response-head phase on the upstream's final head.</summary>
-    public void RunResponseHead(Exchange exchange, ResponseHead response)
+    /// <summary>Runs the response-head phase on the upstream's final head: null, or whether the connection stays open when a step answered.</summary>
+    public bool? RunResponseHead(Exchange exchange, ResponseHead response)
     {
         foreach (ResponseStep step in ResponseHead)
         {
-            step.OnResponseHead(exchange, response);
+            StepResult result = step.OnResponseHead(exchange, response);
+            if (result.Verdict == StepVerdict.Answered)
+            {
+                return result.KeepAlive;
+            }
         }
+
+        return null;
+    }
+
+    /// <summary>When the upstream failed: null lets the gateway's error go out; else a step answered, and whether the connection stays open.</summary>
+    public bool? RunUpstreamFailure(Exchange exchange, RejectionReason failure)
+    {
+        foreach (ResponseStep step in ResponseHead)
+        {
+            StepResult result = step.OnUpstreamFailure(exchange, failure);
+            if (result.Verdict == StepVerdict.Answered)
+            {
+                return result.KeepAlive;
+            }
+        }
+
+        return null;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using HyperGate.Caching;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.Pipeline;
@@ -77,6 +78,9 @@ public sealed class Route
 
     /// <summary>The verified client certificate goes upstream in Client-Cert and Client-Cert-Chain (RFC 9440).</summary>
     public bool ForwardClientCertificate { get; init; }
+
+    /// <summary>How the route caches responses; null when it does not.</summary>
+    public RouteCache? Cache { get; init; }
 
     /// <summary>The route's policies as ordered steps per phase.</summary>
     public RoutePhases Phases { get; init; } = RoutePhases.Empty;

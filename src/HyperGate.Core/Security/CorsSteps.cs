@@ -47,5 +47,9 @@ public sealed class CorsResponseStep : ResponseStep
 {
     public static CorsResponseStep Instance { get; } = new();
 
-    public override void OnResponseHead(Exchange exchange, ResponseHead response) => CorsPolicy.DropUpstreamFields(response);
+    public override StepResult OnResponseHead(Exchange exchange, ResponseHead response)
+    {
+        CorsPolicy.DropUpstreamFields(response);
+        return StepResult.Continue;
+    }
 }

@@ -1,0 +1,82 @@
+using System.Buffers;
+using HyperGate.Http1;
+using HyperGate.Pipeline;
+
+namespace HyperGate.Caching;
+
+/// <summary>
+/// A cache miss or revalidation in flight: what the lookup found, for the response-head step; and, once the
+/// response proves storable, the copy of its body being collected for the store. Allocated per forwarded request
+/// on a caching route only (a hit allocates none).
+/// </summary>
+internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason reason) : IPhaseState, IBodySink
+{
+    private ArrayBufferWriter<byte>? _body;
+    private CachedResponse? _pending;
+    private Func<CachedResponse, bool>? _replaces;
+
+    public RouteCache Cache { get; } = cache;
+
+    public byte[] Key { get; } = key;
+
+    public ForwardReason Reason { get; } = reason;
+
+    /// <summary>The stored response being revalidated (or kept for stale-if-error), when there is one.</summary>
+    public CachedResponse? Stored { get; init; }
+
+    /// <summary>The fill this request leads (other requests for the key wait on it), when it leads one.</summary>
+    public Fill? Fill { get; init; }
+
+    /// <summary>Unix seconds when the request went upstream (RFC 9111 §4.2.3 request_time).</summary>
+    public long RequestTime { get; init; }
+
+    /// <summary>Starts collecting the body of <paramref name="response"/> (built without its body yet) for the store.</summary>
+    public void Collect(CachedResponse response, long expectedLength, Func<CachedResponse, bool> replaces)
+    {
+        _pending = response;
+        _replaces = replaces;
+        _body = new ArrayBufferWriter<byte>(expectedLength > 0 ? (int)expectedLength : 4096);
+    }
+
+    public void Append(in ReadOnlySequence<byte> data)
+    {
+        if (_body is null)
+        {
+            return;
+        }
+
+        if (_body.WrittenCount + data.Length > Cache.Store.MaxObjectSize)
+        {
+            // Larger than an object may be: passed through, not stored.
+            _body = null;
+            return;
+        }
+
+        foreach (ReadOnlyMemory<byte> segment in data)
+        {
+            _body.Write(segment.Span);
+        }
+    }
+
+    public void Complete(bool complete)
+    {
+        bool stored = false;
+        if (complete && _body is not null && _pending is not null)
+        {
+            CachedResponse response = _pending.WithBody(_body.WrittenSpan.ToArray());
+            Cache.Store.Store(Key, response, _replaces!);
+            Cache.Store.Counters.Stored();
+            stored = true;
+        }
+
+        _body = null;
+        _pending = null;
+        Fill?.Complete(stored, passUntil: 0);
+    }
+
+    /// <summary>The response will not be stored: waiters go upstream now, and the key is not coalesced for a while.</summary>
+    public void Pass(long passUntil) => Fill?.Complete(stored: false, passUntil);
+
+    /// <summary>However the exchange ended, waiters are released.</summary>
+    public void End() => Fill?.Complete(stored: false, passUntil: 0);
+}

@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.Text;
+using HyperGate.Forwarding;
+using HyperGate.Http1;
+using HyperGate.Pipeline;
+
+namespace HyperGate.Caching;
+
+/// <summary>
+/// Request phase, last before forwarding: answers from the store when a stored response may be used (RFC 9111
+/// §4), 304 when the client's own precondition matches it (§4.3.2); otherwise lets the request go upstream,
+/// conditional when a stored response only needs validating (§4.3.1), and coalesced with other misses for the
+/// same key. A hit allocates nothing.
+/// </summary>
+public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) : RequestStep
+{
+    /// <summary>How long a key whose response proved uncacheable goes upstream without coalescing.</summary>
+    private const long PassSeconds = 10;
+
+    public override ValueTask<StepResult> RunAsync(Exchange exchange)
+    {
+        RequestHead request = exchange.Request;
+        CacheStore store = cache.Store;
+        if (request.Method is not (HttpMethod.Get or HttpMethod.Head))
+        {
+            // §4.4: an unsafe method's success invalidates what is stored for its URI; the response step does that.
+            if (request.Method is not (HttpMethod.Options or HttpMethod.Trace))
+            {
+                exchange.PhaseState = new CacheExchange(cache, Key(exchange), ForwardReason.Bypass);
+            }
+
+            exchange.ResponseFields = CacheStatus.Bypass;
+            store.Counters.Passed();
+            return ValueTask.FromResult(StepResult.Continue);
+        }
+
+        if (request.TryGetHeader("range"u8, out _))
+        {
+            // Ranges are passed through whole to the origin: never a wrong range from a partial store.
+            exchange.ResponseFields = CacheStatus.Bypass;
+            store.Counters.Passed();
+            return ValueTask.FromResult(StepResult.Continue);
+        }
+
+        int maxLength = RouteCache.MaxKeyLength(request);
+        byte[]? rented = maxLength > RouteCache.StackKeyLength ? ArrayPool<byte>.Shared.Rent(maxLength) : null;
+        Span<byte> buffer = rented is not null ? rented : stackalloc byte[RouteCache.StackKeyLength];
+        try
+        {
+            Span<byte> key = buffer[..cache.WriteKey(request, exchange.IsHttps, buffer)];
+            CacheDirectives directives = CacheDirectives.Parse(request);
+            long now = cache.Now;
+            CacheObject? entry = store.Find(key);
+            CachedResponse? stored = entry is null ? null : RouteCache.Select(entry, request, exchange);
+            if (stored is not null)
+            {
+                Reuse reuse = CachePolicy.Decide(stored, directives, PragmaNoCache(request), now);
+                if (reuse != Reuse.Validate)
+                {
+                    return ValueTask.FromResult(Serve(exchange, stored, now, reuse == Reuse.Fresh ? CacheStatus.Hit : CacheStatus.StaleHit));
+                }
+            }
+
+            if (directives.OnlyIfCached)
+            {
+                exchange.ResponseFields = CacheStatus.OnlyIfCachedMiss;
+                return ValueTask.FromResult(StepResult.Refuse(RejectionReason.NotCached));
+            }
+
+            store.Counters.Miss();
+            ForwardReason reason = stored is not null
+                ? (directives.NoCache || directives.MaxAge >= 0 || directives.MinFresh >= 0 || PragmaNoCache(request) && !directives.Present ? ForwardReason.Request : ForwardReason.Stale)
+                : entry is null ? ForwardReason.UriMiss : ForwardReason.VaryMiss;
+            if (stored is not null)
+            {
+                Revalidate(exchange, stored);
+                exchange.PhaseState = new CacheExchange(cache, key.ToArray(), reason) { Stored = stored, RequestTime = now };
+                return ValueTask.FromResult(StepResult.Continue);
+            }
+
+            if (request.Method == HttpMethod.Head || reason == ForwardReason.VaryMiss)
+            {
+                exchange.PhaseState = new CacheExchange(cache, key.ToArray(), reason) { RequestTime = now };
+                return ValueTask.FromResult(StepResult.Continue);
+            }
+
+            (Fill? fill, bool leads) = store.JoinFill(key, now);
+            if (fill is null || leads)
+            {
+                exchange.PhaseState = new CacheExchange(cache, fill?.Key ?? key.ToArray(), reason) { Fill = fill, RequestTime = now };
+                return ValueTask.FromResult(StepResult.Continue);
+            }
+
+            store.Counters.Coalesced();
+            return WaitForFillAsync(exchange, fill);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>A coalesced miss: waits for the leader's response to be stored, then is served from it; otherwise (uncacheable, or too slow) goes upstream itself.</summary>
+    private async ValueTask<StepResult> WaitForFillAsync(Exchange exchange, Fill fill)
+    {
+        bool stored;
+        try
+        {
+            stored = await fill.Done.WaitAsync(coalesceTimeout, cache.Time);
+        }
+        catch (TimeoutException)
+        {
+            stored = false;
+        }
+
+        long now = cache.Now;
+        if (stored && cache.Store.Find(fill.Key) is { } entry && RouteCache.Select(entry, exchange.Request, exchange) is { } response
+            && CachePolicy.Decide(response, CacheDirectives.Parse(exchange.Request), PragmaNoCache(exchange.Request), now) != Reuse.Validate)
+        {
+            return Serve(exchange, response, now, CacheStatus.CollapsedHit);
+        }
+
+        exchange.PhaseState = new CacheExchange(cache, fill.Key, ForwardReason.UriMiss) { RequestTime = now };
+        return StepResult.Continue;
+    }
+
+    private StepResult Serve(Exchange exchange, CachedResponse stored, long now, byte[] status)
+    {
+        CacheCounters counters = cache.Store.Counters;
+        counters.Hit();
+        if (status == CacheStatus.StaleHit)
+        {
+            counters.ServedStale();
+        }
+
+        bool notModified = CachePolicy.NotModified(exchange.Request, stored);
+        return StepResult.Answered(CacheResponseWriter.Write(exchange, stored, now, status, withTtl: true, notModified));
+    }
+
+    /// <summary>
+    /// §4.3.1: the request goes upstream with the stored response's validators instead of the client's own
+    /// (the client's precondition is answered from the refreshed response).
+    /// </summary>
+    private static void Revalidate(Exchange exchange, CachedResponse stored)
+    {
+        if (stored.ETag is null && stored.LastModified is null)
+        {
+            return;
+        }
+
+        RequestHead request = exchange.Request;
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            ref HeaderField field = ref request.HeaderAt(i);
+            ReadOnlySpan<byte> name = request.NameOf(field);
+            if (Ascii.EqualsIgnoreCase(name, "if-none-match"u8) || Ascii.EqualsIgnoreCase(name, "if-modified-since"u8))
+            {
+                field.Dropped = true;
+            }
+        }
+
+        var fields = new StringBuilder();
+        if (stored.ETag is { } etag)
+        {
+            fields.Append("If-None-Match: ").Append(Encoding.Latin1.GetString(etag)).Append("\r\n");
+        }
+
+        if (stored.LastModified is { } modified)
+        {
+            fields.Append("If-Modified-Since: ").Append(Encoding.Latin1.GetString(modified)).Append("\r\n");
+        }
+
+        exchange.UpstreamFields = Encoding.Latin1.GetBytes(fields.ToString());
+    }
+
+    /// <summary>The key of the request's own URI (for invalidation after an unsafe method).</summary>
+    private byte[] Key(Exchange exchange)
+    {
+        RequestHead request = exchange.Request;
+        var key = new byte[RouteCache.MaxKeyLength(request)];
+        return key[..cache.WriteKey(request, exchange.IsHttps, key)];
+    }
+
+    private static bool PragmaNoCache(RequestHead request) =>
+        request.TryGetHeader("pragma"u8, out ReadOnlySpan<byte> pragma) && Ascii.EqualsIgnoreCase(HttpCharacters.TrimWhitespace(pragma), "no-cache"u8);
+
+    internal static long PassUntil(long now) => now + PassSeconds;
+}

@@ -1,0 +1,369 @@
+using System.Collections.Concurrent;
+using System.Text;
+using HyperGate.Buffers;
+
+namespace HyperGate.Caching;
+
+/// <summary>The stored variants of one cache key (one URL): usually one; more when the responses vary.</summary>
+public sealed class CacheObject(byte[] key)
+{
+    public byte[] Key { get; } = key;
+
+    /// <summary>Replaced, never changed in place: a hit reads whichever array it finds, whole.</summary>
+    public CachedResponse[] Variants { get; internal set; } = [];
+
+    internal long Size;
+    internal bool InMain;
+    internal bool Removed;
+
+    /// <summary>S3-FIFO's access count (0–3), bumped on hits without a lock.</summary>
+    internal int Frequency;
+}
+
+/// <summary>
+/// The in-memory store: a lock-free table for lookups, bounded by bytes (headers, bodies and bookkeeping) with
+/// S3-FIFO eviction (a small probation queue, a main queue and a ghost list of recently evicted keys). A crawl of
+/// one-off URLs passes through the small queue and leaves without touching the objects that were hit again.
+/// Written here rather than taken from BitFaster.Caching: its W-TinyLFU bounds a count of entries, and this store
+/// must bound bytes; the hit path here is one table lookup and one counter bump, and changes take one lock.
+/// </summary>
+public sealed class CacheStore
+{
+    private readonly ConcurrentDictionary<byte[], CacheObject> _objects = new(ByteKeyComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], CacheObject>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private readonly ConcurrentDictionary<byte[], Fill> _fills = new(ByteKeyComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], long> _passes = new(ByteKeyComparer.Instance);
+    private readonly Lock _gate = new();
+    private readonly Queue<CacheObject> _small = new();
+    private readonly Queue<CacheObject> _main = new();
+    private readonly Queue<byte[]> _ghostOrder = new();
+    private readonly HashSet<byte[]> _ghosts = new(ByteKeyComparer.Instance);
+    private long _smallBytes;
+    private long _bytes;
+
+    public CacheStore(long maxSize, long maxObjectSize)
+    {
+        MaxSize = maxSize;
+        MaxObjectSize = maxObjectSize;
+        _lookup = _objects.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
+    public long MaxSize { get; }
+
+    public long MaxObjectSize { get; }
+
+    public CacheCounters Counters { get; } = new();
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    public int Objects => _objects.Count;
+
+    /// <summary>The object stored under <paramref name="key"/>, counted as an access; allocates nothing.</summary>
+    public CacheObject? Find(ReadOnlySpan<byte> key)
+    {
+        if (!_lookup.TryGetValue(key, out CacheObject? found))
+        {
+            return null;
+        }
+
+        if (found.Frequency < 3)
+        {
+            found.Frequency++;
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="response"/> under <paramref name="key"/>, replacing the variant it
+    /// <paramref name="replaces"/>, then evicts until the store is within its size.
+    /// </summary>
+    public void Store(byte[] key, CachedResponse response, Func<CachedResponse, bool> replaces)
+    {
+        if (response.Size > MaxObjectSize || response.Size > MaxSize / 2)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_objects.TryGetValue(key, out CacheObject? entry))
+            {
+                entry = new CacheObject(key);
+                _objects[key] = entry;
+                if (_ghosts.Remove(key))
+                {
+                    // Evicted lately and wanted again: it skips probation.
+                    entry.InMain = true;
+                    _main.Enqueue(entry);
+                }
+                else
+                {
+                    _small.Enqueue(entry);
+                }
+            }
+
+            CachedResponse[] variants = [.. entry.Variants.Where(v => !replaces(v)), response];
+            long size = variants.Sum(v => v.Size);
+            Adjust(entry, size - entry.Size);
+            entry.Variants = variants;
+            EvictWithinSize();
+        }
+    }
+
+    private void Adjust(CacheObject entry, long delta)
+    {
+        entry.Size += delta;
+        Interlocked.Add(ref _bytes, delta);
+        if (!entry.InMain)
+        {
+            _smallBytes += delta;
+        }
+    }
+
+    /// <summary>S3-FIFO: probation objects not hit since they came leave (as ghosts); hit ones move to main; main ones get another lap per hit.</summary>
+    private void EvictWithinSize()
+    {
+        while (_bytes > MaxSize)
+        {
+            if (_smallBytes > MaxSize / 10 && _small.TryDequeue(out CacheObject? probation))
+            {
+                if (probation.Removed)
+                {
+                    continue;
+                }
+
+                if (probation.Frequency > 0)
+                {
+                    _smallBytes -= probation.Size;
+                    probation.InMain = true;
+                    probation.Frequency = 0;
+                    _main.Enqueue(probation);
+                }
+                else
+                {
+                    Evict(probation);
+                    _ghosts.Add(probation.Key);
+                    _ghostOrder.Enqueue(probation.Key);
+                    while (_ghostOrder.Count > Math.Max(1024, _objects.Count) && _ghostOrder.TryDequeue(out byte[]? old))
+                    {
+                        _ghosts.Remove(old);
+                    }
+                }
+
+                continue;
+            }
+
+            if (_main.TryDequeue(out CacheObject? resident))
+            {
+                if (resident.Removed)
+                {
+                    continue;
+                }
+
+                if (resident.Frequency > 0)
+                {
+                    resident.Frequency--;
+                    _main.Enqueue(resident);
+                }
+                else
+                {
+                    Evict(resident);
+                }
+
+                continue;
+            }
+
+            if (!_small.TryDequeue(out CacheObject? last))
+            {
+                return;
+            }
+
+            if (!last.Removed)
+            {
+                Evict(last);
+            }
+        }
+    }
+
+    private void Evict(CacheObject entry)
+    {
+        RemoveLocked(entry);
+        Counters.Evicted();
+    }
+
+    private void RemoveLocked(CacheObject entry)
+    {
+        if (entry.Removed)
+        {
+            return;
+        }
+
+        entry.Removed = true;
+        _objects.TryRemove(new KeyValuePair<byte[], CacheObject>(entry.Key, entry));
+        Interlocked.Add(ref _bytes, -entry.Size);
+        if (!entry.InMain)
+        {
+            _smallBytes -= entry.Size;
+        }
+    }
+
+    /// <summary>Removes the object under one key (all its variants); returns how many responses went.</summary>
+    public int Remove(ReadOnlySpan<byte> key)
+    {
+        if (!_lookup.TryGetValue(key, out CacheObject? entry))
+        {
+            return 0;
+        }
+
+        lock (_gate)
+        {
+            int count = entry.Removed ? 0 : entry.Variants.Length;
+            RemoveLocked(entry);
+            return count;
+        }
+    }
+
+    /// <summary>Removes every response <paramref name="match"/> selects (by key, or by response for tags); returns how many.</summary>
+    public int RemoveWhere(Func<byte[], bool> keyMatches, Func<CachedResponse, bool>? responseMatches = null)
+    {
+        int count = 0;
+        lock (_gate)
+        {
+            foreach (CacheObject entry in _objects.Values)
+            {
+                if (entry.Removed || !keyMatches(entry.Key))
+                {
+                    continue;
+                }
+
+                if (responseMatches is null)
+                {
+                    count += entry.Variants.Length;
+                    RemoveLocked(entry);
+                    continue;
+                }
+
+                CachedResponse[] kept = [.. entry.Variants.Where(v => !responseMatches(v))];
+                if (kept.Length == entry.Variants.Length)
+                {
+                    continue;
+                }
+
+                count += entry.Variants.Length - kept.Length;
+                if (kept.Length == 0)
+                {
+                    RemoveLocked(entry);
+                }
+                else
+                {
+                    Adjust(entry, kept.Sum(v => v.Size) - entry.Size);
+                    entry.Variants = kept;
+                }
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Coalescing: the first miss for a key leads (true, and gets the fill to complete); later misses get the
+    /// leader's fill to wait on. A key whose response lately proved uncacheable is not coalesced (null, false).
+    /// </summary>
+    public (Fill? Fill, bool Leads) JoinFill(ReadOnlySpan<byte> key, long now)
+    {
+        if (_passes.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(key, out long until))
+        {
+            if (until > now)
+            {
+                return (null, false);
+            }
+
+            _passes.GetAlternateLookup<ReadOnlySpan<byte>>().TryRemove(key, out _);
+        }
+
+        byte[] owned = key.ToArray();
+        var fill = new Fill(this, owned);
+        Fill current = _fills.GetOrAdd(owned, fill);
+        return (current, current == fill);
+    }
+
+    /// <summary>The leader's response was not stored: its key is passed straight upstream for a while (Varnish's hit-for-miss).</summary>
+    internal void EndFill(Fill fill, bool stored, long passUntil)
+    {
+        _fills.TryRemove(new KeyValuePair<byte[], Fill>(fill.Key, fill));
+        if (!stored && passUntil > 0)
+        {
+            _passes[fill.Key] = passUntil;
+        }
+    }
+
+    /// <summary>Keys of every stored object, as text (for purges by prefix and for the admin view).</summary>
+    public static string KeyText(byte[] key) => Encoding.Latin1.GetString(key);
+}
+
+/// <summary>A miss being fetched; requests for the same key wait for it instead of going upstream too.</summary>
+public sealed class Fill(CacheStore store, byte[] key)
+{
+    private readonly TaskCompletionSource<bool> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public byte[] Key { get; } = key;
+
+    /// <summary>Completes true when the response was stored, false when it will not be (waiters then go upstream themselves).</summary>
+    public Task<bool> Done => _done.Task;
+
+    public void Complete(bool stored, long passUntil)
+    {
+        store.EndFill(this, stored, passUntil);
+        _done.TrySetResult(stored);
+    }
+}
+
+/// <summary>What the cache did, for the metrics.</summary>
+public sealed class CacheCounters
+{
+    private long _hits, _misses, _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes;
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public long StaleServed => Interlocked.Read(ref _staleServed);
+
+    public long Revalidations => Interlocked.Read(ref _revalidations);
+
+    /// <summary>Revalidations the origin answered 304.</summary>
+    public long NotModified => Interlocked.Read(ref _notModified);
+
+    public long CoalescedWaiters => Interlocked.Read(ref _coalesced);
+
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    public long Stores => Interlocked.Read(ref _stored);
+
+    /// <summary>Requests forwarded without a lookup or a store (unsafe methods, ranges, bypassed keys).</summary>
+    public long Passes => Interlocked.Read(ref _passes);
+
+    public void Hit() => Interlocked.Increment(ref _hits);
+
+    public void Miss() => Interlocked.Increment(ref _misses);
+
+    public void ServedStale() => Interlocked.Increment(ref _staleServed);
+
+    public void Revalidated(bool notModified)
+    {
+        Interlocked.Increment(ref _revalidations);
+        if (notModified)
+        {
+            Interlocked.Increment(ref _notModified);
+        }
+    }
+
+    public void Coalesced() => Interlocked.Increment(ref _coalesced);
+
+    public void Evicted() => Interlocked.Increment(ref _evictions);
+
+    public void Stored() => Interlocked.Increment(ref _stored);
+
+    public void Passed() => Interlocked.Increment(ref _passes);
+}

@@ -1,0 +1,369 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using HyperGate.Caching;
+using HyperGate.FunctionalTests.Infrastructure;
+using HyperGate.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace HyperGate.FunctionalTests;
+
+/// <summary>The shared cache (RFC 9111) end to end: a scripted upstream that counts what reaches it, and real clients.</summary>
+public class CacheTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 5, 12, 0, 0, TimeSpan.Zero);
+
+    private static string Date(DateTimeOffset at) => HttpDate.Format(at);
+
+    /// <summary>An upstream answering every request with <paramref name="fields"/> and a body naming the request's number.</summary>
+    private static RawUpstream Origin(Func<string, int, string> fields) => new((head, n) =>
+    {
+        string body = $"response {n}";
+        return RawReply.Text($"HTTP/1.1 200 OK\r\n{fields(head, n)}Content-Length: {body.Length}\r\n\r\n{body}");
+    });
+
+    private static Task<TestGateway> Gateway(string upstream, string cache = "cache = true", string store = "", FakeTimeProvider? time = null) =>
+        TestGateway.StartAsync($"""
+            {store}
+            [upstreams.origin]
+            targets = ["{upstream}"]
+
+            [routes.api]
+            path_prefix = "/"
+            upstream = "origin"
+            {cache}
+            """, time is null ? null : new GatewayHostOptions { TimeProvider = time });
+
+    private static async Task<(HttpResponseMessage Response, string Body)> GetAsync(HttpClient client, string path, params (string Name, string Value)[] headers)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        foreach ((string name, string value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        HttpResponseMessage response = await client.SendAsync(request);
+        return (response, await response.Content.ReadAsStringAsync());
+    }
+
+    private static string CacheStatus(HttpResponseMessage response) => string.Join(",", response.Headers.GetValues("Cache-Status"));
+
+    [Fact]
+    public async Task AFreshResponse_IsServedFromTheStore_WithAgeAndCacheStatus()
+    {
+        await using RawUpstream origin = Origin((_, _) => $"Cache-Control: max-age=60\r\nDate: {Date(DateTimeOffset.UtcNow)}\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+
+        (HttpResponseMessage first, string firstBody) = await GetAsync(client, "/items/1");
+        (HttpResponseMessage second, string secondBody) = await GetAsync(client, "/items/1");
+
+        Assert.Equal("response 1", firstBody);
+        Assert.Equal("hypergate; fwd=uri-miss; stored", CacheStatus(first));
+        Assert.Equal("response 1", secondBody);
+        Assert.StartsWith("hypergate; hit; ttl=", CacheStatus(second));
+        Assert.NotNull(second.Headers.Age);
+        Assert.Equal(1, origin.RequestCount);
+    }
+
+    [Theory]
+    [InlineData("Cache-Control: no-store\r\n")]            // RFC 9111 §5.2.2.5
+    [InlineData("Cache-Control: private, max-age=60\r\n")] // §5.2.2.7: a shared cache never stores it
+    [InlineData("Cache-Control: max-age=60\r\nSet-Cookie: id=1\r\n")] // the route does not store Set-Cookie by default
+    [InlineData("Cache-Control: max-age=60\r\nVary: *\r\n")] // §4.1: Vary: * never matches
+    public async Task WhatASharedCacheMustNotStore_GoesUpstreamEveryTime(string fields)
+    {
+        await using RawUpstream origin = Origin((_, _) => fields);
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+
+        (HttpResponseMessage first, _) = await GetAsync(client, "/x");
+        (_, string body) = await GetAsync(client, "/x");
+
+        Assert.Equal("hypergate; fwd=uri-miss", CacheStatus(first));
+        Assert.Equal("response 2", body);
+        Assert.Equal(2, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task Age_IsTheCorrectedInitialAgePlusResidentTime_AndExpiryNeedsRevalidation()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using RawUpstream origin = Origin((_, _) => $"Cache-Control: max-age=100\r\nAge: 5\r\nDate: {Date(Start)}\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address, time: time);
+        using HttpClient client = gateway.CreateClient();
+
+        await GetAsync(client, "/a");
+        time.Advance(TimeSpan.FromSeconds(30));
+        (HttpResponseMessage hit, _) = await GetAsync(client, "/a");
+
+        // §4.2.3: corrected_initial_age = max(apparent_age 0, age_value 5 + response_delay 0) = 5; resident 30.
+        Assert.Equal(TimeSpan.FromSeconds(35), hit.Headers.Age);
+        Assert.Equal("hypergate; hit; ttl=65", CacheStatus(hit));
+
+        time.Advance(TimeSpan.FromSeconds(70));
+        (HttpResponseMessage stale, _) = await GetAsync(client, "/a");
+        Assert.Equal("hypergate; fwd=stale; stored", CacheStatus(stale));
+        Assert.Equal(2, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task AStaleResponse_IsRevalidated_And304RefreshesItsFields()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var origin = new RawUpstream((head, n) => n == 1
+            ? RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: max-age=10\r\nETag: \"v1\"\r\nX-Version: one\r\nDate: {Date(Start)}\r\nContent-Length: 4\r\n\r\nbody")
+            : RawReply.Text($"HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=10\r\nETag: \"v1\"\r\nX-Version: two\r\nDate: {Date(Start.AddSeconds(20))}\r\n\r\n"));
+        await using TestGateway gateway = await Gateway(origin.Address, time: time);
+        using HttpClient client = gateway.CreateClient();
+
+        await GetAsync(client, "/doc");
+        time.Advance(TimeSpan.FromSeconds(20));
+        (HttpResponseMessage revalidated, string body) = await GetAsync(client, "/doc");
+        (HttpResponseMessage hit, _) = await GetAsync(client, "/doc");
+
+        // §4.3.1: the stored validator goes upstream; §4.3.4: the 304's fields replace the stored ones.
+        Assert.Contains("If-None-Match: \"v1\"", origin.Heads[1]);
+        Assert.Equal(HttpStatusCode.OK, revalidated.StatusCode);
+        Assert.Equal("body", body);
+        Assert.Equal("hypergate; fwd=stale; fwd-status=304", CacheStatus(revalidated));
+        Assert.Equal("two", hit.Headers.GetValues("X-Version").Single());
+        Assert.StartsWith("hypergate; hit", CacheStatus(hit));
+        Assert.Equal(2, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task AClientsOwnPrecondition_IsAnsweredFromTheStore()
+    {
+        DateTimeOffset modified = DateTimeOffset.UtcNow.AddDays(-1);
+        await using RawUpstream origin = Origin((_, _) => $"Cache-Control: max-age=60\r\nETag: W/\"7\"\r\nLast-Modified: {Date(modified)}\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+        await GetAsync(client, "/p");
+
+        // RFC 9110 §13.1.2: weak comparison for If-None-Match; §13.1.3: If-Modified-Since when there is no If-None-Match.
+        (HttpResponseMessage byTag, string tagBody) = await GetAsync(client, "/p", ("If-None-Match", "\"1\", \"7\""));
+        (HttpResponseMessage byDate, _) = await GetAsync(client, "/p", ("If-Modified-Since", Date(modified.AddSeconds(1))));
+        (HttpResponseMessage changed, string changedBody) = await GetAsync(client, "/p", ("If-None-Match", "\"8\""));
+
+        Assert.Equal(HttpStatusCode.NotModified, byTag.StatusCode);
+        Assert.Equal("", tagBody);
+        Assert.Equal("W/\"7\"", byTag.Headers.ETag!.ToString());
+        Assert.Equal(HttpStatusCode.NotModified, byDate.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal("response 1", changedBody);
+        Assert.Equal(1, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task Vary_KeysByTheNormalizedValuesOfTheNamedFields()
+    {
+        await using RawUpstream origin = Origin((_, _) => "Cache-Control: max-age=60\r\nVary: Accept-Language\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+
+        (_, string en) = await GetAsync(client, "/v", ("Accept-Language", "en, fr"));
+        (_, string fr) = await GetAsync(client, "/v", ("Accept-Language", "fr"));
+        (_, string enAgain) = await GetAsync(client, "/v", ("Accept-Language", "en,   fr"));
+        (HttpResponseMessage none, _) = await GetAsync(client, "/v");
+
+        Assert.Equal("response 1", en);
+        Assert.Equal("response 2", fr);
+        Assert.Equal("response 1", enAgain);
+        Assert.Equal("hypergate; fwd=vary-miss; stored", CacheStatus(none));
+        Assert.Equal(3, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task HundredConcurrentMisses_MakeOneUpstreamRequest()
+    {
+        var release = new ManualResetEventSlim();
+        await using var origin = new RawUpstream((_, n) =>
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            return RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nresponse {n}");
+        });
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 200 }) { BaseAddress = gateway.BaseUri };
+        CacheCounters counters = gateway.Host.Runtime.Caches.Current!.Counters;
+
+        Task<string>[] requests = [.. Enumerable.Range(0, 100).Select(_ => client.GetStringAsync("/hot"))];
+
+        // The 99 that came after the first wait for it: released once they are all waiting.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (counters.CoalescedWaiters < 99 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+
+        release.Set();
+        string[] bodies = await Task.WhenAll(requests);
+
+        Assert.All(bodies, body => Assert.Equal("response 1", body));
+        Assert.Equal(1, origin.RequestCount);
+        Assert.Equal(99, counters.CoalescedWaiters);
+    }
+
+    [Fact]
+    public async Task AnUncacheableResponse_ReleasesTheWaitersAtOnce()
+    {
+        var release = new ManualResetEventSlim();
+        await using var origin = new RawUpstream((_, n) =>
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            return RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 10\r\n\r\nresponse {n}");
+        });
+        await using TestGateway gateway = await Gateway(origin.Address, store: "[cache]\ncoalesce_timeout = \"1h\"");
+        using HttpClient client = gateway.CreateClient();
+        CacheCounters counters = gateway.Host.Runtime.Caches.Current!.Counters;
+
+        Task<string> first = client.GetStringAsync("/private");
+        Task<string> second = client.GetStringAsync("/private");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (counters.CoalescedWaiters < 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+
+        release.Set();
+
+        // With an hour's coalesce_timeout, the second finishes only because the no-store head released it.
+        Assert.NotEqual(await first, await second);
+        Assert.Equal(2, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task ASuccessfulUnsafeMethod_InvalidatesTheUriAndItsSameOriginLocation()
+    {
+        await using var origin = new RawUpstream((head, n) => head.StartsWith("POST", StringComparison.Ordinal)
+            ? RawReply.Text("HTTP/1.1 201 Created\r\nLocation: /items/2\r\nContent-Location: http://elsewhere.test/items/3\r\nContent-Length: 0\r\n\r\n")
+            : RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nresponse {n % 10}"));
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+        foreach (string path in (string[])["/items", "/items/2", "/items/3"])
+        {
+            await GetAsync(client, path);
+        }
+
+        HttpResponseMessage created = await client.PostAsync("/items", new StringContent(""));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        int before = origin.RequestCount;
+
+        (HttpResponseMessage list, _) = await GetAsync(client, "/items");
+        (HttpResponseMessage item, _) = await GetAsync(client, "/items/2");
+        (HttpResponseMessage other, _) = await GetAsync(client, "/items/3");
+
+        // RFC 9111 §4.4: the target and a same-origin Location go; another origin's Content-Location does not.
+        Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(list));
+        Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(item));
+        Assert.StartsWith("hypergate; hit", CacheStatus(other));
+        Assert.Equal(before + 2, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task Head_IsAnsweredFromAStoredGet()
+    {
+        await using RawUpstream origin = Origin((_, _) => "Cache-Control: max-age=60\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using RawClient raw = gateway.ConnectRaw();
+        using HttpClient client = gateway.CreateClient();
+        await GetAsync(client, "/h");
+
+        await raw.SendAsync($"HEAD /h HTTP/1.1\r\nHost: {gateway.EndPoint}\r\n\r\n");
+        RawResponse head = await raw.ReadResponseAsync(headRequest: true);
+
+        Assert.Equal(200, head.Status);
+        Assert.Equal("10", head.Header("Content-Length"));
+        Assert.StartsWith("hypergate; hit", head.Header("Cache-Status"));
+        Assert.Equal(1, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task RequestDirectives_AreHonoured()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using RawUpstream origin = Origin((_, _) => $"Cache-Control: max-age=10\r\nDate: {Date(Start)}\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address, time: time);
+        using HttpClient client = gateway.CreateClient();
+
+        (HttpResponseMessage onlyIfCached, _) = await GetAsync(client, "/d", ("Cache-Control", "only-if-cached"));
+        Assert.Equal(HttpStatusCode.GatewayTimeout, onlyIfCached.StatusCode); // §5.2.1.7
+        await GetAsync(client, "/d");
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        (HttpResponseMessage maxAge, _) = await GetAsync(client, "/d", ("Cache-Control", "max-age=2"));   // §5.2.1.1
+        Assert.StartsWith("hypergate; fwd=request", CacheStatus(maxAge));
+        time.Advance(TimeSpan.FromSeconds(5));
+        (HttpResponseMessage minFresh, _) = await GetAsync(client, "/d", ("Cache-Control", "min-fresh=8")); // §5.2.1.3
+        Assert.StartsWith("hypergate; fwd=request", CacheStatus(minFresh));
+        (HttpResponseMessage noCache, _) = await GetAsync(client, "/d", ("Cache-Control", "no-cache"));    // §5.2.1.4
+        Assert.StartsWith("hypergate; fwd=request", CacheStatus(noCache));
+
+        time.Advance(TimeSpan.FromSeconds(15));
+        (HttpResponseMessage maxStale, _) = await GetAsync(client, "/d", ("Cache-Control", "max-stale=30")); // §5.2.1.2
+        Assert.StartsWith("hypergate; hit; detail=stale", CacheStatus(maxStale));
+        Assert.Equal(4, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task StaleIfError_ServesTheStoredResponse_WhenTheOriginFails()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var origin = new RawUpstream((_, n) => n == 1
+            ? RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: max-age=10, stale-if-error=60\r\nDate: {Date(Start)}\r\nContent-Length: 4\r\n\r\ngood")
+            : RawReply.Text("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown"));
+        await using TestGateway gateway = await Gateway(origin.Address, time: time);
+        using HttpClient client = gateway.CreateClient();
+
+        await GetAsync(client, "/s");
+        time.Advance(TimeSpan.FromSeconds(30));
+        (HttpResponseMessage withinWindow, string body) = await GetAsync(client, "/s");
+        time.Advance(TimeSpan.FromSeconds(60));
+        (HttpResponseMessage beyond, _) = await GetAsync(client, "/s");
+
+        // RFC 5861 §4: within 60 s of staleness the stored response stands in for the error; beyond it, the error.
+        Assert.Equal(HttpStatusCode.OK, withinWindow.StatusCode);
+        Assert.Equal("good", body);
+        Assert.StartsWith("hypergate; fwd=stale; detail=stale-if-error", CacheStatus(withinWindow));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, beyond.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnAuthenticatedRequest_IsStoredOnlyWhenTheOriginSharesIt()
+    {
+        await using RawUpstream origin = Origin((head, _) => head.Contains("/shared", StringComparison.Ordinal) ? "Cache-Control: public, max-age=60\r\n" : "Cache-Control: max-age=60\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address);
+        using HttpClient client = gateway.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "token");
+
+        await GetAsync(client, "/mine");
+        await GetAsync(client, "/mine");
+        await GetAsync(client, "/shared");
+        (HttpResponseMessage shared, _) = await GetAsync(client, "/shared");
+
+        // RFC 9111 §3.5.
+        Assert.StartsWith("hypergate; hit", CacheStatus(shared));
+        Assert.Equal(3, origin.RequestCount);
+    }
+
+    [Fact]
+    public async Task TheKey_IsTheNormalizedPath_AndTheSortedQueryWithoutIgnoredParameters()
+    {
+        await using RawUpstream origin = Origin((_, _) => "Cache-Control: max-age=60\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address, cache: "cache = { sort_query = true, ignore_query = [\"utm_source\"] }");
+        using HttpClient client = gateway.CreateClient();
+        using RawClient raw = gateway.ConnectRaw();
+
+        await GetAsync(client, "/k/a?b=2&a=1");
+        (HttpResponseMessage sorted, _) = await GetAsync(client, "/k/a?a=1&b=2&utm_source=mail");
+        await raw.SendAsync($"GET /k/./x/../a?a=1&b=2 HTTP/1.1\r\nHost: {gateway.EndPoint}\r\n\r\n");
+        RawResponse dotted = await raw.ReadResponseAsync();
+        (HttpResponseMessage other, _) = await GetAsync(client, "/k/a?a=1&b=3");
+
+        Assert.StartsWith("hypergate; hit", CacheStatus(sorted));
+        Assert.StartsWith("hypergate; hit", dotted.Header("Cache-Status"));
+        Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(other));
+        Assert.Equal(2, origin.RequestCount);
+    }
+}
