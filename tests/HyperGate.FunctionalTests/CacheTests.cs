@@ -366,4 +366,95 @@ public class CacheTests
         Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(other));
         Assert.Equal(2, origin.RequestCount);
     }
+
+    [Fact]
+    public async Task Purges_ByUrlPrefixAndTag_SayHowManyWent_AndTagFieldsStayHere()
+    {
+        await using RawUpstream origin = Origin((head, _) => "Cache-Control: max-age=60\r\n" + (head.Contains("/products/", StringComparison.Ordinal) ? "Surrogate-Key: catalog\r\n" : ""));
+        await using TestGateway gateway = await Gateway(origin.Address, cache: "cache = { sort_query = true }", store: "[admin]\nlisten = \"127.0.0.1:0\"");
+        using HttpClient client = gateway.CreateClient();
+        using HttpClient admin = gateway.CreateAdminClient();
+        (HttpResponseMessage tagged, _) = await GetAsync(client, "/products/1");
+        foreach (string path in (string[])["/products/2", "/users/1?b=2&a=1", "/users/2", "/other"])
+        {
+            await GetAsync(client, path);
+        }
+
+        async Task<int> PurgeAsync(string query)
+        {
+            HttpResponseMessage response = await admin.PostAsync($"/cache/purge?{query}", null);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("purged").GetInt32();
+        }
+
+        Assert.False(tagged.Headers.Contains("Surrogate-Key"));
+        Assert.Equal(1, await PurgeAsync("url=" + Uri.EscapeDataString($"http://{gateway.EndPoint}/users/1?a=1&b=2")));
+        Assert.Equal(1, await PurgeAsync("prefix=" + Uri.EscapeDataString("/users/")));
+        Assert.Equal(2, await PurgeAsync("tag=catalog"));
+        Assert.Equal(0, await PurgeAsync("tag=catalog"));
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsync("/cache/purge", null)).StatusCode);
+
+        (HttpResponseMessage kept, _) = await GetAsync(client, "/other");
+        (HttpResponseMessage purged, _) = await GetAsync(client, "/products/1");
+        Assert.StartsWith("hypergate; hit", CacheStatus(kept));
+        Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(purged));
+    }
+
+    [Fact]
+    public async Task Metrics_CountHitsMissesAndTheStore_AndExplainSaysHowTheRouteCaches()
+    {
+        await using RawUpstream origin = Origin((_, _) => "Cache-Control: max-age=60\r\n");
+        await using TestGateway gateway = await Gateway(origin.Address, store: "[admin]\nlisten = \"127.0.0.1:0\"");
+        using HttpClient client = gateway.CreateClient();
+        await GetAsync(client, "/m");
+        await GetAsync(client, "/m");
+        await GetAsync(client, "/m");
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(2, PrometheusText.Value(metrics, "hypergate_cache_lookups_total", ("route", "api"), ("result", "hit")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_cache_lookups_total", ("route", "api"), ("result", "miss")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_cache_events_total", ("kind", "stored")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_cache_objects"));
+        Assert.InRange(PrometheusText.Value(metrics, "hypergate_cache_bytes"), 10, 4096);
+
+        string explained = await admin.GetStringAsync("/explain?path=/m");
+        Assert.Contains("cache: GET and HEAD answered from the store", explained);
+    }
+
+    [Fact]
+    public async Task AReload_KeepsTheStore_WhenCacheDidNotChange()
+    {
+        await using RawUpstream origin = Origin((_, _) => "Cache-Control: max-age=60\r\n");
+        string directory = Directory.CreateTempSubdirectory().FullName;
+        string path = Path.Combine(directory, "gateway.toml");
+        string Config(string extra) => TestGateway.WithServer($"""
+            [admin]
+            listen = "127.0.0.1:0"
+            [upstreams.origin]
+            targets = ["{origin.Address}"]
+            [routes.api]
+            path_prefix = "/"
+            upstream = "origin"
+            cache = true
+            {extra}
+            """);
+        File.WriteAllText(path, Config(""));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+        using HttpClient client = gateway.CreateClient();
+        using HttpClient admin = gateway.CreateAdminClient();
+        await GetAsync(client, "/r");
+
+        File.WriteAllText(path, Config("priority = 1"));
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/reload", null)).StatusCode);
+        (HttpResponseMessage afterReload, _) = await GetAsync(client, "/r");
+
+        File.WriteAllText(path, Config("priority = 2\n[cache]\nmax_size = \"32MB\""));
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/reload", null)).StatusCode);
+        (HttpResponseMessage newStore, _) = await GetAsync(client, "/r");
+
+        Assert.StartsWith("hypergate; hit", CacheStatus(afterReload));
+        Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(newStore));
+        Directory.Delete(directory, recursive: true);
+    }
 }

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HyperGate.Caching;
 using HyperGate.Configuration;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
@@ -65,6 +66,7 @@ public sealed class AdminServer : IAsyncDisposable
         _app.MapGet("/config", context => WriteJson(context, 200, RunningConfig()));
         _app.MapPost("/reload", Reload);
         _app.MapGet("/explain", Explain);
+        _app.MapPost("/cache/purge", PurgeCache);
         if (config.Dashboard)
         {
             _app.MapGet("/", Dashboard.WritePageAsync);
@@ -222,6 +224,40 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary><c>GET /explain?method=GET&amp;host=api.example.com&amp;path=/users/7&amp;header=Name:value</c></summary>
+    /// <summary>POST /cache/purge?url=… | ?prefix=… | ?tag=…: removes what matches and says how many responses went.</summary>
+    private Task PurgeCache(HttpContext context)
+    {
+        CacheStore? store = _runtime.Caches.Current;
+        if (store is null)
+        {
+            return WriteJson(context, 404, new JsonObject { ["error"] = "no route caches responses", ["hint"] = "add cache = true to a route" });
+        }
+
+        IQueryCollection query = context.Request.Query;
+        int? purged = null;
+        if (query["url"].FirstOrDefault() is { } url)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? parsed) || parsed.Scheme is not ("http" or "https"))
+            {
+                return WriteJson(context, 400, new JsonObject { ["error"] = $"\"{url}\" is not an http or https URL", ["hint"] = "write url=https://api.example.com/items/1" });
+            }
+
+            purged = CachePurge.ByUrl(store, _runtime.Snapshot.Routes.Routes.Select(r => r.Cache).OfType<RouteCache>(), parsed);
+        }
+        else if (query["prefix"].FirstOrDefault() is { Length: > 0 } prefix)
+        {
+            purged = CachePurge.ByPrefix(store, prefix);
+        }
+        else if (query["tag"].FirstOrDefault() is { Length: > 0 } tag)
+        {
+            purged = CachePurge.ByTag(store, tag);
+        }
+
+        return purged is { } count
+            ? WriteJson(context, 200, new JsonObject { ["purged"] = count })
+            : WriteJson(context, 400, new JsonObject { ["error"] = "say what to purge", ["hint"] = "give url=…, prefix=… (a URL or a path) or tag=…" });
+    }
+
     private Task Explain(HttpContext context)
     {
         IQueryCollection query = context.Request.Query;
@@ -263,6 +299,16 @@ public sealed class AdminServer : IAsyncDisposable
                 ["errors"] = 0,
                 ["buckets"] = new JsonArray([.. new long[GatewayMetrics.DurationBuckets.Length + 1].Select(c => (JsonNode)c)]),
             });
+        }
+
+        // A caching route's share of requests answered from the store, since the store began.
+        foreach (JsonNode? measuredRoute in measured)
+        {
+            if (snapshot.Routes.Routes.FirstOrDefault(r => r.Name == (string)measuredRoute!["name"]!) is { Cache.Counters: var counters })
+            {
+                long lookups = counters.Hits + counters.Misses;
+                measuredRoute!["cache_hit_ratio"] = lookups == 0 ? null : Math.Round((double)counters.Hits / lookups, 4);
+            }
         }
 
         return new JsonObject

@@ -67,7 +67,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                 return ValueTask.FromResult(StepResult.Refuse(RejectionReason.NotCached));
             }
 
-            store.Counters.Miss();
+            cache.Counters.Miss();
             ForwardReason reason = stored is not null
                 ? (directives.NoCache || directives.MaxAge >= 0 || directives.MinFresh >= 0 || PragmaNoCache(request) && !directives.Present ? ForwardReason.Request : ForwardReason.Stale)
                 : entry is null ? ForwardReason.UriMiss : ForwardReason.VaryMiss;
@@ -129,11 +129,10 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
 
     private StepResult Serve(Exchange exchange, CachedResponse stored, long now, byte[] status)
     {
-        CacheCounters counters = cache.Store.Counters;
-        counters.Hit();
+        cache.Counters.Hit();
         if (status == CacheStatus.StaleHit)
         {
-            counters.ServedStale();
+            cache.Store.Counters.ServedStale();
         }
 
         bool notModified = CachePolicy.NotModified(exchange.Request, stored);

@@ -54,6 +54,11 @@ public sealed class CacheStore
 
     public CacheCounters Counters { get; } = new();
 
+    private readonly ConcurrentDictionary<string, RouteCacheCounters> _routes = new(StringComparer.Ordinal);
+
+    /// <summary>A route's hits and misses, kept with the store so that a reload keeping the store keeps them.</summary>
+    public RouteCacheCounters CountersFor(string route) => _routes.GetOrAdd(route, _ => new RouteCacheCounters());
+
     public long Bytes => Interlocked.Read(ref _bytes);
 
     public int Objects => _objects.Count;
@@ -322,11 +327,7 @@ public sealed class Fill(CacheStore store, byte[] key)
 /// <summary>What the cache did, for the metrics.</summary>
 public sealed class CacheCounters
 {
-    private long _hits, _misses, _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes;
-
-    public long Hits => Interlocked.Read(ref _hits);
-
-    public long Misses => Interlocked.Read(ref _misses);
+    private long _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes;
 
     public long StaleServed => Interlocked.Read(ref _staleServed);
 
@@ -343,10 +344,6 @@ public sealed class CacheCounters
 
     /// <summary>Requests forwarded without a lookup or a store (unsafe methods, ranges, bypassed keys).</summary>
     public long Passes => Interlocked.Read(ref _passes);
-
-    public void Hit() => Interlocked.Increment(ref _hits);
-
-    public void Miss() => Interlocked.Increment(ref _misses);
 
     public void ServedStale() => Interlocked.Increment(ref _staleServed);
 
@@ -366,4 +363,18 @@ public sealed class CacheCounters
     public void Stored() => Interlocked.Increment(ref _stored);
 
     public void Passed() => Interlocked.Increment(ref _passes);
+}
+
+/// <summary>One route's lookups: answered from the store, or forwarded.</summary>
+public sealed class RouteCacheCounters
+{
+    private long _hits, _misses;
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public void Hit() => Interlocked.Increment(ref _hits);
+
+    public void Miss() => Interlocked.Increment(ref _misses);
 }

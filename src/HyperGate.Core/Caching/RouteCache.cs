@@ -17,9 +17,10 @@ public sealed class RouteCache
 
     private const int MaxSortedParameters = 64;
 
-    public RouteCache(CacheStore store, TimeProvider time, RouteCacheSettings settings)
+    public RouteCache(string route, CacheStore store, TimeProvider time, RouteCacheSettings settings)
     {
         Store = store;
+        Counters = store.CountersFor(route);
         Time = time;
         Settings = settings;
         IgnoredQuery = [.. settings.IgnoreQuery.Select(Encoding.ASCII.GetBytes)];
@@ -30,6 +31,8 @@ public sealed class RouteCache
 
     public TimeProvider Time { get; }
 
+    public RouteCacheCounters Counters { get; }
+
     public RouteCacheSettings Settings { get; }
 
     public byte[][] IgnoredQuery { get; }
@@ -38,6 +41,34 @@ public sealed class RouteCache
     public byte[][] KeyHeaders { get; }
 
     public long Now => Time.GetUtcNow().ToUnixTimeSeconds();
+
+    /// <summary>For <c>explain</c>: how the route keys and keeps responses.</summary>
+    public string Describe()
+    {
+        var parts = new List<string> { "GET and HEAD answered from the store when RFC 9111 allows; keyed by scheme, host, normalized path and " + (Settings.SortQuery ? "sorted query" : "query") };
+        if (Settings.IgnoreQuery.Count > 0)
+        {
+            parts.Add($"ignoring query parameters {string.Join(", ", Settings.IgnoreQuery)}");
+        }
+
+        if (Settings.KeyHeaders.Count > 0)
+        {
+            parts.Add($"varying on {string.Join(", ", Settings.KeyHeaders)}");
+        }
+
+        parts.Add(Settings.DefaultTtl is { } ttl ? $"heuristic freshness {ttl.TotalSeconds:0}s" : "heuristic freshness 10% of the time since Last-Modified");
+        if (Settings.StaleIfError > TimeSpan.Zero)
+        {
+            parts.Add($"stale responses for up to {Settings.StaleIfError.TotalSeconds:0}s when the upstream fails");
+        }
+
+        if (Settings.StoreSetCookie)
+        {
+            parts.Add("responses with Set-Cookie stored");
+        }
+
+        return string.Join("; ", parts);
+    }
 
     /// <summary>The most bytes <see cref="WriteKey"/> may write for this request.</summary>
     public static int MaxKeyLength(RequestHead request) => 8 + request.Host.Length + request.NormalizedPath.Length + request.Query.Length;

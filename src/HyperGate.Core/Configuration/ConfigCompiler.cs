@@ -139,7 +139,7 @@ public static class ConfigCompiler
         }
 
         // The cache answers only requests every policy let through; its store step runs on the response last.
-        RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(store!, time, cacheSettings) : null;
+        RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(route.Name, store!, time, cacheSettings) : null;
         if (cache is not null)
         {
             request.Add(new CacheLookupStep(cache, config.Cache.CoalesceTimeout));

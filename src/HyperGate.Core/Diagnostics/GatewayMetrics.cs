@@ -1,10 +1,12 @@
 using System.Diagnostics.Metrics;
+using HyperGate.Caching;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
 using HyperGate.Resilience;
+using HyperGate.Routing;
 using HyperGate.Tls;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
@@ -72,7 +74,41 @@ public sealed class GatewayMetrics : IDisposable
             new(mirror.Failed, new KeyValuePair<string, object?>("result", "failed")),
             new(mirror.Dropped, new KeyValuePair<string, object?>("result", "dropped")),
         ], "{request}", "Mirrored request copies, by result: answered, failed (no answer), dropped (the mirror fell behind).");
+        _meter.CreateObservableCounter("hypergate.cache.lookups", () => ObserveCacheLookups(snapshot()), "{request}", "Requests on caching routes, by route and result: hit (answered from the store) or miss (forwarded).");
+        _meter.CreateObservableCounter("hypergate.cache.events", () => ObserveCache(snapshot()), "{event}", "What the cache did, by kind: stored, stale_served, revalidated (the origin answered 304), revalidation_changed, coalesced (a miss that waited for another), passed (not looked up: unsafe methods, ranges), evicted.");
+        _meter.CreateObservableGauge("hypergate.cache.bytes", () => StoreOf(snapshot())?.Bytes ?? 0, "By", "Bytes the response store holds (heads, bodies and bookkeeping), at most [cache] max_size.");
+        _meter.CreateObservableGauge("hypergate.cache.objects", () => StoreOf(snapshot())?.Objects ?? 0, "{object}", "URLs the response store holds (each with its variants).");
         _meter.CreateObservableCounter("hypergate.access_log.dropped", accessLogDropped, "{entry}", "Access log entries dropped because the writer's queue was full.");
+    }
+
+    private static CacheStore? StoreOf(GatewaySnapshot snapshot) => snapshot.Routes.Routes.Select(r => r.Cache?.Store).FirstOrDefault(s => s is not null);
+
+    private static IEnumerable<Measurement<long>> ObserveCacheLookups(GatewaySnapshot snapshot)
+    {
+        foreach (Route route in snapshot.Routes.Routes)
+        {
+            if (route.Cache is { Counters: var counters })
+            {
+                yield return new Measurement<long>(counters.Hits, new("route", route.Name), new("result", "hit"));
+                yield return new Measurement<long>(counters.Misses, new("route", route.Name), new("result", "miss"));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveCache(GatewaySnapshot snapshot)
+    {
+        if (StoreOf(snapshot) is not { Counters: var counters })
+        {
+            yield break;
+        }
+
+        yield return new Measurement<long>(counters.Stores, new KeyValuePair<string, object?>("kind", "stored"));
+        yield return new Measurement<long>(counters.StaleServed, new KeyValuePair<string, object?>("kind", "stale_served"));
+        yield return new Measurement<long>(counters.NotModified, new KeyValuePair<string, object?>("kind", "revalidated"));
+        yield return new Measurement<long>(counters.Revalidations - counters.NotModified, new KeyValuePair<string, object?>("kind", "revalidation_changed"));
+        yield return new Measurement<long>(counters.CoalescedWaiters, new KeyValuePair<string, object?>("kind", "coalesced"));
+        yield return new Measurement<long>(counters.Passes, new KeyValuePair<string, object?>("kind", "passed"));
+        yield return new Measurement<long>(counters.Evictions, new KeyValuePair<string, object?>("kind", "evicted"));
     }
 
     /// <summary>True for this instance's instruments: every gateway in a process has a meter of the same name.</summary>

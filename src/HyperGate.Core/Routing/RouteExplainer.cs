@@ -178,6 +178,11 @@ public static class RouteExplainer
             steps.Add($"rate limits, all must pass: {string.Join(", ", limits.Policies.Select(p => p.Name))}");
         }
 
+        if (route.Cache is { } cache)
+        {
+            steps.Add($"cache: {cache.Describe()}");
+        }
+
         if (route.DirectResponse is { } direct)
         {
             steps.Add($"answered by the gateway: {direct.Status}");
