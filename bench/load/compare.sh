@@ -9,10 +9,14 @@
 #              the admin listener (metrics exported) and the access log to a file, and "hypergate_p2c" and
 #              "hypergate_rr": HyperGate balancing over two origin ports with p2c or round_robin, and
 #              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run, and
-#              "hypergate_tls", "nginx_tls", "haproxy_tls": each terminating TLS 1.3 with one ECDSA P-256 certificate),
+#              "hypergate_tls", "nginx_tls", "haproxy_tls": each terminating TLS 1.3 with one ECDSA P-256 certificate,
+#              "hypergate_cache", "varnish", "nginx_cache": each caching the origin's responses in memory (nginx:
+#              proxy_cache, on disk through the page cache)),
 #              SCENARIOS (default "small50 small256 16k 1m post4k"; also "auth50": small50 with a bearer token on
 #              every request, which only hypergate_auth checks; "tlsnew": 16 connections, a new one, so a full TLS
-#              handshake, per request), RESULTS (file to update, default bench/RESULTS.md).
+#              handshake, per request; "hit" and "hit16k": 12 B and 16 KiB objects the origin marks cacheable, so that
+#              after the first request every one is a hit on a caching target; "miss": a new URL per request, every
+#              one a miss and a store on a caching target), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -25,10 +29,10 @@ RESULTS=${RESULTS:-bench/RESULTS.md}
 
 # --- prerequisites -------------------------------------------------------------------------------------------
 missing=()
-for tool in wrk nginx haproxy taskset clang; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk nginx haproxy varnishd taskset clang; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy util-linux clang zlib1g-dev >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy varnish util-linux clang zlib1g-dev >/dev/null
 fi
 ./build.sh build >/dev/null
 ./build.sh publish >/dev/null   # HyperGate is measured as shipped: the native AOT binary
@@ -41,6 +45,7 @@ trap cleanup EXIT
 
 ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096 HYPERGATE_OPS=8097 HYPERGATE_ADMIN=8098
 ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102 HYPERGATE_TLS=8103 NGINX_TLS=8104 HAPROXY_TLS=8105
+HYPERGATE_CACHE=8106 VARNISH=8107 NGINX_CACHE=8108
 
 # One ECDSA P-256 certificate for every proxy that terminates TLS.
 mkdir -p "$work/tls"
@@ -67,6 +72,8 @@ http {
     root $work/www;
     location = /small { default_type text/plain; return 200 "hello world\n"; }
     location = /post { client_max_body_size 1m; default_type text/plain; return 200 "ok\n"; }
+    location = /cached/small { default_type text/plain; add_header Cache-Control "max-age=3600"; return 200 "hello world\n"; }
+    location = /cached/16k.bin { alias $work/www/16k.bin; add_header Cache-Control "max-age=3600"; }
   }
 }
 CONF
@@ -123,6 +130,13 @@ sed -e "s/^listen = .*/listen_tls = [\"127.0.0.1:$HYPERGATE_TLS\"]/" "$work/hype
 printf '[tls]\ncertificates = [{ cert = "%s", key = "%s" }]\n' "$work/tls/site.pem" "$work/tls/site.key" >>"$work/hypergate-tls.toml"
 taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-tls.toml" --stats-on-exit >"$work/hypergate-tls.log" 2>&1 & hypergate_tls_pid=$!; pids+=($hypergate_tls_pid)
 
+# Caching: HyperGate's store, Varnish with its default VCL and a malloc store, nginx's proxy_cache.
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_CACHE\"/" -e 's/^upstream = "origin"$/upstream = "origin"\ncache = true/' "$work/hypergate.toml" >"$work/hypergate-cache.toml"
+printf '[cache]\nmax_size = "256MB"\n' >>"$work/hypergate-cache.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-cache.toml" --stats-on-exit >"$work/hypergate-cache.log" 2>&1 & hypergate_cache_pid=$!; pids+=($hypergate_cache_pid)
+mkdir -p "$work/varnish" "$work/nginx-cache"
+taskset -c 1 varnishd -F -n "$work/varnish" -a "127.0.0.1:$VARNISH" -b "127.0.0.1:$ORIGIN" -s malloc,256m >/dev/null 2>&1 & varnish_pid=$!; pids+=($varnish_pid)
+
 if [[ -n "${ALT_BINARY:-}" ]]; then
   sed -e "s/:$HYPERGATE\"/:$HYPERGATE_ALT\"/" "$work/hypergate.toml" >"$work/hypergate-alt.toml"
   taskset -c 1 "$ALT_BINARY" --config "$work/hypergate-alt.toml" >/dev/null 2>&1 & hypergate_alt_pid=$!; pids+=($hypergate_alt_pid)
@@ -140,6 +154,7 @@ http {
   client_body_temp_path $work/nginx-proxy;
   proxy_temp_path $work/nginx-proxy;
   upstream origin { server 127.0.0.1:$ORIGIN; keepalive 512; keepalive_requests 1000000; }
+  proxy_cache_path $work/nginx-cache levels=1:2 keys_zone=hits:10m max_size=256m;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:tls:10m;
   server {
@@ -150,6 +165,15 @@ http {
       proxy_pass http://origin;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+    }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_CACHE;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache hits;
     }
   }
   server {
@@ -192,8 +216,8 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate_cache) echo $HYPERGATE_CACHE;; varnish) echo $VARNISH;; nginx_cache) echo $NGINX_CACHE;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate_cache) echo $hypergate_cache_pid;; varnish) echo $varnish_pid;; nginx_cache) echo $nginx_pid;; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 # The *_tls targets speak https.
 url_of() { if [[ $1 == *_tls ]]; then echo "https://127.0.0.1:$(port_of "$1")"; else echo "http://127.0.0.1:$(port_of "$1")"; fi; }
 for target in $TARGETS; do
@@ -210,6 +234,9 @@ scenario() {
     post4k) echo "50 /post -s bench/load/post4k.lua" ;;
     auth50) echo "50 /small -s $work/auth.lua" ;;
     tlsnew) echo "16 /small -s bench/load/close.lua" ;;
+    hit) echo "50 /cached/small" ;;
+    hit16k) echo "50 /cached/16k.bin" ;;
+    miss) echo "50 /cached/small -s bench/load/unique.lua" ;;
   esac
 }
 
@@ -230,7 +257,7 @@ for name in $SCENARIOS; do
     taskset -c 0 wrk -t1 -c"$connections" -d${WARMUP_SCENARIO:-2s} $extra "$(url_of "$target")$path" >/dev/null
   done
 done
-kill -USR1 "$hypergate_pid" "$hypergate_tls_pid"
+kill -USR1 "$hypergate_pid" "$hypergate_tls_pid" "$hypergate_cache_pid"
 hypergate_before=$(grep -c . "$work/hypergate.log" || true)
 
 echo "round scenario target rps p50_ms p99_ms errors rss_kb" >"$work/raw.txt"
@@ -258,19 +285,21 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # HyperGate reports its allocations on a clean exit.
-kill -TERM "$hypergate_pid" "$hypergate_tls_pid"; wait "$hypergate_pid" "$hypergate_tls_pid" 2>/dev/null || true
+kill -TERM "$hypergate_pid" "$hypergate_tls_pid" "$hypergate_cache_pid"; wait "$hypergate_pid" "$hypergate_tls_pid" "$hypergate_cache_pid" 2>/dev/null || true
 stats=$(grep '^stats: requests=' "$work/hypergate.log" || echo "stats: unavailable")
 tls_stats=$(grep '^stats: requests=' "$work/hypergate-tls.log" || echo "stats: unavailable")
+cache_stats=$(grep '^stats: requests=' "$work/hypergate-cache.log" || echo "stats: unavailable")
 echo "$stats"
 echo "TLS: $tls_stats"
+echo "cache: $cache_stats"
 
 # --- summary table -----------------------------------------------------------------------------------------
 table=$(python3 - "$work/raw.txt" "$SCENARIOS" "$TARGETS" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]).read().splitlines()[1:]]
 scenarios, targets = sys.argv[2].split(), sys.argv[3].split()
-names = {"tlsnew": "12 B, 16 conns, a new connection (full handshake) per request", "auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
-print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × HAProxy |")
+names = {"hit": "cache hit, 12 B, 50 conns", "hit16k": "cache hit, 16 KiB, 50 conns", "miss": "cache miss (a new URL each), 12 B, 50 conns", "tlsnew": "12 B, 16 conns, a new connection (full handshake) per request", "auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
+print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × anchor |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in scenarios:
     med = {}
@@ -287,7 +316,8 @@ for s in scenarios:
         errors = sum(int(float(r[6])) for r in sel)
         rss = max(int(r[7]) for r in sel) / 1024
         direct = f"{med[t] / med['direct']:.2f}" if med.get("direct") else "–"
-        anchor = "haproxy_tls" if t.endswith("_tls") else "haproxy"
+        # TLS rows compare with HAProxy terminating TLS, cache rows with Varnish, the rest with HAProxy.
+        anchor = "haproxy_tls" if t.endswith("_tls") else "varnish" if s in ("hit", "hit16k", "miss") and "varnish" in med else "haproxy"
         haproxy = f"{med[t] / med[anchor]:.2f}" if med.get(anchor) else "–"
         print(f"| {names.get(s, s)} | {t} | {med[t]:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {p50:.2f} | {p99:.2f} | {errors} | {rss:.0f} | {direct} | {haproxy} |")
 PY
@@ -302,7 +332,7 @@ $versions. $ROUNDS interleaved rounds of $DURATION per target and scenario; prox
 
 $table
 
-HyperGate allocations over the measured rounds (counted from the end of the warm-up, which ran every scenario once): \`$stats\`; with TLS: \`$tls_stats\`
+HyperGate allocations over the measured rounds (counted from the end of the warm-up, which ran every scenario once): \`$stats\`; with TLS: \`$tls_stats\`; caching: \`$cache_stats\`
 <!-- compare:end -->
 MD
 )

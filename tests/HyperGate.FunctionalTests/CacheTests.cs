@@ -457,4 +457,49 @@ public class CacheTests
         Assert.StartsWith("hypergate; fwd=uri-miss", CacheStatus(newStore));
         Directory.Delete(directory, recursive: true);
     }
+
+    [Fact]
+    public async Task StaleWhileRevalidate_ServesStaleAtOnce_AndRefreshesExactlyOnce()
+    {
+        var time = new FakeTimeProvider(Start);
+        var refreshing = new ManualResetEventSlim();
+        await using var origin = new RawUpstream((_, n) =>
+        {
+            if (n == 2)
+            {
+                // The refresh waits here while more stale requests arrive: they must not start another.
+                refreshing.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            string body = $"response {n}";
+            return RawReply.Text($"HTTP/1.1 200 OK\r\nCache-Control: max-age=10, stale-while-revalidate=60\r\nDate: {Date(time.GetUtcNow())}\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+        });
+        await using TestGateway gateway = await Gateway(origin.Address, time: time);
+        using HttpClient client = gateway.CreateClient();
+        CacheCounters counters = gateway.Host.Runtime.Caches.Current!.Counters;
+        await GetAsync(client, "/swr");
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        var stale = new List<(HttpResponseMessage, string)>();
+        for (int i = 0; i < 5; i++)
+        {
+            stale.Add(await GetAsync(client, "/swr"));
+        }
+
+        refreshing.Set();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (counters.Refreshes < 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+        }
+
+        (HttpResponseMessage refreshed, string body) = await GetAsync(client, "/swr");
+
+        // RFC 5861 §3: within the window every request is answered stale at once; one refresh goes upstream.
+        Assert.All(stale, s => Assert.Equal("response 1", s.Item2));
+        Assert.All(stale, s => Assert.Equal("hypergate; hit; detail=stale-while-revalidate; ttl=-20", CacheStatus(s.Item1)));
+        Assert.Equal("response 2", body);
+        Assert.StartsWith("hypergate; hit; ttl=", CacheStatus(refreshed));
+        Assert.Equal(2, origin.RequestCount);
+    }
 }

@@ -55,6 +55,17 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
             if (stored is not null)
             {
                 Reuse reuse = CachePolicy.Decide(stored, directives, PragmaNoCache(request), now);
+                if (reuse == Reuse.StaleWhileRevalidate)
+                {
+                    // Allocates only for the request that starts the refresh; the key is copied then.
+                    if (!store.IsRefreshing(key))
+                    {
+                        BackgroundRefresh.Start(cache, exchange, key.ToArray(), stored, Revalidate);
+                    }
+
+                    return ValueTask.FromResult(Serve(exchange, stored, now, CacheStatus.StaleWhileRevalidate));
+                }
+
                 if (reuse != Reuse.Validate)
                 {
                     return ValueTask.FromResult(Serve(exchange, stored, now, reuse == Reuse.Fresh ? CacheStatus.Hit : CacheStatus.StaleHit));
@@ -130,7 +141,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
     private StepResult Serve(Exchange exchange, CachedResponse stored, long now, byte[] status)
     {
         cache.Counters.Hit();
-        if (status == CacheStatus.StaleHit)
+        if (status == CacheStatus.StaleHit || status == CacheStatus.StaleWhileRevalidate)
         {
             cache.Store.Counters.ServedStale();
         }

@@ -208,6 +208,12 @@ public static class CachePolicy
             return Reuse.AllowedStale;
         }
 
+        // RFC 5861 §3: within stale-while-revalidate, the stale response answers while it is refreshed behind it.
+        if (MayServeStale(response) && response.StaleWhileRevalidate >= 0 && age - lifetime <= response.StaleWhileRevalidate)
+        {
+            return Reuse.StaleWhileRevalidate;
+        }
+
         return Reuse.Validate;
     }
 
@@ -280,6 +286,9 @@ public enum Reuse : byte
 
     /// <summary>Stale, but the request's max-stale accepts it.</summary>
     AllowedStale,
+
+    /// <summary>Stale within the response's stale-while-revalidate: served, and refreshed in the background.</summary>
+    StaleWhileRevalidate,
 
     /// <summary>Only after the origin confirms it (a conditional request).</summary>
     Validate,

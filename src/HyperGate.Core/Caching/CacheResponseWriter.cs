@@ -108,6 +108,7 @@ public static class CacheStatus
     public static readonly byte[] Hit = "hypergate; hit"u8.ToArray();
     public static readonly byte[] CollapsedHit = "hypergate; hit; collapsed"u8.ToArray();
     public static readonly byte[] StaleHit = "hypergate; hit; detail=stale"u8.ToArray();
+    public static readonly byte[] StaleWhileRevalidate = "hypergate; hit; detail=stale-while-revalidate"u8.ToArray();
     public static readonly byte[] Revalidated = "hypergate; fwd=stale; fwd-status=304"u8.ToArray();
     public static readonly byte[] StaleIfError = "hypergate; fwd=stale; detail=stale-if-error"u8.ToArray();
 

@@ -109,12 +109,15 @@ public sealed class CacheStore
             }
 
             CachedResponse[] variants = [.. entry.Variants.Where(v => !replaces(v)), response];
-            long size = variants.Sum(v => v.Size);
+            long size = EntryOverhead(key) + variants.Sum(v => v.Size);
             Adjust(entry, size - entry.Size);
             entry.Variants = variants;
             EvictWithinSize();
         }
     }
+
+    /// <summary>What a key costs beside its responses: the object, its key array, the table's node, the queue's slot and the variants array.</summary>
+    private static long EntryOverhead(byte[] key) => 64 + 24 + key.Length + 48 + 8 + 32;
 
     private void Adjust(CacheObject entry, long delta)
     {
@@ -262,7 +265,7 @@ public sealed class CacheStore
                 }
                 else
                 {
-                    Adjust(entry, kept.Sum(v => v.Size) - entry.Size);
+                    Adjust(entry, EntryOverhead(entry.Key) + kept.Sum(v => v.Size) - entry.Size);
                     entry.Variants = kept;
                 }
             }
@@ -303,6 +306,20 @@ public sealed class CacheStore
         }
     }
 
+    private readonly ConcurrentDictionary<byte[], byte> _refreshing = new(ByteKeyComparer.Instance);
+
+    /// <summary>Whether a background refresh of the key runs; allocates nothing.</summary>
+    public bool IsRefreshing(ReadOnlySpan<byte> key) => _refreshing.GetAlternateLookup<ReadOnlySpan<byte>>().ContainsKey(key);
+
+    /// <summary>Claims the background refresh of a key: false while another one runs.</summary>
+    public bool TryBeginRefresh(byte[] key) => _refreshing.TryAdd(key, 0);
+
+    public void EndRefresh(byte[] key)
+    {
+        _refreshing.TryRemove(key, out _);
+        Counters.Refreshed();
+    }
+
     /// <summary>Keys of every stored object, as text (for purges by prefix and for the admin view).</summary>
     public static string KeyText(byte[] key) => Encoding.Latin1.GetString(key);
 }
@@ -327,7 +344,7 @@ public sealed class Fill(CacheStore store, byte[] key)
 /// <summary>What the cache did, for the metrics.</summary>
 public sealed class CacheCounters
 {
-    private long _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes;
+    private long _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes, _refreshes;
 
     public long StaleServed => Interlocked.Read(ref _staleServed);
 
@@ -363,6 +380,11 @@ public sealed class CacheCounters
     public void Stored() => Interlocked.Increment(ref _stored);
 
     public void Passed() => Interlocked.Increment(ref _passes);
+
+    /// <summary>Background refreshes (stale-while-revalidate) that ended, however.</summary>
+    public long Refreshes => Interlocked.Read(ref _refreshes);
+
+    public void Refreshed() => Interlocked.Increment(ref _refreshes);
 }
 
 /// <summary>One route's lookups: answered from the store, or forwarded.</summary>

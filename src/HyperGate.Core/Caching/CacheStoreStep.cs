@@ -38,7 +38,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         if (state.Stored is { } stored && status == 304)
         {
             // §4.3.4: the 304 freshens the stored response, which then answers (the client's own precondition applies to it).
-            stored.Refresh(StoredFields(response, now), Times(state, response, now));
+            stored.Refresh(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
             store.Counters.Revalidated(notModified: true);
             bool notModified = CachePolicy.NotModified(request, stored);
             return StepResult.Answered(CacheResponseWriter.Write(exchange, stored, now, CacheStatus.Revalidated, withTtl: false, notModified));
@@ -61,21 +61,30 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             refusal = StoreRefusal.TooLarge;
         }
 
+        CachedResponse? pending = null;
+        string? consumer = directives.Public || directives.SharedMaxAge >= 0 ? null : exchange.Identity?.ConsumerId;
+        if (refusal == StoreRefusal.None)
+        {
+            pending = new CachedResponse(status, response.ReasonPhrase.ToArray(), StoredHead.Fields(response, now), [], StoredHead.Times(state.RequestTime, response, now), cache.Settings.DefaultTtl)
+            {
+                Vary = VaryValues(request, response),
+                Tags = StoredHead.Tags(response),
+                Consumer = consumer,
+            };
+
+            // Stale at once and without a validator, a stored copy could never answer anything: not worth keeping.
+            if (pending.Times.FreshnessLifetime == 0 && pending.ETag is null && pending.LastModified is null)
+            {
+                refusal = StoreRefusal.NoFreshness;
+            }
+        }
+
         exchange.ResponseFields = CacheStatus.Forwarded(state.Reason, stored: refusal == StoreRefusal.None);
-        if (refusal != StoreRefusal.None)
+        if (pending is null || refusal != StoreRefusal.None)
         {
             state.Pass(CacheLookupStep.PassUntil(now));
             return StepResult.Continue;
         }
-
-        StoredField[] fields = StoredFields(response, now);
-        string? consumer = directives.Public || directives.SharedMaxAge >= 0 ? null : exchange.Identity?.ConsumerId;
-        var pending = new CachedResponse(status, response.ReasonPhrase.ToArray(), fields, [], Times(state, response, now), cache.Settings.DefaultTtl)
-        {
-            Vary = VaryValues(request, response),
-            Tags = Tags(response),
-            Consumer = consumer,
-        };
         state.Collect(pending, response.ContentLength, replaces: old => old.Consumer == consumer && SameVariant(old, pending));
         exchange.ResponseBodySink = state;
         return StepResult.Continue;
@@ -101,44 +110,6 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         cache.Store.Counters.ServedStale();
         bool notModified = CachePolicy.NotModified(exchange.Request, stored);
         return StepResult.Answered(CacheResponseWriter.Write(exchange, stored, now, CacheStatus.StaleIfError, withTtl: true, notModified));
-    }
-
-    /// <summary>§4.2.3's clock readings for a response that arrived now.</summary>
-    private static CacheTimes Times(CacheExchange state, ResponseHead response, long now)
-    {
-        StoredField[] fields = StoredFields(response, now);
-        long age = response.TryGetHeader("age"u8, out ReadOnlySpan<byte> ageValue) && CacheDirectives.TryParseDelta(HttpCharacters.TrimWhitespace(ageValue), out long parsed) ? parsed : 0;
-        long date = CachePolicy.DateOf(fields, now);
-        return new CacheTimes(state.RequestTime, now, date, age, 0);
-    }
-
-    /// <summary>
-    /// What is stored of a response head (§3.1): every field the gateway forwards (hop-by-hop and framing fields
-    /// are already dropped), less Age (recomputed on every hit); a Date is added when the origin sent none
-    /// (RFC 9110 §6.6.1).
-    /// </summary>
-    private static StoredField[] StoredFields(ResponseHead response, long now)
-    {
-        var fields = new List<StoredField>(response.HeaderCount + 1);
-        bool hasDate = false;
-        foreach (ref readonly HeaderField field in response.Headers)
-        {
-            ReadOnlySpan<byte> name = response.NameOf(field);
-            if (field.Dropped || Ascii.EqualsIgnoreCase(name, "age"u8))
-            {
-                continue;
-            }
-
-            hasDate |= Ascii.EqualsIgnoreCase(name, "date"u8);
-            fields.Add(new StoredField(name.ToArray(), response.ValueOf(field).ToArray()));
-        }
-
-        if (!hasDate)
-        {
-            fields.Add(new StoredField("Date"u8.ToArray(), Encoding.ASCII.GetBytes(HttpDate.Format(DateTimeOffset.FromUnixTimeSeconds(now)))));
-        }
-
-        return [.. fields];
     }
 
     /// <summary>The fields the response varies on (§4.1) and the route's key fields, with this request's normalized values.</summary>
@@ -180,30 +151,13 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         old.Vary.Length == current.Vary.Length && old.Vary.Zip(current.Vary).All(p =>
             Ascii.EqualsIgnoreCase(p.First.Name, p.Second.Name) && (p.First.Value ?? []).AsSpan().SequenceEqual(p.Second.Value ?? []) && (p.First.Value is null) == (p.Second.Value is null));
 
-    /// <summary>Surrogate-Key and Cache-Tag: space- (or comma-) separated tags a purge can name.</summary>
-    private static string[] Tags(ResponseHead response)
-    {
-        var tags = new List<string>();
-        foreach (ref readonly HeaderField field in response.Headers)
-        {
-            ReadOnlySpan<byte> name = response.NameOf(field);
-            if (Ascii.EqualsIgnoreCase(name, "surrogate-key"u8) || Ascii.EqualsIgnoreCase(name, "cache-tag"u8))
-            {
-                tags.AddRange(Encoding.ASCII.GetString(response.ValueOf(field)).Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
-            }
-        }
-
-        return [.. tags];
-    }
-
     /// <summary>The tag fields are for this cache, not for clients.</summary>
     private static void DropTagFields(ResponseHead response)
     {
         for (int i = 0; i < response.HeaderCount; i++)
         {
             ref HeaderField field = ref response.HeaderAt(i);
-            ReadOnlySpan<byte> name = response.NameOf(field);
-            if (Ascii.EqualsIgnoreCase(name, "surrogate-key"u8) || Ascii.EqualsIgnoreCase(name, "cache-tag"u8))
+            if (StoredHead.IsTag(response.NameOf(field)))
             {
                 field.Dropped = true;
             }

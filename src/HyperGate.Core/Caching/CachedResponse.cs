@@ -54,8 +54,30 @@ public sealed class CachedResponse
     /// <summary>The consumer the response was stored for when only they may reuse it; null when any caller may.</summary>
     public string? Consumer { get; init; }
 
-    /// <summary>Bytes this response holds (head, body, and bookkeeping), counted against <c>max_size</c>.</summary>
-    public long Size => Body.Length + FieldBlock.Length * 2 + 256;
+    /// <summary>
+    /// Bytes this response holds in memory, counted against <c>max_size</c>: the body, the fields (kept twice: as
+    /// pairs and serialized), the key parts and tags, and every object's and array's header as the 64-bit runtime
+    /// lays them out. Taken when stored; a 304 that changes the fields a little does not move the store's count.
+    /// </summary>
+    public long Size => _size ??= Measure();
+
+    private long? _size;
+
+    private const int ObjectHeader = 24;
+    private const int ArrayHeader = 24;
+
+    private long Measure()
+    {
+        long size = 200 + ArrayHeader + ReasonPhrase.Length + ArrayHeader + Body.Length + ArrayHeader + FieldBlock.Length + ArrayHeader + 8L * Fields.Length;
+        foreach (StoredField field in Fields)
+        {
+            size += ObjectHeader + 16 + ArrayHeader + field.Name.Length + ArrayHeader + field.Value.Length;
+        }
+
+        size += ArrayHeader + 16L * Vary.Length + Vary.Sum(v => ArrayHeader + v.Name.Length + (v.Value is null ? 0 : ArrayHeader + v.Value.Length));
+        size += ArrayHeader + 8L * Tags.Length + Tags.Sum(t => 22 + 2 * t.Length);
+        return size + (Consumer is null ? 0 : 22 + 2 * Consumer.Length);
+    }
 
     /// <summary>S3-FIFO's access count (0–3), bumped on hits without a lock.</summary>
     internal int Frequency;
