@@ -502,4 +502,40 @@ public class CacheTests
         Assert.StartsWith("hypergate; hit; ttl=", CacheStatus(refreshed));
         Assert.Equal(2, origin.RequestCount);
     }
+
+    [Theory]
+    [InlineData("Cache-Control: max-age=60\r\n", "cache = true", false)]                        // not shared by the origin: per consumer
+    [InlineData("Cache-Control: public, max-age=60\r\n", "cache = true", true)]                 // public: one copy for everyone
+    [InlineData("Cache-Control: public, max-age=60\r\n", "cache = { key_consumer = true }", false)] // keyed by consumer anyway
+    public async Task AResponseFetchedForOneConsumer_ServesAnotherOnlyWhenShared(string fields, string cache, bool shared)
+    {
+        await using RawUpstream origin = Origin((_, _) => fields);
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [consumers.alpha]
+            api_keys = ["{{HyperGate.Security.CredentialHashes.HashKey("alpha-key")}}"]
+            [consumers.beta]
+            api_keys = ["{{HyperGate.Security.CredentialHashes.HashKey("beta-key")}}"]
+            [auth.keys]
+            type = "api_key"
+            [upstreams.origin]
+            targets = ["{{origin.Address}}"]
+            [routes.api]
+            path_prefix = "/"
+            upstream = "origin"
+            auth = ["keys"]
+            {{cache}}
+            """);
+        using HttpClient client = gateway.CreateClient();
+
+        (_, string alpha) = await GetAsync(client, "/me", ("X-Api-Key", "alpha-key"));
+        (_, string alphaAgain) = await GetAsync(client, "/me", ("X-Api-Key", "alpha-key"));
+        (_, string beta) = await GetAsync(client, "/me", ("X-Api-Key", "beta-key"));
+        (HttpResponseMessage anonymous, _) = await GetAsync(client, "/me");
+
+        Assert.Equal("response 1", alpha);
+        Assert.Equal("response 1", alphaAgain);
+        Assert.Equal(shared ? "response 1" : "response 2", beta);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // authentication runs before the lookup
+        Assert.Equal(shared ? 1 : 2, origin.RequestCount);
+    }
 }

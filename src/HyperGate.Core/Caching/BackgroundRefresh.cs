@@ -73,7 +73,7 @@ internal static class BackgroundRefresh
             CacheStore store = cache.Store;
             if (response.StatusCode == 304)
             {
-                stored.Refresh(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now));
+                store.Store(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)), old => old == stored);
                 store.Counters.Revalidated(notModified: true);
                 reusable = !response.ConnectionClose;
                 return;

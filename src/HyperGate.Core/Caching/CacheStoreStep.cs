@@ -38,10 +38,11 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         if (state.Stored is { } stored && status == 304)
         {
             // §4.3.4: the 304 freshens the stored response, which then answers (the client's own precondition applies to it).
-            stored.Refresh(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
+            CachedResponse refreshed = stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
+            store.Store(state.Key, refreshed, old => old == stored);
             store.Counters.Revalidated(notModified: true);
-            bool notModified = CachePolicy.NotModified(request, stored);
-            return StepResult.Answered(CacheResponseWriter.Write(exchange, stored, now, CacheStatus.Revalidated, withTtl: false, notModified));
+            bool notModified = CachePolicy.NotModified(request, refreshed);
+            return StepResult.Answered(CacheResponseWriter.Write(exchange, refreshed, now, CacheStatus.Revalidated, withTtl: false, notModified));
         }
 
         if (state.Stored is not null)
@@ -62,7 +63,9 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         }
 
         CachedResponse? pending = null;
-        string? consumer = directives.Public || directives.SharedMaxAge >= 0 ? null : exchange.Identity?.ConsumerId;
+        // A response fetched for a consumer serves only them, unless the origin shared it (public, s-maxage) and the
+        // route does not key by consumer.
+        string? consumer = (directives.Public || directives.SharedMaxAge >= 0) && !cache.Settings.KeyConsumer ? null : exchange.Identity?.ConsumerId;
         if (refusal == StoreRefusal.None)
         {
             pending = new CachedResponse(status, response.ReasonPhrase.ToArray(), StoredHead.Fields(response, now), [], StoredHead.Times(state.RequestTime, response, now), cache.Settings.DefaultTtl)

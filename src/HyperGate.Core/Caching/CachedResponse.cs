@@ -31,7 +31,7 @@ public sealed class CachedResponse
 
     public byte[] Body { get; }
 
-    /// <summary>The stored fields, replaced as a whole when a 304 refreshes them (§3.2).</summary>
+    /// <summary>The stored fields (a 304 makes a refreshed copy, §3.2).</summary>
     public StoredField[] Fields { get; private set; } = [];
 
     /// <summary>The stored fields serialized once ("Name: value\r\n" each), written as they are on every hit.</summary>
@@ -79,27 +79,23 @@ public sealed class CachedResponse
         return size + (Consumer is null ? 0 : 22 + 2 * Consumer.Length);
     }
 
-    /// <summary>S3-FIFO's access count (0–3), bumped on hits without a lock.</summary>
-    internal int Frequency;
-
-    /// <summary>Set once the store let go of the response; a hit that raced the eviction still serves it whole.</summary>
-    internal bool Evicted;
-
     /// <summary>A copy of this response (its head, times and key parts) with its body, once the body has arrived.</summary>
     public CachedResponse WithBody(byte[] body) => new(Status, ReasonPhrase, Fields, body, Times, DefaultTtl) { Vary = Vary, Tags = Tags, Consumer = Consumer };
 
     /// <summary>
-    /// §3.2: the fields of a 304 replace the stored ones of the same name, except Content-Length (the stored body's
-    /// length stands); the clock readings are the 304's.
+    /// §3.2: a copy whose fields are the 304's where it has them (all but Content-Length: the stored body's length
+    /// stands) and its clock readings the 304's. A copy, stored in place of this one, so that a hit reading this
+    /// one meanwhile sees it whole.
     /// </summary>
-    public void Refresh(StoredField[] updates, CacheTimes times)
+    public CachedResponse Refreshed(StoredField[] updates, CacheTimes times)
     {
         updates = [.. updates.Where(f => !Ascii.EqualsIgnoreCase(f.Name, "content-length"u8))];
         var names = new HashSet<string>(updates.Select(f => Encoding.Latin1.GetString(f.Name)), StringComparer.OrdinalIgnoreCase);
-        Update([.. Fields.Where(f => !names.Contains(Encoding.Latin1.GetString(f.Name))), .. updates], times);
+        StoredField[] fields = [.. Fields.Where(f => !names.Contains(Encoding.Latin1.GetString(f.Name))), .. updates];
+        return new CachedResponse(Status, ReasonPhrase, fields, Body, times, DefaultTtl) { Vary = Vary, Tags = Tags, Consumer = Consumer };
     }
 
-    /// <summary>Takes the fields, and the clock readings with the freshness lifetime they give (§4.2.1).</summary>
+    /// <summary>Takes the fields, and the clock readings with the freshness lifetime they give (§4.2.1); only while constructed.</summary>
     private void Update(StoredField[] fields, CacheTimes times)
     {
         Fields = fields;

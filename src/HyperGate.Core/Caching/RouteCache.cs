@@ -62,6 +62,11 @@ public sealed class RouteCache
             parts.Add($"stale responses for up to {Settings.StaleIfError.TotalSeconds:0}s when the upstream fails");
         }
 
+        if (Settings.KeyConsumer)
+        {
+            parts.Add("a stored response serves only the consumer it was fetched for");
+        }
+
         if (Settings.StoreSetCookie)
         {
             parts.Add("responses with Set-Cookie stored");
@@ -258,7 +263,8 @@ public sealed record RouteCacheSettings(
     IReadOnlyList<string> IgnoreQuery,
     IReadOnlyList<string> KeyHeaders,
     bool StoreSetCookie,
-    TimeSpan StaleIfError)
+    TimeSpan StaleIfError,
+    bool KeyConsumer = false)
 {
     public static RouteCacheSettings Default { get; } = new(null, false, [], [], false, TimeSpan.Zero);
 }

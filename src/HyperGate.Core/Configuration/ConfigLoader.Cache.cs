@@ -51,8 +51,9 @@ public static partial class ConfigLoader
         }
 
         bool storeSetCookie = cache.Bool("store_set_cookie", false);
+        bool keyConsumer = cache.Bool("key_consumer", false);
         TimeSpan staleIfError = cache.Has("stale_if_error") ? cache.Duration("stale_if_error", TimeSpan.Zero) : TimeSpan.Zero;
         cache.RejectUnknownKeys();
-        return new RouteCacheSettings(defaultTtl, sortQuery, ignoreQuery, keyHeaders, storeSetCookie, staleIfError);
+        return new RouteCacheSettings(defaultTtl, sortQuery, ignoreQuery, keyHeaders, storeSetCookie, staleIfError, keyConsumer);
     }
 }
