@@ -101,7 +101,7 @@ internal static class BackgroundRefresh
                 }
             }
 
-            var fresh = new CachedResponse(200, response.ReasonPhrase.ToArray(), StoredHead.Fields(response, now), body, StoredHead.Times(requestTime, response, now), stored.DefaultTtl)
+            var fresh = new CachedResponse(200, response.ReasonPhrase, StoredHead.Fields(response, now), body, StoredHead.Times(requestTime, response, now), stored.DefaultTtl)
             {
                 Vary = stored.Vary,
                 Tags = StoredHead.Tags(response),

@@ -64,7 +64,8 @@ public struct CacheDirectives
         return directives;
     }
 
-    private void Add(ReadOnlySpan<byte> value)
+    /// <summary>Adds the directives of one more Cache-Control field line.</summary>
+    internal void Add(ReadOnlySpan<byte> value)
     {
         int position = 0;
         while (position < value.Length)

@@ -11,7 +11,11 @@ namespace HyperGate.Caching;
 /// </summary>
 internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason reason) : IPhaseState, IBodySink
 {
+    // The body goes straight into an array of its announced length; without one (chunked), into a growing buffer.
+    private byte[]? _exact;
+    private int _filled;
     private ArrayBufferWriter<byte>? _body;
+    private bool _collecting;
     private CachedResponse? _pending;
     private Func<CachedResponse, bool>? _replaces;
 
@@ -35,20 +39,41 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     {
         _pending = response;
         _replaces = replaces;
-        _body = new ArrayBufferWriter<byte>(expectedLength > 0 ? (int)expectedLength : 4096);
+        _collecting = true;
+        if (expectedLength >= 0)
+        {
+            _exact = new byte[expectedLength];
+        }
+        else
+        {
+            _body = new ArrayBufferWriter<byte>(4096);
+        }
     }
 
     public void Append(in ReadOnlySequence<byte> data)
     {
-        if (_body is null)
+        if (!_collecting)
         {
             return;
         }
 
-        if (_body.WrittenCount + data.Length > Cache.Store.MaxObjectSize)
+        if (_exact is not null)
+        {
+            if (_filled + data.Length > _exact.Length)
+            {
+                _collecting = false;
+                return;
+            }
+
+            data.CopyTo(_exact.AsSpan(_filled));
+            _filled += (int)data.Length;
+            return;
+        }
+
+        if (_body!.WrittenCount + data.Length > Cache.Store.MaxObjectSize)
         {
             // Larger than an object may be: passed through, not stored.
-            _body = null;
+            _collecting = false;
             return;
         }
 
@@ -61,16 +86,19 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     public void Complete(bool complete)
     {
         bool stored = false;
-        if (complete && _body is not null && _pending is not null)
+        bool whole = _exact is null || _filled == _exact.Length;
+        if (complete && _collecting && whole && _pending is not null)
         {
-            CachedResponse response = _pending.WithBody(_body.WrittenSpan.ToArray());
+            CachedResponse response = _pending.WithBody(_exact ?? _body!.WrittenSpan.ToArray());
             Cache.Store.Store(Key, response, _replaces!);
             Cache.Store.Counters.Stored();
             stored = true;
         }
 
+        _exact = null;
         _body = null;
         _pending = null;
+        _collecting = false;
         Fill?.Complete(stored, passUntil: 0);
     }
 

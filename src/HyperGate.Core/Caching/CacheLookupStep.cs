@@ -156,7 +156,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
     /// </summary>
     private static void Revalidate(Exchange exchange, CachedResponse stored)
     {
-        if (stored.ETag is null && stored.LastModified is null)
+        if (!stored.HasETag && !stored.HasLastModified)
         {
             return;
         }
@@ -173,14 +173,14 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
         }
 
         var fields = new StringBuilder();
-        if (stored.ETag is { } etag)
+        if (stored.HasETag)
         {
-            fields.Append("If-None-Match: ").Append(Encoding.Latin1.GetString(etag)).Append("\r\n");
+            fields.Append("If-None-Match: ").Append(Encoding.Latin1.GetString(stored.ETag)).Append("\r\n");
         }
 
-        if (stored.LastModified is { } modified)
+        if (stored.HasLastModified)
         {
-            fields.Append("If-Modified-Since: ").Append(Encoding.Latin1.GetString(modified)).Append("\r\n");
+            fields.Append("If-Modified-Since: ").Append(Encoding.Latin1.GetString(stored.LastModified)).Append("\r\n");
         }
 
         exchange.UpstreamFields = Encoding.Latin1.GetBytes(fields.ToString());

@@ -111,7 +111,7 @@ public static class CachePolicy
     /// absent), else a heuristic (§4.2.2) where allowed: the route's default TTL when set, otherwise 10% of the
     /// time since Last-Modified, at most a day. Invalid freshness information makes the response stale (0).
     /// </summary>
-    public static long FreshnessLifetime(in CacheDirectives directives, StoredField[] fields, int status, long responseTime, TimeSpan? defaultTtl)
+    public static long FreshnessLifetime(in CacheDirectives directives, ReadOnlySpan<byte> fields, int status, long responseTime, TimeSpan? defaultTtl)
     {
         if (directives.InvalidFreshness)
         {
@@ -130,17 +130,21 @@ public static class CachePolicy
 
         long date = DateOf(fields, responseTime);
         int expiresCount = 0;
-        byte[]? expires = null;
-        foreach (StoredField field in fields)
+        ReadOnlySpan<byte> expires = default;
+        ReadOnlySpan<byte> lastModified = default;
+        foreach (FieldLine field in new FieldLines(fields))
         {
             if (Ascii.EqualsIgnoreCase(field.Name, "expires"u8))
             {
-                expiresCount++;
-                expires ??= field.Value;
+                expires = expiresCount++ == 0 ? field.Value : expires;
+            }
+            else if (Ascii.EqualsIgnoreCase(field.Name, "last-modified"u8) && lastModified.IsEmpty)
+            {
+                lastModified = field.Value;
             }
         }
 
-        if (expires is not null)
+        if (expiresCount > 0)
         {
             // §5.3: an invalid date (notably "0") is in the past; two Expires fields are treated as stale (§4.2.1).
             return expiresCount == 1 && HttpDate.TryParse(expires, out DateTimeOffset at) ? Math.Max(0, at.ToUnixTimeSeconds() - date) : 0;
@@ -156,8 +160,7 @@ public static class CachePolicy
             return (long)ttl.TotalSeconds;
         }
 
-        byte[]? lastModified = fields.FirstOrDefault(f => Ascii.EqualsIgnoreCase(f.Name, "last-modified"u8))?.Value;
-        if (lastModified is not null && HttpDate.TryParse(lastModified, out DateTimeOffset modified))
+        if (!lastModified.IsEmpty && HttpDate.TryParse(lastModified, out DateTimeOffset modified))
         {
             return Math.Clamp((date - modified.ToUnixTimeSeconds()) / 10, 0, 86_400);
         }
@@ -166,10 +169,17 @@ public static class CachePolicy
     }
 
     /// <summary>The Date value (RFC 9110 §6.6.1) in Unix seconds, or <paramref name="fallback"/> when absent or invalid.</summary>
-    public static long DateOf(StoredField[] fields, long fallback)
+    public static long DateOf(ReadOnlySpan<byte> fields, long fallback)
     {
-        byte[]? date = fields.FirstOrDefault(f => Ascii.EqualsIgnoreCase(f.Name, "date"u8))?.Value;
-        return date is not null && HttpDate.TryParse(date, out DateTimeOffset parsed) ? parsed.ToUnixTimeSeconds() : fallback;
+        foreach (FieldLine field in new FieldLines(fields))
+        {
+            if (Ascii.EqualsIgnoreCase(field.Name, "date"u8))
+            {
+                return HttpDate.TryParse(field.Value, out DateTimeOffset parsed) ? parsed.ToUnixTimeSeconds() : fallback;
+            }
+        }
+
+        return fallback;
     }
 
     /// <summary>
@@ -247,11 +257,11 @@ public static class CachePolicy
                 return true;
             }
 
-            if (stored.ETag is { } etag)
+            if (stored.HasETag)
             {
                 foreach (Range part in value.Split((byte)','))
                 {
-                    if (WeakMatch(value[part], etag))
+                    if (WeakMatch(value[part], stored.ETag))
                     {
                         return true;
                     }
@@ -267,7 +277,7 @@ public static class CachePolicy
         // §13.1.3: If-Modified-Since is ignored with If-None-Match, and is only for GET and HEAD.
         if (request.TryGetHeader("if-modified-since"u8, out ReadOnlySpan<byte> since) && HttpDate.TryParse(since, out DateTimeOffset sinceDate))
         {
-            ReadOnlySpan<byte> modified = stored.LastModified ?? stored.Field("date"u8);
+            ReadOnlySpan<byte> modified = stored.HasLastModified ? stored.LastModified : stored.Field("date"u8);
             return HttpDate.TryParse(modified, out DateTimeOffset modifiedDate) && modifiedDate <= sinceDate;
         }
 

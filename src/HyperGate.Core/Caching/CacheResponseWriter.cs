@@ -21,13 +21,11 @@ public static class CacheResponseWriter
         GatewayResponses.WriteStatusLine(ref output, status, notModified ? "Not Modified"u8 : stored.ReasonPhrase);
         if (notModified)
         {
-            foreach (StoredField field in stored.Fields)
+            foreach (FieldLine field in stored.Fields)
             {
                 if (IsNotModifiedField(field.Name))
                 {
-                    output.Write(field.Name);
-                    output.Write(": "u8);
-                    output.Write(field.Value);
+                    output.Write(field.Line);
                     output.Write("\r\n"u8);
                 }
             }

@@ -68,7 +68,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         string? consumer = (directives.Public || directives.SharedMaxAge >= 0) && !cache.Settings.KeyConsumer ? null : exchange.Identity?.ConsumerId;
         if (refusal == StoreRefusal.None)
         {
-            pending = new CachedResponse(status, response.ReasonPhrase.ToArray(), StoredHead.Fields(response, now), [], StoredHead.Times(state.RequestTime, response, now), cache.Settings.DefaultTtl)
+            pending = new CachedResponse(status, response.ReasonPhrase, StoredHead.Fields(response, now), [], StoredHead.Times(state.RequestTime, response, now), cache.Settings.DefaultTtl)
             {
                 Vary = VaryValues(request, response),
                 Tags = StoredHead.Tags(response),
@@ -76,7 +76,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             };
 
             // Stale at once and without a validator, a stored copy could never answer anything: not worth keeping.
-            if (pending.Times.FreshnessLifetime == 0 && pending.ETag is null && pending.LastModified is null)
+            if (pending.Times.FreshnessLifetime == 0 && !pending.HasETag && !pending.HasLastModified)
             {
                 refusal = StoreRefusal.NoFreshness;
             }
@@ -118,6 +118,11 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
     /// <summary>The fields the response varies on (§4.1) and the route's key fields, with this request's normalized values.</summary>
     private (byte[] Name, byte[]? Value)[] VaryValues(RequestHead request, ResponseHead response)
     {
+        if (cache.KeyHeaders.Length == 0 && !response.TryGetHeader("vary"u8, out _))
+        {
+            return [];
+        }
+
         var names = new List<byte[]>(cache.KeyHeaders);
         foreach (ref readonly HeaderField field in response.Headers)
         {

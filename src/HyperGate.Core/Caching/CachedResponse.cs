@@ -1,26 +1,63 @@
 using System.Text;
-using HyperGate.Forwarding;
 using HyperGate.Http1;
 
 namespace HyperGate.Caching;
 
-/// <summary>A stored field line: name and value as received.</summary>
-public sealed record StoredField(byte[] Name, byte[] Value);
-
 /// <summary>
 /// One stored response (a variant of its cache key): the head as the origin sent it minus what a cache must not
-/// store or forward, the whole body, and what freshness and validation need (RFC 9111 §3, §4.2.3).
+/// store or forward, the whole body, and what freshness and validation need (RFC 9111 §3, §4.2.3). Immutable: a
+/// 304 stores a refreshed copy, so a hit always reads one response whole.
 /// </summary>
 public sealed class CachedResponse
 {
-    /// <summary><paramref name="defaultTtl"/>: the route's heuristic freshness, when it sets one (§4.2.2).</summary>
-    public CachedResponse(int status, byte[] reasonPhrase, StoredField[] fields, byte[] body, CacheTimes times, TimeSpan? defaultTtl)
+    private static readonly byte[] Ok = "OK"u8.ToArray();
+
+    private readonly (int Start, int Length) _etag = (0, -1);
+    private readonly (int Start, int Length) _lastModified = (0, -1);
+    private long? _size;
+
+    /// <param name="fieldBlock">The stored fields as "Name: value\r\n" lines (see <see cref="FieldLines"/>).</param>
+    /// <param name="defaultTtl">The route's heuristic freshness, when it sets one (§4.2.2).</param>
+    public CachedResponse(int status, ReadOnlySpan<byte> reasonPhrase, byte[] fieldBlock, byte[] body, CacheTimes times, TimeSpan? defaultTtl)
     {
         Status = status;
-        ReasonPhrase = reasonPhrase;
+        ReasonPhrase = reasonPhrase.SequenceEqual(Ok) ? Ok : reasonPhrase.ToArray();
+        FieldBlock = fieldBlock;
         Body = body;
         DefaultTtl = defaultTtl;
-        Update(fields, times);
+        CacheDirectives directives = CacheDirectives.None;
+        int offset = 0;
+        foreach (FieldLine line in new FieldLines(fieldBlock))
+        {
+            int valueStart = offset + line.Name.Length + 2;
+            if (Ascii.EqualsIgnoreCase(line.Name, "etag"u8))
+            {
+                _etag = (valueStart, line.Value.Length);
+            }
+            else if (Ascii.EqualsIgnoreCase(line.Name, "last-modified"u8))
+            {
+                _lastModified = (valueStart, line.Value.Length);
+            }
+            else if (Ascii.EqualsIgnoreCase(line.Name, "cache-control"u8))
+            {
+                directives.Present = true;
+                directives.Add(line.Value);
+            }
+
+            offset += line.Line.Length + 2;
+        }
+
+        Directives = directives;
+        Times = times with { FreshnessLifetime = CachePolicy.FreshnessLifetime(directives, fieldBlock, status, times.ResponseTime, defaultTtl) };
+    }
+
+    /// <summary>The same head with its body, once the body has arrived: nothing is parsed again.</summary>
+    private CachedResponse(CachedResponse head, byte[] body)
+    {
+        (Status, ReasonPhrase, FieldBlock, DefaultTtl, Directives, Times, _etag, _lastModified) =
+            (head.Status, head.ReasonPhrase, head.FieldBlock, head.DefaultTtl, head.Directives, head.Times, head._etag, head._lastModified);
+        (Vary, Tags, Consumer) = (head.Vary, head.Tags, head.Consumer);
+        Body = body;
     }
 
     public TimeSpan? DefaultTtl { get; }
@@ -31,19 +68,22 @@ public sealed class CachedResponse
 
     public byte[] Body { get; }
 
-    /// <summary>The stored fields (a 304 makes a refreshed copy, §3.2).</summary>
-    public StoredField[] Fields { get; private set; } = [];
+    /// <summary>The stored fields, "Name: value\r\n" each: written as they are on every hit.</summary>
+    public byte[] FieldBlock { get; }
 
-    /// <summary>The stored fields serialized once ("Name: value\r\n" each), written as they are on every hit.</summary>
-    public byte[] FieldBlock { get; private set; } = [];
+    public FieldLines Fields => new(FieldBlock);
 
-    public CacheTimes Times { get; private set; }
+    public CacheTimes Times { get; }
 
-    public CacheDirectives Directives { get; private set; }
+    public CacheDirectives Directives { get; }
 
-    public byte[]? ETag { get; private set; }
+    public bool HasETag => _etag.Length >= 0;
 
-    public byte[]? LastModified { get; private set; }
+    public ReadOnlySpan<byte> ETag => HasETag ? FieldBlock.AsSpan(_etag.Start, _etag.Length) : default;
+
+    public bool HasLastModified => _lastModified.Length >= 0;
+
+    public ReadOnlySpan<byte> LastModified => HasLastModified ? FieldBlock.AsSpan(_lastModified.Start, _lastModified.Length) : default;
 
     /// <summary>The request fields the response varies on, with the request's values when it was stored (null: absent).</summary>
     public (byte[] Name, byte[]? Value)[] Vary { get; init; } = [];
@@ -54,95 +94,55 @@ public sealed class CachedResponse
     /// <summary>The consumer the response was stored for when only they may reuse it; null when any caller may.</summary>
     public string? Consumer { get; init; }
 
-    /// <summary>
-    /// Bytes this response holds in memory, counted against <c>max_size</c>: the body, the fields (kept twice: as
-    /// pairs and serialized), the key parts and tags, and every object's and array's header as the 64-bit runtime
-    /// lays them out. Taken when stored; a 304 that changes the fields a little does not move the store's count.
-    /// </summary>
-    public long Size => _size ??= Measure();
-
-    private long? _size;
-
     private const int ObjectHeader = 24;
     private const int ArrayHeader = 24;
 
-    private long Measure()
-    {
-        long size = 200 + ArrayHeader + ReasonPhrase.Length + ArrayHeader + Body.Length + ArrayHeader + FieldBlock.Length + ArrayHeader + 8L * Fields.Length;
-        foreach (StoredField field in Fields)
-        {
-            size += ObjectHeader + 16 + ArrayHeader + field.Name.Length + ArrayHeader + field.Value.Length;
-        }
+    /// <summary>
+    /// Bytes this response holds in memory, counted against <c>max_size</c>: the body, the fields, the key parts and
+    /// tags, and every object's and array's header as the 64-bit runtime lays them out.
+    /// </summary>
+    public long Size => _size ??= ObjectHeader + 160 + ArrayHeader + Body.Length + ArrayHeader + FieldBlock.Length
+        + (ReasonPhrase == Ok ? 0 : ArrayHeader + ReasonPhrase.Length)
+        + (Vary.Length == 0 ? 0 : ArrayHeader + 16L * Vary.Length + Vary.Sum(v => ArrayHeader + v.Name.Length + (v.Value is null ? 0 : ArrayHeader + v.Value.Length)))
+        + (Tags.Length == 0 ? 0 : ArrayHeader + 8L * Tags.Length + Tags.Sum(t => 22 + 2 * t.Length))
+        + (Consumer is null ? 0 : 22 + 2 * Consumer.Length);
 
-        size += ArrayHeader + 16L * Vary.Length + Vary.Sum(v => ArrayHeader + v.Name.Length + (v.Value is null ? 0 : ArrayHeader + v.Value.Length));
-        size += ArrayHeader + 8L * Tags.Length + Tags.Sum(t => 22 + 2 * t.Length);
-        return size + (Consumer is null ? 0 : 22 + 2 * Consumer.Length);
-    }
-
-    /// <summary>A copy of this response (its head, times and key parts) with its body, once the body has arrived.</summary>
-    public CachedResponse WithBody(byte[] body) => new(Status, ReasonPhrase, Fields, body, Times, DefaultTtl) { Vary = Vary, Tags = Tags, Consumer = Consumer };
+    /// <summary>A copy of this response's head with its body.</summary>
+    public CachedResponse WithBody(byte[] body) => new(this, body);
 
     /// <summary>
     /// §3.2: a copy whose fields are the 304's where it has them (all but Content-Length: the stored body's length
-    /// stands) and its clock readings the 304's. A copy, stored in place of this one, so that a hit reading this
-    /// one meanwhile sees it whole.
+    /// stands), and whose clock readings are the 304's.
     /// </summary>
-    public CachedResponse Refreshed(StoredField[] updates, CacheTimes times)
+    public CachedResponse Refreshed(byte[] updates, CacheTimes times)
     {
-        updates = [.. updates.Where(f => !Ascii.EqualsIgnoreCase(f.Name, "content-length"u8))];
-        var names = new HashSet<string>(updates.Select(f => Encoding.Latin1.GetString(f.Name)), StringComparer.OrdinalIgnoreCase);
-        StoredField[] fields = [.. Fields.Where(f => !names.Contains(Encoding.Latin1.GetString(f.Name))), .. updates];
-        return new CachedResponse(Status, ReasonPhrase, fields, Body, times, DefaultTtl) { Vary = Vary, Tags = Tags, Consumer = Consumer };
-    }
-
-    /// <summary>Takes the fields, and the clock readings with the freshness lifetime they give (§4.2.1); only while constructed.</summary>
-    private void Update(StoredField[] fields, CacheTimes times)
-    {
-        Fields = fields;
-        var block = new MemoryStream();
-        byte[]? etag = null, lastModified = null;
-        foreach (StoredField field in fields)
+        var block = new MemoryStream(FieldBlock.Length + updates.Length);
+        foreach (FieldLine line in Fields)
         {
-            block.Write(field.Name);
-            block.Write(": "u8);
-            block.Write(field.Value);
-            block.Write("\r\n"u8);
-            if (Ascii.EqualsIgnoreCase(field.Name, "etag"u8))
+            if (!Contains(updates, line.Name) || Ascii.EqualsIgnoreCase(line.Name, "content-length"u8))
             {
-                etag = field.Value;
-            }
-            else if (Ascii.EqualsIgnoreCase(field.Name, "last-modified"u8))
-            {
-                lastModified = field.Value;
+                block.Write(line.Line);
+                block.Write("\r\n"u8);
             }
         }
 
-        FieldBlock = block.ToArray();
-        ETag = etag;
-        LastModified = lastModified;
-        Directives = CacheDirectives.Parse(FindAll(fields, "cache-control"u8));
-        Times = times with { FreshnessLifetime = CachePolicy.FreshnessLifetime(Directives, fields, Status, times.ResponseTime, DefaultTtl) };
-    }
-
-    /// <summary>The first value of a stored field, or empty.</summary>
-    public ReadOnlySpan<byte> Field(ReadOnlySpan<byte> name)
-    {
-        foreach (StoredField field in Fields)
+        foreach (FieldLine line in new FieldLines(updates))
         {
-            if (Ascii.EqualsIgnoreCase(field.Name, name))
+            if (!Ascii.EqualsIgnoreCase(line.Name, "content-length"u8))
             {
-                return field.Value;
+                block.Write(line.Line);
+                block.Write("\r\n"u8);
             }
         }
 
-        return default;
+        return new CachedResponse(Status, ReasonPhrase, block.ToArray(), Body, times, DefaultTtl) { Vary = Vary, Tags = Tags, Consumer = Consumer };
     }
 
-    public bool HasField(ReadOnlySpan<byte> name)
+    private static bool Contains(ReadOnlySpan<byte> block, ReadOnlySpan<byte> name)
     {
-        foreach (StoredField field in Fields)
+        foreach (FieldLine line in new FieldLines(block))
         {
-            if (Ascii.EqualsIgnoreCase(field.Name, name))
+            if (Ascii.EqualsIgnoreCase(line.Name, name))
             {
                 return true;
             }
@@ -151,23 +151,18 @@ public sealed class CachedResponse
         return false;
     }
 
-    private static byte[] FindAll(StoredField[] fields, ReadOnlySpan<byte> name)
+    /// <summary>The first value of a stored field, or empty.</summary>
+    public ReadOnlySpan<byte> Field(ReadOnlySpan<byte> name)
     {
-        var joined = new List<byte>();
-        foreach (StoredField field in fields)
+        foreach (FieldLine line in Fields)
         {
-            if (Ascii.EqualsIgnoreCase(field.Name, name))
+            if (Ascii.EqualsIgnoreCase(line.Name, name))
             {
-                if (joined.Count > 0)
-                {
-                    joined.Add((byte)',');
-                }
-
-                joined.AddRange(field.Value);
+                return line.Value;
             }
         }
 
-        return [.. joined];
+        return default;
     }
 }
 

@@ -7,7 +7,7 @@ namespace HyperGate.Tests.Caching;
 public class CacheStoreTests
 {
     private static CachedResponse Response(int bodySize, params string[] tags) =>
-        new(200, "OK"u8.ToArray(), [new StoredField("Cache-Control"u8.ToArray(), "max-age=60"u8.ToArray())], new byte[bodySize], new CacheTimes(0, 0, 0, 0, 60), null) { Tags = tags };
+        new(200, "OK"u8, "Cache-Control: max-age=60\r\n"u8.ToArray(), new byte[bodySize], new CacheTimes(0, 0, 0, 0, 60), null) { Tags = tags };
 
     private static byte[] Key(string url) => Encoding.ASCII.GetBytes(url);
 
