@@ -13,6 +13,9 @@ public struct CacheDirectives
     /// <summary>RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31.</summary>
     public const long MaxDelta = 2147483648;
 
+    /// <summary>Whether the message had any Cache-Control field.</summary>
+    public bool Present;
+
     public bool NoStore;
     public bool NoCache;
     public bool Private;
@@ -21,7 +24,6 @@ public struct CacheDirectives
     public bool ProxyRevalidate;
     public bool MustUnderstand;
     public bool OnlyIfCached;
-    public bool Immutable;
 
     /// <summary>A freshness directive was present with a value that is not delta-seconds, or twice with different values.</summary>
     public bool InvalidFreshness;
@@ -37,9 +39,6 @@ public struct CacheDirectives
     public bool MaxStaleAny;
 
     public static CacheDirectives None => new() { MaxAge = -1, SharedMaxAge = -1, MaxStale = -1, MinFresh = -1, StaleWhileRevalidate = -1, StaleIfError = -1 };
-
-    /// <summary>Whether the message had any Cache-Control field.</summary>
-    public bool Present;
 
     public static CacheDirectives Parse(MessageHead head)
     {
@@ -179,10 +178,6 @@ public struct CacheDirectives
         else if (Is(name, "only-if-cached"u8))
         {
             OnlyIfCached = true;
-        }
-        else if (Is(name, "immutable"u8))
-        {
-            Immutable = true;
         }
         else if (Is(name, "max-stale"u8))
         {

@@ -283,10 +283,6 @@ public static class CachePolicy
 
         return false;
     }
-
-    /// <summary>Whether the request carries a precondition the cache evaluates itself (If-None-Match, If-Modified-Since).</summary>
-    public static bool IsConditional(RequestHead request) =>
-        request.TryGetHeader("if-none-match"u8, out _) || request.TryGetHeader("if-modified-since"u8, out _);
 }
 
 /// <summary>How a stored response may be used for a request.</summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using HyperGate.Buffers;
 
 namespace HyperGate.Caching;
@@ -319,9 +318,6 @@ public sealed class CacheStore
         _refreshing.TryRemove(key, out _);
         Counters.Refreshed();
     }
-
-    /// <summary>Keys of every stored object, as text (for purges by prefix and for the admin view).</summary>
-    public static string KeyText(byte[] key) => Encoding.Latin1.GetString(key);
 }
 
 /// <summary>A miss being fetched; requests for the same key wait for it instead of going upstream too.</summary>
