@@ -25,6 +25,12 @@ app.Run(async context =>
         ["headers"] = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString()),
         ["body_bytes"] = bodyBytes,
     };
+    // ?max-age=60 makes the answer cacheable for that long (to try the gateway's cache).
+    if (int.TryParse(context.Request.Query["max-age"], out int maxAge) && maxAge >= 0)
+    {
+        context.Response.Headers.CacheControl = $"max-age={maxAge}";
+    }
+
     context.Response.ContentType = "application/json";
     await context.Response.WriteAsync(JsonSerializer.Serialize(echo, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 });
