@@ -62,9 +62,9 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             refusal = StoreRefusal.TooLarge;
         }
 
-        CachedResponse? pending = null;
         // A response fetched for a consumer serves only them, unless the origin shared it (public, s-maxage) and the
         // route does not key by consumer.
+        CachedResponse? pending = null;
         string? consumer = (directives.Public || directives.SharedMaxAge >= 0) && !cache.Settings.KeyConsumer ? null : exchange.Identity?.ConsumerId;
         if (refusal == StoreRefusal.None)
         {
@@ -88,6 +88,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             state.Pass(CacheLookupStep.PassUntil(now));
             return StepResult.Continue;
         }
+
         state.Collect(pending, response.ContentLength, replaces: old => old.Consumer == consumer && SameVariant(old, pending));
         exchange.ResponseBodySink = state;
         return StepResult.Continue;
