@@ -15,7 +15,7 @@ namespace HyperGate.Caching;
 internal static class BackgroundRefresh
 {
     /// <summary>Builds the conditional request from the exchange now (it is reused once answered) and sends it in the background.</summary>
-    public static void Start(RouteCache cache, Exchange exchange, byte[] key, CachedResponse stored, Action<Exchange, CachedResponse> addValidators)
+    public static void Start(RouteCache cache, Exchange exchange, byte[] key, CachedResponse stored)
     {
         RequestHead request = exchange.Request;
         if (request.Method != HttpMethod.Get || request.HasBody || !cache.Store.TryBeginRefresh(key))
@@ -30,7 +30,7 @@ internal static class BackgroundRefresh
             return;
         }
 
-        addValidators(exchange, stored);
+        CacheLookupStep.AddValidators(exchange, stored);
         var pipe = new Pipe();
         UpstreamRequestWriter.Write(pipe.Writer, exchange, destination, upgrade: false);
         exchange.UpstreamFields = null;

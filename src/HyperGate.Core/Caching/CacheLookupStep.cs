@@ -60,7 +60,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                     // Allocates only for the request that starts the refresh; the key is copied then.
                     if (!store.IsRefreshing(key))
                     {
-                        BackgroundRefresh.Start(cache, exchange, key.ToArray(), stored, Revalidate);
+                        BackgroundRefresh.Start(cache, exchange, key.ToArray(), stored);
                     }
 
                     return ValueTask.FromResult(Serve(exchange, stored, now, CacheStatus.StaleWhileRevalidate));
@@ -84,7 +84,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                 : entry is null ? ForwardReason.UriMiss : ForwardReason.VaryMiss;
             if (stored is not null)
             {
-                Revalidate(exchange, stored);
+                AddValidators(exchange, stored);
                 exchange.PhaseState = new CacheExchange(cache, key.ToArray(), reason) { Stored = stored, RequestTime = now };
                 return ValueTask.FromResult(StepResult.Continue);
             }
@@ -154,7 +154,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
     /// §4.3.1: the request goes upstream with the stored response's validators instead of the client's own
     /// (the client's precondition is answered from the refreshed response).
     /// </summary>
-    private static void Revalidate(Exchange exchange, CachedResponse stored)
+    internal static void AddValidators(Exchange exchange, CachedResponse stored)
     {
         if (!stored.HasETag && !stored.HasLastModified)
         {

@@ -93,9 +93,10 @@ public static class CachePolicy
         {
             if (Ascii.EqualsIgnoreCase(response.NameOf(field), "vary"u8))
             {
-                foreach (Range part in response.ValueOf(field).Split((byte)','))
+                ReadOnlySpan<byte> value = response.ValueOf(field);
+                foreach (Range part in value.Split((byte)','))
                 {
-                    if (HttpCharacters.TrimWhitespace(response.ValueOf(field)[part]).SequenceEqual("*"u8))
+                    if (HttpCharacters.TrimWhitespace(value[part]).SequenceEqual("*"u8))
                     {
                         return true;
                     }

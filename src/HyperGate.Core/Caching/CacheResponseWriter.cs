@@ -60,20 +60,10 @@ public static class CacheResponseWriter
         exchange.WriteGatewayFields(ref output);
         if (status != 304 && status != 204)
         {
-            output.Write("Content-Length: "u8);
-            GatewayResponses.WriteNumber(ref output, body.Length);
-            output.Write("\r\n"u8);
+            DownstreamResponseWriter.WriteContentLength(ref output, body.Length);
         }
 
-        if (!keepAlive)
-        {
-            output.Write("Connection: close\r\n"u8);
-        }
-        else if (request.Version == HttpVersion.Http10)
-        {
-            output.Write("Connection: keep-alive\r\n"u8);
-        }
-
+        DownstreamResponseWriter.WriteConnection(ref output, keepAlive, request.Version);
         output.Write("\r\n"u8);
         output.Commit();
         if (status != 304 && status != 204 && request.Method != HttpMethod.Head)

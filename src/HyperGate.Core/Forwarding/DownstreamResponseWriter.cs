@@ -39,17 +39,22 @@ internal static class DownstreamResponseWriter
                 break;
         }
 
+        WriteConnection(ref output, keepAlive, request.Version);
+        output.Write("\r\n"u8);
+        output.Commit();
+    }
+
+    /// <summary>Connection: close when the connection ends after this response; keep-alive spelled out for HTTP/1.0.</summary>
+    public static void WriteConnection(ref HeadWriter output, bool keepAlive, HttpVersion version)
+    {
         if (!keepAlive)
         {
             output.Write("Connection: close\r\n"u8);
         }
-        else if (request.Version == HttpVersion.Http10)
+        else if (version == HttpVersion.Http10)
         {
             output.Write("Connection: keep-alive\r\n"u8);
         }
-
-        output.Write("\r\n"u8);
-        output.Commit();
     }
 
     /// <summary>An interim (1xx) response: forwarded as received, minus hop-by-hop fields.</summary>
@@ -74,7 +79,7 @@ internal static class DownstreamResponseWriter
         output.Commit();
     }
 
-    private static void WriteContentLength(ref HeadWriter output, long length)
+    public static void WriteContentLength(ref HeadWriter output, long length)
     {
         output.Write("Content-Length: "u8);
         GatewayResponses.WriteNumber(ref output, length);
