@@ -6,6 +6,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HyperGate.Caching;
+using HyperGate.Caching.Fleet;
 using HyperGate.Configuration;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
@@ -224,38 +225,58 @@ public sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary><c>GET /explain?method=GET&amp;host=api.example.com&amp;path=/users/7&amp;header=Name:value</c></summary>
-    /// <summary>POST /cache/purge?url=… | ?prefix=… | ?tag=…: removes what matches and says how many responses went.</summary>
-    private Task PurgeCache(HttpContext context)
+    /// <summary>
+    /// POST /cache/purge?url=… | ?prefix=… | ?tag=…: removes what matches and says how many responses went; with a
+    /// fleet tier, also from Redis (how many objects went there) and, through it, from every other instance.
+    /// </summary>
+    private async Task PurgeCache(HttpContext context)
     {
         CacheStore? store = _runtime.Caches.Current;
         if (store is null)
         {
-            return WriteJson(context, 404, new JsonObject { ["error"] = "no route caches responses", ["hint"] = "add cache = true to a route" });
+            await WriteJson(context, 404, new JsonObject { ["error"] = "no route caches responses", ["hint"] = "add cache = true to a route" });
+            return;
         }
 
+        FleetTier? fleet = _runtime.Caches.CurrentFleet;
         IQueryCollection query = context.Request.Query;
-        int? purged = null;
+        int purged;
+        Task<long> fleetPurged = Task.FromResult(0L);
         if (query["url"].FirstOrDefault() is { } url)
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? parsed) || parsed.Scheme is not ("http" or "https"))
             {
-                return WriteJson(context, 400, new JsonObject { ["error"] = $"\"{url}\" is not an http or https URL", ["hint"] = "write url=https://api.example.com/items/1" });
+                await WriteJson(context, 400, new JsonObject { ["error"] = $"\"{url}\" is not an http or https URL", ["hint"] = "write url=https://api.example.com/items/1" });
+                return;
             }
 
-            purged = CachePurge.ByUrl(store, _runtime.Snapshot.Routes.Routes.Select(r => r.Cache).OfType<RouteCache>(), parsed);
+            HashSet<byte[]> keys = CachePurge.KeysOf(_runtime.Snapshot.Routes.Routes.Select(r => r.Cache).OfType<RouteCache>(), parsed);
+            purged = keys.Sum(key => store.Remove(key));
+            fleetPurged = fleet?.RemoveAsync(keys) ?? fleetPurged;
         }
         else if (query["prefix"].FirstOrDefault() is { Length: > 0 } prefix)
         {
             purged = CachePurge.ByPrefix(store, prefix);
+            fleetPurged = fleet?.RemovePrefixAsync(prefix) ?? fleetPurged;
         }
         else if (query["tag"].FirstOrDefault() is { Length: > 0 } tag)
         {
             purged = CachePurge.ByTag(store, tag);
+            fleetPurged = fleet?.RemoveTagAsync(tag) ?? fleetPurged;
+        }
+        else
+        {
+            await WriteJson(context, 400, new JsonObject { ["error"] = "say what to purge", ["hint"] = "give url=…, prefix=… (a URL or a path) or tag=…" });
+            return;
         }
 
-        return purged is { } count
-            ? WriteJson(context, 200, new JsonObject { ["purged"] = count })
-            : WriteJson(context, 400, new JsonObject { ["error"] = "say what to purge", ["hint"] = "give url=…, prefix=… (a URL or a path) or tag=…" });
+        var answer = new JsonObject { ["purged"] = purged };
+        if (fleet is not null)
+        {
+            answer["fleet_purged"] = await fleetPurged;
+        }
+
+        await WriteJson(context, 200, answer);
     }
 
     private Task Explain(HttpContext context)

@@ -73,7 +73,7 @@ internal static class BackgroundRefresh
             CacheStore store = cache.Store;
             if (response.StatusCode == 304)
             {
-                store.Store(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)), old => old == stored);
+                cache.Keep(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)), old => old == stored);
                 store.Counters.Revalidated(notModified: true);
                 reusable = !response.ConnectionClose;
                 return;
@@ -107,7 +107,7 @@ internal static class BackgroundRefresh
                 Tags = StoredHead.Tags(response),
                 Consumer = stored.Consumer,
             };
-            store.Store(key, fresh, old => old == stored);
+            cache.Keep(key, fresh, old => old == stored);
             store.Counters.Stored();
             reusable = !response.ConnectionClose;
         }

@@ -90,7 +90,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
         if (complete && _collecting && whole && _pending is not null)
         {
             CachedResponse response = _pending.WithBody(_exact ?? _body!.WrittenSpan.ToArray());
-            Cache.Store.Store(Key, response, _replaces!);
+            Cache.Keep(Key, response, _replaces!);
             Cache.Store.Counters.Stored();
             stored = true;
         }

@@ -52,24 +52,9 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
             long now = cache.Now;
             CacheObject? entry = store.Find(key);
             CachedResponse? stored = entry is null ? null : RouteCache.Select(entry, request, exchange);
-            if (stored is not null)
+            if (stored is not null && TryAnswer(exchange, stored, key, directives, now, CacheStatus.Hit) is { } answered)
             {
-                Reuse reuse = CachePolicy.Decide(stored, directives, PragmaNoCache(request), now);
-                if (reuse == Reuse.StaleWhileRevalidate)
-                {
-                    // Allocates only for the request that starts the refresh; the key is copied then.
-                    if (!store.IsRefreshing(key))
-                    {
-                        BackgroundRefresh.Start(cache, exchange, key.ToArray(), stored);
-                    }
-
-                    return ValueTask.FromResult(Serve(exchange, stored, now, CacheStatus.StaleWhileRevalidate));
-                }
-
-                if (reuse != Reuse.Validate)
-                {
-                    return ValueTask.FromResult(Serve(exchange, stored, now, reuse == Reuse.Fresh ? CacheStatus.Hit : CacheStatus.StaleHit));
-                }
+                return ValueTask.FromResult(answered);
             }
 
             if (directives.OnlyIfCached)
@@ -78,28 +63,26 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                 return ValueTask.FromResult(StepResult.Refuse(RejectionReason.NotCached));
             }
 
-            cache.Counters.Miss();
             ForwardReason reason = stored is not null
                 ? (directives.NoCache || directives.MaxAge >= 0 || directives.MinFresh >= 0 || PragmaNoCache(request) && !directives.Present ? ForwardReason.Request : ForwardReason.Stale)
                 : entry is null ? ForwardReason.UriMiss : ForwardReason.VaryMiss;
             if (stored is not null)
             {
                 AddValidators(exchange, stored);
-                exchange.PhaseState = new CacheExchange(cache, key.ToArray(), reason) { Stored = stored, RequestTime = now };
-                return ValueTask.FromResult(StepResult.Continue);
+                return ValueTask.FromResult(Forward(exchange, new CacheExchange(cache, key.ToArray(), reason) { Stored = stored, RequestTime = now }));
             }
 
             if (request.Method == HttpMethod.Head || reason == ForwardReason.VaryMiss)
             {
-                exchange.PhaseState = new CacheExchange(cache, key.ToArray(), reason) { RequestTime = now };
-                return ValueTask.FromResult(StepResult.Continue);
+                return cache.Fleet is { IsAvailable: true } ? AskFleetAsync(exchange, key.ToArray(), reason, fill: null)
+                    : ValueTask.FromResult(Forward(exchange, new CacheExchange(cache, key.ToArray(), reason) { RequestTime = now }));
             }
 
             (Fill? fill, bool leads) = store.JoinFill(key, now);
             if (fill is null || leads)
             {
-                exchange.PhaseState = new CacheExchange(cache, fill?.Key ?? key.ToArray(), reason) { Fill = fill, RequestTime = now };
-                return ValueTask.FromResult(StepResult.Continue);
+                return cache.Fleet is { IsAvailable: true } ? AskFleetAsync(exchange, fill?.Key ?? key.ToArray(), reason, fill)
+                    : ValueTask.FromResult(Forward(exchange, new CacheExchange(cache, fill?.Key ?? key.ToArray(), reason) { Fill = fill, RequestTime = now }));
             }
 
             store.Counters.Coalesced();
@@ -112,6 +95,63 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>
+    /// A stored response that may answer without the origin (RFC 9111 §4.2, RFC 5861 §3) does: the answer, or null
+    /// when it needs validating first.
+    /// </summary>
+    private StepResult? TryAnswer(Exchange exchange, CachedResponse stored, ReadOnlySpan<byte> key, in CacheDirectives directives, long now, byte[] hitStatus)
+    {
+        Reuse reuse = CachePolicy.Decide(stored, directives, PragmaNoCache(exchange.Request), now);
+        if (reuse == Reuse.StaleWhileRevalidate)
+        {
+            // Allocates only for the request that starts the refresh; the key is copied then.
+            if (!cache.Store.IsRefreshing(key))
+            {
+                BackgroundRefresh.Start(cache, exchange, key.ToArray(), stored);
+            }
+
+            return Serve(exchange, stored, now, CacheStatus.StaleWhileRevalidate);
+        }
+
+        return reuse == Reuse.Validate ? null : Serve(exchange, stored, now, reuse == Reuse.Fresh ? hitStatus : CacheStatus.StaleHit);
+    }
+
+    /// <summary>The request goes upstream (a miss in the route's hit ratio), with what its response step needs.</summary>
+    private StepResult Forward(Exchange exchange, CacheExchange state)
+    {
+        cache.Counters.Miss();
+        exchange.PhaseState = state;
+        return StepResult.Continue;
+    }
+
+    /// <summary>
+    /// A local miss asks the fleet tier before going upstream (for at most <c>redis_timeout</c>); what it holds is
+    /// stored here too, and answers when it may; a stale one goes upstream to be validated.
+    /// </summary>
+    private async ValueTask<StepResult> AskFleetAsync(Exchange exchange, byte[] key, ForwardReason reason, Fill? fill)
+    {
+        CachedResponse[] shared = await cache.Fleet!.FetchAsync(key);
+        foreach (CachedResponse variant in shared)
+        {
+            cache.Store.Store(key, variant, old => old.IsSameVariant(variant));
+        }
+
+        long now = cache.Now;
+        if (shared.Length > 0 && cache.Store.Find(key) is { } entry && RouteCache.Select(entry, exchange.Request, exchange) is { } stored)
+        {
+            if (TryAnswer(exchange, stored, key, CacheDirectives.Parse(exchange.Request), now, CacheStatus.FleetHit) is { } answered)
+            {
+                fill?.Complete(stored: true, passUntil: 0);
+                return answered;
+            }
+
+            AddValidators(exchange, stored);
+            return Forward(exchange, new CacheExchange(cache, key, ForwardReason.Stale) { Stored = stored, Fill = fill, RequestTime = now });
+        }
+
+        return Forward(exchange, new CacheExchange(cache, key, reason) { Fill = fill, RequestTime = now });
     }
 
     /// <summary>A coalesced miss: waits for the leader's response to be stored, then is served from it; otherwise (uncacheable, or too slow) goes upstream itself.</summary>
@@ -134,8 +174,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
             return Serve(exchange, response, now, CacheStatus.CollapsedHit);
         }
 
-        exchange.PhaseState = new CacheExchange(cache, fill.Key, ForwardReason.UriMiss) { RequestTime = now };
-        return StepResult.Continue;
+        return Forward(exchange, new CacheExchange(cache, fill.Key, ForwardReason.UriMiss) { RequestTime = now });
     }
 
     private StepResult Serve(Exchange exchange, CachedResponse stored, long now, byte[] status)

@@ -6,8 +6,8 @@ namespace HyperGate.Caching;
 /// <summary>Purges for the admin API: by exact URL, by prefix (of URLs, or of paths on any host), and by tag.</summary>
 public static class CachePurge
 {
-    /// <summary>The URL's entries, keyed as each caching route keys it (a route may sort or filter the query).</summary>
-    public static int ByUrl(CacheStore store, IEnumerable<RouteCache> routes, Uri url)
+    /// <summary>Every key a URL may be stored under: as each caching route keys it (a route may sort or filter the query).</summary>
+    public static HashSet<byte[]> KeysOf(IEnumerable<RouteCache> routes, Uri url)
     {
         var keys = new HashSet<byte[]>(ByteKeyComparer.Instance) { Encoding.ASCII.GetBytes($"{url.Scheme}://{url.Authority.ToLowerInvariant()}{url.PathAndQuery}") };
         foreach (RouteCache route in routes)
@@ -15,20 +15,22 @@ public static class CachePurge
             keys.Add(route.KeyOf(url));
         }
 
-        return keys.Sum(key => store.Remove(key));
+        return keys;
     }
 
+    public static int ByPrefix(CacheStore store, string prefix) => store.RemoveWhere(PrefixMatcher(prefix));
+
     /// <summary>"/products/" matches that path prefix on every host; "https://shop.test/products/" only there.</summary>
-    public static int ByPrefix(CacheStore store, string prefix)
+    public static Func<byte[], bool> PrefixMatcher(string prefix)
     {
         if (prefix.StartsWith('/'))
         {
             byte[] path = Encoding.ASCII.GetBytes(prefix);
-            return store.RemoveWhere(key => PathOf(key).StartsWith(path));
+            return key => PathOf(key).StartsWith(path);
         }
 
         byte[] url = Encoding.ASCII.GetBytes(LowercaseOrigin(prefix));
-        return store.RemoveWhere(key => key.AsSpan().StartsWith(url));
+        return key => key.AsSpan().StartsWith(url);
     }
 
     public static int ByTag(CacheStore store, string tag) => store.RemoveWhere(_ => true, response => response.Tags.Contains(tag, StringComparer.Ordinal));

@@ -94,6 +94,7 @@ public static class CacheResponseWriter
 public static class CacheStatus
 {
     public static readonly byte[] Hit = "hypergate; hit"u8.ToArray();
+    public static readonly byte[] FleetHit = "hypergate; hit; detail=fleet"u8.ToArray();
     public static readonly byte[] CollapsedHit = "hypergate; hit; collapsed"u8.ToArray();
     public static readonly byte[] StaleHit = "hypergate; hit; detail=stale"u8.ToArray();
     public static readonly byte[] StaleWhileRevalidate = "hypergate; hit; detail=stale-while-revalidate"u8.ToArray();

@@ -381,6 +381,34 @@ public sealed class CacheCounters
     public long Refreshes => Interlocked.Read(ref _refreshes);
 
     public void Refreshed() => Interlocked.Increment(ref _refreshes);
+
+    private long _fleetHits, _fleetMisses, _fleetTimeouts, _fleetErrors, _fleetWrites, _fleetPurges;
+
+    /// <summary>Fleet-tier lookups that found the key.</summary>
+    public long FleetHits => Interlocked.Read(ref _fleetHits);
+
+    public long FleetMisses => Interlocked.Read(ref _fleetMisses);
+
+    /// <summary>Fleet-tier lookups Redis did not answer within <c>redis_timeout</c> (the request went on without it).</summary>
+    public long FleetTimeouts => Interlocked.Read(ref _fleetTimeouts);
+
+    public long FleetErrors => Interlocked.Read(ref _fleetErrors);
+
+    /// <summary>Responses written to the fleet tier.</summary>
+    public long FleetWrites => Interlocked.Read(ref _fleetWrites);
+
+    /// <summary>Purges published by other instances and applied here.</summary>
+    public long FleetPurgesReceived => Interlocked.Read(ref _fleetPurges);
+
+    public void FleetLookedUp(bool found) => Interlocked.Increment(ref found ? ref _fleetHits : ref _fleetMisses);
+
+    public void FleetTimedOut() => Interlocked.Increment(ref _fleetTimeouts);
+
+    public void FleetFailed() => Interlocked.Increment(ref _fleetErrors);
+
+    public void FleetWrote() => Interlocked.Increment(ref _fleetWrites);
+
+    public void FleetPurgeReceived() => Interlocked.Increment(ref _fleetPurges);
 }
 
 /// <summary>One route's lookups: answered from the store, or forwarded.</summary>

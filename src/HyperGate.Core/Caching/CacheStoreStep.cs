@@ -39,7 +39,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         {
             // §4.3.4: the 304 freshens the stored response, which then answers (the client's own precondition applies to it).
             CachedResponse refreshed = stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
-            store.Store(state.Key, refreshed, old => old == stored);
+            cache.Keep(state.Key, refreshed, old => old == stored);
             store.Counters.Revalidated(notModified: true);
             bool notModified = CachePolicy.NotModified(request, refreshed);
             return StepResult.Answered(CacheResponseWriter.Write(exchange, refreshed, now, CacheStatus.Revalidated, withTtl: false, notModified));
@@ -89,7 +89,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             return StepResult.Continue;
         }
 
-        state.Collect(pending, response.ContentLength, replaces: old => old.Consumer == consumer && SameVariant(old, pending));
+        state.Collect(pending, response.ContentLength, replaces: old => old.IsSameVariant(pending));
         exchange.ResponseBodySink = state;
         return StepResult.Continue;
     }
@@ -156,10 +156,6 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         return values;
     }
 
-    private static bool SameVariant(CachedResponse old, CachedResponse current) =>
-        old.Vary.Length == current.Vary.Length && old.Vary.Zip(current.Vary).All(p =>
-            Ascii.EqualsIgnoreCase(p.First.Name, p.Second.Name) && (p.First.Value ?? []).AsSpan().SequenceEqual(p.Second.Value ?? []) && (p.First.Value is null) == (p.Second.Value is null));
-
     /// <summary>The tag fields are for this cache, not for clients.</summary>
     private static void DropTagFields(ResponseHead response)
     {
@@ -178,8 +174,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
     /// <summary>§4.4: the target URI, and Location / Content-Location when they name the same origin (a different host could be used to purge another's entries).</summary>
     private void Invalidate(Exchange exchange, CacheExchange state, ResponseHead response)
     {
-        CacheStore store = cache.Store;
-        store.Remove(state.Key);
+        var keys = new List<byte[]> { state.Key };
         var origin = new Uri(Encoding.ASCII.GetString(state.Key));
         foreach (byte[] name in LocationFields)
         {
@@ -187,8 +182,10 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
                 && Uri.TryCreate(origin, Encoding.ASCII.GetString(HttpCharacters.TrimWhitespace(value)), out Uri? target)
                 && target.Scheme == origin.Scheme && string.Equals(target.Authority, origin.Authority, StringComparison.OrdinalIgnoreCase))
             {
-                store.Remove(cache.KeyOf(target));
+                keys.Add(cache.KeyOf(target));
             }
         }
+
+        cache.Forget(keys);
     }
 }

@@ -107,6 +107,11 @@ public sealed class CachedResponse
         + (Tags.Length == 0 ? 0 : ArrayHeader + 8L * Tags.Length + Tags.Sum(t => 22 + 2 * t.Length))
         + (Consumer is null ? 0 : 22 + 2 * Consumer.Length);
 
+    /// <summary>Whether <paramref name="other"/> answers the same requests: the same consumer and the same Vary values (§4.1).</summary>
+    public bool IsSameVariant(CachedResponse other) =>
+        Consumer == other.Consumer && Vary.Length == other.Vary.Length && Vary.Zip(other.Vary).All(p =>
+            Ascii.EqualsIgnoreCase(p.First.Name, p.Second.Name) && (p.First.Value is null) == (p.Second.Value is null) && (p.First.Value ?? []).AsSpan().SequenceEqual(p.Second.Value ?? []));
+
     /// <summary>A copy of this response's head with its body.</summary>
     public CachedResponse WithBody(byte[] body) => new(this, body);
 

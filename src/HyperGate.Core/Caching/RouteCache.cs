@@ -1,4 +1,5 @@
 using System.Text;
+using HyperGate.Caching.Fleet;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 
@@ -17,9 +18,10 @@ public sealed class RouteCache
 
     private const int MaxSortedParameters = 64;
 
-    public RouteCache(string route, CacheStore store, TimeProvider time, RouteCacheSettings settings)
+    public RouteCache(string route, CacheStore store, FleetTier? fleet, TimeProvider time, RouteCacheSettings settings)
     {
         Store = store;
+        Fleet = fleet;
         Counters = store.CountersFor(route);
         Time = time;
         Settings = settings;
@@ -28,6 +30,9 @@ public sealed class RouteCache
     }
 
     public CacheStore Store { get; }
+
+    /// <summary>The shared second tier, when <c>[cache] redis</c> names one.</summary>
+    public FleetTier? Fleet { get; }
 
     public TimeProvider Time { get; }
 
@@ -41,6 +46,24 @@ public sealed class RouteCache
     public byte[][] KeyHeaders { get; }
 
     public long Now => Time.GetUtcNow().ToUnixTimeSeconds();
+
+    /// <summary>Stores a response this instance fetched, here and in the fleet tier.</summary>
+    public void Keep(byte[] key, CachedResponse response, Func<CachedResponse, bool> replaces)
+    {
+        Store.Store(key, response, replaces);
+        Fleet?.Put(key, response, Now, Settings.StaleIfError);
+    }
+
+    /// <summary>§4.4: removes what is stored under the keys, here and on every instance of the fleet.</summary>
+    public void Forget(IReadOnlyCollection<byte[]> keys)
+    {
+        foreach (byte[] key in keys)
+        {
+            Store.Remove(key);
+        }
+
+        _ = Fleet?.RemoveAsync(keys);
+    }
 
     /// <summary>For <c>explain</c>: how the route keys and keeps responses.</summary>
     public string Describe()
@@ -65,6 +88,11 @@ public sealed class RouteCache
         if (Settings.KeyConsumer)
         {
             parts.Add("a stored response serves only the consumer it was fetched for");
+        }
+
+        if (Fleet is not null)
+        {
+            parts.Add($"shared with the fleet through Redis (objects up to {Fleet.Config.MaxObjectSize} bytes, lookups wait at most {Fleet.Config.Timeout.TotalMilliseconds:0}ms)");
         }
 
         if (Settings.StoreSetCookie)

@@ -1,4 +1,5 @@
 using HyperGate.Caching;
+using HyperGate.Caching.Fleet;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
@@ -61,8 +62,8 @@ public static class ConfigCompiler
         }));
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
         IdentityHeaders? identityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders);
-        CacheStore? store = config.Routes.Any(r => r.Cache is not null) ? caches.StoreFor(config.Cache) : null;
-        var routes = config.Routes.Select(route => CompileRoute(route, config, upstreams, policies, authenticators, identityHeaders, store, connections.TimeProvider)).ToList();
+        (CacheStore Store, FleetTier? Fleet)? cacheTiers = config.Routes.Any(r => r.Cache is not null) ? caches.For(config.Cache) : null;
+        var routes = config.Routes.Select(route => CompileRoute(route, config, upstreams, policies, authenticators, identityHeaders, cacheTiers, connections.TimeProvider)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -98,7 +99,7 @@ public static class ConfigCompiler
         Dictionary<string, RateLimitPolicy> policies,
         Dictionary<string, IAuthenticator> authenticators,
         IdentityHeaders? identityHeaders,
-        CacheStore? store,
+        (CacheStore Store, FleetTier? Fleet)? cacheTiers,
         TimeProvider time)
     {
         ServerConfig server = config.Server;
@@ -139,7 +140,7 @@ public static class ConfigCompiler
         }
 
         // The cache answers only requests every policy let through; its store step runs on the response last.
-        RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(route.Name, store!, time, cacheSettings) : null;
+        RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(route.Name, cacheTiers!.Value.Store, cacheTiers.Value.Fleet, time, cacheSettings) : null;
         if (cache is not null)
         {
             request.Add(new CacheLookupStep(cache, config.Cache.CoalesceTimeout));

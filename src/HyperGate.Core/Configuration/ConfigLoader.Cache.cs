@@ -22,8 +22,34 @@ public static partial class ConfigLoader
         }
 
         TimeSpan coalesceTimeout = cache.Duration("coalesce_timeout", CacheConfig.Default.CoalesceTimeout);
+        FleetCacheConfig? fleet = ReadFleetCache(cache, maxObjectSize);
         cache.RejectUnknownKeys();
-        return new CacheConfig(maxSize, maxObjectSize, coalesceTimeout);
+        return new CacheConfig(maxSize, maxObjectSize, coalesceTimeout) { Fleet = fleet };
+    }
+
+    /// <summary><c>redis</c> and its <c>redis_*</c> keys: the fleet tier, or null without one.</summary>
+    private static FleetCacheConfig? ReadFleetCache(ConfigReader cache, long maxObjectSize)
+    {
+        string? redis = cache.String("redis");
+        if (redis is not null && redis.Trim().Length == 0)
+        {
+            cache.Error("redis", "is empty", "write a StackExchange.Redis configuration string such as \"127.0.0.1:6379\"");
+        }
+
+        TimeSpan timeout = cache.Duration("redis_timeout", FleetCacheConfig.DefaultTimeout);
+        if (timeout > FleetCacheConfig.MaxTimeout)
+        {
+            cache.Error("redis_timeout", $"{timeout.TotalMilliseconds:0}ms is longer than a lookup may hold a request", $"use at most {FleetCacheConfig.MaxTimeout.TotalMilliseconds:0}ms; the tier is skipped when Redis is slower");
+        }
+
+        long maxFleetObject = cache.Size("redis_max_object_size", Math.Min(FleetCacheConfig.DefaultMaxObjectSize, maxObjectSize), 1, 1L << 29);
+        if (maxFleetObject > maxObjectSize)
+        {
+            cache.Error("redis_max_object_size", "must be at most max_object_size", "an object the store does not keep is not shared either");
+        }
+
+        string keyPrefix = cache.String("redis_key_prefix", FleetCacheConfig.DefaultKeyPrefix)!;
+        return string.IsNullOrWhiteSpace(redis) ? null : new FleetCacheConfig(redis, timeout, maxFleetObject, keyPrefix);
     }
 
     /// <summary>A route's <c>cache</c>: null when it does not cache.</summary>

@@ -182,6 +182,21 @@ public sealed record RouteConfig(
 public sealed record CacheConfig(long MaxSize, long MaxObjectSize, TimeSpan CoalesceTimeout)
 {
     public static CacheConfig Default { get; } = new(64L * 1024 * 1024, 1024 * 1024, TimeSpan.FromSeconds(5));
+
+    /// <summary><c>redis = …</c>: the tier shared by a fleet of instances; null without one.</summary>
+    public FleetCacheConfig? Fleet { get; init; }
+}
+
+/// <summary>
+/// <c>[cache] redis</c>, <c>redis_timeout</c>, <c>redis_max_object_size</c> and <c>redis_key_prefix</c>: a second
+/// tier in a shared Redis, so that a fleet fetches an object from its origin once.
+/// </summary>
+public sealed record FleetCacheConfig(string Redis, TimeSpan Timeout, long MaxObjectSize, string KeyPrefix)
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromSeconds(1);
+    public const long DefaultMaxObjectSize = 256 * 1024;
+    public const string DefaultKeyPrefix = "hypergate:cache:";
 }
 
 /// <summary>A route's traffic keys: <c>retries</c>, <c>timeout</c>, <c>response_timeout</c>, <c>fallback</c>, <c>split</c> and <c>mirror</c>.</summary>

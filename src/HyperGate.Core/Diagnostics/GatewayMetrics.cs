@@ -109,6 +109,12 @@ public sealed class GatewayMetrics : IDisposable
         yield return new Measurement<long>(counters.CoalescedWaiters, new KeyValuePair<string, object?>("kind", "coalesced"));
         yield return new Measurement<long>(counters.Passes, new KeyValuePair<string, object?>("kind", "passed"));
         yield return new Measurement<long>(counters.Evictions, new KeyValuePair<string, object?>("kind", "evicted"));
+        yield return new Measurement<long>(counters.FleetHits, new KeyValuePair<string, object?>("kind", "fleet_hit"));
+        yield return new Measurement<long>(counters.FleetMisses, new KeyValuePair<string, object?>("kind", "fleet_miss"));
+        yield return new Measurement<long>(counters.FleetTimeouts, new KeyValuePair<string, object?>("kind", "fleet_timeout"));
+        yield return new Measurement<long>(counters.FleetErrors, new KeyValuePair<string, object?>("kind", "fleet_error"));
+        yield return new Measurement<long>(counters.FleetWrites, new KeyValuePair<string, object?>("kind", "fleet_written"));
+        yield return new Measurement<long>(counters.FleetPurgesReceived, new KeyValuePair<string, object?>("kind", "fleet_purge_received"));
     }
 
     /// <summary>True for this instance's instruments: every gateway in a process has a meter of the same name.</summary>

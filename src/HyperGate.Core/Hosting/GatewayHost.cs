@@ -90,6 +90,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         WebApplication app = builder.Build();
         GatewayRuntime runtime = app.Services.GetRequiredService<GatewayRuntime>();
+        runtime.Caches.Start();
         await Task.WhenAll(runtime.RateLimits.ConnectAsync(), runtime.Auth.LoadKeysAsync(), runtime.Connections.DiscoveryStartedAsync());
         await app.StartAsync();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HyperGate");

@@ -43,7 +43,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
         var connections = new UpstreamConnectionManager(timeProvider, loggers.CreateLogger("HyperGate.Upstreams"));
         var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
         var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
-        var caches = new CacheRegistry();
+        var caches = new CacheRegistry(timeProvider);
         try
         {
             GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth, caches);
@@ -140,6 +140,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
         await Mirror.DisposeAsync();
         await Telemetry.DisposeAsync();
         await RateLimits.DisposeAsync();
+        await Caches.DisposeAsync();
         Auth.Dispose();
         await Connections.DisposeAsync();
     }
