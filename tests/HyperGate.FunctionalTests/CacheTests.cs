@@ -206,6 +206,56 @@ public class CacheTests
     }
 
     [Fact]
+    public async Task CoalescedRequests_StreamTheResponseAsItArrives()
+    {
+        var rest = new TaskCompletionSource<byte[]>();
+        await using var origin = new RawUpstream((_, _) =>
+            RawReply.Text("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nfirst") with { Later = () => rest.Task });
+        await using TestGateway gateway = await Gateway(origin.Address, store: "[cache]\ncoalesce_timeout = \"1h\"");
+        using HttpClient leaderClient = gateway.CreateClient(), waiterClient = gateway.CreateClient();
+
+        using HttpResponseMessage leader = await leaderClient.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        using HttpResponseMessage waiter = await waiterClient.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+        Stream waiterBody = await waiter.Content.ReadAsStreamAsync();
+        var firstPart = new byte[5];
+        await waiterBody.ReadExactlyAsync(firstPart);
+
+        // The waiter has its head and the first part while the origin still holds the rest back.
+        Assert.False(rest.Task.IsCompleted);
+        Assert.Equal("first", Encoding.ASCII.GetString(firstPart));
+        Assert.StartsWith("hypergate; hit; collapsed; ttl=", CacheStatus(waiter));
+        rest.SetResult("ABCDE"u8.ToArray());
+        Assert.Equal("ABCDE", await new StreamReader(waiterBody).ReadToEndAsync());
+        Assert.Equal("firstABCDE", await leader.Content.ReadAsStringAsync());
+        Assert.Equal(1, origin.RequestCount);
+        Assert.Equal("firstABCDE", (await GetAsync(leaderClient, "/stream")).Body);
+    }
+
+    [Fact]
+    public async Task AStreamedResponseCutShort_IsCutShortForItsWaitersToo_AndNotStored()
+    {
+        var cut = new TaskCompletionSource<byte[]>();
+        await using var origin = new RawUpstream((_, n) => n == 1
+            ? RawReply.Text("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nfirst", close: true) with { Later = () => cut.Task }
+            : RawReply.Text("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nwhole body"));
+        await using TestGateway gateway = await Gateway(origin.Address, store: "[cache]\ncoalesce_timeout = \"1h\"");
+        using HttpClient leaderClient = gateway.CreateClient(), waiterClient = gateway.CreateClient();
+
+        using HttpResponseMessage leader = await leaderClient.GetAsync("/cut", HttpCompletionOption.ResponseHeadersRead);
+        using HttpResponseMessage waiter = await waiterClient.GetAsync("/cut", HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+        Stream waiterBody = await waiter.Content.ReadAsStreamAsync();
+        await waiterBody.ReadExactlyAsync(new byte[5]);
+        cut.SetResult([]);
+
+        // RFC 9112 §6.3: fewer bytes than Content-Length, then a close, is how a client learns the body is incomplete.
+        await Assert.ThrowsAnyAsync<IOException>(() => new StreamReader(waiterBody).ReadToEndAsync());
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => leader.Content.ReadAsStringAsync());
+        (HttpResponseMessage next, string body) = await GetAsync(leaderClient, "/cut");
+        Assert.Equal("whole body", body);
+        Assert.StartsWith("hypergate; fwd=uri-miss; stored", CacheStatus(next));
+    }
+
+    [Fact]
     public async Task AnUncacheableResponse_ReleasesTheWaitersAtOnce()
     {
         var release = new ManualResetEventSlim();

@@ -14,6 +14,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     // The body goes straight into an array of its announced length; without one (chunked), into a growing buffer.
     private byte[]? _exact;
     private int _filled;
+    private GrowingBody? _growing;
     private ArrayBufferWriter<byte>? _body;
     private bool _collecting;
     private CachedResponse? _pending;
@@ -43,6 +44,13 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
         if (expectedLength >= 0)
         {
             _exact = new byte[expectedLength];
+
+            // Requests waiting on this fetch need not wait for the whole body: they stream it as it arrives.
+            if (Fill is not null)
+            {
+                _growing = new GrowingBody(_exact);
+                Fill.Stream(response, _growing);
+            }
         }
         else
         {
@@ -62,11 +70,13 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
             if (_filled + data.Length > _exact.Length)
             {
                 _collecting = false;
+                _growing?.End(whole: false);
                 return;
             }
 
             data.CopyTo(_exact.AsSpan(_filled));
             _filled += (int)data.Length;
+            _growing?.Advance(_filled);
             return;
         }
 
@@ -87,6 +97,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     {
         bool stored = false;
         bool whole = _exact is null || _filled == _exact.Length;
+        _growing?.End(complete && _collecting && whole);
         if (complete && _collecting && whole && _pending is not null)
         {
             CachedResponse response = _pending.WithBody(_exact ?? _body!.WrittenSpan.ToArray());
@@ -96,6 +107,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
         }
 
         _exact = null;
+        _growing = null;
         _body = null;
         _pending = null;
         _collecting = false;
@@ -106,5 +118,9 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     public void Pass(long passUntil) => Fill?.Complete(stored: false, passUntil);
 
     /// <summary>However the exchange ended, waiters are released.</summary>
-    public void End() => Fill?.Complete(stored: false, passUntil: 0);
+    public void End()
+    {
+        _growing?.End(whole: false);
+        Fill?.Complete(stored: false, passUntil: 0);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
@@ -154,27 +155,75 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
         return Forward(exchange, new CacheExchange(cache, key, reason) { Fill = fill, RequestTime = now });
     }
 
-    /// <summary>A coalesced miss: waits for the leader's response to be stored, then is served from it; otherwise (uncacheable, or too slow) goes upstream itself.</summary>
+    /// <summary>
+    /// A coalesced miss: waits for the leader's response; streams it as it arrives when it is being stored, or is
+    /// served from the store once it is; otherwise (uncacheable, or too slow) goes upstream itself.
+    /// </summary>
     private async ValueTask<StepResult> WaitForFillAsync(Exchange exchange, Fill fill)
     {
-        bool stored;
+        FillOutcome outcome;
         try
         {
-            stored = await fill.Done.WaitAsync(coalesceTimeout, cache.Time);
+            outcome = await fill.Done.WaitAsync(coalesceTimeout, cache.Time);
         }
         catch (TimeoutException)
         {
-            stored = false;
+            outcome = FillOutcome.NotStored;
         }
 
         long now = cache.Now;
-        if (stored && cache.Store.Find(fill.Key) is { } entry && RouteCache.Select(entry, exchange.Request, exchange) is { } response
-            && CachePolicy.Decide(response, CacheDirectives.Parse(exchange.Request), PragmaNoCache(exchange.Request), now) != Reuse.Validate)
+        CacheDirectives directives = CacheDirectives.Parse(exchange.Request);
+        if (outcome == FillOutcome.Streaming && fill.StreamingHead is { } head && fill.StreamingBody is { CutShort: false } body
+            && RouteCache.Selects(head, exchange.Request, exchange) && CachePolicy.Decide(head, directives, PragmaNoCache(exchange.Request), now) == Reuse.Fresh)
+        {
+            return await StreamAsync(exchange, head, body, now);
+        }
+
+        if (outcome != FillOutcome.NotStored && cache.Store.Find(fill.Key) is { } entry && RouteCache.Select(entry, exchange.Request, exchange) is { } response
+            && CachePolicy.Decide(response, directives, PragmaNoCache(exchange.Request), now) != Reuse.Validate)
         {
             return Serve(exchange, response, now, CacheStatus.CollapsedHit);
         }
 
         return Forward(exchange, new CacheExchange(cache, fill.Key, ForwardReason.UriMiss) { RequestTime = now });
+    }
+
+    /// <summary>
+    /// Writes the leader's response as its body arrives. A body cut short closes the connection with what was
+    /// written, so the client sees the response is incomplete (RFC 9112 §6.3: fewer bytes than Content-Length).
+    /// </summary>
+    private async ValueTask<StepResult> StreamAsync(Exchange exchange, CachedResponse head, GrowingBody body, long now)
+    {
+        cache.Counters.Hit();
+        bool notModified = CachePolicy.NotModified(exchange.Request, head);
+        int length = body.Array.Length;
+        bool keepAlive = CacheResponseWriter.WriteHead(exchange, head, length, now, CacheStatus.CollapsedHit, withTtl: true, notModified, out bool withBody);
+        if (!withBody)
+        {
+            return StepResult.Answered(keepAlive);
+        }
+
+        int written = 0;
+        while (written < length)
+        {
+            (int filled, bool? whole) = await body.WaitAsync(written);
+            if (filled > written)
+            {
+                exchange.Output.Write(body.Array.AsSpan(written, filled - written));
+                exchange.ResponseBodyBytes = written = filled;
+                FlushResult flushed = await exchange.Output.FlushAsync();
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    return StepResult.Answered(keepAlive: false);
+                }
+            }
+            else if (whole is not null)
+            {
+                return StepResult.Answered(keepAlive: false);
+            }
+        }
+
+        return StepResult.Answered(keepAlive);
     }
 
     private StepResult Serve(Exchange exchange, CachedResponse stored, long now, byte[] status)

@@ -14,6 +14,22 @@ public static class CacheResponseWriter
     /// <summary>Writes the response; returns whether the connection stays open.</summary>
     public static bool Write(Exchange exchange, CachedResponse stored, long now, ReadOnlySpan<byte> cacheStatus, bool withTtl, bool notModified)
     {
+        bool keepAlive = WriteHead(exchange, stored, stored.Body.Length, now, cacheStatus, withTtl, notModified, out bool withBody);
+        if (withBody)
+        {
+            exchange.Output.Write(stored.Body);
+            exchange.ResponseBodyBytes = stored.Body.Length;
+        }
+
+        return keepAlive;
+    }
+
+    /// <summary>
+    /// Writes the head of a response whose body is <paramref name="bodyLength"/> long; returns whether the
+    /// connection stays open, and in <paramref name="withBody"/> whether the body follows (not for HEAD, 204 or 304).
+    /// </summary>
+    public static bool WriteHead(Exchange exchange, CachedResponse stored, long bodyLength, long now, ReadOnlySpan<byte> cacheStatus, bool withTtl, bool notModified, out bool withBody)
+    {
         RequestHead request = exchange.Request;
         bool keepAlive = exchange.CanKeepAliveAfterAnswer();
         int status = notModified ? 304 : stored.Status;
@@ -55,23 +71,17 @@ public static class CacheResponseWriter
         }
 
         output.Write("\r\n"u8);
-        ReadOnlySpan<byte> body = stored.Body;
         exchange.ResponseFields = null;
         exchange.WriteGatewayFields(ref output);
         if (status != 304 && status != 204)
         {
-            DownstreamResponseWriter.WriteContentLength(ref output, body.Length);
+            DownstreamResponseWriter.WriteContentLength(ref output, bodyLength);
         }
 
         DownstreamResponseWriter.WriteConnection(ref output, keepAlive, request.Version);
         output.Write("\r\n"u8);
         output.Commit();
-        if (status != 304 && status != 204 && request.Method != HttpMethod.Head)
-        {
-            exchange.Output.Write(body);
-            exchange.ResponseBodyBytes = body.Length;
-        }
-
+        withBody = status != 304 && status != 204 && request.Method != HttpMethod.Head;
         exchange.Status = status;
         return keepAlive;
     }

@@ -323,18 +323,43 @@ public sealed class CacheStore
 /// <summary>A miss being fetched; requests for the same key wait for it instead of going upstream too.</summary>
 public sealed class Fill(CacheStore store, byte[] key)
 {
-    private readonly TaskCompletionSource<bool> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<FillOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public byte[] Key { get; } = key;
 
-    /// <summary>Completes true when the response was stored, false when it will not be (waiters then go upstream themselves).</summary>
-    public Task<bool> Done => _done.Task;
+    /// <summary>Completes as soon as waiters can be served (the response streams into the store, or was stored), or will not be (they go upstream).</summary>
+    public Task<FillOutcome> Done => _done.Task;
+
+    /// <summary>With <see cref="FillOutcome.Streaming"/>: the response being stored, without its body yet.</summary>
+    internal CachedResponse? StreamingHead { get; private set; }
+
+    /// <summary>With <see cref="FillOutcome.Streaming"/>: its body, as it arrives.</summary>
+    internal GrowingBody? StreamingBody { get; private set; }
+
+    /// <summary>The response is storable and its body is arriving: waiters stream it from here.</summary>
+    internal void Stream(CachedResponse head, GrowingBody body)
+    {
+        (StreamingHead, StreamingBody) = (head, body);
+        _done.TrySetResult(FillOutcome.Streaming);
+    }
 
     public void Complete(bool stored, long passUntil)
     {
         store.EndFill(this, stored, passUntil);
-        _done.TrySetResult(stored);
+        _done.TrySetResult(stored ? FillOutcome.Stored : FillOutcome.NotStored);
     }
+}
+
+public enum FillOutcome : byte
+{
+    /// <summary>Nothing was stored: waiters go upstream themselves.</summary>
+    NotStored,
+
+    /// <summary>The response is in the store.</summary>
+    Stored,
+
+    /// <summary>The response is being stored as its body arrives; waiters can stream it.</summary>
+    Streaming,
 }
 
 /// <summary>What the cache did, for the metrics.</summary>

@@ -208,10 +208,9 @@ public sealed class RouteCache
     /// </summary>
     public static CachedResponse? Select(CacheObject entry, RequestHead request, Exchange exchange)
     {
-        string? consumer = exchange.Identity?.ConsumerId;
         foreach (CachedResponse candidate in entry.Variants)
         {
-            if ((candidate.Consumer is null || candidate.Consumer == consumer) && VaryMatches(candidate, request))
+            if (Selects(candidate, request, exchange))
             {
                 return candidate;
             }
@@ -219,6 +218,10 @@ public sealed class RouteCache
 
         return null;
     }
+
+    /// <summary>Whether a stored response may answer this request: its consumer's, or anyone's, and the request's Vary values (§4.1).</summary>
+    public static bool Selects(CachedResponse candidate, RequestHead request, Exchange exchange) =>
+        (candidate.Consumer is null || candidate.Consumer == exchange.Identity?.ConsumerId) && VaryMatches(candidate, request);
 
     private static bool VaryMatches(CachedResponse candidate, RequestHead request)
     {

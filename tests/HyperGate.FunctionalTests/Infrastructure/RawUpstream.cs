@@ -87,6 +87,11 @@ public sealed class RawUpstream : IAsyncDisposable
                         await stream.WriteAsync(reply.Bytes, _stop.Token);
                     }
 
+                    if (reply.Later is not null)
+                    {
+                        await stream.WriteAsync(await reply.Later().WaitAsync(_stop.Token), _stop.Token);
+                    }
+
                     if (reply.Hang)
                     {
                         await Task.Delay(Timeout.Infinite, _stop.Token);
@@ -129,5 +134,8 @@ public sealed class RawUpstream : IAsyncDisposable
 /// <summary>What a <see cref="RawUpstream"/> sends back: bytes, then close, hang, or stay open.</summary>
 public sealed record RawReply(byte[] Bytes, bool Close = false, bool Hang = false)
 {
+    /// <summary>More bytes, sent once the test provides them (a body that arrives in parts).</summary>
+    public Func<Task<byte[]>>? Later { get; init; }
+
     public static RawReply Text(string text, bool close = false) => new(Encoding.Latin1.GetBytes(text), close);
 }
