@@ -55,7 +55,7 @@ public class CacheHitBenchmarks
         byte[] fields = Encoding.ASCII.GetBytes(
             "Content-Type: application/javascript\r\nCache-Control: public, max-age=86400\r\nETag: \"abc123\"\r\n" +
             $"Date: {HttpDate.Format(DateTimeOffset.FromUnixTimeSeconds(now))}\r\n");
-        cache.Store.Store(key[..cache.WriteKey(request, https: false, key)], new CachedResponse(200, "OK"u8, fields, new byte[16 * 1024], new CacheTimes(now, now, now, 0, 0), null), _ => true);
+        cache.Store.Store(key[..cache.WriteKey(request, https: false, key)], new CachedResponse(200, "OK"u8, fields, new byte[16 * 1024], new CacheTimes(now, now, now, 0, 0), null));
     }
 
     [GlobalCleanup]

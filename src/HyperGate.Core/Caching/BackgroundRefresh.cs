@@ -73,7 +73,7 @@ internal static class BackgroundRefresh
             CacheStore store = cache.Store;
             if (response.StatusCode == 304)
             {
-                cache.Keep(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)), old => old == stored);
+                cache.Keep(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)));
                 store.Counters.Revalidated(notModified: true);
                 reusable = !response.ConnectionClose;
                 return;
@@ -107,7 +107,7 @@ internal static class BackgroundRefresh
                 Tags = StoredHead.Tags(response),
                 Consumer = stored.Consumer,
             };
-            cache.Keep(key, fresh, old => old == stored);
+            cache.Keep(key, fresh);
             store.Counters.Stored();
             reusable = !response.ConnectionClose;
         }

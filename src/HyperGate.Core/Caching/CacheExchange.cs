@@ -18,7 +18,6 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     private ArrayBufferWriter<byte>? _body;
     private bool _collecting;
     private CachedResponse? _pending;
-    private Func<CachedResponse, bool>? _replaces;
 
     public RouteCache Cache { get; } = cache;
 
@@ -36,10 +35,9 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
     public long RequestTime { get; init; }
 
     /// <summary>Starts collecting the body of <paramref name="response"/> (built without its body yet) for the store.</summary>
-    public void Collect(CachedResponse response, long expectedLength, Func<CachedResponse, bool> replaces)
+    public void Collect(CachedResponse response, long expectedLength)
     {
         _pending = response;
-        _replaces = replaces;
         _collecting = true;
         if (expectedLength >= 0)
         {
@@ -101,7 +99,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
         if (complete && _collecting && whole && _pending is not null)
         {
             CachedResponse response = _pending.WithBody(_exact ?? _body!.WrittenSpan.ToArray());
-            Cache.Keep(Key, response, _replaces!);
+            Cache.Keep(Key, response);
             Cache.Store.Counters.Stored();
             stored = true;
         }

@@ -136,7 +136,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
         CachedResponse[] shared = await cache.Fleet!.FetchAsync(key);
         foreach (CachedResponse variant in shared)
         {
-            cache.Store.Store(key, variant, old => old.IsSameVariant(variant));
+            cache.Store.Store(key, variant);
         }
 
         long now = cache.Now;

@@ -79,10 +79,10 @@ public sealed class CacheStore
     }
 
     /// <summary>
-    /// Stores <paramref name="response"/> under <paramref name="key"/>, replacing the variant it
-    /// <paramref name="replaces"/>, then evicts until the store is within its size.
+    /// Stores <paramref name="response"/> under <paramref name="key"/>, replacing the variant that answers the same
+    /// requests (RFC 9111 §4.1: the same Vary values and consumer), then evicts until the store is within its size.
     /// </summary>
-    public void Store(byte[] key, CachedResponse response, Func<CachedResponse, bool> replaces)
+    public void Store(byte[] key, CachedResponse response)
     {
         if (response.Size > MaxObjectSize || response.Size > MaxSize / 2)
         {
@@ -107,8 +107,13 @@ public sealed class CacheStore
                 }
             }
 
-            CachedResponse[] variants = [.. entry.Variants.Where(v => !replaces(v)), response];
-            long size = EntryOverhead(key) + variants.Sum(v => v.Size);
+            CachedResponse[] variants = entry.Variants.Length == 0 ? [response] : [.. entry.Variants.Where(v => !v.IsSameVariant(response)), response];
+            long size = EntryOverhead(key) + response.Size;
+            for (int i = 0; i < variants.Length - 1; i++)
+            {
+                size += variants[i].Size;
+            }
+
             Adjust(entry, size - entry.Size);
             entry.Variants = variants;
             EvictWithinSize();

@@ -39,7 +39,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
         {
             // §4.3.4: the 304 freshens the stored response, which then answers (the client's own precondition applies to it).
             CachedResponse refreshed = stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
-            cache.Keep(state.Key, refreshed, old => old == stored);
+            cache.Keep(state.Key, refreshed);
             store.Counters.Revalidated(notModified: true);
             bool notModified = CachePolicy.NotModified(request, refreshed);
             return StepResult.Answered(CacheResponseWriter.Write(exchange, refreshed, now, CacheStatus.Revalidated, withTtl: false, notModified));
@@ -89,7 +89,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             return StepResult.Continue;
         }
 
-        state.Collect(pending, response.ContentLength, replaces: old => old.IsSameVariant(pending));
+        state.Collect(pending, response.ContentLength);
         exchange.ResponseBodySink = state;
         return StepResult.Continue;
     }

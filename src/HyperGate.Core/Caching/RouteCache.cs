@@ -48,9 +48,9 @@ public sealed class RouteCache
     public long Now => Time.GetUtcNow().ToUnixTimeSeconds();
 
     /// <summary>Stores a response this instance fetched, here and in the fleet tier.</summary>
-    public void Keep(byte[] key, CachedResponse response, Func<CachedResponse, bool> replaces)
+    public void Keep(byte[] key, CachedResponse response)
     {
-        Store.Store(key, response, replaces);
+        Store.Store(key, response);
         Fleet?.Put(key, response, Now, Settings.StaleIfError);
     }
 

@@ -11,7 +11,7 @@ public class CacheStoreTests
 
     private static byte[] Key(string url) => Encoding.ASCII.GetBytes(url);
 
-    private static void Put(CacheStore store, string url, int bodySize = 1000, params string[] tags) => store.Store(Key(url), Response(bodySize, tags), _ => true);
+    private static void Put(CacheStore store, string url, int bodySize = 1000, params string[] tags) => store.Store(Key(url), Response(bodySize, tags));
 
     [Fact]
     public void TheStore_NeverHoldsMoreThanMaxSize()
@@ -63,13 +63,18 @@ public class CacheStoreTests
     }
 
     [Fact]
-    public void Variants_ReplaceTheOneTheySelect_AndAddOthers()
+    public void Variants_ReplaceTheOneWithTheSameVaryValues_AndAddOthers()
     {
         var store = new CacheStore(maxSize: 1_000_000, maxObjectSize: 10_000);
-        store.Store(Key("http://a.test/v"), Response(10), _ => false);
-        store.Store(Key("http://a.test/v"), Response(20), _ => false);
-        store.Store(Key("http://a.test/v"), Response(30), v => v.Body.Length == 10);
+        CachedResponse Variant(int bodySize, string language) => new(200, "OK"u8, "Vary: Accept-Language\r\n"u8.ToArray(), new byte[bodySize], default, null)
+        {
+            Vary = [("Accept-Language"u8.ToArray(), Encoding.ASCII.GetBytes(language))],
+        };
+        store.Store(Key("http://a.test/v"), Variant(10, "en"));
+        store.Store(Key("http://a.test/v"), Variant(20, "de"));
+        store.Store(Key("http://a.test/v"), Variant(30, "en"));
 
+        // RFC 9111 §4.1: a response for the same Vary values supersedes the stored one; another value is another variant.
         Assert.Equal([20, 30], store.Find(Key("http://a.test/v"))!.Variants.Select(v => v.Body.Length));
     }
 
