@@ -1,4 +1,6 @@
+using System.Buffers.Text;
 using System.Globalization;
+using HyperGate.Http1;
 using System.Text;
 
 namespace HyperGate.Caching;
@@ -19,6 +21,13 @@ public static class HttpDate
         if (value.IsEmpty || value.Length > 64)
         {
             return false;
+        }
+
+        // IMF-fixdate, what every current sender generates, parsed straight from the bytes (every cache miss parses a Date).
+        ReadOnlySpan<byte> fixdate = HttpCharacters.TrimWhitespace(value);
+        if (fixdate.Length == 29 && Utf8Parser.TryParse(fixdate, out date, out int consumed, 'R') && consumed == 29)
+        {
+            return true;
         }
 
         Span<char> text = stackalloc char[value.Length];

@@ -63,6 +63,7 @@ public class CachePolicyTests
 
     [Theory]
     [InlineData("Sun, 06 Nov 1994 08:49:37 GMT")]  // IMF-fixdate
+    [InlineData(" Sun, 06 Nov 1994 08:49:37 GMT ")] // IMF-fixdate, with the whitespace around a field value
     [InlineData("Sunday, 06-Nov-94 08:49:37 GMT")] // RFC 850
     [InlineData("Sun Nov  6 08:49:37 1994")]       // asctime
     public void HttpDate_AcceptsAllThreeForms_RFC9110_5_6_7(string text)
@@ -74,6 +75,8 @@ public class CachePolicyTests
     [Theory]
     [InlineData("0")]
     [InlineData("yesterday")]
+    [InlineData("Sun, 06 Nov 1994 08:49:37 UTC")]  // IMF-fixdate is always GMT
+    [InlineData("Sun, 31 Nov 1994 08:49:37 GMT")]  // no such day
     [InlineData("")]
     public void HttpDate_RefusesWhatIsNotADate(string text) => Assert.False(HttpDate.TryParse(Encoding.ASCII.GetBytes(text), out _));
 
