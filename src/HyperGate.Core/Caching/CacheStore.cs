@@ -40,6 +40,9 @@ public sealed class CacheStore
     private long _smallBytes;
     private long _bytes;
 
+    // Counted here: the table's own Count takes every one of its locks, and eviction asks on every object it evicts.
+    private int _count;
+
     public CacheStore(long maxSize, long maxObjectSize)
     {
         MaxSize = maxSize;
@@ -60,7 +63,7 @@ public sealed class CacheStore
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    public int Objects => _objects.Count;
+    public int Objects => Volatile.Read(ref _count);
 
     /// <summary>The object stored under <paramref name="key"/>, counted as an access; allocates nothing.</summary>
     public CacheObject? Find(ReadOnlySpan<byte> key)
@@ -95,6 +98,7 @@ public sealed class CacheStore
             {
                 entry = new CacheObject(key);
                 _objects[key] = entry;
+                _count++;
                 if (_ghosts.Remove(key))
                 {
                     // Evicted lately and wanted again: it skips probation.
@@ -157,7 +161,7 @@ public sealed class CacheStore
                     Evict(probation);
                     _ghosts.Add(probation.Key);
                     _ghostOrder.Enqueue(probation.Key);
-                    while (_ghostOrder.Count > Math.Max(1024, _objects.Count) && _ghostOrder.TryDequeue(out byte[]? old))
+                    while (_ghostOrder.Count > Math.Max(1024, _count) && _ghostOrder.TryDequeue(out byte[]? old))
                     {
                         _ghosts.Remove(old);
                     }
@@ -213,6 +217,7 @@ public sealed class CacheStore
 
         entry.Removed = true;
         _objects.TryRemove(new KeyValuePair<byte[], CacheObject>(entry.Key, entry));
+        _count--;
         Interlocked.Add(ref _bytes, -entry.Size);
         if (!entry.InMain)
         {
