@@ -4,6 +4,7 @@ using HyperGate.Configuration;
 using HyperGate.Hosting;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Tls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HyperGate.Cli;
@@ -14,6 +15,9 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        // First: OpenSSL reads its configuration once, as the first use of cryptography starts it.
+        OpenSslDefaults.Apply();
+
         var configOption = new Option<string>("--config", "-c")
         {
             Description = "Path of the TOML config file.",

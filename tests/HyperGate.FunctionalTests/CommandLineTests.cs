@@ -161,6 +161,46 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task TheBinary_LimitsTls12ToForwardSecretAeadSuites()
+    {
+        int port = TestPorts.Free();
+        string config = Path.Combine(Path.GetTempPath(), $"hypergate-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(config, $$"""
+            [server]
+            listen_tls = ["127.0.0.1:{{port}}"]
+            [tls]
+            certificates = [{ self_signed = ["api.test"] }]
+            [routes.hello]
+            path = "/hello"
+            respond = { status = 200, body = "hello" }
+            """);
+        using Process gateway = Start("--config", config);
+        try
+        {
+            await ReadUntilAsync(gateway, "listening on");
+            var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+
+            // The list is OpenSSL's process default (set before anything starts OpenSSL), not a per-handshake list,
+            // so that the platform keeps one context per certificate (sessions resume, handshakes cost less).
+            foreach ((string offered, bool accepted) in ((string, bool)[])[
+                ("ECDHE-ECDSA-AES128-GCM-SHA256", true),
+                ("ECDHE-ECDSA-AES256-GCM-SHA384", true),
+                ("ECDHE-ECDSA-CHACHA20-POLY1305", true),
+                ("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384", false), // CBC: RFC 9325 §4.2 asks for AEAD only
+                ("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA", false)])
+            {
+                (int exitCode, string output) = await OpenSslClient.RunAsync(endPoint, "", "-tls1_2", "-cipher", offered, "-servername", "api.test");
+                Assert.True(accepted == (exitCode == 0), $"{offered}: {output}");
+                Assert.Contains(accepted ? $"Cipher is {offered}" : "alert handshake failure", output);
+            }
+        }
+        finally
+        {
+            StopAndRemoveConfig(gateway, config);
+        }
+    }
+
+    [Fact]
     public async Task Sighup_ReloadsTheConfigFile()
     {
         int port = TestPorts.Free();

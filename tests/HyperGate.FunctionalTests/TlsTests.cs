@@ -224,20 +224,31 @@ public sealed class TlsTests : IDisposable
         await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
 
         // OpenSSL's client offers TLS 1.1 when asked; the alert (RFC 8446 §6.2 protocol_version) comes from the gateway.
-        var start = new ProcessStartInfo("openssl", ["s_client", "-connect", gateway.EndPoint.ToString(), "-tls1_1", "-servername", "api.test"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using Process openssl = Process.Start(start)!;
-        openssl.StandardInput.Close();
-        Task<string> output = openssl.StandardOutput.ReadToEndAsync();
-        string errors = await openssl.StandardError.ReadToEndAsync();
-        await openssl.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        (int exitCode, string output) = await OpenSslClient.RunAsync(gateway.EndPoint, "", "-tls1_1", "-servername", "api.test");
 
-        Assert.NotEqual(0, openssl.ExitCode);
-        Assert.Contains("alert protocol version", errors + await output);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("alert protocol version", output);
+    }
+
+    [Fact]
+    public async Task Sessions_Resume_Tls12ByIdOrTicket_Tls13ByTicket()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+
+        // TLS 1.2: the first connection is a full handshake, the five reconnections resume its session.
+        (_, string tls12) = await OpenSslClient.RunAsync(gateway.EndPoint, "", "-tls1_2", "-reconnect", "-servername", "api.test");
+        Assert.Contains("New, TLSv1.2", tls12);
+        Assert.Equal(5, tls12.Split("Reused, TLSv1.2").Length - 1);
+
+        // TLS 1.3 (RFC 8446 §2.2): the ticket sent after the first handshake resumes the second connection.
+        string session = Path.Combine(_certificates.Directory, "session.pem");
+        const string request = "GET /hello HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n";
+        (_, string first) = await OpenSslClient.RunAsync(gateway.EndPoint, request, "-tls1_3", "-ign_eof", "-sess_out", session, "-servername", "api.test");
+        (_, string resumed) = await OpenSslClient.RunAsync(gateway.EndPoint, request, "-tls1_3", "-ign_eof", "-sess_in", session, "-servername", "api.test");
+        Assert.Contains("New, TLSv1.3", first);
+        Assert.Contains("Reused, TLSv1.3", resumed);
+        Assert.Contains("hello", resumed);
     }
 
     [Fact]

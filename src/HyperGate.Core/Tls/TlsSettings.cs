@@ -6,26 +6,12 @@ namespace HyperGate.Tls;
 
 /// <summary>
 /// <c>[tls]</c>, loaded: the certificates, how a server name chooses one, and the options each handshake gets. TLS 1.2
-/// and 1.3 only; for 1.2, forward-secret AEAD suites only; ALPN offers http/1.1; renegotiation off. SslStream never
-/// accepts early data (0-RTT). Session resumption is not offered: the platform's server side makes an OpenSSL
-/// context per connection, so no ticket or session ID outlives it (bench/RESULTS.md, TLS).
+/// and 1.3 only; for 1.2, forward-secret AEAD suites only (<see cref="OpenSslDefaults"/>); ALPN offers http/1.1;
+/// renegotiation off. SslStream never accepts early data (0-RTT). Sessions resume (tickets and session IDs): the
+/// platform keeps one OpenSSL context per certificate, since no handshake sets its own cipher list.
 /// </summary>
 public sealed class TlsSettings
 {
-    /// <summary>RFC 8446 §9.1 suites, then ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2 (RFC 9325 §4.2).</summary>
-    private static readonly TlsCipherSuite[] CipherSuites =
-    [
-        TlsCipherSuite.TLS_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    ];
-
     private readonly Dictionary<ServerCertificate, SslServerAuthenticationOptions> _options = [];
     private readonly Dictionary<ServerCertificate, ClientCertificatePolicy> _clientAuthentication = [];
 
@@ -37,7 +23,6 @@ public sealed class TlsSettings
         StrictSni = strictSni;
         HandshakeTimeout = handshakeTimeout;
         Selector = new CertificateSelector(certificates, strictSni);
-        CipherSuitesPolicy? policy = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? new CipherSuitesPolicy(CipherSuites) : null;
         foreach (ServerCertificate certificate in certificates)
         {
             ClientCertificatePolicy clientPolicy = clientAuthentication?.GetValueOrDefault(certificate) ?? ClientCertificatePolicy.None;
@@ -47,7 +32,6 @@ public sealed class TlsSettings
             {
                 ServerCertificateContext = certificate.Context,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                CipherSuitesPolicy = policy,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
                 AllowRenegotiation = false,
                 // With client_auth the server asks for a certificate; whether one is needed, and verified, is decided
