@@ -129,6 +129,35 @@ public sealed class ClientCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task AListenersOwnClientAuth_GovernsItsHandshakes_WhileTheOtherListenerFollowsTls()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        int publicPort = TestPorts.Free(), partnersPort = TestPorts.Free();
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [server]
+            listen_tls = ["127.0.0.1:{{publicPort}}", { address = "127.0.0.1:{{partnersPort}}", client_auth = "require", client_ca = "{{_authority.CertPath}}" }]
+            watch_config = false
+            [tls]
+            certificates = [{{_site.Entry}}]
+            [upstreams.backend]
+            targets = ["{{upstream.Address}}"]
+            [routes.open]
+            path_prefix = "/open"
+            upstream = "backend"
+            """);
+        var publicListener = new IPEndPoint(IPAddress.Loopback, publicPort);
+        var partnersListener = new IPEndPoint(IPAddress.Loopback, partnersPort);
+        X509Certificate2 partner = TestCertificates.CreateClient("CN=partner-7", _authority);
+
+        // The public address asks for no certificate; the partners address refuses a handshake without one.
+        using HttpClient anonymousOnPublic = Client(publicListener, null), anonymousOnPartners = Client(partnersListener, null), partnerOnPartners = Client(partnersListener, partner);
+        Assert.Equal(HttpStatusCode.OK, (await anonymousOnPublic.GetAsync("/open/x")).StatusCode);
+        await Assert.ThrowsAsync<HttpRequestException>(() => anonymousOnPartners.GetAsync("/open/x"));
+        Assert.Equal(HttpStatusCode.OK, (await partnerOnPartners.GetAsync("/open/x")).StatusCode);
+        Assert.Equal(2, upstream.RequestCount);
+    }
+
+    [Fact]
     public async Task AClientCertAuthenticator_ProvesTheConsumerItsCertificateMatches()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
@@ -217,7 +246,9 @@ public sealed class ClientCertificateTests : IDisposable
         }
     }
 
-    private HttpClient Client(TestGateway gateway, X509Certificate2? certificate) => new(new SocketsHttpHandler
+    private HttpClient Client(TestGateway gateway, X509Certificate2? certificate) => Client(gateway.EndPoint, certificate);
+
+    private HttpClient Client(IPEndPoint endPoint, X509Certificate2? certificate) => new(new SocketsHttpHandler
     {
         UseProxy = false,
         SslOptions =
@@ -228,7 +259,7 @@ public sealed class ClientCertificateTests : IDisposable
         },
     })
     {
-        BaseAddress = new Uri($"https://{gateway.EndPoint}"),
+        BaseAddress = new Uri($"https://{endPoint}"),
         Timeout = TimeSpan.FromSeconds(30),
     };
 }

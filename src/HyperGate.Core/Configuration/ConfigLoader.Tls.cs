@@ -81,7 +81,7 @@ public static partial class ConfigLoader
             clientAuthentication[certificate] = perCertificate.GetValueOrDefault(certificate) ?? clientAuth;
         }
 
-        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuthentication)
+        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuthentication, server.Listen.Where(l => l.Tls))
         {
             RedirectHttp = redirectHttp,
             HttpsPort = httpsPort,

@@ -116,22 +116,53 @@ public static partial class ConfigLoader
         }
 
         var listen = new List<ListenAddress>();
-        foreach (string key in (string[])["listen", "listen_tls"])
+        foreach ((string address, SourceLocation location) in server.StringList("listen"))
         {
-            foreach ((string address, SourceLocation location) in server.StringList(key))
+            AddListener("listen", address, location, tls: false, clientAuth: null);
+        }
+
+        foreach (TomlNode item in server.Items("listen_tls"))
+        {
+            switch (item)
             {
-                if (!IPEndPoint.TryParse(address, out IPEndPoint? endPoint) || !address.Contains(':'))
-                {
-                    errors.Add(new ConfigError(location, $"server.{key}: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
-                }
-                else if (endPoint.Port != 0 && listen.Any(l => l.EndPoint.Equals(endPoint)))
-                {
-                    errors.Add(new ConfigError(location, $"server.{key}: {endPoint} is listed twice", "remove the repeated address (an address serves either plain HTTP or TLS)"));
-                }
-                else
-                {
-                    listen.Add(new ListenAddress(endPoint, location, Tls: key == "listen_tls"));
-                }
+                case TomlScalar { Value: string address }:
+                    AddListener("listen_tls", address, item.Location, tls: true, clientAuth: null);
+                    break;
+                case TomlTableNode table:
+                    // { address = "0.0.0.0:8443", client_auth = "require", client_ca = "certs/partners-ca.pem" }
+                    ConfigReader entry = server.ItemTable("listen_tls", table);
+                    string? tableAddress = entry.String("address");
+                    ClientCertificatePolicy? clientAuth = entry.Has("client_auth") ? ReadClientAuth(entry, Path.GetDirectoryName(Path.GetFullPath(server.Location.File)) ?? ".") : null;
+                    entry.RejectUnknownKeys();
+                    if (tableAddress is null)
+                    {
+                        entry.ErrorAt(item.Location, "address", "is required", "write { address = \"0.0.0.0:8443\", client_auth = \"require\", client_ca = \"certs/clients-ca.pem\" }");
+                    }
+                    else
+                    {
+                        AddListener("listen_tls", tableAddress, item.Location, tls: true, clientAuth);
+                    }
+
+                    break;
+                default:
+                    server.ErrorAt(item.Location, "listen_tls", "each entry must be an address or a table", "write \"0.0.0.0:443\" or { address = \"0.0.0.0:8443\", client_auth = \"require\", client_ca = \"certs/clients-ca.pem\" }");
+                    break;
+            }
+        }
+
+        void AddListener(string key, string address, SourceLocation location, bool tls, ClientCertificatePolicy? clientAuth)
+        {
+            if (!IPEndPoint.TryParse(address, out IPEndPoint? endPoint) || !address.Contains(':'))
+            {
+                errors.Add(new ConfigError(location, $"server.{key}: \"{address}\" is not an IP address and port", "write \"127.0.0.1:8080\" or \"[::1]:8080\""));
+            }
+            else if (endPoint.Port != 0 && listen.Any(l => l.EndPoint.Equals(endPoint)))
+            {
+                errors.Add(new ConfigError(location, $"server.{key}: {endPoint} is listed twice", "remove the repeated address (an address serves either plain HTTP or TLS)"));
+            }
+            else
+            {
+                listen.Add(new ListenAddress(endPoint, location, tls) { ClientAuth = clientAuth });
             }
         }
 

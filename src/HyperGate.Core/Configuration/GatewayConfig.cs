@@ -79,6 +79,9 @@ public sealed record ServerConfig(
 /// <summary>One <c>server.listen</c> address; where it was written, for errors found when binding it.</summary>
 public sealed record ListenAddress(IPEndPoint EndPoint, SourceLocation Location, bool Tls = false)
 {
+    /// <summary>A <c>listen_tls</c> table's own <c>client_auth</c>: it decides for every handshake on this address; null where <c>[tls]</c> does.</summary>
+    public ClientCertificatePolicy? ClientAuth { get; init; }
+
     public override string ToString() => EndPoint.ToString();
 
     /// <summary>The address as a URL base, for log lines: http://… or https://….</summary>

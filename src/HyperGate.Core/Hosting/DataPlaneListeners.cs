@@ -262,7 +262,7 @@ public sealed class DataPlaneListeners : IServer
         TlsHandshakeResult result;
         try
         {
-            (tls, result) = await TlsHandshake.AcceptAsync(connection, _runtime.Snapshot.Config.Tls, _runtime.TimeProvider);
+            (tls, result) = await TlsHandshake.AcceptAsync(connection, _runtime.Snapshot.Config.Tls, listener.Address.EndPoint, _runtime.TimeProvider);
         }
         catch (Exception e)
         {

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
@@ -47,7 +48,7 @@ public static class TlsHandshake
     /// serve, or null with the reason (the caller closes <paramref name="connection"/>).
     /// </summary>
     public static async ValueTask<(TlsConnection? Connection, TlsHandshakeResult Result)> AcceptAsync(
-        ConnectionContext connection, TlsSettings settings, TimeProvider time)
+        ConnectionContext connection, TlsSettings settings, IPEndPoint listener, TimeProvider time)
     {
         using var deadline = new CancellationTokenSource(settings.HandshakeTimeout, time);
         PipeReader input = connection.Transport.Input;
@@ -76,7 +77,7 @@ public static class TlsHandshake
             }
 
             var ssl = new SslStream(new DuplexPipeStream(connection.Transport), leaveInnerStreamOpen: false);
-            var state = new HandshakeState(settings);
+            var state = new HandshakeState(settings, listener);
             try
             {
                 await ssl.AuthenticateAsServerAsync(ChooseOptions, state, deadline.Token);
@@ -91,7 +92,7 @@ public static class TlsHandshake
             // ends the connection; in optional mode the connection is served and routes decide.
             X509Certificate2? clientCertificate = null;
             X509Certificate2[] intermediates = [];
-            ClientCertificatePolicy clientAuthentication = settings.ClientAuthenticationFor(state.Certificate!);
+            ClientCertificatePolicy clientAuthentication = settings.ClientAuthenticationFor(state.Certificate!, listener);
             if (clientAuthentication.Mode != ClientCertificateMode.None && ssl.RemoteCertificate is { } presented)
             {
                 var candidate = new X509Certificate2(presented);
@@ -135,7 +136,7 @@ public static class TlsHandshake
             throw new UnknownServerNameException(handshake.ServerName);
         }
 
-        return ValueTask.FromResult(handshake.Settings.OptionsFor(handshake.Certificate));
+        return ValueTask.FromResult(handshake.Settings.OptionsFor(handshake.Certificate, handshake.Listener));
     }
 
     private static string PlainHttpResponse()
@@ -144,9 +145,12 @@ public static class TlsHandshake
         return $"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}";
     }
 
-    private sealed class HandshakeState(TlsSettings settings)
+    private sealed class HandshakeState(TlsSettings settings, IPEndPoint listener)
     {
         public TlsSettings Settings { get; } = settings;
+
+        /// <summary>The configured <c>listen_tls</c> address the connection came in on.</summary>
+        public IPEndPoint Listener { get; } = listener;
 
         public string ServerName { get; set; } = string.Empty;
 

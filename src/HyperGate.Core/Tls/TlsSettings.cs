@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using HyperGate.Configuration;
 
 namespace HyperGate.Tls;
 
@@ -12,39 +14,57 @@ namespace HyperGate.Tls;
 /// </summary>
 public sealed class TlsSettings
 {
-    private readonly Dictionary<ServerCertificate, SslServerAuthenticationOptions> _options = [];
+    private readonly Dictionary<(ServerCertificate, ClientCertificatePolicy), SslServerAuthenticationOptions> _options = [];
     private readonly Dictionary<ServerCertificate, ClientCertificatePolicy> _clientAuthentication = [];
+    private readonly Dictionary<IPEndPoint, ClientCertificatePolicy> _listenerClientAuthentication = [];
 
     /// <param name="clientAuthentication">Each certificate's client certificate policy (mTLS); none when absent.</param>
+    /// <param name="listeners">The <c>listen_tls</c> addresses; one with its own <c>client_auth</c> overrides the certificates' on its handshakes.</param>
     public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout,
-        IReadOnlyDictionary<ServerCertificate, ClientCertificatePolicy>? clientAuthentication = null)
+        IReadOnlyDictionary<ServerCertificate, ClientCertificatePolicy>? clientAuthentication = null, IEnumerable<ListenAddress>? listeners = null)
     {
         Certificates = certificates;
         StrictSni = strictSni;
         HandshakeTimeout = handshakeTimeout;
         Selector = new CertificateSelector(certificates, strictSni);
+        foreach (ListenAddress listener in listeners ?? [])
+        {
+            if (listener.ClientAuth is { } policy)
+            {
+                _listenerClientAuthentication[listener.EndPoint] = policy;
+            }
+        }
+
         foreach (ServerCertificate certificate in certificates)
         {
             ClientCertificatePolicy clientPolicy = clientAuthentication?.GetValueOrDefault(certificate) ?? ClientCertificatePolicy.None;
             _clientAuthentication[certificate] = clientPolicy;
-            ClientCertificateMode clientAuth = clientPolicy.Mode;
-            _options[certificate] = new SslServerAuthenticationOptions
+            foreach (ClientCertificatePolicy policy in _listenerClientAuthentication.Values.Append(clientPolicy).Distinct())
             {
-                ServerCertificateContext = certificate.Context,
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
-                AllowRenegotiation = false,
-                // With client_auth the server asks for a certificate; whether one is needed, and verified, is decided
-                // after the handshake (require) or per route (optional).
-                ClientCertificateRequired = clientAuth != ClientCertificateMode.None,
-                RemoteCertificateValidationCallback = clientAuth == ClientCertificateMode.None ? null : static (_, _, _, _) => true,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            };
+                _options[(certificate, policy)] = Options(certificate, policy.Mode);
+            }
         }
     }
 
-    /// <summary>Client certificates (mTLS) for handshakes that present <paramref name="certificate"/>.</summary>
-    public ClientCertificatePolicy ClientAuthenticationFor(ServerCertificate certificate) => _clientAuthentication[certificate];
+    private static SslServerAuthenticationOptions Options(ServerCertificate certificate, ClientCertificateMode clientAuth) => new()
+    {
+        ServerCertificateContext = certificate.Context,
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        ApplicationProtocols = [SslApplicationProtocol.Http11],
+        AllowRenegotiation = false,
+        // With client_auth the server asks for a certificate; whether one is needed, and verified, is decided
+        // after the handshake (require) or per route (optional).
+        ClientCertificateRequired = clientAuth != ClientCertificateMode.None,
+        RemoteCertificateValidationCallback = clientAuth == ClientCertificateMode.None ? null : static (_, _, _, _) => true,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    };
+
+    /// <summary>
+    /// Client certificates (mTLS) for a handshake on <paramref name="listener"/> that presents <paramref name="certificate"/>:
+    /// the listener's own <c>client_auth</c> where it has one, else the certificate's (or <c>[tls]</c>'s).
+    /// </summary>
+    public ClientCertificatePolicy ClientAuthenticationFor(ServerCertificate certificate, IPEndPoint listener) =>
+        _listenerClientAuthentication.GetValueOrDefault(listener) ?? _clientAuthentication[certificate];
 
     /// <summary>No TLS configured.</summary>
     public static TlsSettings None { get; } = new([], false, TimeSpan.FromSeconds(10));
@@ -67,6 +87,6 @@ public sealed class TlsSettings
     /// <summary>The whole <c>Strict-Transport-Security</c> field line added to HTTPS responses (RFC 6797 §6.1); null for none.</summary>
     public byte[]? StrictTransportSecurity { get; init; }
 
-    /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>.</summary>
-    public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate) => _options[certificate];
+    /// <summary>The handshake options that present <paramref name="certificate"/>, one of <see cref="Certificates"/>, on <paramref name="listener"/>.</summary>
+    public SslServerAuthenticationOptions OptionsFor(ServerCertificate certificate, IPEndPoint listener) => _options[(certificate, ClientAuthenticationFor(certificate, listener))];
 }
