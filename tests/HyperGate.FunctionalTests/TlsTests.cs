@@ -252,6 +252,48 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task OcspStapling_TheResponderNamedInTheCertificate_IsAskedAndItsAnswerStapled()
+    {
+        TestCertificate authority = _certificates.CreateAuthority("ca");
+        await using OcspResponder responder = OcspResponder.Start(authority);
+        TestCertificate site = _certificates.CreateIssued("site", ["api.test"], authority, responder.Url);
+        responder.Vouch(site);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+
+        // The platform fetches the response in the background (RFC 6066 §8: the server staples it when it has one),
+        // so the first handshakes may come before it arrived.
+        string output = "";
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!output.Contains("OCSP Response Status: successful", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            (_, output) = await OpenSslClient.RunAsync(gateway.EndPoint, "", "-status", "-servername", "api.test");
+        }
+
+        Assert.Contains("OCSP Response Status: successful", output);
+        Assert.Contains("Cert Status: good", output);
+        Assert.Equal(1, responder.RequestCount);
+    }
+
+    [Fact]
+    public async Task OcspStapling_Off_NeverAsksTheResponder()
+    {
+        TestCertificate authority = _certificates.CreateAuthority("ca");
+        await using OcspResponder responder = OcspResponder.Start(authority);
+        TestCertificate site = _certificates.CreateIssued("site", ["api.test"], authority, responder.Url);
+        responder.Vouch(site);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]\nocsp_stapling = false"));
+
+        for (int i = 0; i < 3; i++)
+        {
+            (int exitCode, string output) = await OpenSslClient.RunAsync(gateway.EndPoint, "", "-status", "-servername", "api.test");
+            Assert.Equal(0, exitCode);
+            Assert.Contains("OCSP response: no response sent", output);
+        }
+
+        Assert.Equal(0, responder.RequestCount);
+    }
+
+    [Fact]
     public async Task RenewedCertificateFiles_AreWatched_NewHandshakesGetTheNewPair_OpenConnectionsKeepServing()
     {
         TestCertificate first = _certificates.Create("site", ["api.test"]);

@@ -26,6 +26,7 @@ public static partial class ConfigLoader
         var certificates = new List<ServerCertificate>();
         var perCertificate = new Dictionary<ServerCertificate, ClientCertificatePolicy?>();
         DateTimeOffset now = DateTimeOffset.UtcNow;
+        bool ocspStapling = tls.Bool("ocsp_stapling", true);
         foreach (TomlNode item in tls.Items("certificates"))
         {
             if (item is not TomlTableNode table)
@@ -52,7 +53,7 @@ public static partial class ConfigLoader
             {
                 try
                 {
-                    Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now), entryClientAuth);
+                    Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now, ocspStapling), entryClientAuth);
                 }
                 catch (CertificateException e)
                 {

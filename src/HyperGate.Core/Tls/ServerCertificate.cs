@@ -14,7 +14,7 @@ public sealed class ServerCertificate
     private static readonly Dictionary<string, ServerCertificate> SelfSignedCache = [];
     private readonly string[] _names;
 
-    private ServerCertificate(X509Certificate2 leaf, X509Certificate2Collection intermediates, string[] names, SourceLocation location, string certPath, string keyPath)
+    private ServerCertificate(X509Certificate2 leaf, X509Certificate2Collection intermediates, string[] names, SourceLocation location, string certPath, string keyPath, bool ocspStapling)
     {
         Leaf = leaf;
         CertPath = certPath;
@@ -22,8 +22,11 @@ public sealed class ServerCertificate
         _names = names;
         Location = location;
 
-        // The chain is built once, offline: intermediates come from the PEM file, never fetched during a handshake.
-        Context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
+        // The chain is built once, from the PEM file's intermediates. With OCSP stapling (RFC 6066 §8) the platform asks
+        // the responder the certificate names (its AIA extension) in the background, staples the answer once it has
+        // one and renews it before it expires; it may then also fetch, once, here, an intermediate the file left out.
+        // Never during a handshake.
+        Context = SslStreamCertificateContext.Create(leaf, intermediates, offline: !ocspStapling);
     }
 
     public X509Certificate2 Leaf { get; }
@@ -67,7 +70,7 @@ public sealed class ServerCertificate
     /// that does not parse, a key that does not belong to the certificate, and a certificate outside its validity.
     /// </summary>
     /// <exception cref="CertificateException">with a message fit for a config error.</exception>
-    public static ServerCertificate Load(string certPath, string keyPath, SourceLocation location, DateTimeOffset now)
+    public static ServerCertificate Load(string certPath, string keyPath, SourceLocation location, DateTimeOffset now, bool ocspStapling)
     {
         X509Certificate2Collection chain = [];
         try
@@ -122,7 +125,7 @@ public sealed class ServerCertificate
         }
 
         X509Certificate2Collection intermediates = [.. chain.Skip(1)];
-        return new ServerCertificate(leaf, intermediates, DnsNames(leaf), location, Path.GetFullPath(certPath), Path.GetFullPath(keyPath));
+        return new ServerCertificate(leaf, intermediates, DnsNames(leaf), location, Path.GetFullPath(certPath), Path.GetFullPath(keyPath), ocspStapling);
     }
 
     /// <summary>
@@ -159,7 +162,7 @@ public sealed class ServerCertificate
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
             X509Certificate2 leaf = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
             string[] dnsNames = [.. names.Where(n => !System.Net.IPAddress.TryParse(n, out _)).Select(n => n.ToLowerInvariant())];
-            var certificate = new ServerCertificate(leaf, [], dnsNames.Length > 0 ? dnsNames : [names[0]], location, "(self-signed)", "(self-signed)");
+            var certificate = new ServerCertificate(leaf, [], dnsNames.Length > 0 ? dnsNames : [names[0]], location, "(self-signed)", "(self-signed)", ocspStapling: false);
             SelfSignedCache[key] = certificate;
             return certificate;
         }

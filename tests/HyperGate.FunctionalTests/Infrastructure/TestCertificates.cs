@@ -35,7 +35,7 @@ public sealed class TestCertificates : IDisposable
         return new TestCertificate(certificate, certPath, keyPath);
     }
 
-    /// <summary>A certificate authority (ECDSA P-256) whose PEM certificate is written as <paramref name="file"/>.pem.</summary>
+    /// <summary>A certificate authority (ECDSA P-256) whose PEM certificate and key are written as <paramref name="file"/>.pem and .key.</summary>
     public TestCertificate CreateAuthority(string file)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -44,8 +44,35 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
         X509Certificate2 authority = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
         string certPath = Path.Combine(Directory, file + ".pem");
+        string keyPath = Path.Combine(Directory, file + ".key");
         File.WriteAllText(certPath, authority.ExportCertificatePem());
-        return new TestCertificate(authority, certPath, "");
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return new TestCertificate(authority, certPath, keyPath);
+    }
+
+    /// <summary>
+    /// A server certificate for <paramref name="names"/> signed by <paramref name="authority"/>, naming
+    /// <paramref name="ocspUrl"/> as its OCSP responder (RFC 5280 §4.2.2.1); its PEM file holds it and then the authority.
+    /// </summary>
+    public TestCertificate CreateIssued(string file, string[] names, TestCertificate authority, string ocspUrl)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (string name in names)
+        {
+            san.AddDnsName(name);
+        }
+
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension([ocspUrl], null));
+        using X509Certificate2 issued = request.Create(authority.Certificate, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(10), RandomNumberGenerator.GetBytes(8));
+        string certPath = Path.Combine(Directory, file + ".pem");
+        string keyPath = Path.Combine(Directory, file + ".key");
+        File.WriteAllText(certPath, issued.ExportCertificatePem() + "\n" + authority.Certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return new TestCertificate(X509CertificateLoader.LoadCertificate(issued.RawData), certPath, keyPath);
     }
 
     /// <summary>A client certificate (clientAuth) for <paramref name="subject"/>, signed by <paramref name="authority"/>, with its key.</summary>
