@@ -201,6 +201,34 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task AGarbageFirstByte_AndAHandshakeCutShort_EndTheConnection_AndAreCountedByReason()
+    {
+        TestCertificate site = _certificates.Create("site", ["api.test"]);
+        await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
+
+        // Not a handshake record (RFC 8446 §5.1: content type 22) and not plain HTTP either.
+        using (RawClient garbage = gateway.ConnectRaw())
+        {
+            await garbage.SendAsync(new byte[] { 0x00, 0xff, 0x13, 0x37 });
+            Assert.True(await garbage.IsClosedAsync());
+        }
+
+        // The start of a ClientHello record, then the client's end of the stream.
+        using (var truncated = new TcpClient())
+        {
+            await truncated.ConnectAsync(gateway.EndPoint);
+            NetworkStream stream = truncated.GetStream();
+            await stream.WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x00, 0x80, 0x01, 0x00 });
+            truncated.Client.Shutdown(SocketShutdown.Send);
+            Assert.Equal(0, await stream.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+        }
+
+        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+        Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "not_tls")));
+        Assert.Equal(1, Value(metrics, "hypergate_tls_handshakes_total", ("result", "client_closed")));
+    }
+
+    [Fact]
     public async Task AHandshakeThatDoesNotFinish_IsClosedAtTheHandshakeTimeout()
     {
         TestCertificate site = _certificates.Create("site", ["api.test"]);
