@@ -192,7 +192,7 @@ public class CacheTests
 
         // The 99 that came after the first wait for it: released once they are all waiting.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (counters.CoalescedWaiters < 99 && DateTime.UtcNow < deadline)
+        while (counters[CacheEvent.Coalesced] < 99 && DateTime.UtcNow < deadline)
         {
             await Task.Yield();
         }
@@ -202,7 +202,7 @@ public class CacheTests
 
         Assert.All(bodies, body => Assert.Equal("response 1", body));
         Assert.Equal(1, origin.RequestCount);
-        Assert.Equal(99, counters.CoalescedWaiters);
+        Assert.Equal(99, counters[CacheEvent.Coalesced]);
     }
 
     [Fact]
@@ -271,7 +271,7 @@ public class CacheTests
         Task<string> first = client.GetStringAsync("/private");
         Task<string> second = client.GetStringAsync("/private");
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (counters.CoalescedWaiters < 1 && DateTime.UtcNow < deadline)
+        while (counters[CacheEvent.Coalesced] < 1 && DateTime.UtcNow < deadline)
         {
             await Task.Yield();
         }
@@ -538,7 +538,7 @@ public class CacheTests
 
         refreshing.Set();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (counters.Refreshes < 1 && DateTime.UtcNow < deadline)
+        while (counters[CacheEvent.Refreshed] < 1 && DateTime.UtcNow < deadline)
         {
             await Task.Yield();
         }

@@ -81,7 +81,7 @@ public class FleetCacheTests
         using HttpClient a = first.CreateClient(), b = second.CreateClient();
 
         (string stored, _) = await GetAsync(a, "/items/1");
-        await UntilAsync(() => Counters(first).FleetWrites == 1);
+        await UntilAsync(() => Counters(first)[CacheEvent.FleetWritten] == 1);
         (string shared, string body) = await GetAsync(b, "/items/1");
         (string local, _) = await GetAsync(b, "/items/1");
 
@@ -90,7 +90,7 @@ public class FleetCacheTests
         Assert.Equal("response 1", body);
         Assert.StartsWith("hypergate; hit; ttl=", local);
         Assert.Equal(1, origin.RequestCount);
-        Assert.Equal(1, Counters(second).FleetHits);
+        Assert.Equal(1, Counters(second)[CacheEvent.FleetHit]);
     }
 
     [Theory]
@@ -105,12 +105,12 @@ public class FleetCacheTests
         await using TestGateway second = await GatewayAsync(redis.Configuration, origin.Address);
         using HttpClient a = first.CreateClient(), b = second.CreateClient(), admin = first.CreateAdminClient();
         await GetAsync(a, "/products/1");
-        await UntilAsync(() => Counters(first).FleetWrites == 1);
+        await UntilAsync(() => Counters(first)[CacheEvent.FleetWritten] == 1);
         await GetAsync(b, "/products/1");
 
         HttpResponseMessage purged = await admin.PostAsync($"/cache/purge?{purge}", null);
         JsonElement answer = JsonDocument.Parse(await purged.Content.ReadAsStringAsync()).RootElement;
-        await UntilAsync(() => Counters(second).FleetPurgesReceived == 1);
+        await UntilAsync(() => Counters(second)[CacheEvent.FleetPurgeReceived] == 1);
         (string again, string body) = await GetAsync(b, "/products/1");
 
         Assert.Equal(1, answer.GetProperty("purged").GetInt32());
@@ -130,13 +130,13 @@ public class FleetCacheTests
         await using TestGateway second = await GatewayAsync(redis.Configuration, origin.Address);
         using HttpClient a = first.CreateClient(), b = second.CreateClient();
         await GetAsync(a, "/items/1");
-        await UntilAsync(() => Counters(first).FleetWrites == 1);
+        await UntilAsync(() => Counters(first)[CacheEvent.FleetWritten] == 1);
         await GetAsync(b, "/items/1");
 
         using var delete = new HttpRequestMessage(HttpMethod.Delete, "/items/1");
         delete.Headers.Host = Host;
         Assert.Equal(HttpStatusCode.NoContent, (await a.SendAsync(delete)).StatusCode);
-        await UntilAsync(() => Counters(second).FleetPurgesReceived == 1);
+        await UntilAsync(() => Counters(second)[CacheEvent.FleetPurgeReceived] == 1);
         (string again, _) = await GetAsync(b, "/items/1");
 
         // RFC 9111 §4.4 on the instance that saw the DELETE, and through Redis on the other one.
@@ -153,7 +153,7 @@ public class FleetCacheTests
         await using TestGateway gateway = await GatewayAsync(redis.Configuration, origin.Address, time: time);
         using HttpClient client = gateway.CreateClient();
         await GetAsync(client, "/kept");
-        await UntilAsync(() => Counters(gateway).FleetWrites == 1);
+        await UntilAsync(() => Counters(gateway)[CacheEvent.FleetWritten] == 1);
 
         // Redis holds every command from now until the test ends (the server is killed then).
         await using (ConnectionMultiplexer control = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
@@ -167,7 +167,7 @@ public class FleetCacheTests
 
         // The miss waits on Redis until redis_timeout passes on the gateway's clock, then goes to the origin.
         Task<(string Status, string Body)> miss = GetAsync(client, "/new");
-        while (!miss.IsCompleted && Counters(gateway).FleetTimeouts == 0)
+        while (!miss.IsCompleted && Counters(gateway)[CacheEvent.FleetTimeout] == 0)
         {
             time.Advance(TimeSpan.FromMilliseconds(50));
             await Task.Yield();
@@ -176,7 +176,7 @@ public class FleetCacheTests
         (string forwarded, string fresh) = await miss;
         Assert.Equal("hypergate; fwd=uri-miss; stored", forwarded);
         Assert.Equal("response 2", fresh);
-        Assert.Equal(1, Counters(gateway).FleetTimeouts);
+        Assert.Equal(1, Counters(gateway)[CacheEvent.FleetTimeout]);
     }
 
     [Fact]
@@ -210,6 +210,6 @@ public class FleetCacheTests
         Assert.Equal("hypergate; fwd=uri-miss; stored", miss);
         Assert.StartsWith("hypergate; hit", hit);
         CacheCounters counters = Counters(gateway);
-        Assert.Equal(0, counters.FleetHits + counters.FleetMisses + counters.FleetTimeouts + counters.FleetErrors);
+        Assert.Equal(0, counters[CacheEvent.FleetHit] + counters[CacheEvent.FleetMiss] + counters[CacheEvent.FleetTimeout] + counters[CacheEvent.FleetError]);
     }
 }

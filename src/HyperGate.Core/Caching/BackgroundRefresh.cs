@@ -74,12 +74,12 @@ internal static class BackgroundRefresh
             if (response.StatusCode == 304)
             {
                 cache.Keep(key, stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(requestTime, response, now)));
-                store.Counters.Revalidated(notModified: true);
+                store.Counters.Count(CacheEvent.Revalidated);
                 reusable = !response.ConnectionClose;
                 return;
             }
 
-            store.Counters.Revalidated(notModified: false);
+            store.Counters.Count(CacheEvent.RevalidationChanged);
             CacheDirectives directives = CacheDirectives.Parse(response);
             if (response.StatusCode != 200 || response.ContentLength < 0 || response.ContentLength > store.MaxObjectSize || directives.NoStore || directives.Private)
             {
@@ -108,7 +108,7 @@ internal static class BackgroundRefresh
                 Consumer = stored.Consumer,
             };
             cache.Keep(key, fresh);
-            store.Counters.Stored();
+            store.Counters.Count(CacheEvent.Stored);
             reusable = !response.ConnectionClose;
         }
         catch (Exception e) when (e is UpstreamException or IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)

@@ -100,7 +100,7 @@ internal sealed class CacheExchange(RouteCache cache, byte[] key, ForwardReason 
         {
             CachedResponse response = _pending.WithBody(_exact ?? _body!.WrittenSpan.ToArray());
             Cache.Keep(Key, response);
-            Cache.Store.Counters.Stored();
+            Cache.Store.Counters.Count(CacheEvent.Stored);
             stored = true;
         }
 

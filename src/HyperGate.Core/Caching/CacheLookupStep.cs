@@ -31,7 +31,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
             }
 
             exchange.ResponseFields = CacheStatus.Bypass;
-            store.Counters.Passed();
+            store.Counters.Count(CacheEvent.Passed);
             return ValueTask.FromResult(StepResult.Continue);
         }
 
@@ -39,7 +39,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
         {
             // Ranges are passed through whole to the origin: never a wrong range from a partial store.
             exchange.ResponseFields = CacheStatus.Bypass;
-            store.Counters.Passed();
+            store.Counters.Count(CacheEvent.Passed);
             return ValueTask.FromResult(StepResult.Continue);
         }
 
@@ -86,7 +86,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
                     : ValueTask.FromResult(Forward(exchange, new CacheExchange(cache, fill?.Key ?? key.ToArray(), reason) { Fill = fill, RequestTime = now }));
             }
 
-            store.Counters.Coalesced();
+            store.Counters.Count(CacheEvent.Coalesced);
             return WaitForFillAsync(exchange, fill);
         }
         finally
@@ -231,7 +231,7 @@ public sealed class CacheLookupStep(RouteCache cache, TimeSpan coalesceTimeout) 
         cache.Counters.Hit();
         if (status == CacheStatus.StaleHit || status == CacheStatus.StaleWhileRevalidate)
         {
-            cache.Store.Counters.ServedStale();
+            cache.Store.Counters.Count(CacheEvent.StaleServed);
         }
 
         bool notModified = CachePolicy.NotModified(exchange.Request, stored);

@@ -205,7 +205,7 @@ public sealed class CacheStore
     private void Evict(CacheObject entry)
     {
         RemoveLocked(entry);
-        Counters.Evicted();
+        Counters.Count(CacheEvent.Evicted);
     }
 
     private void RemoveLocked(CacheObject entry)
@@ -326,7 +326,7 @@ public sealed class CacheStore
     public void EndRefresh(byte[] key)
     {
         _refreshing.TryRemove(key, out _);
-        Counters.Refreshed();
+        Counters.Count(CacheEvent.Refreshed);
     }
 }
 
@@ -372,78 +372,51 @@ public enum FillOutcome : byte
     Streaming,
 }
 
-/// <summary>What the cache did, for the metrics.</summary>
+/// <summary>What the cache does, counted for <c>hypergate_cache_events_total{kind}</c> (the kind is the snake_case name).</summary>
+public enum CacheEvent
+{
+    Stored,
+    StaleServed,
+
+    /// <summary>A revalidation the origin answered 304.</summary>
+    Revalidated,
+
+    /// <summary>A revalidation the origin answered with a new response.</summary>
+    RevalidationChanged,
+
+    /// <summary>A miss that waited for another request's fetch of the same key.</summary>
+    Coalesced,
+
+    /// <summary>A request forwarded without a lookup or a store (unsafe methods, ranges).</summary>
+    Passed,
+    Evicted,
+
+    /// <summary>A background refresh (stale-while-revalidate) that ended, however.</summary>
+    Refreshed,
+
+    /// <summary>A fleet-tier lookup that found the key.</summary>
+    FleetHit,
+    FleetMiss,
+
+    /// <summary>A fleet-tier lookup Redis did not answer within <c>redis_timeout</c> (the request went on without it).</summary>
+    FleetTimeout,
+    FleetError,
+
+    /// <summary>A response written to the fleet tier.</summary>
+    FleetWritten,
+
+    /// <summary>A purge another instance published, applied here.</summary>
+    FleetPurgeReceived,
+}
+
+/// <summary>What the cache did, by <see cref="CacheEvent"/>.</summary>
 public sealed class CacheCounters
 {
-    private long _staleServed, _revalidations, _notModified, _coalesced, _evictions, _stored, _passes, _refreshes;
+    private readonly long[] _counts = new long[Enum.GetValues<CacheEvent>().Length];
 
-    public long StaleServed => Interlocked.Read(ref _staleServed);
+    public long this[CacheEvent kind] => Interlocked.Read(ref _counts[(int)kind]);
 
-    public long Revalidations => Interlocked.Read(ref _revalidations);
-
-    /// <summary>Revalidations the origin answered 304.</summary>
-    public long NotModified => Interlocked.Read(ref _notModified);
-
-    public long CoalescedWaiters => Interlocked.Read(ref _coalesced);
-
-    public long Evictions => Interlocked.Read(ref _evictions);
-
-    public long Stores => Interlocked.Read(ref _stored);
-
-    /// <summary>Requests forwarded without a lookup or a store (unsafe methods, ranges, bypassed keys).</summary>
-    public long Passes => Interlocked.Read(ref _passes);
-
-    public void ServedStale() => Interlocked.Increment(ref _staleServed);
-
-    public void Revalidated(bool notModified)
-    {
-        Interlocked.Increment(ref _revalidations);
-        if (notModified)
-        {
-            Interlocked.Increment(ref _notModified);
-        }
-    }
-
-    public void Coalesced() => Interlocked.Increment(ref _coalesced);
-
-    public void Evicted() => Interlocked.Increment(ref _evictions);
-
-    public void Stored() => Interlocked.Increment(ref _stored);
-
-    public void Passed() => Interlocked.Increment(ref _passes);
-
-    /// <summary>Background refreshes (stale-while-revalidate) that ended, however.</summary>
-    public long Refreshes => Interlocked.Read(ref _refreshes);
-
-    public void Refreshed() => Interlocked.Increment(ref _refreshes);
-
-    private long _fleetHits, _fleetMisses, _fleetTimeouts, _fleetErrors, _fleetWrites, _fleetPurges;
-
-    /// <summary>Fleet-tier lookups that found the key.</summary>
-    public long FleetHits => Interlocked.Read(ref _fleetHits);
-
-    public long FleetMisses => Interlocked.Read(ref _fleetMisses);
-
-    /// <summary>Fleet-tier lookups Redis did not answer within <c>redis_timeout</c> (the request went on without it).</summary>
-    public long FleetTimeouts => Interlocked.Read(ref _fleetTimeouts);
-
-    public long FleetErrors => Interlocked.Read(ref _fleetErrors);
-
-    /// <summary>Responses written to the fleet tier.</summary>
-    public long FleetWrites => Interlocked.Read(ref _fleetWrites);
-
-    /// <summary>Purges published by other instances and applied here.</summary>
-    public long FleetPurgesReceived => Interlocked.Read(ref _fleetPurges);
-
-    public void FleetLookedUp(bool found) => Interlocked.Increment(ref found ? ref _fleetHits : ref _fleetMisses);
-
-    public void FleetTimedOut() => Interlocked.Increment(ref _fleetTimeouts);
-
-    public void FleetFailed() => Interlocked.Increment(ref _fleetErrors);
-
-    public void FleetWrote() => Interlocked.Increment(ref _fleetWrites);
-
-    public void FleetPurgeReceived() => Interlocked.Increment(ref _fleetPurges);
+    public void Count(CacheEvent kind) => Interlocked.Increment(ref _counts[(int)kind]);
 }
 
 /// <summary>One route's lookups: answered from the store, or forwarded.</summary>

@@ -40,14 +40,14 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             // §4.3.4: the 304 freshens the stored response, which then answers (the client's own precondition applies to it).
             CachedResponse refreshed = stored.Refreshed(StoredHead.Fields(response, now), StoredHead.Times(state.RequestTime, response, now));
             cache.Keep(state.Key, refreshed);
-            store.Counters.Revalidated(notModified: true);
+            store.Counters.Count(CacheEvent.Revalidated);
             bool notModified = CachePolicy.NotModified(request, refreshed);
             return StepResult.Answered(CacheResponseWriter.Write(exchange, refreshed, now, CacheStatus.Revalidated, withTtl: false, notModified));
         }
 
         if (state.Stored is not null)
         {
-            store.Counters.Revalidated(notModified: false);
+            store.Counters.Count(CacheEvent.RevalidationChanged);
             if (status >= 500 && ServeStaleOnError(exchange, state, now) is { } answered)
             {
                 return answered;
@@ -111,7 +111,7 @@ public sealed class CacheStoreStep(RouteCache cache) : ResponseStep
             return null;
         }
 
-        cache.Store.Counters.ServedStale();
+        cache.Store.Counters.Count(CacheEvent.StaleServed);
         bool notModified = CachePolicy.NotModified(exchange.Request, stored);
         return StepResult.Answered(CacheResponseWriter.Write(exchange, stored, now, CacheStatus.StaleIfError, withTtl: true, notModified));
     }

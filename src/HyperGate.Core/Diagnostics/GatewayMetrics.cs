@@ -31,6 +31,7 @@ public sealed class GatewayMetrics : IDisposable
 
     private static readonly string[] StatusClasses = ["1xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
     private static readonly string[] RejectionNames = Enum.GetNames<RejectionReason>().Select(ToSnakeCase).ToArray();
+    private static readonly string[] CacheEventNames = Enum.GetNames<CacheEvent>().Select(ToSnakeCase).ToArray();
     private static readonly string[] AuthFailureNames = Enum.GetNames<AuthFailure>().Select(ToSnakeCase).ToArray();
 
     private readonly Meter _meter = new(MeterName, typeof(GatewayMetrics).Assembly.GetName().Version?.ToString());
@@ -102,19 +103,10 @@ public sealed class GatewayMetrics : IDisposable
             yield break;
         }
 
-        yield return new Measurement<long>(counters.Stores, new KeyValuePair<string, object?>("kind", "stored"));
-        yield return new Measurement<long>(counters.StaleServed, new KeyValuePair<string, object?>("kind", "stale_served"));
-        yield return new Measurement<long>(counters.NotModified, new KeyValuePair<string, object?>("kind", "revalidated"));
-        yield return new Measurement<long>(counters.Revalidations - counters.NotModified, new KeyValuePair<string, object?>("kind", "revalidation_changed"));
-        yield return new Measurement<long>(counters.CoalescedWaiters, new KeyValuePair<string, object?>("kind", "coalesced"));
-        yield return new Measurement<long>(counters.Passes, new KeyValuePair<string, object?>("kind", "passed"));
-        yield return new Measurement<long>(counters.Evictions, new KeyValuePair<string, object?>("kind", "evicted"));
-        yield return new Measurement<long>(counters.FleetHits, new KeyValuePair<string, object?>("kind", "fleet_hit"));
-        yield return new Measurement<long>(counters.FleetMisses, new KeyValuePair<string, object?>("kind", "fleet_miss"));
-        yield return new Measurement<long>(counters.FleetTimeouts, new KeyValuePair<string, object?>("kind", "fleet_timeout"));
-        yield return new Measurement<long>(counters.FleetErrors, new KeyValuePair<string, object?>("kind", "fleet_error"));
-        yield return new Measurement<long>(counters.FleetWrites, new KeyValuePair<string, object?>("kind", "fleet_written"));
-        yield return new Measurement<long>(counters.FleetPurgesReceived, new KeyValuePair<string, object?>("kind", "fleet_purge_received"));
+        foreach (CacheEvent kind in Enum.GetValues<CacheEvent>())
+        {
+            yield return new Measurement<long>(counters[kind], new KeyValuePair<string, object?>("kind", CacheEventNames[(int)kind]));
+        }
     }
 
     /// <summary>True for this instance's instruments: every gateway in a process has a meter of the same name.</summary>

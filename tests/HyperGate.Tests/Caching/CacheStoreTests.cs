@@ -23,7 +23,7 @@ public class CacheStoreTests
             Assert.InRange(store.Bytes, 0, store.MaxSize);
         }
 
-        Assert.True(store.Counters.Evictions > 0);
+        Assert.True(store.Counters[CacheEvent.Evicted] > 0);
         Assert.Equal(store.Bytes, Enumerable.Range(0, 1000).Select(i => store.Find(Key($"http://a.test/{i}"))).Where(o => o is not null).Sum(o => o!.Size));
     }
 

@@ -96,18 +96,18 @@ public sealed class FleetTier : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            Counters.FleetTimedOut();
+            Counters.Count(CacheEvent.FleetTimeout);
             _ = read.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
             return [];
         }
         catch (RedisException)
         {
-            Counters.FleetFailed();
+            Counters.Count(CacheEvent.FleetError);
             return [];
         }
 
         CachedResponse[] variants = [.. entries.Select(e => FleetCodec.Decode((byte[])e.Value!)).OfType<CachedResponse>()];
-        Counters.FleetLookedUp(found: variants.Length > 0);
+        Counters.Count(variants.Length > 0 ? CacheEvent.FleetHit : CacheEvent.FleetMiss);
         return variants;
     }
 
@@ -139,11 +139,11 @@ public sealed class FleetTier : IAsyncDisposable
         try
         {
             await database.ScriptEvaluateAsync(PutScript, keys, arguments);
-            Counters.FleetWrote();
+            Counters.Count(CacheEvent.FleetWritten);
         }
         catch (RedisException)
         {
-            Counters.FleetFailed();
+            Counters.Count(CacheEvent.FleetError);
         }
     }
 
@@ -208,7 +208,7 @@ public sealed class FleetTier : IAsyncDisposable
         }
         catch (RedisException)
         {
-            Counters.FleetFailed();
+            Counters.Count(CacheEvent.FleetError);
             return 0;
         }
     }
@@ -231,7 +231,7 @@ public sealed class FleetTier : IAsyncDisposable
             "tag" => CachePurge.ByTag(_store, parts[2]),
             _ => 0,
         };
-        Counters.FleetPurgeReceived();
+        Counters.Count(CacheEvent.FleetPurgeReceived);
     }
 
     private RedisKey ObjectKey(byte[] key) => ((RedisKey)(_config.KeyPrefix + "obj:")).Append(key);
