@@ -279,13 +279,21 @@ public sealed class TlsTests : IDisposable
         Assert.Contains("hello", resumed);
     }
 
+    /// <summary>A site certificate issued by a test authority, naming the authority's OCSP responder, which calls it good.</summary>
+    private (OcspResponder Responder, TestCertificate Site) SiteWithOcspResponder()
+    {
+        TestCertificate authority = _certificates.CreateAuthority("ca");
+        OcspResponder responder = OcspResponder.Start(authority);
+        TestCertificate site = _certificates.CreateIssued("site", ["api.test"], authority, responder.Url);
+        responder.Vouch(site);
+        return (responder, site);
+    }
+
     [Fact]
     public async Task OcspStapling_TheResponderNamedInTheCertificate_IsAskedAndItsAnswerStapled()
     {
-        TestCertificate authority = _certificates.CreateAuthority("ca");
-        await using OcspResponder responder = OcspResponder.Start(authority);
-        TestCertificate site = _certificates.CreateIssued("site", ["api.test"], authority, responder.Url);
-        responder.Vouch(site);
+        (OcspResponder responder, TestCertificate site) = SiteWithOcspResponder();
+        await using OcspResponder stopped = responder;
         await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]"));
 
         // The platform fetches the response in the background (RFC 6066 §8: the server staples it when it has one),
@@ -305,10 +313,8 @@ public sealed class TlsTests : IDisposable
     [Fact]
     public async Task OcspStapling_Off_NeverAsksTheResponder()
     {
-        TestCertificate authority = _certificates.CreateAuthority("ca");
-        await using OcspResponder responder = OcspResponder.Start(authority);
-        TestCertificate site = _certificates.CreateIssued("site", ["api.test"], authority, responder.Url);
-        responder.Vouch(site);
+        (OcspResponder responder, TestCertificate site) = SiteWithOcspResponder();
+        await using OcspResponder stopped = responder;
         await using TestGateway gateway = await TestGateway.StartAsync(Config($"certificates = [{site.Entry}]\nocsp_stapling = false"));
 
         for (int i = 0; i < 3; i++)
