@@ -27,15 +27,8 @@ public static partial class ConfigLoader
         var perCertificate = new Dictionary<ServerCertificate, ClientCertificatePolicy?>();
         DateTimeOffset now = DateTimeOffset.UtcNow;
         bool ocspStapling = tls.Bool("ocsp_stapling", true);
-        foreach (TomlNode item in tls.Items("certificates"))
+        foreach ((ConfigReader entry, SourceLocation location) in tls.ItemTables("certificates", "write { cert = \"certs/site.pem\", key = \"certs/site.key\" }"))
         {
-            if (item is not TomlTableNode table)
-            {
-                tls.ErrorAt(item.Location, "certificates", "each entry must be a table", "write { cert = \"certs/site.pem\", key = \"certs/site.key\" }");
-                continue;
-            }
-
-            ConfigReader entry = tls.ItemTable("certificates", table);
             string? cert = entry.String("cert");
             string? key = entry.String("key");
             List<(string Value, SourceLocation Location)> selfSigned = entry.StringList("self_signed");
@@ -43,21 +36,21 @@ public static partial class ConfigLoader
             entry.RejectUnknownKeys();
             if (selfSigned.Count > 0 && cert is null && key is null)
             {
-                Add(ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], item.Location, now), entryClientAuth);
+                Add(ServerCertificate.SelfSigned([.. selfSigned.Select(n => n.Value)], location, now), entryClientAuth);
             }
             else if (cert is null || key is null)
             {
-                entry.ErrorAt(item.Location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file, or ask for self_signed = [\"localhost\"] (for trying only)");
+                entry.ErrorAt(location, cert is null ? "cert" : "key", "is required", "name the PEM certificate (chain) file and its PEM private key file, or ask for self_signed = [\"localhost\"] (for trying only)");
             }
             else
             {
                 try
                 {
-                    Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), item.Location, now, ocspStapling), entryClientAuth);
+                    Add(ServerCertificate.Load(Path.Combine(directory, cert), Path.Combine(directory, key), location, now, ocspStapling), entryClientAuth);
                 }
                 catch (CertificateException e)
                 {
-                    entry.ErrorAt(item.Location, "cert", e.Message, "give a PEM certificate that is valid now and its own private key; the running certificates keep serving");
+                    entry.ErrorAt(location, "cert", e.Message, "give a PEM certificate that is valid now and its own private key; the running certificates keep serving");
                 }
             }
         }
@@ -202,26 +195,19 @@ public static partial class ConfigLoader
     private static List<ClientCertificateMatch> ReadClientCertificateMatches(ConfigReader consumer)
     {
         var matches = new List<ClientCertificateMatch>();
-        foreach (TomlNode item in consumer.Items("client_cert"))
+        foreach ((ConfigReader entry, SourceLocation location) in consumer.ItemTables("client_cert", "write { subject = \"CN=partner, O=Example\" }, { san = \"partner.example.com\" } or { sha256 = \"HEX\" }"))
         {
-            if (item is not TomlTableNode table)
-            {
-                consumer.ErrorAt(item.Location, "client_cert", "each entry must be a table", "write { subject = \"CN=partner, O=Example\" }, { san = \"partner.example.com\" } or { sha256 = \"HEX\" }");
-                continue;
-            }
-
-            ConfigReader entry = consumer.ItemTable("client_cert", table);
             string? subject = entry.String("subject");
             string? san = entry.String("san");
             string? sha256 = entry.String("sha256")?.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
             entry.RejectUnknownKeys();
             if ((subject is null ? 0 : 1) + (san is null ? 0 : 1) + (sha256 is null ? 0 : 1) != 1)
             {
-                entry.ErrorAt(item.Location, "client_cert", "needs exactly one of subject, san and sha256", "write { sha256 = \"…\" } (the certificate's SHA-256 fingerprint), or a subject or SAN");
+                entry.ErrorAt(location, "client_cert", "needs exactly one of subject, san and sha256", "write { sha256 = \"…\" } (the certificate's SHA-256 fingerprint), or a subject or SAN");
             }
             else if (sha256 is not null && (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigitLower)))
             {
-                entry.ErrorAt(item.Location, "sha256", "is not 64 hex digits", "openssl x509 -noout -fingerprint -sha256 -in client.pem prints it");
+                entry.ErrorAt(location, "sha256", "is not 64 hex digits", "openssl x509 -noout -fingerprint -sha256 -in client.pem prints it");
             }
             else
             {

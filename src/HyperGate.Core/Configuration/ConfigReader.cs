@@ -215,6 +215,25 @@ internal sealed class ConfigReader
         };
     }
 
+    /// <summary>
+    /// A reader for each table among the items of <paramref name="key"/> (one table, or a list of them), with its
+    /// location; any other item is an error with <paramref name="hint"/>.
+    /// </summary>
+    public IEnumerable<(ConfigReader Entry, SourceLocation Location)> ItemTables(string key, string hint)
+    {
+        foreach (TomlNode item in Items(key))
+        {
+            if (item is TomlTableNode table)
+            {
+                yield return (ItemTable(key, table), item.Location);
+            }
+            else
+            {
+                ErrorAt(item.Location, key, "each entry must be a table", hint);
+            }
+        }
+    }
+
     /// <summary>A reader for an inline table found among the items of <paramref name="key"/>.</summary>
     public ConfigReader ItemTable(string key, TomlTableNode table) => new(table, Qualified(key), _errors);
 
