@@ -22,7 +22,7 @@ public static partial class ConfigLoader
             return TlsSettings.None;
         }
 
-        string directory = Path.GetDirectoryName(Path.GetFullPath(tls.Location.File)) ?? ".";
+        string directory = tls.Directory;
         var certificates = new List<ServerCertificate>();
         var perCertificate = new Dictionary<ServerCertificate, ClientCertificatePolicy?>();
         DateTimeOffset now = DateTimeOffset.UtcNow;
@@ -150,7 +150,7 @@ public static partial class ConfigLoader
         }
 
         ConfigReader tls = upstream.Table("tls")!;
-        string directory = Path.GetDirectoryName(Path.GetFullPath(upstream.Location.File)) ?? ".";
+        string directory = upstream.Directory;
         string? serverName = tls.String("server_name");
         bool verify = tls.Bool("verify", true);
         X509Certificate2Collection? roots = null;

@@ -327,7 +327,7 @@ public static partial class ConfigLoader
         string? path = null;
         if (file is not null)
         {
-            path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(upstream.Location.File)) ?? ".", file));
+            path = Path.GetFullPath(Path.Combine(upstream.Directory, file));
             try
             {
                 TargetsFile.Read(path);

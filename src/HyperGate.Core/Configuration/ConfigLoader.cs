@@ -132,7 +132,7 @@ public static partial class ConfigLoader
                     // { address = "0.0.0.0:8443", client_auth = "require", client_ca = "certs/partners-ca.pem" }
                     ConfigReader entry = server.ItemTable("listen_tls", table);
                     string? tableAddress = entry.String("address");
-                    ClientCertificatePolicy? clientAuth = entry.Has("client_auth") ? ReadClientAuth(entry, Path.GetDirectoryName(Path.GetFullPath(server.Location.File)) ?? ".") : null;
+                    ClientCertificatePolicy? clientAuth = entry.Has("client_auth") ? ReadClientAuth(entry, server.Directory) : null;
                     entry.RejectUnknownKeys();
                     if (tableAddress is null)
                     {

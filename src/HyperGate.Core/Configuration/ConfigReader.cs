@@ -20,6 +20,9 @@ internal sealed class ConfigReader
 
     public SourceLocation Location => _table.Location;
 
+    /// <summary>The directory of the config file this table is in: paths in it are relative to it.</summary>
+    public string Directory => Path.GetDirectoryName(Path.GetFullPath(_table.Location.File)) ?? ".";
+
     public bool Has(string key)
     {
         _known.Add(key);

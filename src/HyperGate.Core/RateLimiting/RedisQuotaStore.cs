@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using HyperGate.Redis;
 using StackExchange.Redis;
 
 namespace HyperGate.RateLimiting;
@@ -65,14 +66,9 @@ public sealed class RedisQuotaStore : IQuotaStore
 
     public RedisQuotaStore(string configuration, string keyPrefix)
     {
-        ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
+        // Fail fast: a lease that cannot be made is a store outage.
+        ConfigurationOptions options = RedisOptions.FailFast(configuration);
 
-        // Start even when Redis is down, and fail fast: a lease that cannot be made is a store outage.
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
-        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 1000);
-        options.ConnectRetry = 1;
-        options.BacklogPolicy = BacklogPolicy.FailFast;
         // Connected on first use, so that validating a config never opens a connection.
         _connection = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectAsync(options));
         _prefix = Encoding.UTF8.GetBytes(keyPrefix + ":");

@@ -1,5 +1,6 @@
 using System.Text;
 using HyperGate.Configuration;
+using HyperGate.Redis;
 using StackExchange.Redis;
 
 namespace HyperGate.Caching.Fleet;
@@ -42,13 +43,7 @@ public sealed class FleetTier : IAsyncDisposable
         _config = config;
         _store = store;
         _time = time;
-        _options = ConfigurationOptions.Parse(config.Redis);
-
-        // Start without Redis and keep trying; a command while it is away fails at once instead of queueing.
-        _options.AbortOnConnectFail = false;
-        _options.ConnectTimeout = Math.Min(_options.ConnectTimeout, 2000);
-        _options.AsyncTimeout = Math.Min(_options.AsyncTimeout, 1000);
-        _options.BacklogPolicy = BacklogPolicy.FailFast;
+        _options = RedisOptions.FailFast(config.Redis);
         _purges = RedisChannel.Literal(config.KeyPrefix + "purge");
     }
 
