@@ -154,12 +154,13 @@ public static class ConfigCompiler
             PathKind = route.Path is not null ? PathMatchKind.Exact : PathMatchKind.Prefix,
             Path = route.Path ?? route.PathPrefix!,
             Methods = [.. route.Methods],
-            Headers = [.. route.Headers.Select(h => new HeaderPredicate(Encoding.ASCII.GetBytes(h.Key), Encoding.UTF8.GetBytes(h.Value)))],
+            Predicates = [.. route.Predicates.Select(CompilePredicate)],
             Priority = route.Priority,
             Upstream = route.Upstream is null ? null : upstreams[route.Upstream],
             DirectResponse = route.Respond is { } respond ? new DirectResponse(respond.Status, respond.ContentType, respond.Body) : null,
             StripPrefix = route.StripPrefix,
             RewritePrefix = route.RewritePrefix is null ? null : Encoding.ASCII.GetBytes(route.RewritePrefix),
+            Rewrite = route.Rewrite is { } rewrite ? PathRewrite.Compile(rewrite, PathTemplate.Parse(route.Path ?? route.PathPrefix!, out _)!, out _) : null,
             PreserveHost = route.PreserveHost,
             KeepEncodedSlashes = route.KeepEncodedSlashes ?? server.KeepEncodedSlashes,
             RequireClientCertificate = route.RequireClientCertificate,
@@ -182,4 +183,8 @@ public static class ConfigCompiler
             BodyBuffer = route.Traffic.BodyBuffer,
         };
     }
+
+    private static RequestPredicate CompilePredicate(PredicateConfig predicate) => predicate.InQuery
+        ? new QueryPredicate(predicate.Name, predicate.Test, predicate.Text)
+        : new HeaderPredicate(predicate.Name, predicate.Test, predicate.Text);
 }

@@ -489,18 +489,7 @@ public static partial class ConfigLoader
             }
         }
 
-        var headers = new List<KeyValuePair<string, string>>();
-        foreach ((string headerName, TomlNode value) in route.Table("headers")?.Entries() ?? [])
-        {
-            if (!HttpCharacters.IsToken(Encoding.ASCII.GetBytes(headerName)) || value is not TomlScalar { Value: string headerValue })
-            {
-                route.Error("headers", $"header \"{headerName}\" needs a string value and a valid name", "write headers = { \"x-tenant\" = \"blue\" }");
-                continue;
-            }
-
-            headers.Add(new(headerName, headerValue));
-        }
-
+        List<PredicateConfig> predicates = [.. ReadPredicates(route, "headers"), .. ReadPredicates(route, "query")];
         int priority = (int)route.Integer("priority", 0, -1_000_000, 1_000_000);
         string? upstream = route.String("upstream");
         if (upstream is not null && !upstreamNames.Contains(upstream))
@@ -520,6 +509,13 @@ public static partial class ConfigLoader
         {
             route.Error("rewrite_prefix", $"\"{rewrite}\" must be a normalized path starting with /", "write a path such as \"/v2\"");
         }
+
+        if ((strip || rewrite is not null) && prefix is not null && prefix.Contains('{'))
+        {
+            route.Error(strip ? "strip_prefix" : "rewrite_prefix", "cannot be used with a prefix that has parameters", "use rewrite = \"...\", which can name them");
+        }
+
+        string? rewriteTemplate = ReadRewrite(route, path, prefix);
 
         bool preserveHost = route.Bool("preserve_host", true);
         DirectResponseConfig? respond = ReadDirectResponse(route.Table("respond"));
@@ -559,11 +555,12 @@ public static partial class ConfigLoader
         }
 
         route.RejectUnknownKeys();
-        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, headers, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes)
+        return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, predicates, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes)
         {
             RequireClientCertificate = requireClientCert,
             ForwardClientCertificate = forwardClientCert,
             Cache = cache,
+            Rewrite = rewriteTemplate,
         };
     }
 
@@ -871,24 +868,6 @@ public static partial class ConfigLoader
             respond.String("content_type", "text/plain; charset=utf-8")!);
         respond.RejectUnknownKeys();
         return config;
-    }
-
-    private static string? ValidatePath(ConfigReader route, string key)
-    {
-        string? path = route.String(key);
-        if (path is null)
-        {
-            return null;
-        }
-
-        if (!path.StartsWith('/') || !IsNormalized(path))
-        {
-            route.Error(key, $"\"{path}\" is not a normalized absolute path", "start with /, and avoid //, /./, /../ and percent-encoded unreserved characters");
-            return null;
-        }
-
-        // A prefix matches whole segments, so "/users/" and "/users" mean the same subtree.
-        return key == "path_prefix" && path.Length > 1 ? path.TrimEnd('/') : path;
     }
 
     /// <summary>A route path must already be in the form requests are normalized to, or it could never match.</summary>

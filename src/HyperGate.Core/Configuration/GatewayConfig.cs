@@ -156,7 +156,7 @@ public sealed record RouteConfig(
     string? Path,
     string? PathPrefix,
     IReadOnlyList<string> Methods,
-    IReadOnlyList<KeyValuePair<string, string>> Headers,
+    IReadOnlyList<PredicateConfig> Predicates,
     int Priority,
     string? Upstream,
     bool StripPrefix,
@@ -179,6 +179,9 @@ public sealed record RouteConfig(
 
     /// <summary><c>cache = true | { ... }</c>: responses are cached; null when the route does not cache.</summary>
     public RouteCacheSettings? Cache { get; init; }
+
+    /// <summary><c>rewrite</c>: the upstream path built from the route's path parameters; null when not rewritten.</summary>
+    public string? Rewrite { get; init; }
 }
 
 /// <summary><c>[cache]</c>: the bounds of the response store.</summary>

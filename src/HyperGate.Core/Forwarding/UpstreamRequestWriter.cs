@@ -80,7 +80,7 @@ internal static class UpstreamRequestWriter
         output.Commit();
     }
 
-    /// <summary>The normalized path, with the route's prefix stripped or rewritten, then the query as received.</summary>
+    /// <summary>The normalized path, with the route's prefix stripped or rewritten (or the whole path rewritten), then the query as received.</summary>
     private static void WriteTarget(ref HeadWriter output, RequestHead request, Route route)
     {
         if (request.IsAsteriskForm)
@@ -90,25 +90,42 @@ internal static class UpstreamRequestWriter
         }
 
         ReadOnlySpan<byte> path = request.NormalizedPath;
-        if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || route.RewritePrefix is not null))
+        if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || route.RewritePrefix is not null || route.Rewrite is not null))
         {
-            // The root prefix "/" strips nothing; any other prefix ends on a segment boundary, so rest is "" or "/…".
-            ReadOnlySpan<byte> rest = route.Path.Length > 1 ? path[route.Path.Length..] : path;
-            ReadOnlySpan<byte> prefix = route.RewritePrefix ?? [];
-
-            // "/api" + "/users" → "/api/users"; "/" + "/users" → "/users"; nothing left → "/" (or the new prefix).
-            if (prefix.Length > 0 && prefix[^1] == '/' && rest.Length > 0)
+            // What follows the matched prefix: "" or "/…", since a prefix ends on a segment boundary.
+            ReadOnlySpan<byte> rest = path[PrefixLength(path, route.Template.Segments.Length)..];
+            if (route.Rewrite is { } rewrite)
             {
-                prefix = prefix[..^1];
-            }
+                // A rewrite of "/" stands for the root: the rest alone, as with strip_prefix.
+                if (rewrite.Text.Length > 1 || rest.IsEmpty)
+                {
+                    rewrite.Write(ref output, request);
+                }
 
-            output.Write(prefix);
-            if (rest.IsEmpty && prefix.IsEmpty)
+                output.Write(rewrite.Text.Length > 1 && rest.IsEmpty ? [] : rest);
+            }
+            else
             {
-                output.Write("/"u8);
-            }
+                ReadOnlySpan<byte> prefix = route.RewritePrefix ?? [];
 
-            output.Write(rest);
+                // "/api" + "/users" → "/api/users"; "/" + "/users" → "/users"; nothing left → "/" (or the new prefix).
+                if (prefix.Length > 0 && prefix[^1] == '/' && rest.Length > 0)
+                {
+                    prefix = prefix[..^1];
+                }
+
+                output.Write(prefix);
+                if (rest.IsEmpty && prefix.IsEmpty)
+                {
+                    output.Write("/"u8);
+                }
+
+                output.Write(rest);
+            }
+        }
+        else if (route.Rewrite is { } rewrite)
+        {
+            rewrite.Write(ref output, request);
         }
         else
         {
@@ -116,5 +133,18 @@ internal static class UpstreamRequestWriter
         }
 
         output.Write(request.Query);
+    }
+
+    /// <summary>The length of the path's first <paramref name="segments"/> segments (with their slashes): the part a prefix route matched.</summary>
+    private static int PrefixLength(ReadOnlySpan<byte> path, int segments)
+    {
+        int position = 0;
+        for (int i = 0; i < segments && position < path.Length; i++)
+        {
+            int slash = path[(position + 1)..].IndexOf((byte)'/');
+            position = slash < 0 ? path.Length : position + 1 + slash;
+        }
+
+        return position;
     }
 }

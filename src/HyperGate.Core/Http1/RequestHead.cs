@@ -60,6 +60,21 @@ public sealed class RequestHead : MessageHead
     /// <summary>The canonical path every routing decision uses (see <see cref="PathNormalizer"/>), once <see cref="NormalizePath"/> ran.</summary>
     public ReadOnlySpan<byte> NormalizedPath => _normalizedPath.AsSpan(0, NormalizedPathLength);
 
+    /// <summary>The path parameters the matched route captured (ranges of <see cref="NormalizedPath"/>).</summary>
+    public PathCaptures PathCaptures { get; } = new();
+
+    /// <summary>The value of the path parameter captured <paramref name="index"/>th, or empty when there is none.</summary>
+    public ReadOnlySpan<byte> PathParameter(int index)
+    {
+        if (index >= PathCaptures.Count)
+        {
+            return [];
+        }
+
+        (int start, int length) = PathCaptures[index];
+        return NormalizedPath.Slice(start, length);
+    }
+
     /// <summary>RFC 9112 §9.3: HTTP/1.1 defaults to persistent connections, HTTP/1.0 needs "keep-alive".</summary>
     public bool KeepAlive => Version == HttpVersion.Http11 ? !ConnectionClose : ConnectionKeepAlive && !ConnectionClose;
 
@@ -92,6 +107,7 @@ public sealed class RequestHead : MessageHead
         TargetStart = TargetLength = PathStart = PathLength = QueryStart = QueryLength = 0;
         HostStart = HostLength = HostFieldCount = 0;
         NormalizedPathLength = 0;
+        PathCaptures.Clear();
         HasEncodedSlash = false;
         IsAsteriskForm = false;
         ExpectContinue = false;

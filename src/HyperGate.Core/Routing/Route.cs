@@ -37,7 +37,18 @@ public sealed class Route
     public PathMatchKind PathKind { get; init; }
 
     /// <summary>The path in normalized form; for a prefix, without a trailing slash ("/" for the root).</summary>
-    public required string Path { get; init; }
+    public required string Path
+    {
+        get => _path;
+        init
+        {
+            _path = value;
+            Template = PathTemplate.Parse(value, out _) ?? throw new ArgumentException($"\"{value}\" is not a path template", nameof(value));
+        }
+    }
+
+    /// <summary>The path's segments and parameters (<c>/users/{id}</c>), which the trie branches on.</summary>
+    public PathTemplate Template { get; private init; } = null!;
 
     /// <summary>Methods this route accepts; empty accepts all.</summary>
     public string[] Methods
@@ -50,7 +61,8 @@ public sealed class Route
         }
     }
 
-    public HeaderPredicate[] Headers { get; init; } = [];
+    /// <summary>Header and query predicates, all of which a request must meet.</summary>
+    public RequestPredicate[] Predicates { get; init; } = [];
 
     public int Priority { get; init; }
 
@@ -63,6 +75,9 @@ public sealed class Route
 
     /// <summary>Replaces the matched prefix in the upstream path, when set.</summary>
     public byte[]? RewritePrefix { get; init; }
+
+    /// <summary>The upstream path built from the route's path parameters (<c>rewrite = "/accounts/{id}"</c>), when set.</summary>
+    public PathRewrite? Rewrite { get; init; }
 
     /// <summary>True: the client's Host is forwarded (the default). False: the destination's address is sent.</summary>
     public bool PreserveHost { get; init; } = true;
@@ -125,6 +140,7 @@ public sealed class Route
     public Upstream? PickUpstream() => Split is { } split ? split.Pick() : Upstream;
 
     private readonly string _name = string.Empty;
+    private readonly string _path = "/";
     private readonly string[] _methods = [];
     private byte[][] _methodBytes = [];
     private byte[]? _allowField;
@@ -153,11 +169,11 @@ public sealed class Route
         return false;
     }
 
-    public bool MatchesHeaders(RequestHead request)
+    public bool MatchesPredicates(RequestHead request)
     {
-        foreach (HeaderPredicate predicate in Headers)
+        foreach (RequestPredicate predicate in Predicates)
         {
-            if (!request.TryGetHeader(predicate.Name, out ReadOnlySpan<byte> value) || !value.SequenceEqual(predicate.Value))
+            if (!predicate.Matches(request))
             {
                 return false;
             }
@@ -169,16 +185,13 @@ public sealed class Route
     /// <summary>Routes with more predicates are tried first; priority breaks the remaining ties.</summary>
     internal static int CompareSpecificity(Route a, Route b)
     {
-        int byHeaders = b.Headers.Length.CompareTo(a.Headers.Length);
-        if (byHeaders != 0)
+        int byPredicates = b.Predicates.Length.CompareTo(a.Predicates.Length);
+        if (byPredicates != 0)
         {
-            return byHeaders;
+            return byPredicates;
         }
 
         int byMethods = (b.Methods.Length > 0).CompareTo(a.Methods.Length > 0);
         return byMethods != 0 ? byMethods : b.Priority.CompareTo(a.Priority);
     }
 }
-
-/// <summary>An exact, case-sensitive match on one header's value.</summary>
-public sealed record HeaderPredicate(byte[] Name, byte[] Value);

@@ -98,8 +98,11 @@ public static class RouteExplainer
             considered.Add($"{route.Name}: {verdict}");
         }
 
+        string parameters = match.Route is { Template.HasParameters: true } withParameters
+            ? $", parameters {string.Join(", ", withParameters.Template.ParameterNames.Select((name, i) => $"{name} = \"{Encoding.ASCII.GetString(request.PathParameter(i))}\""))}"
+            : string.Empty;
         string outcome = match.Route is { } matched
-            ? $"route \"{matched.Name}\" (normalized path {path})"
+            ? $"route \"{matched.Name}\" (normalized path {path}{parameters})"
             : match.Rejection == RejectionReason.MethodNotAllowed ? $"405: route \"{match.MethodMismatch?.Name}\" does not accept {method}" : "404: no route matches";
         return new Explanation(summary, outcome, match.Route?.Name, considered, match.Route is null ? [] : Steps(snapshot, match.Route)) { Tls = tls };
     }
@@ -134,10 +137,7 @@ public static class RouteExplainer
         }
 
         StringComparison comparison = caseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
-        bool pathMatches = route.PathKind == PathMatchKind.Exact
-            ? string.Equals(path, route.Path, comparison)
-            : route.Path == "/" || string.Equals(path, route.Path, comparison) || path.StartsWith(route.Path + "/", comparison);
-        if (!pathMatches)
+        if (!route.Template.Matches(path, route.PathKind == PathMatchKind.Prefix, comparison))
         {
             return route.PathKind == PathMatchKind.Exact ? $"path is not {route.Path}" : $"path is not under {route.Path}";
         }
@@ -147,7 +147,7 @@ public static class RouteExplainer
             return $"method not in [{string.Join(", ", route.Methods)}]";
         }
 
-        return route.MatchesHeaders(request) ? null : "a header predicate is not met";
+        return route.Predicates.FirstOrDefault(p => !p.Matches(request)) is { } unmet ? $"{unmet} is not met" : null;
     }
 
     private static List<string> Steps(GatewaySnapshot snapshot, Route route)
@@ -189,7 +189,10 @@ public static class RouteExplainer
         }
         else
         {
-            string rewrite = route.StripPrefix ? $", prefix {route.Path} stripped" : route.RewritePrefix is { } to ? $", prefix {route.Path} rewritten to {Encoding.ASCII.GetString(to)}" : string.Empty;
+            string rewrite = route.StripPrefix ? $", prefix {route.Path} stripped"
+                : route.RewritePrefix is { } to ? $", prefix {route.Path} rewritten to {Encoding.ASCII.GetString(to)}"
+                : route.Rewrite is { } template ? (route.PathKind == PathMatchKind.Prefix ? $", prefix {route.Path} rewritten to {template}" : $", path rewritten to {template}")
+                : string.Empty;
             static string Describe(Upstream upstream) => $"upstream \"{upstream.Name}\" ({string.Join(", ", upstream.Destinations.Select(d => d.Address))})";
             string target = route.Split is { } split
                 ? $"one of {string.Join(", ", split.Shares.Select(s => $"{Describe(s.Upstream)} with share {s.Share}"))}"

@@ -183,18 +183,24 @@ public sealed class RouteTable
 
     internal sealed class PathTrie
     {
-        private readonly Node _root = new(null, []);
+        private readonly Node _root = new([]);
 
         public void Add(Route route, bool caseSensitive)
         {
             Node node = _root;
-            byte[] path = Encoding.ASCII.GetBytes(caseSensitive ? route.Path : route.Path.ToLowerInvariant());
-            if (path.Length > 1)
+            foreach (TemplateSegment segment in route.Template.Segments)
             {
-                for (int position = 1; position <= path.Length;)
+                switch (segment.Kind)
                 {
-                    position = NextSegment(path, position, out ReadOnlySpan<byte> segment);
-                    node = node.GetOrAddChild(segment);
+                    case TemplateSegmentKind.Literal:
+                        node = node.GetOrAddChild(Encoding.ASCII.GetBytes(caseSensitive ? segment.Text : segment.Text.ToLowerInvariant()));
+                        break;
+                    case TemplateSegmentKind.Parameter:
+                        node = node.GetOrAddParameter();
+                        break;
+                    case TemplateSegmentKind.CatchAll:
+                        node.CatchAll.Add(route);
+                        return;
                 }
             }
 
@@ -203,28 +209,22 @@ public sealed class RouteTable
 
         public void Seal(List<string> ambiguities) => _root.Seal(ambiguities);
 
-        /// <summary>Walks down as far as the path goes, then back up through the parents trying prefix routes.</summary>
+        /// <summary>
+        /// Walks down as far as the path goes, a literal segment before a parameter (trying the parameter when the
+        /// literal branch finds nothing), then back up trying catch-alls and prefix routes: the exact route of the
+        /// whole path first, then the deepest. Each node is visited at most once, so a lookup is bounded by the trie.
+        /// </summary>
         public Route? Match(ReadOnlySpan<byte> path, RequestHead request, ref Route? methodMismatch)
         {
-            Node node = _root;
-            bool consumedAll = true;
-            if (path.Length > 1)
-            {
-                for (int position = 1; position <= path.Length;)
-                {
-                    position = NextSegment(path, position, out ReadOnlySpan<byte> segment);
-                    Node? child = node.FindChild(segment);
-                    if (child is null)
-                    {
-                        consumedAll = false;
-                        break;
-                    }
+            request.PathCaptures.Clear();
+            return Walk(_root, path, path.Length > 1 ? 1 : path.Length + 1, request, ref methodMismatch);
+        }
 
-                    node = child;
-                }
-            }
-
-            if (consumedAll)
+        private static Route? Walk(Node node, ReadOnlySpan<byte> path, int position, RequestHead request, ref Route? methodMismatch)
+        {
+            PathCaptures captures = request.PathCaptures;
+            int captured = captures.Count;
+            if (position > path.Length)
             {
                 Route? exact = Select(node.SealedExact, request, ref methodMismatch);
                 if (exact is not null)
@@ -232,24 +232,49 @@ public sealed class RouteTable
                     return exact;
                 }
             }
-
-            for (Node? current = node; current is not null; current = current.Parent)
+            else
             {
-                Route? prefix = Select(current.SealedPrefix, request, ref methodMismatch);
-                if (prefix is not null)
+                int next = NextSegment(path, position, out ReadOnlySpan<byte> segment);
+                if (node.FindChild(segment) is { } child && Walk(child, path, next, request, ref methodMismatch) is { } literal)
                 {
-                    return prefix;
+                    return literal;
+                }
+
+                // A parameter captures one whole, non-empty segment.
+                if (node.Parameter is { } parameter && !segment.IsEmpty)
+                {
+                    captures.Truncate(captured);
+                    captures.Add(position, segment.Length);
+                    if (Walk(parameter, path, next, request, ref methodMismatch) is { } matched)
+                    {
+                        return matched;
+                    }
                 }
             }
 
-            return null;
+            captures.Truncate(captured);
+            if (node.SealedCatchAll.Length > 0)
+            {
+                // The rest of the path after this node's segment: "" when the path ends here.
+                int start = Math.Min(position, path.Length);
+                captures.Add(start, path.Length - start);
+                Route? rest = Select(node.SealedCatchAll, request, ref methodMismatch);
+                if (rest is not null)
+                {
+                    return rest;
+                }
+
+                captures.Truncate(captured);
+            }
+
+            return Select(node.SealedPrefix, request, ref methodMismatch);
         }
 
         private static Route? Select(Route[] candidates, RequestHead request, ref Route? methodMismatch)
         {
             foreach (Route route in candidates)
             {
-                if (!route.MatchesHeaders(request))
+                if (!route.MatchesPredicates(request))
                 {
                     continue;
                 }
@@ -265,19 +290,25 @@ public sealed class RouteTable
             return null;
         }
 
-        private sealed class Node(Node? parent, byte[] segment)
+        private sealed class Node(byte[] segment)
         {
             // While building, children are found by segment text; Seal turns them into a sorted array.
             private readonly Dictionary<string, Node> _building = new(StringComparer.Ordinal);
             private Node[] _children = [];
-
-            public Node? Parent { get; } = parent;
 
             public byte[] Segment { get; } = segment;
 
             public List<Route> Exact { get; } = [];
 
             public List<Route> Prefix { get; } = [];
+
+            /// <summary>Routes whose template ends with a catch-all after this node's segment.</summary>
+            public List<Route> CatchAll { get; } = [];
+
+            /// <summary>The child standing for a parameter segment, when some route has one here.</summary>
+            public Node? Parameter { get; private set; }
+
+            public Route[] SealedCatchAll { get; private set; } = [];
 
             public Route[] SealedExact { get; private set; } = [];
 
@@ -311,12 +342,14 @@ public sealed class RouteTable
                 return null;
             }
 
+            public Node GetOrAddParameter() => Parameter ??= new Node("{}"u8.ToArray());
+
             public Node GetOrAddChild(ReadOnlySpan<byte> segment)
             {
                 string key = Encoding.Latin1.GetString(segment);
                 if (!_building.TryGetValue(key, out Node? child))
                 {
-                    _building[key] = child = new Node(this, segment.ToArray());
+                    _building[key] = child = new Node(segment.ToArray());
                 }
 
                 return child;
@@ -326,6 +359,8 @@ public sealed class RouteTable
             {
                 SealedExact = SortAndCheck(Exact, ambiguities);
                 SealedPrefix = SortAndCheck(Prefix, ambiguities);
+                SealedCatchAll = SortAndCheck(CatchAll, ambiguities);
+                Parameter?.Seal(ambiguities);
                 Node[] children = [.. _building.Values];
                 Array.Sort(children, (a, b) => a.Segment.AsSpan().SequenceCompareTo(b.Segment));
                 _children = children;
@@ -359,9 +394,8 @@ public sealed class RouteTable
             {
                 bool methodsOverlap = a.Methods.Length == 0 || b.Methods.Length == 0
                     || a.Methods.Intersect(b.Methods, StringComparer.Ordinal).Any();
-                bool sameHeaders = a.Headers.Length == b.Headers.Length
-                    && a.Headers.All(h => b.Headers.Any(o => o.Name.AsSpan().SequenceEqual(h.Name) && o.Value.AsSpan().SequenceEqual(h.Value)));
-                return a.Priority == b.Priority && methodsOverlap && sameHeaders && (a.Methods.Length > 0) == (b.Methods.Length > 0);
+                bool samePredicates = a.Predicates.Select(p => p.Key).ToHashSet().SetEquals(b.Predicates.Select(p => p.Key));
+                return a.Priority == b.Priority && methodsOverlap && samePredicates && (a.Methods.Length > 0) == (b.Methods.Length > 0);
             }
         }
     }

@@ -58,7 +58,7 @@ public sealed class RouteExplainerTests : IAsyncDisposable
 
         Assert.Equal("users", explanation.Route);
         Assert.Equal("route \"users\" (normalized path /users/7)", explanation.Outcome);
-        Assert.Equal(["users: MATCHED", "beta: a header predicate is not met", "orders: path is not under /orders", "health: path is not /health"], explanation.Considered);
+        Assert.Equal(["users: MATCHED", "beta: header x-beta = \"1\" is not met", "orders: path is not under /orders", "health: path is not /health"], explanation.Considered);
         Assert.Equal(["rate limits, all must pass: per_ip", "forwarded to upstream \"users\" (127.0.0.1:9001), prefix /users stripped"], explanation.Steps);
     }
 

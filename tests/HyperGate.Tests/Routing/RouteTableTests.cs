@@ -15,7 +15,7 @@ public class RouteTableTests
         Host = host,
         Methods = methods ?? [],
         Priority = priority,
-        Headers = [.. (headers ?? []).Select(h => new HeaderPredicate(Encoding.ASCII.GetBytes(h.Item1), Encoding.ASCII.GetBytes(h.Item2)))],
+        Predicates = [.. (headers ?? []).Select(h => new HeaderPredicate(h.Item1, ValueTest.Equals, h.Item2))],
     };
 
     private static Route Exact(string name, string path, string? host = null) => new() { Name = name, Path = path, PathKind = PathMatchKind.Exact, Host = host };

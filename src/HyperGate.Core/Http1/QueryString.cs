@@ -1,0 +1,66 @@
+namespace HyperGate.Http1;
+
+/// <summary>
+/// Reads an application/x-www-form-urlencoded query (the WHATWG URL standard's form, which every framework parses):
+/// pairs separated by '&amp;', name and value by the first '='. Names are compared as sent (still encoded); values
+/// are decoded on demand. Nothing allocates.
+/// </summary>
+public static class QueryString
+{
+    /// <summary>Finds the first parameter named <paramref name="name"/> in <paramref name="query"/> (with or without its '?'); its raw value.</summary>
+    public static bool TryFind(ReadOnlySpan<byte> query, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        if (!query.IsEmpty && query[0] == '?')
+        {
+            query = query[1..];
+        }
+
+        while (!query.IsEmpty)
+        {
+            int end = query.IndexOf((byte)'&');
+            ReadOnlySpan<byte> pair = end < 0 ? query : query[..end];
+            query = end < 0 ? [] : query[(end + 1)..];
+            int equals = pair.IndexOf((byte)'=');
+            ReadOnlySpan<byte> pairName = equals < 0 ? pair : pair[..equals];
+            if (pairName.SequenceEqual(name))
+            {
+                value = equals < 0 ? [] : pair[(equals + 1)..];
+                return true;
+            }
+        }
+
+        value = [];
+        return false;
+    }
+
+    /// <summary>Percent-decodes <paramref name="raw"/> ('+' is a space) into <paramref name="destination"/> (at least as long); returns the length. A malformed escape stays as it is.</summary>
+    public static int Decode(ReadOnlySpan<byte> raw, Span<byte> destination)
+    {
+        int written = 0;
+        for (int i = 0; i < raw.Length; i++)
+        {
+            byte b = raw[i];
+            if (b == '+')
+            {
+                b = (byte)' ';
+            }
+            else if (b == '%' && i + 2 < raw.Length && HexValue(raw[i + 1]) is int high and >= 0 && HexValue(raw[i + 2]) is int low and >= 0)
+            {
+                b = (byte)((high << 4) | low);
+                i += 2;
+            }
+
+            destination[written++] = b;
+        }
+
+        return written;
+    }
+
+    private static int HexValue(byte c) => c switch
+    {
+        >= (byte)'0' and <= (byte)'9' => c - '0',
+        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+        _ => -1,
+    };
+}
