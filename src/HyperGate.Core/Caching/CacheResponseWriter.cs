@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 
 namespace HyperGate.Caching;
 
@@ -35,16 +36,28 @@ public static class CacheResponseWriter
         int status = notModified ? 304 : stored.Status;
         var output = new HeadWriter(exchange.Output);
         GatewayResponses.WriteStatusLine(ref output, status, notModified ? "Not Modified"u8 : stored.ReasonPhrase);
-        if (notModified)
+        HeadRewrite? rewrite = exchange.Route?.Phases.ResponseFields;
+        if (notModified || rewrite is not null)
         {
             foreach (FieldLine field in stored.Fields)
             {
-                if (IsNotModifiedField(field.Name))
+                if (notModified && !IsNotModifiedField(field.Name))
+                {
+                    continue;
+                }
+
+                if (rewrite is not null)
+                {
+                    rewrite.WriteField(ref output, field.Name, field.Value, field.Line);
+                }
+                else
                 {
                     output.Write(field.Line);
                     output.Write("\r\n"u8);
                 }
             }
+
+            rewrite?.WriteAdded(ref output, exchange);
         }
         else
         {

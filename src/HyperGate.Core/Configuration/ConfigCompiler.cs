@@ -1,5 +1,6 @@
 using HyperGate.Caching;
 using HyperGate.Caching.Fleet;
+using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
@@ -8,6 +9,7 @@ using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Security;
+using HyperGate.Transforms;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Discovery;
 using System.Net;
@@ -82,6 +84,7 @@ public static class ConfigCompiler
             TrustedProxies = new TrustedProxies(config.Server.TrustedProxies),
             IpFilter = config.Access.IsEmpty ? null : new IpFilter(config.Access.Allow, config.Access.Deny),
             IdentityHeaders = identityHeaders,
+            RequestId = config.RequestIdHeader is { } requestIdHeader ? new RequestIdSettings(requestIdHeader) : null,
             Limits = new DownstreamLimits(
                 new HeadLimits(limits.MaxHeadSize, limits.MaxHeaderCount, limits.MaxRequestTargetLength, limits.MaxHeaderNameLength, limits.MaxHeaderLineLength),
                 limits.MaxBodySize,
@@ -170,7 +173,12 @@ public static class ConfigCompiler
             Cors = cors,
             Auth = auth,
             Cache = cache,
-            Phases = new RoutePhases([.. request], [.. responseHead]),
+            Phases = new RoutePhases([.. request], [.. responseHead])
+            {
+                UpstreamFields = CompileHeaderTransform(route.Transforms.RequestHeaders, route),
+                UpstreamQuery = CompileQueryTransform(route.Transforms.RequestQuery, route),
+                ResponseFields = CompileHeaderTransform(route.Transforms.ResponseHeaders, route),
+            },
             Retry = route.Traffic.Retries is { } retry
                 ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
                 : null,
@@ -187,4 +195,17 @@ public static class ConfigCompiler
     private static RequestPredicate CompilePredicate(PredicateConfig predicate) => predicate.InQuery
         ? new QueryPredicate(predicate.Name, predicate.Test, predicate.Text)
         : new HeaderPredicate(predicate.Name, predicate.Test, predicate.Text);
+
+    private static HeaderTransform? CompileHeaderTransform(FieldTransformConfig? transform, RouteConfig route) => transform is null ? null
+        : new HeaderTransform(transform.Remove, transform.Rename, CompileTemplates(transform.Set, route), CompileTemplates(transform.Add, route));
+
+    private static QueryTransform? CompileQueryTransform(FieldTransformConfig? transform, RouteConfig route) => transform is null ? null
+        : new QueryTransform(transform.Remove, transform.Rename, CompileTemplates(transform.Set, route), CompileTemplates(transform.Add, route));
+
+    /// <summary>Templates the loader already checked: compiled again against the route's path (cheap, and kept out of the config records).</summary>
+    private static List<KeyValuePair<string, Template>> CompileTemplates(IReadOnlyList<KeyValuePair<string, string>> values, RouteConfig route)
+    {
+        PathTemplate path = PathTemplate.Parse(route.Path ?? route.PathPrefix!, out _)!;
+        return [.. values.Select(pair => new KeyValuePair<string, Template>(pair.Key, Template.Compile(pair.Value, path, route.Auth.Count > 0, out _)!))];
+    }
 }

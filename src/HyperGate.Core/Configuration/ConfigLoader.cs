@@ -71,7 +71,9 @@ public static partial class ConfigLoader
         TlsSettings tls = ReadTls(reader.Table("tls"), server, errors);
         CacheConfig cache = ReadCache(reader.Table("cache"));
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
-        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, upstreamNames, rateLimitNames, authNames)).ToList();
+        string? requestIdHeader = ReadRequestId(reader.Table("request_id"));
+        var routeNames = new RouteReferences(upstreamNames, rateLimitNames, authNames, GatewayRequestFields(identity, requestIdHeader), requestIdHeader);
+        List<RouteConfig> routes = (reader.Table("routes")?.NamedTables() ?? []).Select(t => ReadRoute(t.Name, t.Reader, routeNames)).ToList();
         reader.RejectUnknownKeys();
 
         if (routes.Count == 0)
@@ -91,6 +93,7 @@ public static partial class ConfigLoader
                 text + string.Concat(tls.Certificates.Select(c => c.Leaf.Thumbprint)))))[..12],
             Tls = tls,
             Cache = cache,
+            RequestIdHeader = requestIdHeader,
             Warnings = Warnings(upstreams),
             Source = root,
         };
@@ -457,8 +460,12 @@ public static partial class ConfigLoader
         return config;
     }
 
-    private static RouteConfig ReadRoute(string name, ConfigReader route, HashSet<string> upstreamNames, HashSet<string> rateLimitNames, HashSet<string> authNames)
+    /// <summary>What a route may refer to, and the fields its transforms may not name.</summary>
+    private sealed record RouteReferences(HashSet<string> Upstreams, HashSet<string> RateLimits, HashSet<string> Auth, HashSet<string> GatewayRequestFields, string? RequestIdHeader);
+
+    private static RouteConfig ReadRoute(string name, ConfigReader route, RouteReferences references)
     {
+        HashSet<string> upstreamNames = references.Upstreams;
         string? host = route.String("host");
         if (host is not null && !IsValidHostPattern(host))
         {
@@ -530,8 +537,8 @@ public static partial class ConfigLoader
             route.Error(respond is not null ? "respond" : "split", "upstream, split and respond cannot be combined", "keep one of them");
         }
 
-        List<string> rateLimits = ReadReferences(route, "rate_limit", rateLimitNames, "rate limit", "rate_limits");
-        List<string> auth = ReadReferences(route, "auth", authNames, "authenticator", "auth");
+        List<string> rateLimits = ReadReferences(route, "rate_limit", references.RateLimits, "rate limit", "rate_limits");
+        List<string> auth = ReadReferences(route, "auth", references.Auth, "authenticator", "auth");
         RequireConfig require = RequireConfig.None;
         if (route.Table("require") is { } requireTable)
         {
@@ -554,6 +561,13 @@ public static partial class ConfigLoader
             route.Error("cache", "a route that answers itself (respond) has nothing to cache", "remove cache, or point the route at an upstream");
         }
 
+        RouteTransformsConfig transforms = ReadTransforms(route, path, prefix, auth.Count > 0, references.GatewayRequestFields, references.RequestIdHeader);
+        if (respond is not null && transforms != RouteTransformsConfig.None)
+        {
+            string key = transforms.RequestHeaders is not null ? "request_headers" : transforms.ResponseHeaders is not null ? "response_headers" : "request_query";
+            route.Error(key, "a route that answers itself (respond) has no upstream exchange to transform", "remove it, or point the route at an upstream");
+        }
+
         route.RejectUnknownKeys();
         return new RouteConfig(name, route.Location, host?.ToLowerInvariant(), path, prefix, methods, predicates, priority, upstream, strip, rewrite, preserveHost, respond, rateLimits, auth, require, routeAccess, cors, traffic, keepEncodedSlashes)
         {
@@ -561,6 +575,7 @@ public static partial class ConfigLoader
             ForwardClientCertificate = forwardClientCert,
             Cache = cache,
             Rewrite = rewriteTemplate,
+            Transforms = transforms,
         };
     }
 

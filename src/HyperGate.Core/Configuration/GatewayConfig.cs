@@ -31,6 +31,9 @@ public sealed record GatewayConfig(
     /// <summary>The first 12 hex digits of the file's SHA-256: which version of the file is running.</summary>
     public string Version { get; init; } = "";
 
+    /// <summary><c>[request_id] header</c>: the field carrying each request's id; null without <c>[request_id]</c>.</summary>
+    public string? RequestIdHeader { get; init; }
+
     /// <summary>What is valid but unsafe (verification turned off): reported, never refused.</summary>
     public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
 
@@ -182,6 +185,9 @@ public sealed record RouteConfig(
 
     /// <summary><c>rewrite</c>: the upstream path built from the route's path parameters; null when not rewritten.</summary>
     public string? Rewrite { get; init; }
+
+    /// <summary><c>request_headers</c>, <c>response_headers</c>, <c>request_query</c>.</summary>
+    public RouteTransformsConfig Transforms { get; init; } = RouteTransformsConfig.None;
 }
 
 /// <summary><c>[cache]</c>: the bounds of the response store.</summary>

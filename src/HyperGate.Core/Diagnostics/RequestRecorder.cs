@@ -32,6 +32,7 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText ConsumerName = JsonEncodedText.Encode("consumer");
     private static readonly JsonEncodedText RejectionName = JsonEncodedText.Encode("rejection");
     private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
+    private static readonly JsonEncodedText RequestIdName = JsonEncodedText.Encode("request_id");
     private static readonly JsonEncodedText TlsName = JsonEncodedText.Encode("tls");
     private static readonly JsonEncodedText CipherName = JsonEncodedText.Encode("cipher");
     private static readonly JsonEncodedText ClientCertName = JsonEncodedText.Encode("client_cert");
@@ -62,6 +63,7 @@ public sealed class RequestRecorder : IDisposable
         exchange.StartTimestamp = _runtime.TimeProvider.GetTimestamp();
         TraceContext trace = exchange.Trace;
         trace.Begin(exchange.Request, exchange.Snapshot.Config.Tracing.SampleRate);
+        exchange.Snapshot.RequestId?.Begin(exchange);
         if (trace.Sampled && _telemetry.Spans is { } spans)
         {
             _span = StartSpan(spans, trace);
@@ -161,6 +163,11 @@ public sealed class RequestRecorder : IDisposable
         }
 
         json.WriteString(TraceIdName, exchange.Trace.TraceId);
+        if (exchange.Snapshot.RequestId is not null)
+        {
+            json.WriteString(RequestIdName, exchange.RequestId);
+        }
+
         json.WriteEndObject();
         json.Flush();
         _line.Write("\n"u8);

@@ -13,7 +13,15 @@ internal static class DownstreamResponseWriter
         var output = new HeadWriter(pipe);
         RequestHead request = exchange.Request;
         GatewayResponses.WriteStatusLine(ref output, response.StatusCode, response.ReasonPhrase);
-        response.WriteForwardedFields(ref output);
+        if (exchange.Route?.Phases.ResponseFields is { } rewrite)
+        {
+            rewrite.WriteFields(ref output, response, exchange);
+        }
+        else
+        {
+            response.WriteForwardedFields(ref output);
+        }
+
         exchange.WriteGatewayFields(ref output);
         serverTiming?.WriteServerTiming(ref output, exchange);
 

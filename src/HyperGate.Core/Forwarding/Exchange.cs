@@ -21,6 +21,8 @@ public sealed class Exchange : IDisposable
     /// <summary>Room for any address as text (an IPv6 address with a scope), and for "unknown".</summary>
     private readonly byte[] _clientAddress = new byte[64];
     private int _clientAddressLength;
+    private readonly byte[] _requestId = new byte[RequestIdSettings.MaxLength];
+    private int _requestIdLength;
 
     public Exchange()
     {
@@ -96,6 +98,16 @@ public sealed class Exchange : IDisposable
     /// <summary>Whole field lines a step adds to the request sent upstream (a cache's validators), or null.</summary>
     public byte[]? UpstreamFields { get; set; }
 
+    /// <summary>The request's id: the one the client sent (see <see cref="RequestIdSettings"/>), else its trace id.</summary>
+    public ReadOnlySpan<byte> RequestId => _requestIdLength > 0 ? _requestId.AsSpan(0, _requestIdLength) : Trace.TraceId;
+
+    /// <summary>Keeps a copy of a valid id the client sent (the head's buffer is reused by the next request).</summary>
+    public void SetRequestId(ReadOnlySpan<byte> id)
+    {
+        id.CopyTo(_requestId);
+        _requestIdLength = id.Length;
+    }
+
     /// <summary>Ends the phases' state of the request; called once per request, however it ended.</summary>
     public void EndPhases()
     {
@@ -114,6 +126,7 @@ public sealed class Exchange : IDisposable
 
         RateLimits.WriteFields(ref output);
         Cors?.WriteResponseFields(ref output, Request);
+        Snapshot?.RequestId?.WriteField(ref output, this);
 
         // RFC 6797 §7.2: only over a secure transport.
         if (IsHttps && Snapshot?.Config.Tls.StrictTransportSecurity is { } hsts)
@@ -207,6 +220,7 @@ public sealed class Exchange : IDisposable
         ResponseBodySink = null;
         ResponseFields = null;
         UpstreamFields = null;
+        _requestIdLength = 0;
     }
 
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>

@@ -19,12 +19,20 @@ internal static class UpstreamRequestWriter
 
         output.Write(request.MethodBytes);
         output.Write(" "u8);
-        WriteTarget(ref output, request, route);
+        WriteTarget(ref output, exchange, route);
         output.Write(" HTTP/1.1\r\nHost: "u8);
         output.Write(route.PreserveHost && request.Host.Length > 0 ? request.Host : destination.HostHeaderValue);
         output.Write("\r\n"u8);
 
-        request.WriteForwardedFields(ref output);
+        if (route.Phases.UpstreamFields is { } rewrite)
+        {
+            rewrite.WriteFields(ref output, request, exchange);
+        }
+        else
+        {
+            request.WriteForwardedFields(ref output);
+        }
+
         if (exchange.UpstreamFields is { } added)
         {
             output.Write(added);
@@ -33,6 +41,8 @@ internal static class UpstreamRequestWriter
         {
             identityHeaders.Write(ref output, identity);
         }
+
+        exchange.Snapshot.RequestId?.WriteField(ref output, exchange);
 
         if (upgrade)
         {
@@ -80,9 +90,10 @@ internal static class UpstreamRequestWriter
         output.Commit();
     }
 
-    /// <summary>The normalized path, with the route's prefix stripped or rewritten (or the whole path rewritten), then the query as received.</summary>
-    private static void WriteTarget(ref HeadWriter output, RequestHead request, Route route)
+    /// <summary>The normalized path, with the route's prefix stripped or rewritten (or the whole path rewritten), then the query (as received, or rewritten).</summary>
+    private static void WriteTarget(ref HeadWriter output, Exchange exchange, Route route)
     {
+        RequestHead request = exchange.Request;
         if (request.IsAsteriskForm)
         {
             output.Write("*"u8);
@@ -132,7 +143,14 @@ internal static class UpstreamRequestWriter
             output.Write(path);
         }
 
-        output.Write(request.Query);
+        if (route.Phases.UpstreamQuery is { } query)
+        {
+            query.Write(ref output, request.Query, exchange);
+        }
+        else
+        {
+            output.Write(request.Query);
+        }
     }
 
     /// <summary>The length of the path's first <paramref name="segments"/> segments (with their slashes): the part a prefix route matched.</summary>

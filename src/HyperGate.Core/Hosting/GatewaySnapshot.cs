@@ -1,4 +1,5 @@
 using HyperGate.Configuration;
+using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
@@ -30,6 +31,9 @@ public sealed class GatewaySnapshot
 
     /// <summary>The fields that carry identities upstream; null when no authentication is configured.</summary>
     public IdentityHeaders? IdentityHeaders { get; init; }
+
+    /// <summary><c>[request_id]</c>: the field that carries each request's id; null when not configured.</summary>
+    public RequestIdSettings? RequestId { get; init; }
 
     public required DownstreamLimits Limits { get; init; }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace HyperGate.Http1;
 
 /// <summary>
@@ -54,6 +56,31 @@ public static class QueryString
         }
 
         return written;
+    }
+
+    /// <summary>RFC 3986 §2.3 unreserved characters: the only ones a value is written with unencoded.</summary>
+    private static readonly SearchValues<byte> Unreserved = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"u8);
+
+    /// <summary>Writes <paramref name="value"/> percent-encoded (every byte but the unreserved ones), for a query parameter.</summary>
+    public static void Encode(ref HeadWriter output, scoped ReadOnlySpan<byte> value)
+    {
+        Span<byte> span = output.GetSpan(value.Length * 3);
+        int written = 0;
+        foreach (byte b in value)
+        {
+            if (Unreserved.Contains(b))
+            {
+                span[written++] = b;
+            }
+            else
+            {
+                span[written++] = (byte)'%';
+                span[written++] = "0123456789ABCDEF"u8[b >> 4];
+                span[written++] = "0123456789ABCDEF"u8[b & 0xF];
+            }
+        }
+
+        output.Advance(written);
     }
 
     private static int HexValue(byte c) => c switch

@@ -11,6 +11,15 @@ public sealed class RoutePhases(RequestStep[] request, ResponseStep[] responseHe
 {
     public static RoutePhases Empty { get; } = new([], []);
 
+    /// <summary>The upstream-request phase: how the fields of the request sent upstream are rewritten; null when they are not.</summary>
+    public HeadRewrite? UpstreamFields { get; init; }
+
+    /// <summary>The upstream-request phase: how the query sent upstream is rewritten; null when it goes as received.</summary>
+    public QueryRewrite? UpstreamQuery { get; init; }
+
+    /// <summary>The response-head phase, last: how the fields of the response the client gets are rewritten; null when they are not.</summary>
+    public HeadRewrite? ResponseFields { get; init; }
+
     /// <summary>After routing, before forwarding: ip filter, CORS, authentication, rate limits, in that order.</summary>
     public RequestStep[] Request { get; } = request;
 
