@@ -6,7 +6,8 @@
 # Environment: ROUNDS (default 3), DURATION per run (default 5s), TARGETS (default "direct hypergate nginx haproxy yarp";
 #              also "hypergate_rl": HyperGate with a rate limit per client address far above the offered load, and
 #              "hypergate_auth": HyperGate with JWT authentication on the route, and "hypergate_ops": HyperGate with
-#              the admin listener (metrics exported) and the access log to a file, and "hypergate_p2c" and
+#              the admin listener (metrics exported) and the access log to a file, and "hypergate_xform": HyperGate
+#              with three header transforms and a request id on the route, and "hypergate_p2c" and
 #              "hypergate_rr": HyperGate balancing over two origin ports with p2c or round_robin, and
 #              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run, and
 #              "hypergate_tls", "nginx_tls", "haproxy_tls": each terminating TLS 1.3 with one ECDSA P-256 certificate,
@@ -45,7 +46,7 @@ trap cleanup EXIT
 
 ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096 HYPERGATE_OPS=8097 HYPERGATE_ADMIN=8098
 ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102 HYPERGATE_TLS=8103 NGINX_TLS=8104 HAPROXY_TLS=8105
-HYPERGATE_CACHE=8106 VARNISH=8107 NGINX_CACHE=8108
+HYPERGATE_CACHE=8106 VARNISH=8107 NGINX_CACHE=8108 HYPERGATE_XFORM=8109
 
 # One ECDSA P-256 certificate for every proxy that terminates TLS.
 mkdir -p "$work/tls"
@@ -115,6 +116,12 @@ taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-auth.toml" 
 sed -e "s/:$HYPERGATE\"/:$HYPERGATE_OPS\"/" "$work/hypergate.toml" >"$work/hypergate-ops.toml"
 printf '[admin]\nlisten = "127.0.0.1:%s"\n[access_log]\npath = "%s"\n' "$HYPERGATE_ADMIN" "$work/access.log" >>"$work/hypergate-ops.toml"
 taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-ops.toml" >/dev/null 2>&1 & hypergate_ops_pid=$!; pids+=($hypergate_ops_pid)
+
+# The same, with three header transforms (a templated set, a rename, a removal) and a request id on every request.
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_XFORM\"/" -e 's/^upstream = "origin"$/upstream = "origin"\nrequest_headers = { set = { "X-Route" = "{route}" }, rename = { "User-Agent" = "X-Client-Agent" }, remove = ["Accept"] }/' \
+  "$work/hypergate.toml" >"$work/hypergate-xform.toml"
+printf '[request_id]\n' >>"$work/hypergate-xform.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-xform.toml" >/dev/null 2>&1 & hypergate_xform_pid=$!; pids+=($hypergate_xform_pid)
 
 # Balancing over two destinations (the origin's two ports): p2c, the default, against round_robin.
 for balance in p2c rr; do
@@ -216,8 +223,8 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate_cache) echo $HYPERGATE_CACHE;; varnish) echo $VARNISH;; nginx_cache) echo $NGINX_CACHE;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate_cache) echo $hypergate_cache_pid;; varnish) echo $varnish_pid;; nginx_cache) echo $nginx_pid;; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate_cache) echo $HYPERGATE_CACHE;; varnish) echo $VARNISH;; nginx_cache) echo $NGINX_CACHE;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_xform) echo $HYPERGATE_XFORM;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate_cache) echo $hypergate_cache_pid;; varnish) echo $varnish_pid;; nginx_cache) echo $nginx_pid;; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_xform) echo $hypergate_xform_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 # The *_tls targets speak https.
 url_of() { if [[ $1 == *_tls ]]; then echo "https://127.0.0.1:$(port_of "$1")"; else echo "http://127.0.0.1:$(port_of "$1")"; fi; }
 for target in $TARGETS; do
