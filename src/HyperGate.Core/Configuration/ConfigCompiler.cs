@@ -1,3 +1,4 @@
+using System.Buffers;
 using HyperGate.Caching;
 using HyperGate.Caching.Fleet;
 using HyperGate.Diagnostics;
@@ -9,7 +10,9 @@ using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Security;
+using System.Text.Json;
 using HyperGate.Transforms;
+using HyperGate.Transforms.Json;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Discovery;
 using System.Net;
@@ -178,6 +181,9 @@ public static class ConfigCompiler
                 UpstreamFields = CompileHeaderTransform(route.Transforms.RequestHeaders, route),
                 UpstreamQuery = CompileQueryTransform(route.Transforms.RequestQuery, route),
                 ResponseFields = CompileHeaderTransform(route.Transforms.ResponseHeaders, route),
+                RequestBody = route.Transforms.RequestBody is { } requestBody ? [new JsonRequestBodyStep(CompileJsonBody(requestBody, route))] : [],
+                RequestBodyLimit = route.Transforms.RequestBody?.MaxSize ?? 0,
+                ResponseBody = route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : [],
             },
             Retry = route.Traffic.Retries is { } retry
                 ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
@@ -207,5 +213,49 @@ public static class ConfigCompiler
     {
         PathTemplate path = PathTemplate.Parse(route.Path ?? route.PathPrefix!, out _)!;
         return [.. values.Select(pair => new KeyValuePair<string, Template>(pair.Key, Template.Compile(pair.Value, path, route.Auth.Count > 0, out _)!))];
+    }
+
+    private static JsonBodyTransform CompileJsonBody(JsonBodyConfig body, RouteConfig route)
+    {
+        PathTemplate path = PathTemplate.Parse(route.Path ?? route.PathPrefix!, out _)!;
+        static JsonPointerPath Pointer(string text) => JsonPointerPath.Parse(text, out _)!;
+        JsonSetValue Value(object value) => value is string text && Template.Compile(text, path, route.Auth.Count > 0, out _)! is { IsConstant: false } template
+            ? new JsonSetValue(null, template)
+            : new JsonSetValue(JsonLiteral(value is string constant ? Template.Compile(constant, path, route.Auth.Count > 0, out _)!.Unescaped : value), null);
+
+        List<JsonRule> rules =
+        [
+            .. body.Remove.Select(p => new JsonRule(JsonRuleKind.Remove, Pointer(p))),
+            .. body.Allow.Select(p => new JsonRule(JsonRuleKind.Allow, Pointer(p))),
+            .. body.Rename.Select(p => new JsonRule(JsonRuleKind.Rename, Pointer(p.Key), NewName: Pointer(p.Value).Segments[^1])),
+            .. body.Set.Select(p => new JsonRule(JsonRuleKind.Set, Pointer(p.Key), Value: Value(p.Value))),
+        ];
+        return new JsonBodyTransform(rules, body.MaxSize, body.FailOnInvalid);
+    }
+
+    /// <summary>A constant set value as JSON text, encoded once.</summary>
+    private static byte[] JsonLiteral(object value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(32);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            switch (value)
+            {
+                case string text:
+                    json.WriteStringValue(text);
+                    break;
+                case bool flag:
+                    json.WriteBooleanValue(flag);
+                    break;
+                case long number:
+                    json.WriteNumberValue(number);
+                    break;
+                case double number:
+                    json.WriteNumberValue(number);
+                    break;
+            }
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 }

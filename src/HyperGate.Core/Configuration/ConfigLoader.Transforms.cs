@@ -2,6 +2,7 @@ using System.Text;
 using HyperGate.Http1;
 using HyperGate.Routing;
 using HyperGate.Transforms;
+using HyperGate.Transforms.Json;
 
 namespace HyperGate.Configuration;
 
@@ -12,8 +13,23 @@ public sealed record FieldTransformConfig(
     IReadOnlyList<KeyValuePair<string, string>> Set,
     IReadOnlyList<KeyValuePair<string, string>> Add);
 
+/// <summary>
+/// <c>request_body</c> / <c>response_body</c> = { rename, remove, allow, set, max_size, on_invalid }: JSON Pointer paths;
+/// set values are strings (templates), numbers or booleans.
+/// </summary>
+public sealed record JsonBodyConfig(
+    IReadOnlyList<KeyValuePair<string, string>> Rename,
+    IReadOnlyList<string> Remove,
+    IReadOnlyList<string> Allow,
+    IReadOnlyList<KeyValuePair<string, object>> Set,
+    long MaxSize,
+    bool FailOnInvalid)
+{
+    public const long DefaultMaxSize = 1024 * 1024;
+}
+
 /// <summary>A route's transforms, in config form; each null when the route does not use it.</summary>
-public sealed record RouteTransformsConfig(FieldTransformConfig? RequestHeaders, FieldTransformConfig? ResponseHeaders, FieldTransformConfig? RequestQuery)
+public sealed record RouteTransformsConfig(FieldTransformConfig? RequestHeaders, FieldTransformConfig? ResponseHeaders, FieldTransformConfig? RequestQuery, JsonBodyConfig? RequestBody = null, JsonBodyConfig? ResponseBody = null)
 {
     public static RouteTransformsConfig None { get; } = new(null, null, null);
 }
@@ -59,7 +75,115 @@ public static partial class ConfigLoader
         return new RouteTransformsConfig(
             ReadFieldTransform(route, "request_headers", template, authenticated, name => gatewayRequestFields.Contains(name), header: true),
             ReadFieldTransform(route, "response_headers", template, authenticated, responseManaged.Contains, header: true),
-            ReadFieldTransform(route, "request_query", template, authenticated, _ => false, header: false));
+            ReadFieldTransform(route, "request_query", template, authenticated, _ => false, header: false),
+            ReadJsonBody(route, "request_body", template, authenticated),
+            ReadJsonBody(route, "response_body", template, authenticated));
+    }
+
+    private static JsonBodyConfig? ReadJsonBody(ConfigReader route, string key, PathTemplate? template, bool authenticated)
+    {
+        if (route.Table(key) is not { } table)
+        {
+            return null;
+        }
+
+        const string example = "{ rename = { \"/user_name\" = \"/username\" }, remove = [\"/password\", \"/items/*/card_number\"], set = { \"/source\" = \"gateway\" } }";
+        JsonPointerPath? Pointer(string text, SourceLocation location, string entryKey)
+        {
+            JsonPointerPath? path = JsonPointerPath.Parse(text, out string? error);
+            if (path is null)
+            {
+                table.ErrorAt(location, entryKey, $"\"{text}\": {error}", $"{key} = {example}");
+            }
+
+            return path;
+        }
+
+        List<string> remove = [.. table.StringList("remove").Where(r => Pointer(r.Value, r.Location, "remove") is not null).Select(r => r.Value)];
+        List<string> allow = [.. table.StringList("allow").Where(r => Pointer(r.Value, r.Location, "allow") is not null).Select(r => r.Value)];
+        var rename = new List<KeyValuePair<string, string>>();
+        foreach ((string from, TomlNode value) in table.Table("rename")?.Entries() ?? [])
+        {
+            if (value is not TomlScalar { Value: string to })
+            {
+                table.ErrorAt(value.Location, "rename", $"\"{from}\" needs the new path as a string", $"{key} = {example}");
+                continue;
+            }
+
+            if (Pointer(from, value.Location, "rename") is { } fromPath && Pointer(to, value.Location, "rename") is { } toPath)
+            {
+                if (!fromPath.SameParentAs(toPath) || toPath.EndsWithWildcard)
+                {
+                    table.ErrorAt(value.Location, "rename", $"\"{from}\" -> \"{to}\": a rename keeps the field where it is (same parent) and names it", "write rename = { \"/user/user_name\" = \"/user/username\" }");
+                    continue;
+                }
+
+                rename.Add(new(from, to));
+            }
+        }
+
+        var set = new List<KeyValuePair<string, object>>();
+        foreach ((string path, TomlNode value) in table.Table("set")?.Entries() ?? [])
+        {
+            if (Pointer(path, value.Location, "set") is not { } pointer)
+            {
+                continue;
+            }
+
+            if (pointer.EndsWithWildcard)
+            {
+                table.ErrorAt(value.Location, "set", $"\"{path}\": a set names the field it sets, not '*'", "write set = { \"/meta/source\" = \"gateway\" }");
+                continue;
+            }
+
+            switch (value)
+            {
+                case TomlScalar { Value: string text }:
+                    if (Template.Compile(text, template, authenticated, out string? error) is null)
+                    {
+                        table.ErrorAt(value.Location, "set", $"\"{text}\": {error}", $"variables: {Template.Known}");
+                        continue;
+                    }
+
+                    set.Add(new(path, text));
+                    break;
+                case TomlScalar { Value: double number } when !double.IsFinite(number):
+                    table.ErrorAt(value.Location, "set", $"\"{path}\": JSON has no {number}", "write a finite number");
+                    break;
+                case TomlScalar { Value: long or double or bool } scalar:
+                    set.Add(new(path, scalar.Value));
+                    break;
+                default:
+                    table.ErrorAt(value.Location, "set", $"\"{path}\" needs a string, number or boolean", $"{key} = {example}");
+                    break;
+            }
+        }
+
+        long maxSize = table.Size("max_size", JsonBodyConfig.DefaultMaxSize, 1, 64L * 1024 * 1024);
+        bool failOnInvalid = false;
+        if (key == "response_body")
+        {
+            failOnInvalid = table.String("on_invalid", "pass") switch
+            {
+                "pass" => false,
+                "fail" => true,
+                var other => Invalid(other!),
+            };
+        }
+
+        bool Invalid(string other)
+        {
+            table.Error("on_invalid", $"\"{other}\" is not a choice", "use \"pass\" (the body goes out untouched) or \"fail\" (502)");
+            return false;
+        }
+
+        if (remove.Count + allow.Count + rename.Count + set.Count > JsonBodyTransform.MaxRules)
+        {
+            route.Error(key, $"at most {JsonBodyTransform.MaxRules} paths in all", "split the transform, or use allow to keep a few fields instead of removing many");
+        }
+
+        table.RejectUnknownKeys();
+        return new JsonBodyConfig(rename, remove, allow, set, maxSize, failOnInvalid);
     }
 
     private static FieldTransformConfig? ReadFieldTransform(ConfigReader route, string key, PathTemplate? template, bool authenticated, Func<string, bool> managed, bool header)

@@ -564,8 +564,14 @@ public static partial class ConfigLoader
         RouteTransformsConfig transforms = ReadTransforms(route, path, prefix, auth.Count > 0, references.GatewayRequestFields, references.RequestIdHeader);
         if (respond is not null && transforms != RouteTransformsConfig.None)
         {
-            string key = transforms.RequestHeaders is not null ? "request_headers" : transforms.ResponseHeaders is not null ? "response_headers" : "request_query";
+            string key = transforms.RequestHeaders is not null ? "request_headers" : transforms.ResponseHeaders is not null ? "response_headers"
+                : transforms.RequestQuery is not null ? "request_query" : transforms.RequestBody is not null ? "request_body" : "response_body";
             route.Error(key, "a route that answers itself (respond) has no upstream exchange to transform", "remove it, or point the route at an upstream");
+        }
+
+        if (cache is not null && transforms.ResponseBody is not null)
+        {
+            route.Error("response_body", "cannot be combined with cache: a stored body would be served untransformed", "transform at the origin, or remove cache from this route");
         }
 
         route.RejectUnknownKeys();

@@ -293,7 +293,31 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                 continue;
                             }
 
-                            if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                            // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
+                            if (route.Phases.RequestBody.Length > 0 && request.HasBody)
+                            {
+                                StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
+                                if (bodyDecision.Verdict == StepVerdict.Answered)
+                                {
+                                    if (!bodyDecision.KeepAlive)
+                                    {
+                                        break;
+                                    }
+
+                                    continue;
+                                }
+
+                                if (bodyDecision.Verdict == StepVerdict.Refuse)
+                                {
+                                    if (!_exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field))
+                                    {
+                                        break;
+                                    }
+
+                                    continue;
+                                }
+                            }
+                            else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
                             {
                                 BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
                                 if (buffered != BodyCopyResult.Completed)
@@ -471,6 +495,38 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     }
 
     /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
+    /// <summary>
+    /// Reads the request body whole and runs the request-body phase on it. A body longer than the phase's bound is
+    /// refused with 413 (before it is read when its length says so); a client that stalls or sends bad chunks is
+    /// refused; one that left ends the connection.
+    /// </summary>
+    private async ValueTask<StepResult> ReadRequestBodyAsync(RoutePhases phases)
+    {
+        long limit = phases.RequestBodyLimit;
+        if (_exchange.Request.ContentLength > limit)
+        {
+            return StepResult.Refuse(RejectionReason.BodyTooLarge);
+        }
+
+        BodyCopyResult read = await _forwarder.BufferBodyAsync(limit);
+        switch (read)
+        {
+            case BodyCopyResult.Completed:
+                byte[] body = _exchange.BufferedBody!;
+                StepResult decided = phases.RunRequestBody(_exchange, ref body);
+                _exchange.BufferedBody = body;
+                return decided;
+            case BodyCopyResult.TooLarge:
+                return StepResult.Refuse(RejectionReason.BodyTooLarge);
+            case BodyCopyResult.SourceTooSlow:
+                return StepResult.Refuse(RejectionReason.BodyTooSlow);
+            case BodyCopyResult.SourceInvalid:
+                return StepResult.Refuse(RejectionReason.InvalidChunkedBody);
+            default:
+                return StepResult.Answered(keepAlive: false);
+        }
+    }
+
     private bool AnswerDirectly(DirectResponse direct)
     {
         bool keepAlive = _exchange.CanKeepAliveAfterAnswer();

@@ -236,7 +236,8 @@ public sealed class Exchange : IDisposable
         bool recoverable = reason is RejectionReason.NoRoute or RejectionReason.MethodNotAllowed or RejectionReason.MisdirectedRequest or RejectionReason.HttpsRedirect or RejectionReason.NoDestination
             or RejectionReason.IpDenied or RejectionReason.ClientCertificateRequired or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable or RejectionReason.NotCached
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamTlsFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
-            or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed;
+            or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed or RejectionReason.UpstreamResponseTooLarge or RejectionReason.UpstreamInvalidBody
+            or RejectionReason.BodyTooLarge or RejectionReason.InvalidJsonBody;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         Rejection = reason;
         Status = GatewayResponses.Describe(reason).Status;

@@ -44,6 +44,8 @@ public static class GatewayResponses
         RejectionReason.UpstreamResponseTimeout => (504, "upstream_timeout", "The upstream did not respond in time."),
         RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),
         RejectionReason.UpstreamClosed => (502, "upstream_closed", "The upstream closed the connection before responding."),
+        RejectionReason.UpstreamResponseTooLarge => (502, "upstream_response_too_large", "The upstream's response body is larger than the route transforms."),
+        RejectionReason.UpstreamInvalidBody => (502, "upstream_invalid_body", "The upstream's response body is not the JSON its type says."),
         RejectionReason.CircuitOpen => (503, "circuit_open", "The upstream is failing; its circuit breaker is open."),
         RejectionReason.UpstreamOverloaded => (503, "upstream_overloaded", "The upstream has too many requests in flight and waiting."),
         RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
@@ -73,6 +75,7 @@ public static class GatewayResponses
         RejectionReason.InvalidPercentEncoding => "The path has an invalid percent-encoding.",
         RejectionReason.EncodedNul => "The path contains an encoded NUL.",
         RejectionReason.EncodedSlash => "The path contains an encoded slash or backslash.",
+        RejectionReason.InvalidJsonBody => "The request body is not valid JSON.",
         _ => "The request is malformed.",
     };
 

@@ -5,6 +5,7 @@ using System.Text;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Pipeline;
 using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Upstreams;
@@ -300,18 +301,31 @@ public sealed class HttpForwarder : IDisposable
     }
 
     /// <summary>
-    /// Reads a request body of at most the route's <c>body_buffer</c> whole, before it is forwarded, so that a
-    /// retry can send it again and a mirror can copy it; the client's minimum body rate applies as when streaming.
+    /// Reads the request body whole before it is forwarded, so that a retry can send it again, a mirror can copy it and
+    /// the request-body phase can see it: a Content-Length body (the route's <c>body_buffer</c>), or a chunked one of at
+    /// most <paramref name="maxSize"/> decoded bytes (TooLarge beyond). The client's minimum body rate applies as when
+    /// streaming. A client waiting for 100 Continue is sent it here, and the upstream gets a body, not an expectation.
     /// </summary>
-    public async ValueTask<BodyCopyResult> BufferBodyAsync()
+    public async ValueTask<BodyCopyResult> BufferBodyAsync(long maxSize = long.MaxValue)
     {
         DownstreamLimits limits = _exchange.Snapshot.Limits;
+        RequestHead request = _exchange.Request;
+        if (request.ExpectContinue)
+        {
+            _exchange.Output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
+            await _exchange.Output.FlushAsync();
+            request.DropExpectation();
+        }
+
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
         BodyCopyResult result;
         StartBodyRateGuard(limits);
         try
         {
-            result = await BodyCopier.CopyExactAsync(_exchange.Input, pipe.Writer, _exchange.Request.ContentLength, flushAtEnd: true, _bodyRate, CancellationToken.None);
+            result = request.IsChunked
+                ? await ChunkedBody.CopyAsync(_exchange.Input, pipe.Writer, Math.Min(maxSize, limits.MaxBodySize), dechunk: true, _bodyRate, CancellationToken.None)
+                : await BodyCopier.CopyExactAsync(_exchange.Input, pipe.Writer, request.ContentLength, flushAtEnd: true, _bodyRate, CancellationToken.None);
+            await pipe.Writer.FlushAsync();
         }
         catch (Exception)
         {
@@ -500,6 +514,18 @@ public sealed class HttpForwarder : IDisposable
             return answered && rest == BodyCopyResult.Completed;
         }
 
+        // The response-body phase takes the whole body of the responses a step wants (within its bound) before the
+        // head goes out, so that the head can carry the new length, or the gateway a 502 instead.
+        if (framing is BodyFraming.ContentLength or BodyFraming.Chunked && ResponseBodyStepFor(response) is { } bodyStep)
+        {
+            if (framing == BodyFraming.Chunked || response.ContentLength <= bodyStep.MaxSize)
+            {
+                return await SendWholeResponseAsync(upstream, response, framing, bodyStep, keepAlive);
+            }
+
+            bodyStep.OnTooLarge(_exchange);
+        }
+
         IBodySink? sink = _exchange.ResponseBodySink;
         DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
@@ -539,6 +565,104 @@ public sealed class HttpForwarder : IDisposable
             && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
         upstream.Pool.Return(upstream, reusable);
         return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
+    }
+
+    private ResponseBodyStep? ResponseBodyStepFor(ResponseHead response)
+    {
+        foreach (ResponseBodyStep step in _exchange.Route!.Phases.ResponseBody)
+        {
+            if (_exchange.Request.Method != HttpMethod.Head && step.Wants(_exchange, response))
+            {
+                return step;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Reads the response body whole (at most the step's bound), lets the step replace it, and sends the result with
+    /// its exact length; an upstream body that breaks off, exceeds the bound while chunked, or that the step finds
+    /// unusable gets a 502 instead (nothing has gone downstream yet). A replaced body's strong ETag is made weak
+    /// (RFC 9110 §8.8.3: the content is no longer the one the strong validator names).
+    /// </summary>
+    private async ValueTask<bool> SendWholeResponseAsync(UpstreamConnection upstream, ResponseHead response, BodyFraming framing, ResponseBodyStep step, bool keepAlive)
+    {
+        BodyRateGuard silence = upstream.BodyGuard;
+        silence.StartSilence(_exchange.Route!.ResponseTimeout ?? _target.Settings.ResponseTimeout);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        BodyCopyResult read;
+        try
+        {
+            read = framing == BodyFraming.ContentLength
+                ? await BodyCopier.CopyExactAsync(upstream.Input, pipe.Writer, response.ContentLength, flushAtEnd: true, silence, CancellationToken.None)
+                : await ChunkedBody.CopyAsync(upstream.Input, pipe.Writer, step.MaxSize, dechunk: true, silence, CancellationToken.None);
+            await pipe.Writer.FlushAsync();
+        }
+        catch (Exception)
+        {
+            read = BodyCopyResult.SourceTruncated;
+        }
+        finally
+        {
+            silence.Stop();
+        }
+
+        pipe.Writer.Complete();
+        pipe.Reader.TryRead(out ReadResult buffered);
+        byte[] body = buffered.Buffer.ToArray();
+        pipe.Reader.Complete();
+        BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
+        bool reusable = read == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed && !response.ConnectionClose
+            && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
+        upstream.Pool.Return(upstream, reusable);
+
+        ResponseBodyVerdict verdict = ResponseBodyVerdict.Failed;
+        ReadOnlyMemory<byte> sent = body;
+        if (read == BodyCopyResult.Completed)
+        {
+            verdict = step.OnResponseBody(_exchange, response, body, out ReadOnlyMemory<byte> replaced);
+            if (verdict == ResponseBodyVerdict.Replaced)
+            {
+                sent = replaced;
+                WeakenETag(response);
+            }
+        }
+
+        if (verdict == ResponseBodyVerdict.Failed)
+        {
+            RejectionReason reason = read == BodyCopyResult.TooLarge ? RejectionReason.UpstreamResponseTooLarge
+                : read is BodyCopyResult.Completed ? RejectionReason.UpstreamInvalidBody : RejectionReason.UpstreamInvalidResponse;
+            return _exchange.Reject(reason, _exchange.Date.Line, bodyUnread: requestBody != BodyCopyResult.Completed);
+        }
+
+        response.ContentLength = sent.Length;
+        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, BodyFraming.ContentLength, dechunk: false, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
+        _exchange.Output.Write(sent.Span);
+        _exchange.ResponseBodyBytes = sent.Length;
+        return keepAlive && requestBody == BodyCopyResult.Completed;
+    }
+
+    /// <summary>Turns a strong ETag into a weak one: the field is dropped and its weak form added to the gateway's fields.</summary>
+    private void WeakenETag(ResponseHead response)
+    {
+        for (int i = 0; i < response.HeaderCount; i++)
+        {
+            ref HeaderField field = ref response.HeaderAt(i);
+            if (field.Dropped || !Ascii.EqualsIgnoreCase(response.NameOf(field), "etag"u8))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> value = response.ValueOf(field);
+            if (value.StartsWith("W/"u8))
+            {
+                continue;
+            }
+
+            field.Dropped = true;
+            _exchange.ResponseFields = [.. _exchange.ResponseFields ?? [], .. "ETag: W/"u8, .. value, .. "\r\n"u8];
+        }
     }
 
     private static bool BodyAlreadyBuffered(PipeReader input, BodyFraming framing, long contentLength)

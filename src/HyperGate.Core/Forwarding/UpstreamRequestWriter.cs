@@ -72,6 +72,16 @@ internal static class UpstreamRequestWriter
         // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
         output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
 
+        // A body read whole before forwarding goes with its final length (the request-body phase may have changed it).
+        if (exchange.BufferedBody is { } buffered)
+        {
+            output.Write("Content-Length: "u8);
+            GatewayResponses.WriteNumber(ref output, buffered.Length);
+            output.Write("\r\n\r\n"u8);
+            output.Commit();
+            return;
+        }
+
         switch (request.BodyFraming)
         {
             case BodyFraming.ContentLength:

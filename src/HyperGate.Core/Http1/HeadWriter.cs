@@ -8,7 +8,7 @@ namespace HyperGate.Http1;
 /// ~60 pieces cost an interface call to GetSpan and another to Advance each (3% of the proxy's time in the profile).
 /// Pass it by <c>ref</c>; nothing written reaches the pipe before <see cref="Commit"/>.
 /// </summary>
-public ref struct HeadWriter
+public ref struct HeadWriter : ISpanWriter
 {
     /// <summary>Asked for at the start: most heads fit, so most are one span.</summary>
     private const int TypicalHeadSize = 2048;

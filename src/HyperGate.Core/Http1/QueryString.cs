@@ -62,7 +62,8 @@ public static class QueryString
     private static readonly SearchValues<byte> Unreserved = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"u8);
 
     /// <summary>Writes <paramref name="value"/> percent-encoded (every byte but the unreserved ones), for a query parameter.</summary>
-    public static void Encode(ref HeadWriter output, scoped ReadOnlySpan<byte> value)
+    public static void Encode<TWriter>(ref TWriter output, scoped ReadOnlySpan<byte> value)
+        where TWriter : ISpanWriter, allows ref struct
     {
         Span<byte> span = output.GetSpan(value.Length * 3);
         int written = 0;

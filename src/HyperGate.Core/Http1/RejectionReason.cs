@@ -58,6 +58,10 @@ public enum RejectionReason : byte
     RateLimited,
     RateLimitUnavailable,
 
+    // Request body steps
+    /// <summary>The request body is not the JSON its type says; answered with a problem document saying where.</summary>
+    InvalidJsonBody,
+
     // Cache
     /// <summary>RFC 9111 §5.2.1.7: only-if-cached, and nothing stored could answer.</summary>
     NotCached,
@@ -70,6 +74,12 @@ public enum RejectionReason : byte
     UpstreamResponseTimeout,
     UpstreamInvalidResponse,
     UpstreamClosed,
+
+    /// <summary>The response body a body step needed whole was chunked and longer than the step's bound.</summary>
+    UpstreamResponseTooLarge,
+
+    /// <summary>A body step found the response body unusable (not the JSON its type says).</summary>
+    UpstreamInvalidBody,
     CircuitOpen,
     UpstreamOverloaded,
 

@@ -1,3 +1,4 @@
+using System.Text;
 namespace HyperGate.Http1;
 
 /// <summary>A parsed request head. Offsets point into <see cref="MessageHead.Raw"/>.</summary>
@@ -97,6 +98,20 @@ public sealed class RequestHead : MessageHead
         NormalizedPathLength = reason == RejectionReason.None ? length : 0;
         HasEncodedSlash = hasEncodedSlash;
         return reason;
+    }
+
+    /// <summary>The gateway answered the expectation itself (it read the body first): the upstream gets no Expect field.</summary>
+    internal void DropExpectation()
+    {
+        ExpectContinue = false;
+        for (int i = 0; i < HeaderCount; i++)
+        {
+            ref HeaderField field = ref HeaderAt(i);
+            if (Ascii.EqualsIgnoreCase(NameOf(field), "expect"u8))
+            {
+                field.Dropped = true;
+            }
+        }
     }
 
     internal override void Reset()

@@ -20,6 +20,30 @@ public sealed class RoutePhases(RequestStep[] request, ResponseStep[] responseHe
     /// <summary>The response-head phase, last: how the fields of the response the client gets are rewritten; null when they are not.</summary>
     public HeadRewrite? ResponseFields { get; init; }
 
+    /// <summary>After the request phase: steps that see the whole request body before it is forwarded.</summary>
+    public RequestBodyStep[] RequestBody { get; init; } = [];
+
+    /// <summary>The largest request body the request-body phase reads: the smallest bound of its steps.</summary>
+    public long RequestBodyLimit { get; init; }
+
+    /// <summary>Steps that see the whole body of a response before it goes to the client.</summary>
+    public ResponseBodyStep[] ResponseBody { get; init; } = [];
+
+    /// <summary>Runs the request-body phase on the whole body, up to the first step that does not continue.</summary>
+    public StepResult RunRequestBody(Exchange exchange, ref byte[] body)
+    {
+        foreach (RequestBodyStep step in RequestBody)
+        {
+            StepResult result = step.OnRequestBody(exchange, ref body);
+            if (result.Verdict != StepVerdict.Continue)
+            {
+                return result;
+            }
+        }
+
+        return StepResult.Continue;
+    }
+
     /// <summary>After routing, before forwarding: ip filter, CORS, authentication, rate limits, in that order.</summary>
     public RequestStep[] Request { get; } = request;
 

@@ -42,6 +42,9 @@ public sealed class Template
     /// <summary>True when the template has no variables (its value is the same for every request).</summary>
     public bool IsConstant => _parts.All(p => p.Variable == TemplateVariable.Literal);
 
+    /// <summary>A constant template's value, its doubled braces made single.</summary>
+    public string Unescaped => string.Concat(_parts.Select(p => Encoding.UTF8.GetString(p.Bytes)));
+
     /// <summary>The variables a template can name, for error hints.</summary>
     public const string Known = "{client_ip}, {consumer}, {claim.NAME}, {route}, {path.NAME}, {query.NAME}, {header.NAME}, {request_id}";
 
@@ -157,7 +160,8 @@ public sealed class Template
     /// Writes the value for <paramref name="exchange"/>: safe for a field value, or (<paramref name="queryEncoded"/>)
     /// percent-encoded for a query parameter's value.
     /// </summary>
-    public void Render(ref HeadWriter output, Exchange exchange, bool queryEncoded = false)
+    public void Render<TWriter>(ref TWriter output, Exchange exchange, bool queryEncoded = false)
+        where TWriter : ISpanWriter, allows ref struct
     {
         RequestHead request = exchange.Request;
         foreach (Part part in _parts)
@@ -212,7 +216,8 @@ public sealed class Template
         }
     }
 
-    private static void EmitClaim(ref HeadWriter output, Exchange exchange, string claim, bool queryEncoded)
+    private static void EmitClaim<TWriter>(ref TWriter output, Exchange exchange, string claim, bool queryEncoded)
+        where TWriter : ISpanWriter, allows ref struct
     {
         if (exchange.Identity is not { } identity || !identity.Claims.TryGetValue(claim, out string[]? values))
         {
@@ -238,7 +243,8 @@ public sealed class Template
         }
     }
 
-    private static void Emit(ref HeadWriter output, scoped ReadOnlySpan<byte> value, bool queryEncoded)
+    private static void Emit<TWriter>(ref TWriter output, scoped ReadOnlySpan<byte> value, bool queryEncoded)
+        where TWriter : ISpanWriter, allows ref struct
     {
         if (queryEncoded)
         {

@@ -143,6 +143,24 @@ public sealed class TestUpstream : IAsyncDisposable
             await context.Response.WriteAsJsonAsync(new { length, sha256 = Convert.ToHexString(hash.GetHashAndReset()) });
         });
 
+        // Answers with the request's own body and content type, so a test sees exactly what arrived.
+        app.Map("/echo-body", async context =>
+        {
+            using var received = new MemoryStream();
+            await context.Request.Body.CopyToAsync(received);
+            context.Response.ContentType = context.Request.ContentType ?? "application/octet-stream";
+            context.Response.Headers["X-Received-Length"] = context.Request.ContentLength?.ToString() ?? "none";
+            await context.Response.Body.WriteAsync(received.ToArray());
+        });
+
+        // A JSON document given in the query (?json=...), as the upstream's response.
+        app.Map("/json", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.Headers.ETag = "\"v1\"";
+            await context.Response.WriteAsync(context.Request.Query["json"].ToString());
+        });
+
         app.Map("/download", async context =>
         {
             long size = long.Parse(context.Request.Query["size"]!);
