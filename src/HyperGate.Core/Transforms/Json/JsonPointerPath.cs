@@ -48,7 +48,7 @@ public sealed class JsonPointerPath
             {
                 if (t + 1 >= part.Length || part[t + 1] is not ('0' or '1'))
                 {
-                    error = $"\"{text}\": '~' must be followed by 0 or 1 (RFC 6901)";
+                    error = "'~' must be followed by 0 or 1 (RFC 6901)";
                     return null;
                 }
             }
