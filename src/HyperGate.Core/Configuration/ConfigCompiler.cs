@@ -1,6 +1,7 @@
 using System.Buffers;
 using HyperGate.Caching;
 using HyperGate.Caching.Fleet;
+using HyperGate.Compression;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
@@ -10,13 +11,13 @@ using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Routing;
 using HyperGate.Security;
-using System.Text.Json;
 using HyperGate.Transforms;
 using HyperGate.Transforms.Json;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Discovery;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 
 namespace HyperGate.Configuration;
 
@@ -153,6 +154,7 @@ public static class ConfigCompiler
             responseHead.Add(new CacheStoreStep(cache));
         }
 
+        RequestBodyStep[] requestBodySteps = CompileRequestBodySteps(route);
         return new()
         {
             Name = route.Name,
@@ -181,8 +183,9 @@ public static class ConfigCompiler
                 UpstreamFields = CompileHeaderTransform(route.Transforms.RequestHeaders, route),
                 UpstreamQuery = CompileQueryTransform(route.Transforms.RequestQuery, route),
                 ResponseFields = CompileHeaderTransform(route.Transforms.ResponseHeaders, route),
-                RequestBody = route.Transforms.RequestBody is { } requestBody ? [new JsonRequestBodyStep(CompileJsonBody(requestBody, route))] : [],
-                RequestBodyLimit = route.Transforms.RequestBody?.MaxSize ?? 0,
+                ResponseEncoding = route.Compress is { } compress ? new ResponseCompression(compress.Types, compress.MinSize, compress.Level, [.. compress.Codings]) : null,
+                RequestBody = requestBodySteps,
+                RequestBodyLimit = requestBodySteps.Select(s => s.MaxSize).DefaultIfEmpty(0).Min(),
                 ResponseBody = route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : [],
             },
             Retry = route.Traffic.Retries is { } retry
@@ -214,6 +217,13 @@ public static class ConfigCompiler
         PathTemplate path = PathTemplate.Parse(route.Path ?? route.PathPrefix!, out _)!;
         return [.. values.Select(pair => new KeyValuePair<string, Template>(pair.Key, Template.Compile(pair.Value, path, route.Auth.Count > 0, out _)!))];
     }
+
+    /// <summary>The request-body phase in its order: decompression first, so that the JSON transform reads plain JSON.</summary>
+    private static RequestBodyStep[] CompileRequestBodySteps(RouteConfig route) =>
+    [
+        .. route.Compress?.Request is { } request ? [new RequestDecompression(request.MaxSize, request.MaxRatio)] : Array.Empty<RequestBodyStep>(),
+        .. route.Transforms.RequestBody is { } requestBody ? [new JsonRequestBodyStep(CompileJsonBody(requestBody, route))] : Array.Empty<RequestBodyStep>(),
+    ];
 
     private static JsonBodyTransform CompileJsonBody(JsonBodyConfig body, RouteConfig route)
     {

@@ -569,6 +569,12 @@ public static partial class ConfigLoader
             route.Error(key, "a route that answers itself (respond) has no upstream exchange to transform", "remove it, or point the route at an upstream");
         }
 
+        CompressConfig? compress = ReadCompress(route);
+        if (respond is not null && compress is not null)
+        {
+            route.Error("compress", "a route that answers itself (respond) has no upstream response to compress", "remove it, or point the route at an upstream");
+        }
+
         if (cache is not null && transforms.ResponseBody is not null)
         {
             route.Error("response_body", "cannot be combined with cache: a stored body would be served untransformed", "transform at the origin, or remove cache from this route");
@@ -582,6 +588,7 @@ public static partial class ConfigLoader
             Cache = cache,
             Rewrite = rewriteTemplate,
             Transforms = transforms,
+            Compress = compress,
         };
     }
 

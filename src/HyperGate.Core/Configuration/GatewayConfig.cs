@@ -188,6 +188,9 @@ public sealed record RouteConfig(
 
     /// <summary><c>request_headers</c>, <c>response_headers</c>, <c>request_query</c>.</summary>
     public RouteTransformsConfig Transforms { get; init; } = RouteTransformsConfig.None;
+
+    /// <summary><c>compress</c>: responses compressed (and request bodies decompressed); null when not.</summary>
+    public CompressConfig? Compress { get; init; }
 }
 
 /// <summary><c>[cache]</c>: the bounds of the response store.</summary>

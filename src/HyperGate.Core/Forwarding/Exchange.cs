@@ -1,3 +1,4 @@
+using System.Text;
 using System.IO.Pipelines;
 using System.Net;
 using HyperGate.Diagnostics;
@@ -94,6 +95,28 @@ public sealed class Exchange : IDisposable
 
     /// <summary>Whole field lines a step adds to the response this request gets (Cache-Status), or null.</summary>
     public byte[]? ResponseFields { get; set; }
+
+    /// <summary>Adds whole field lines to <see cref="ResponseFields"/> (a step's, beside any another step added).</summary>
+    public void AddResponseFields(ReadOnlySpan<byte> lines) => ResponseFields = [.. ResponseFields ?? [], .. lines];
+
+    /// <summary>
+    /// The response's body is not the one the upstream sent (transformed, compressed): a strong ETag becomes weak
+    /// (RFC 9110 §8.8.3), its field dropped and the weak form added to <see cref="ResponseFields"/>.
+    /// </summary>
+    public void WeakenETag(ResponseHead response)
+    {
+        for (int i = 0; i < response.HeaderCount; i++)
+        {
+            ref HeaderField field = ref response.HeaderAt(i);
+            if (field.Dropped || !Ascii.EqualsIgnoreCase(response.NameOf(field), "etag"u8) || response.ValueOf(field).StartsWith("W/"u8))
+            {
+                continue;
+            }
+
+            field.Dropped = true;
+            AddResponseFields([.. "ETag: W/"u8, .. response.ValueOf(field), .. "\r\n"u8]);
+        }
+    }
 
     /// <summary>Whole field lines a step adds to the request sent upstream (a cache's validators), or null.</summary>
     public byte[]? UpstreamFields { get; set; }
@@ -237,7 +260,7 @@ public sealed class Exchange : IDisposable
             or RejectionReason.IpDenied or RejectionReason.ClientCertificateRequired or RejectionReason.CorsRejected or RejectionReason.Unauthorized or RejectionReason.Forbidden or RejectionReason.RateLimited or RejectionReason.RateLimitUnavailable or RejectionReason.NotCached
             or RejectionReason.UpstreamConnectFailed or RejectionReason.UpstreamTlsFailed or RejectionReason.UpstreamConnectTimeout or RejectionReason.UpstreamResponseTimeout
             or RejectionReason.UpstreamInvalidResponse or RejectionReason.UpstreamClosed or RejectionReason.UpstreamResponseTooLarge or RejectionReason.UpstreamInvalidBody
-            or RejectionReason.BodyTooLarge or RejectionReason.InvalidJsonBody;
+            or RejectionReason.BodyTooLarge or RejectionReason.InvalidJsonBody or RejectionReason.InvalidContentEncoding;
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         Rejection = reason;
         Status = GatewayResponses.Describe(reason).Status;

@@ -76,6 +76,7 @@ public static class GatewayResponses
         RejectionReason.EncodedNul => "The path contains an encoded NUL.",
         RejectionReason.EncodedSlash => "The path contains an encoded slash or backslash.",
         RejectionReason.InvalidJsonBody => "The request body is not valid JSON.",
+        RejectionReason.InvalidContentEncoding => "The request body does not decode as its Content-Encoding says.",
         _ => "The request is malformed.",
     };
 

@@ -526,8 +526,11 @@ public sealed class HttpForwarder : IDisposable
             bodyStep.OnTooLarge(_exchange);
         }
 
+        // The response-head phase's encoding choice (compression): the body then streams through the encoder, chunked.
+        EncodedBody? encoded = framing != BodyFraming.None && !dechunk ? _exchange.Route!.Phases.ResponseEncoding?.Start(_exchange, response, _exchange.Output) : null;
+        PipeWriter destination = encoded ?? _exchange.Output;
         IBodySink? sink = _exchange.ResponseBodySink;
-        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, framing, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
+        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, encoded is null ? framing : BodyFraming.Chunked, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
 
         // response_timeout also bounds each silence within the body: an upstream that stalls mid-body is cut off.
@@ -538,9 +541,9 @@ public sealed class HttpForwarder : IDisposable
         {
             responseBody = framing switch
             {
-                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, _exchange.Output, response.ContentLength, flushAtEnd: false, silence, CancellationToken.None, sink),
-                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, _exchange.Output, long.MaxValue, dechunk, silence, CancellationToken.None, sink),
-                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, _exchange.Output, silence, CancellationToken.None, sink),
+                BodyFraming.ContentLength => await BodyCopier.CopyExactAsync(upstream.Input, destination, response.ContentLength, flushAtEnd: false, silence, CancellationToken.None, sink),
+                BodyFraming.Chunked => await ChunkedBody.CopyAsync(upstream.Input, destination, long.MaxValue, dechunk || encoded is not null, silence, CancellationToken.None, sink),
+                BodyFraming.UntilClose => await BodyCopier.CopyUntilCloseAsync(upstream.Input, destination, silence, CancellationToken.None, sink),
                 _ => BodyCopyResult.Completed,
             };
         }
@@ -555,9 +558,13 @@ public sealed class HttpForwarder : IDisposable
         }
 
         sink?.Complete(responseBody == BodyCopyResult.Completed);
+        if (encoded is not null && responseBody == BodyCopyResult.Completed && (await encoded.FinishAsync()).IsCompleted)
+        {
+            responseBody = BodyCopyResult.DestinationClosed;
+        }
 
-        _exchange.ResponseBodyBytes = framing == BodyFraming.ContentLength && responseBody == BodyCopyResult.Completed
-            ? response.ContentLength
+        _exchange.ResponseBodyBytes = encoded is not null ? encoded.EncodedBytes
+            : framing == BodyFraming.ContentLength && responseBody == BodyCopyResult.Completed ? response.ContentLength
             : silence?.ReceivedBytes ?? 0;
         BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
         bool reusable = responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
@@ -625,7 +632,7 @@ public sealed class HttpForwarder : IDisposable
             if (verdict == ResponseBodyVerdict.Replaced)
             {
                 sent = replaced;
-                WeakenETag(response);
+                _exchange.WeakenETag(response);
             }
         }
 
@@ -641,28 +648,6 @@ public sealed class HttpForwarder : IDisposable
         _exchange.Output.Write(sent.Span);
         _exchange.ResponseBodyBytes = sent.Length;
         return keepAlive && requestBody == BodyCopyResult.Completed;
-    }
-
-    /// <summary>Turns a strong ETag into a weak one: the field is dropped and its weak form added to the gateway's fields.</summary>
-    private void WeakenETag(ResponseHead response)
-    {
-        for (int i = 0; i < response.HeaderCount; i++)
-        {
-            ref HeaderField field = ref response.HeaderAt(i);
-            if (field.Dropped || !Ascii.EqualsIgnoreCase(response.NameOf(field), "etag"u8))
-            {
-                continue;
-            }
-
-            ReadOnlySpan<byte> value = response.ValueOf(field);
-            if (value.StartsWith("W/"u8))
-            {
-                continue;
-            }
-
-            field.Dropped = true;
-            _exchange.ResponseFields = [.. _exchange.ResponseFields ?? [], .. "ETag: W/"u8, .. value, .. "\r\n"u8];
-        }
     }
 
     private static bool BodyAlreadyBuffered(PipeReader input, BodyFraming framing, long contentLength)

@@ -62,6 +62,9 @@ public enum RejectionReason : byte
     /// <summary>The request body is not the JSON its type says; answered with a problem document saying where.</summary>
     InvalidJsonBody,
 
+    /// <summary>The request body does not decode as its Content-Encoding says.</summary>
+    InvalidContentEncoding,
+
     // Cache
     /// <summary>RFC 9111 §5.2.1.7: only-if-cached, and nothing stored could answer.</summary>
     NotCached,

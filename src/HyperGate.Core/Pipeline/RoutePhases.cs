@@ -20,6 +20,9 @@ public sealed class RoutePhases(RequestStep[] request, ResponseStep[] responseHe
     /// <summary>The response-head phase, last: how the fields of the response the client gets are rewritten; null when they are not.</summary>
     public HeadRewrite? ResponseFields { get; init; }
 
+    /// <summary>The response-head phase's encoding choice (compression); null when bodies go as they come.</summary>
+    public ResponseEncoding? ResponseEncoding { get; init; }
+
     /// <summary>After the request phase: steps that see the whole request body before it is forwarded.</summary>
     public RequestBodyStep[] RequestBody { get; init; } = [];
 

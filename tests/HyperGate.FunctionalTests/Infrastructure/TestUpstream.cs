@@ -150,6 +150,7 @@ public sealed class TestUpstream : IAsyncDisposable
             await context.Request.Body.CopyToAsync(received);
             context.Response.ContentType = context.Request.ContentType ?? "application/octet-stream";
             context.Response.Headers["X-Received-Length"] = context.Request.ContentLength?.ToString() ?? "none";
+            context.Response.ContentLength = received.Length;
             await context.Response.Body.WriteAsync(received.ToArray());
         });
 

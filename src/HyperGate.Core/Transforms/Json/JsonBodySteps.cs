@@ -37,8 +37,19 @@ internal static class JsonMediaType
     }
 
     /// <summary>Whether the body is sent as is (no Content-Encoding, or identity): a compressed body cannot be read as JSON.</summary>
-    public static bool IsUnencoded(MessageHead head) =>
-        !head.TryGetHeader("content-encoding"u8, out ReadOnlySpan<byte> coding) || Ascii.EqualsIgnoreCase(coding.Trim((byte)' '), "identity"u8);
+    public static bool IsUnencoded(MessageHead head)
+    {
+        // A coding the gateway already decoded (its field dropped) no longer applies.
+        foreach (ref readonly HeaderField field in head.Headers)
+        {
+            if (!field.Dropped && Ascii.EqualsIgnoreCase(head.NameOf(field), "content-encoding"u8) && !Ascii.EqualsIgnoreCase(head.ValueOf(field).Trim((byte)' '), "identity"u8))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Applies the transform to a whole body; null when it is not JSON (<paramref name="error"/> says where).</summary>
     public static byte[]? Transform(JsonBodyTransform transform, Exchange exchange, ReadOnlySpan<byte> body, out JsonSyntaxError? error)
