@@ -14,6 +14,7 @@ using HyperGate.Security;
 using HyperGate.Transforms;
 using HyperGate.Transforms.Json;
 using HyperGate.Upstreams;
+using HyperGate.Validation;
 using HyperGate.Upstreams.Discovery;
 using System.Net;
 using System.Text;
@@ -186,7 +187,11 @@ public static class ConfigCompiler
                 ResponseEncoding = route.Compress is { } compress ? new ResponseCompression(compress.Types, compress.MinSize, compress.Level, [.. compress.Codings]) : null,
                 RequestBody = requestBodySteps,
                 RequestBodyLimit = requestBodySteps.Select(s => s.MaxSize).DefaultIfEmpty(0).Min(),
-                ResponseBody = route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : [],
+                ResponseBody =
+                [
+                    .. route.Validate is { Response: { } responseSchema } validate ? [new ResponseSchemaStep(responseSchema, validate.MaxSize, validate.Strict)] : Array.Empty<ResponseBodyStep>(),
+                    .. route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : Array.Empty<ResponseBodyStep>(),
+                ],
             },
             Retry = route.Traffic.Retries is { } retry
                 ? new RetryPolicy(retry.Attempts, retry.On, [.. retry.Statuses], retry.NonIdempotent, retry.Backoff, retry.MaxBackoff, new RetryBudget(retry.BudgetPercent, TimeSpan.FromSeconds(10), time))
@@ -218,10 +223,14 @@ public static class ConfigCompiler
         return [.. values.Select(pair => new KeyValuePair<string, Template>(pair.Key, Template.Compile(pair.Value, path, route.Auth.Count > 0, out _)!))];
     }
 
-    /// <summary>The request-body phase in its order: decompression first, so that the JSON transform reads plain JSON.</summary>
+    /// <summary>
+    /// The request-body phase in its order: decompression first, so that validation sees the JSON the client meant,
+    /// then validation (of what the client sent), then the JSON transform.
+    /// </summary>
     private static RequestBodyStep[] CompileRequestBodySteps(RouteConfig route) =>
     [
         .. route.Compress?.Request is { } request ? [new RequestDecompression(request.MaxSize, request.MaxRatio)] : Array.Empty<RequestBodyStep>(),
+        .. route.Validate is { Request: { } schema } validate ? [new RequestSchemaStep(schema, validate.MaxSize)] : Array.Empty<RequestBodyStep>(),
         .. route.Transforms.RequestBody is { } requestBody ? [new JsonRequestBodyStep(CompileJsonBody(requestBody, route))] : Array.Empty<RequestBodyStep>(),
     ];
 

@@ -570,6 +570,16 @@ public static partial class ConfigLoader
         }
 
         CompressConfig? compress = ReadCompress(route);
+        ValidateConfig? validate = ReadValidate(route);
+        if (respond is not null && validate is not null)
+        {
+            route.Error("validate", "a route that answers itself (respond) has nothing to validate for", "remove it, or point the route at an upstream");
+        }
+
+        if (cache is not null && validate?.Response is not null)
+        {
+            route.Error("validate", "response_schema cannot be combined with cache: stored responses would go unchecked", "validate at the origin, or remove cache from this route");
+        }
         if (respond is not null && compress is not null)
         {
             route.Error("compress", "a route that answers itself (respond) has no upstream response to compress", "remove it, or point the route at an upstream");
@@ -589,6 +599,7 @@ public static partial class ConfigLoader
             Rewrite = rewriteTemplate,
             Transforms = transforms,
             Compress = compress,
+            Validate = validate,
         };
     }
 

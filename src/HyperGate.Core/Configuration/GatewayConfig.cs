@@ -191,6 +191,9 @@ public sealed record RouteConfig(
 
     /// <summary><c>compress</c>: responses compressed (and request bodies decompressed); null when not.</summary>
     public CompressConfig? Compress { get; init; }
+
+    /// <summary><c>validate</c>: requests (and responses) checked against a JSON Schema; null when not.</summary>
+    public ValidateConfig? Validate { get; init; }
 }
 
 /// <summary><c>[cache]</c>: the bounds of the response store.</summary>

@@ -45,7 +45,7 @@ public static class GatewayResponses
         RejectionReason.UpstreamInvalidResponse => (502, "upstream_invalid_response", "The upstream sent a malformed response."),
         RejectionReason.UpstreamClosed => (502, "upstream_closed", "The upstream closed the connection before responding."),
         RejectionReason.UpstreamResponseTooLarge => (502, "upstream_response_too_large", "The upstream's response body is larger than the route transforms."),
-        RejectionReason.UpstreamInvalidBody => (502, "upstream_invalid_body", "The upstream's response body is not the JSON its type says."),
+        RejectionReason.UpstreamInvalidBody => (502, "upstream_invalid_body", "The upstream's response body is not valid JSON, or breaks the route's response schema."),
         RejectionReason.CircuitOpen => (503, "circuit_open", "The upstream is failing; its circuit breaker is open."),
         RejectionReason.UpstreamOverloaded => (503, "upstream_overloaded", "The upstream has too many requests in flight and waiting."),
         RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
@@ -77,6 +77,7 @@ public static class GatewayResponses
         RejectionReason.EncodedSlash => "The path contains an encoded slash or backslash.",
         RejectionReason.InvalidJsonBody => "The request body is not valid JSON.",
         RejectionReason.InvalidContentEncoding => "The request body does not decode as its Content-Encoding says.",
+        RejectionReason.ValidationFailed => "The request does not match the route's schema.",
         _ => "The request is malformed.",
     };
 

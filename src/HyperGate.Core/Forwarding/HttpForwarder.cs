@@ -516,14 +516,20 @@ public sealed class HttpForwarder : IDisposable
 
         // The response-body phase takes the whole body of the responses a step wants (within its bound) before the
         // head goes out, so that the head can carry the new length, or the gateway a 502 instead.
-        if (framing is BodyFraming.ContentLength or BodyFraming.Chunked && ResponseBodyStepFor(response) is { } bodyStep)
+        if (framing is BodyFraming.ContentLength or BodyFraming.Chunked && ResponseBodyLimit(response) is long limit)
         {
-            if (framing == BodyFraming.Chunked || response.ContentLength <= bodyStep.MaxSize)
+            if (framing == BodyFraming.Chunked || response.ContentLength <= limit)
             {
-                return await SendWholeResponseAsync(upstream, response, framing, bodyStep, keepAlive);
+                return await SendWholeResponseAsync(upstream, response, framing, limit, keepAlive);
             }
 
-            bodyStep.OnTooLarge(_exchange);
+            foreach (ResponseBodyStep step in _exchange.Route!.Phases.ResponseBody)
+            {
+                if (step.Wants(_exchange, response))
+                {
+                    step.OnTooLarge(_exchange);
+                }
+            }
         }
 
         // The response-head phase's encoding choice (compression): the body then streams through the encoder, chunked.
@@ -574,26 +580,33 @@ public sealed class HttpForwarder : IDisposable
         return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
     }
 
-    private ResponseBodyStep? ResponseBodyStepFor(ResponseHead response)
+    /// <summary>The bound of the response-body steps that want this response (the smallest), or null when none does.</summary>
+    private long? ResponseBodyLimit(ResponseHead response)
     {
+        long? limit = null;
+        if (_exchange.Request.Method == HttpMethod.Head)
+        {
+            return null;
+        }
+
         foreach (ResponseBodyStep step in _exchange.Route!.Phases.ResponseBody)
         {
-            if (_exchange.Request.Method != HttpMethod.Head && step.Wants(_exchange, response))
+            if (step.Wants(_exchange, response))
             {
-                return step;
+                limit = Math.Min(limit ?? long.MaxValue, step.MaxSize);
             }
         }
 
-        return null;
+        return limit;
     }
 
     /// <summary>
-    /// Reads the response body whole (at most the step's bound), lets the step replace it, and sends the result with
+    /// Reads the response body whole (at most <paramref name="limit"/>), lets each step that wants it check or replace it in turn, and sends the result with
     /// its exact length; an upstream body that breaks off, exceeds the bound while chunked, or that the step finds
     /// unusable gets a 502 instead (nothing has gone downstream yet). A replaced body's strong ETag is made weak
     /// (RFC 9110 §8.8.3: the content is no longer the one the strong validator names).
     /// </summary>
-    private async ValueTask<bool> SendWholeResponseAsync(UpstreamConnection upstream, ResponseHead response, BodyFraming framing, ResponseBodyStep step, bool keepAlive)
+    private async ValueTask<bool> SendWholeResponseAsync(UpstreamConnection upstream, ResponseHead response, BodyFraming framing, long limit, bool keepAlive)
     {
         BodyRateGuard silence = upstream.BodyGuard;
         silence.StartSilence(_exchange.Route!.ResponseTimeout ?? _target.Settings.ResponseTimeout);
@@ -603,7 +616,7 @@ public sealed class HttpForwarder : IDisposable
         {
             read = framing == BodyFraming.ContentLength
                 ? await BodyCopier.CopyExactAsync(upstream.Input, pipe.Writer, response.ContentLength, flushAtEnd: true, silence, CancellationToken.None)
-                : await ChunkedBody.CopyAsync(upstream.Input, pipe.Writer, step.MaxSize, dechunk: true, silence, CancellationToken.None);
+                : await ChunkedBody.CopyAsync(upstream.Input, pipe.Writer, limit, dechunk: true, silence, CancellationToken.None);
             await pipe.Writer.FlushAsync();
         }
         catch (Exception)
@@ -624,16 +637,23 @@ public sealed class HttpForwarder : IDisposable
             && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
         upstream.Pool.Return(upstream, reusable);
 
-        ResponseBodyVerdict verdict = ResponseBodyVerdict.Failed;
+        ResponseBodyVerdict verdict = read == BodyCopyResult.Completed ? ResponseBodyVerdict.Unchanged : ResponseBodyVerdict.Failed;
         ReadOnlyMemory<byte> sent = body;
-        if (read == BodyCopyResult.Completed)
+        foreach (ResponseBodyStep step in _exchange.Route!.Phases.ResponseBody)
         {
-            verdict = step.OnResponseBody(_exchange, response, body, out ReadOnlyMemory<byte> replaced);
-            if (verdict == ResponseBodyVerdict.Replaced)
+            if (verdict == ResponseBodyVerdict.Failed || !step.Wants(_exchange, response))
+            {
+                continue;
+            }
+
+            ResponseBodyVerdict decided = step.OnResponseBody(_exchange, response, sent, out ReadOnlyMemory<byte> replaced);
+            if (decided == ResponseBodyVerdict.Replaced)
             {
                 sent = replaced;
                 _exchange.WeakenETag(response);
             }
+
+            verdict = decided == ResponseBodyVerdict.Unchanged && verdict == ResponseBodyVerdict.Replaced ? verdict : decided;
         }
 
         if (verdict == ResponseBodyVerdict.Failed)

@@ -65,6 +65,9 @@ public enum RejectionReason : byte
     /// <summary>The request body does not decode as its Content-Encoding says.</summary>
     InvalidContentEncoding,
 
+    /// <summary>The request does not match the route's schema or API description; answered with a problem document listing why.</summary>
+    ValidationFailed,
+
     // Cache
     /// <summary>RFC 9111 §5.2.1.7: only-if-cached, and nothing stored could answer.</summary>
     NotCached,
