@@ -15,6 +15,7 @@ using HyperGate.Transforms;
 using HyperGate.Transforms.Json;
 using HyperGate.Upstreams;
 using HyperGate.Validation;
+using HyperGate.Versioning;
 using HyperGate.Upstreams.Discovery;
 using System.Net;
 using System.Text;
@@ -147,6 +148,13 @@ public static class ConfigCompiler
             request.Add(new RateLimitStep(rateLimits, time));
         }
 
+        // The API version is read once the caller is admitted; it picks the upstream and the version's fields.
+        ApiVersions? versions = route.Versioning is { } versioning ? CompileVersions(versioning, upstreams, time) : null;
+        if (versions is not null)
+        {
+            request.Add(versions);
+        }
+
         // The cache answers only requests every policy let through; its store step runs on the response last.
         RouteCache? cache = route.Cache is { } cacheSettings ? new RouteCache(route.Name, cacheTiers!.Value.Store, cacheTiers.Value.Fleet, time, cacheSettings) : null;
         if (cache is not null)
@@ -179,6 +187,7 @@ public static class ConfigCompiler
             Cors = cors,
             Auth = auth,
             Cache = cache,
+            Versions = versions,
             Phases = new RoutePhases([.. request], [.. responseHead])
             {
                 UpstreamFields = CompileHeaderTransform(route.Transforms.RequestHeaders, route),
@@ -276,5 +285,11 @@ public static class ConfigCompiler
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    private static ApiVersions CompileVersions(VersioningConfig versioning, IReadOnlyDictionary<string, Upstream> upstreams, TimeProvider time)
+    {
+        ApiVersion[] versions = [.. versioning.Versions.Select(v => new ApiVersion(v.Name, upstreams[v.Upstream], v.Deprecated, v.Sunset, v.Link, v.GoneAfterSunset))];
+        return new ApiVersions(versioning.Source, versioning.Name, versions, versions.FirstOrDefault(v => v.Name == versioning.Default), time);
     }
 }

@@ -33,7 +33,8 @@ public static partial class ConfigLoader
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                table.Error(key, $"cannot read \"{relative}\": {e.Message}", "paths are relative to the config file");
+                string why = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e is UnauthorizedAccessException ? "permission denied" : "unreadable";
+                table.Error(key, $"cannot read \"{relative}\": {why}", "paths are relative to the config file");
                 return null;
             }
 

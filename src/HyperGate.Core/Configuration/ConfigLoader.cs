@@ -527,14 +527,15 @@ public static partial class ConfigLoader
         bool preserveHost = route.Bool("preserve_host", true);
         DirectResponseConfig? respond = ReadDirectResponse(route.Table("respond"));
         RouteTrafficConfig traffic = ReadRouteTraffic(route, upstreamNames);
-        int answers = (route.Has("upstream") ? 1 : 0) + (route.Has("split") ? 1 : 0) + (respond is not null ? 1 : 0);
+        VersioningConfig? versioning = ReadVersioning(route, upstreamNames);
+        int answers = (route.Has("upstream") ? 1 : 0) + (route.Has("split") ? 1 : 0) + (respond is not null ? 1 : 0) + (route.Has("versions") ? 1 : 0);
         if (answers == 0)
         {
-            route.Error("upstream", "a route needs an upstream, a split or a respond table", "add upstream = \"NAME\" or respond = { status = 200, body = \"ok\" }");
+            route.Error("upstream", "a route needs an upstream, a split, versions or a respond table", "add upstream = \"NAME\" or respond = { status = 200, body = \"ok\" }");
         }
         else if (answers > 1)
         {
-            route.Error(respond is not null ? "respond" : "split", "upstream, split and respond cannot be combined", "keep one of them");
+            route.Error(respond is not null ? "respond" : route.Has("versions") ? "versions" : "split", "upstream, split, versions and respond cannot be combined", "keep one of them (each version names its upstream)");
         }
 
         List<string> rateLimits = ReadReferences(route, "rate_limit", references.RateLimits, "rate limit", "rate_limits");
@@ -585,6 +586,11 @@ public static partial class ConfigLoader
             route.Error("compress", "a route that answers itself (respond) has no upstream response to compress", "remove it, or point the route at an upstream");
         }
 
+        if (cache is not null && versioning is not null)
+        {
+            route.Error("cache", "cannot be combined with versions yet: the cache key does not hold the version", "cache on one route per version instead");
+        }
+
         if (cache is not null && transforms.ResponseBody is not null)
         {
             route.Error("response_body", "cannot be combined with cache: a stored body would be served untransformed", "transform at the origin, or remove cache from this route");
@@ -600,6 +606,7 @@ public static partial class ConfigLoader
             Transforms = transforms,
             Compress = compress,
             Validate = validate,
+            Versioning = versioning,
         };
     }
 

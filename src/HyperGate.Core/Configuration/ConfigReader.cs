@@ -332,6 +332,13 @@ internal sealed class ConfigReader
 
     private string Qualified(string key) => _section.Length == 0 ? key : $"{_section}.{key}";
 
+    /// <summary>A scalar's value as it is (string, long, double, bool or DateTimeOffset), for keys that take several kinds; null when absent or not a scalar.</summary>
+    public object? Value(string key)
+    {
+        _known.Add(key);
+        return _table[key] is TomlScalar scalar ? scalar.Value : null;
+    }
+
     private object? Scalar(string key, Func<object, bool> accepts, string expected, string hint)
     {
         _known.Add(key);

@@ -194,6 +194,9 @@ public sealed record RouteConfig(
 
     /// <summary><c>validate</c>: requests (and responses) checked against a JSON Schema; null when not.</summary>
     public ValidateConfig? Validate { get; init; }
+
+    /// <summary><c>version_by</c>, <c>default_version</c>, <c>versions</c>: an API with versions on one route; null when not.</summary>
+    public VersioningConfig? Versioning { get; init; }
 }
 
 /// <summary><c>[cache]</c>: the bounds of the response store.</summary>

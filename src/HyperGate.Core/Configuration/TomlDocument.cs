@@ -127,6 +127,9 @@ public static class TomlDocument
                 return new TomlScalar(location, b.Value);
             case FloatValueSyntax f:
                 return new TomlScalar(location, f.Value);
+            case DateTimeValueSyntax d:
+                // Dates (API versions' sunsets): a local date or time is taken as UTC.
+                return new TomlScalar(location, new DateTimeOffset(d.Value.DateTime.UtcDateTime, TimeSpan.Zero));
             case ArraySyntax array:
                 var items = new List<TomlNode>();
                 foreach (ArrayItemSyntax item in array.Items)
@@ -147,7 +150,7 @@ public static class TomlDocument
 
                 return table;
             default:
-                errors.Add(new ConfigError(location, "dates and times are not used by this config", "write a duration as a string such as \"10s\""));
+                errors.Add(new ConfigError(location, "this kind of value is not used by this config", "write a string, number, boolean, date, list or table"));
                 return null;
         }
     }

@@ -96,6 +96,22 @@ public sealed class Exchange : IDisposable
     /// <summary>Whole field lines a step adds to the response this request gets (Cache-Status), or null.</summary>
     public byte[]? ResponseFields { get; set; }
 
+    /// <summary>
+    /// Whole field lines a request step adds to every response this request gets, the gateway's errors included
+    /// (an API version's Deprecation and Sunset), or null. Unlike <see cref="ResponseFields"/>, never replaced.
+    /// </summary>
+    public byte[]? RouteFields { get; private set; }
+
+    public void AddRouteFields(ReadOnlySpan<byte> lines) => RouteFields = RouteFields is null ? lines.ToArray() : [.. RouteFields, .. lines];
+
+    /// <summary>The upstream a request step chose for this request (an API version's), or null for the route's own.</summary>
+    public Upstream? ChosenUpstream { get; set; }
+
+    /// <summary>A range of the normalized path the upstream does not see (an API version's path segment); length 0 when none.</summary>
+    public (int Start, int Length) UpstreamPathCut { get; private set; }
+
+    public void CutUpstreamPath(int start, int length) => UpstreamPathCut = (start, length);
+
     /// <summary>Adds whole field lines to <see cref="ResponseFields"/> (a step's, beside any another step added).</summary>
     public void AddResponseFields(ReadOnlySpan<byte> lines) => ResponseFields = [.. ResponseFields ?? [], .. lines];
 
@@ -145,6 +161,11 @@ public sealed class Exchange : IDisposable
         if (ResponseFields is { } fields)
         {
             output.Write(fields);
+        }
+
+        if (RouteFields is { } routeFields)
+        {
+            output.Write(routeFields);
         }
 
         RateLimits.WriteFields(ref output);
@@ -244,6 +265,9 @@ public sealed class Exchange : IDisposable
         ResponseFields = null;
         UpstreamFields = null;
         _requestIdLength = 0;
+        RouteFields = null;
+        ChosenUpstream = null;
+        UpstreamPathCut = default;
     }
 
     /// <summary>Set when the gateway is shutting down: the response says "Connection: close".</summary>

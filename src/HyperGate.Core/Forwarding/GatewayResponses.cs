@@ -50,6 +50,7 @@ public static class GatewayResponses
         RejectionReason.UpstreamOverloaded => (503, "upstream_overloaded", "The upstream has too many requests in flight and waiting."),
         RejectionReason.RequestHeadTimeout => (408, "request_timeout", "The request head did not arrive in time."),
         RejectionReason.BodyTooSlow => (408, "request_timeout", "The request body arrived slower than the minimum rate."),
+        RejectionReason.VersionGone => (410, "version_gone", "The API version is no longer served."),
         _ => (400, "bad_request", Message(reason)),
     };
 
@@ -78,6 +79,7 @@ public static class GatewayResponses
         RejectionReason.InvalidJsonBody => "The request body is not valid JSON.",
         RejectionReason.InvalidContentEncoding => "The request body does not decode as its Content-Encoding says.",
         RejectionReason.ValidationFailed => "The request does not match the route's schema.",
+        RejectionReason.UnknownVersion => "The API version is not supported.",
         _ => "The request is malformed.",
     };
 

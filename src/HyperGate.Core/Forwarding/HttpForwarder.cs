@@ -90,7 +90,7 @@ public sealed class HttpForwarder : IDisposable
         (_retried, _bodySent, _trial, _idleFirst, _attempt, _upstream, _admission) = (false, false, false, false, 0, null, null);
         _deadline = route.Timeout > TimeSpan.Zero ? _runtime.TimeProvider.GetTimestamp() + (long)(route.Timeout.TotalSeconds * _runtime.TimeProvider.TimestampFrequency) : 0;
         route.Retry?.Budget.RecordRequest();
-        _target = route.PickUpstream()!;
+        _target = _exchange.ChosenUpstream ?? route.PickUpstream()!;
         if (_target.Breaker is { } breaker && !breaker.TryEnter(out _trial))
         {
             if (route.FallbackUpstream is not { } fallback || fallback.Breaker?.TryEnter(out _trial) == false)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using HyperGate.Http1;
 using HyperGate.Routing;
@@ -111,6 +112,28 @@ internal static class UpstreamRequestWriter
         }
 
         ReadOnlySpan<byte> path = request.NormalizedPath;
+        if (exchange.UpstreamPathCut is { Length: > 0 } cut)
+        {
+            // A step took a segment out (an API version's "/v2"): the path goes up as if it had never been there.
+            byte[] rented = ArrayPool<byte>.Shared.Rent(path.Length);
+            path[..cut.Start].CopyTo(rented);
+            path[(cut.Start + cut.Length)..].CopyTo(rented.AsSpan(cut.Start));
+            int length = path.Length - cut.Length;
+            WritePath(ref output, exchange, route, length == 0 ? "/"u8 : rented.AsSpan(0, length));
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+        else
+        {
+            WritePath(ref output, exchange, route, path);
+        }
+
+        WriteQuery(ref output, exchange, route);
+    }
+
+    /// <summary>The path, with the route's prefix stripped or rewritten, or the whole path rewritten.</summary>
+    private static void WritePath(ref HeadWriter output, Exchange exchange, Route route, ReadOnlySpan<byte> path)
+    {
+        RequestHead request = exchange.Request;
         if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || route.RewritePrefix is not null || route.Rewrite is not null))
         {
             // What follows the matched prefix: "" or "/…", since a prefix ends on a segment boundary.
@@ -152,7 +175,11 @@ internal static class UpstreamRequestWriter
         {
             output.Write(path);
         }
+    }
 
+    private static void WriteQuery(ref HeadWriter output, Exchange exchange, Route route)
+    {
+        RequestHead request = exchange.Request;
         if (route.Phases.UpstreamQuery is { } query)
         {
             query.Write(ref output, request.Query, exchange);

@@ -68,6 +68,12 @@ public enum RejectionReason : byte
     /// <summary>The request does not match the route's schema or API description; answered with a problem document listing why.</summary>
     ValidationFailed,
 
+    /// <summary>The request names an API version the route does not have, or none where it needs one.</summary>
+    UnknownVersion,
+
+    /// <summary>The API version reached its sunset (RFC 8594) and is no longer served.</summary>
+    VersionGone,
+
     // Cache
     /// <summary>RFC 9111 §5.2.1.7: only-if-cached, and nothing stored could answer.</summary>
     NotCached,

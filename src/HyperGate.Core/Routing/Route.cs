@@ -94,6 +94,9 @@ public sealed class Route
     /// <summary>The verified client certificate goes upstream in Client-Cert and Client-Cert-Chain (RFC 9440).</summary>
     public bool ForwardClientCertificate { get; init; }
 
+    /// <summary>The API's versions when the route has them (each names its upstream); null otherwise.</summary>
+    public HyperGate.Versioning.ApiVersions? Versions { get; init; }
+
     /// <summary>How the route caches responses; null when it does not.</summary>
     public RouteCache? Cache { get; init; }
 

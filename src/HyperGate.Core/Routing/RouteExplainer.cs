@@ -196,6 +196,8 @@ public static class RouteExplainer
             static string Describe(Upstream upstream) => $"upstream \"{upstream.Name}\" ({string.Join(", ", upstream.Destinations.Select(d => d.Address))})";
             string target = route.Split is { } split
                 ? $"one of {string.Join(", ", split.Shares.Select(s => $"{Describe(s.Upstream)} with share {s.Share}"))}"
+                : route.Versions is { } versions
+                ? $"the version's upstream ({versions.Source.ToString().ToLowerInvariant()} {versions.Name}; default {versions.Default?.Name ?? "none"}): {string.Join(", ", versions.Versions.Select(v => $"{v.Name} to {Describe(v.Upstream)}{(v.Deprecated ? " (deprecated)" : string.Empty)}"))}"
                 : Describe(route.Upstream!);
             steps.Add($"forwarded to {target}{rewrite}");
             if (route.Retry is { } retry)

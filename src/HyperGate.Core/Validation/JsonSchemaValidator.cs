@@ -42,7 +42,9 @@ public sealed class JsonSchemaValidator
         }
         catch (JsonException e)
         {
-            error = $"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not JSON: {e.Message}";
+            // The reader's message ends with its own (zero-based) position: the location is given once, one-based.
+            int position = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            error = $"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not JSON: {(position < 0 ? e.Message : e.Message[..position])}";
             return null;
         }
         catch (Exception e) when (e is JsonSchemaException or RefResolutionException or ArgumentException or InvalidOperationException or KeyNotFoundException)
