@@ -148,6 +148,13 @@ public static class ConfigCompiler
             request.Add(new RateLimitStep(rateLimits, time));
         }
 
+        // An API description's operations are checked once the caller is admitted (its body in the body phase).
+        OpenApiRequestStep? contract = route.Validate is { Contract: { } description } described ? new OpenApiRequestStep(description, described.BasePath) : null;
+        if (contract is not null)
+        {
+            request.Add(contract);
+        }
+
         // The API version is read once the caller is admitted; it picks the upstream and the version's fields.
         ApiVersions? versions = route.Versioning is { } versioning ? CompileVersions(versioning, upstreams, time) : null;
         if (versions is not null)
@@ -163,7 +170,7 @@ public static class ConfigCompiler
             responseHead.Add(new CacheStoreStep(cache));
         }
 
-        RequestBodyStep[] requestBodySteps = CompileRequestBodySteps(route);
+        RequestBodyStep[] requestBodySteps = CompileRequestBodySteps(route, contract);
         return new()
         {
             Name = route.Name,
@@ -198,7 +205,7 @@ public static class ConfigCompiler
                 RequestBodyLimit = requestBodySteps.Select(s => s.MaxSize).DefaultIfEmpty(0).Min(),
                 ResponseBody =
                 [
-                    .. route.Validate is { Response: { } responseSchema } validate ? [new ResponseSchemaStep(responseSchema, validate.MaxSize, validate.Strict)] : Array.Empty<ResponseBodyStep>(),
+                    .. route.Validate is { Response: { } responseSchema } checks ? [new ResponseSchemaStep(responseSchema, checks.MaxSize, checks.Strict)] : Array.Empty<ResponseBodyStep>(),
                     .. route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : Array.Empty<ResponseBodyStep>(),
                 ],
             },
@@ -236,10 +243,11 @@ public static class ConfigCompiler
     /// The request-body phase in its order: decompression first, so that validation sees the JSON the client meant,
     /// then validation (of what the client sent), then the JSON transform.
     /// </summary>
-    private static RequestBodyStep[] CompileRequestBodySteps(RouteConfig route) =>
+    private static RequestBodyStep[] CompileRequestBodySteps(RouteConfig route, OpenApiRequestStep? contract) =>
     [
         .. route.Compress?.Request is { } request ? [new RequestDecompression(request.MaxSize, request.MaxRatio)] : Array.Empty<RequestBodyStep>(),
         .. route.Validate is { Request: { } schema } validate ? [new RequestSchemaStep(schema, validate.MaxSize)] : Array.Empty<RequestBodyStep>(),
+        .. contract is not null ? [new OpenApiBodyStep(contract, route.Validate!.MaxSize)] : Array.Empty<RequestBodyStep>(),
         .. route.Transforms.RequestBody is { } requestBody ? [new JsonRequestBodyStep(CompileJsonBody(requestBody, route))] : Array.Empty<RequestBodyStep>(),
     ];
 

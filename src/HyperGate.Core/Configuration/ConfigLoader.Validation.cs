@@ -7,7 +7,14 @@ namespace HyperGate.Configuration;
 /// <c>validate = { schema, response_schema, response, max_size }</c> (or <c>openapi</c>): the schemas are read and built
 /// at load, relative to the config file, so a broken one is a <c>check</c> error.
 /// </summary>
-public sealed record ValidateConfig(JsonSchemaValidator? Request, JsonSchemaValidator? Response, bool Strict, long MaxSize);
+public sealed record ValidateConfig(JsonSchemaValidator? Request, JsonSchemaValidator? Response, bool Strict, long MaxSize)
+{
+    /// <summary><c>openapi</c>: the API description requests must follow; null without one.</summary>
+    public OpenApiContract? Contract { get; init; }
+
+    /// <summary><c>base_path</c>: the part of the gateway's path the description's paths leave out.</summary>
+    public string BasePath { get; init; } = string.Empty;
+}
 
 public static partial class ConfigLoader
 {
@@ -18,18 +25,11 @@ public static partial class ConfigLoader
             return null;
         }
 
-        JsonSchemaValidator? Schema(string key)
+        byte[]? Read(string key, string relative)
         {
-            if (table.String(key) is not { } relative)
-            {
-                return null;
-            }
-
-            string path = Path.Combine(table.Directory, relative);
-            string text;
             try
             {
-                text = File.ReadAllText(path);
+                return File.ReadAllBytes(Path.Combine(table.Directory, relative));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -37,8 +37,16 @@ public static partial class ConfigLoader
                 table.Error(key, $"cannot read \"{relative}\": {why}", "paths are relative to the config file");
                 return null;
             }
+        }
 
-            JsonSchemaValidator? validator = JsonSchemaValidator.Load(text, relative, out string? error);
+        JsonSchemaValidator? Schema(string key)
+        {
+            if (table.String(key) is not { } relative || Read(key, relative) is not { } content)
+            {
+                return null;
+            }
+
+            JsonSchemaValidator? validator = JsonSchemaValidator.Load(System.Text.Encoding.UTF8.GetString(content), relative, out string? error);
             if (validator is null)
             {
                 table.Error(key, error!, "fix the schema (JSON Schema draft 2020-12)");
@@ -62,12 +70,33 @@ public static partial class ConfigLoader
             return false;
         }
 
-        if (!table.Has("schema") && !table.Has("response_schema"))
+        OpenApiContract? contract = null;
+        if (table.String("openapi") is { } description && Read("openapi", description) is { } document)
         {
-            route.Error("validate", "names nothing to validate against", "write validate = { schema = \"schemas/order.json\" }");
+            contract = OpenApiContract.Load(document, description, out List<string> problems);
+            foreach (string problem in problems.Take(10))
+            {
+                table.Error("openapi", problem, "fix the description (OpenAPI 3.0 or 3.1, JSON or YAML)");
+            }
         }
 
-        var config = new ValidateConfig(request, response, strict, table.Size("max_size", JsonBodyConfig.DefaultMaxSize, 1, 64L * 1024 * 1024));
+        if (table.Has("openapi") && table.Has("schema"))
+        {
+            table.Error("schema", "cannot be combined with openapi, which gives each operation its schema", "keep one of them");
+        }
+
+        string basePath = table.String("base_path", string.Empty)!;
+        if (basePath.Length > 0 && (!basePath.StartsWith('/') || basePath.EndsWith('/')))
+        {
+            table.Error("base_path", $"\"{basePath}\" must start with / and not end with it", "write base_path = \"/api\"");
+        }
+
+        if (!table.Has("schema") && !table.Has("response_schema") && !table.Has("openapi"))
+        {
+            route.Error("validate", "names nothing to validate against", "write validate = { schema = \"schemas/order.json\" } or { openapi = \"api.yaml\" }");
+        }
+
+        var config = new ValidateConfig(request, response, strict, table.Size("max_size", JsonBodyConfig.DefaultMaxSize, 1, 64L * 1024 * 1024)) { Contract = contract, BasePath = basePath };
         table.RejectUnknownKeys();
         return config;
     }

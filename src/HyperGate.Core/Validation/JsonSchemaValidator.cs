@@ -54,6 +54,22 @@ public sealed class JsonSchemaValidator
         }
     }
 
+    /// <summary>A schema that is a part of a registered document (an OpenAPI operation's), by its JSON Pointer there.</summary>
+    public static JsonSchemaValidator? Reference(Uri document, string pointer, BuildOptions options, string source, out string? error)
+    {
+        error = null;
+        try
+        {
+            string reference = JsonSerializer.Serialize(document + "#" + pointer, ValidationJson.Default.String);
+            return new JsonSchemaValidator(JsonSchema.FromText($$"""{"$ref":{{reference}}}""", options, new Uri($"urn:hypergate:ref:{Guid.NewGuid():N}")), source);
+        }
+        catch (Exception e) when (e is JsonException or JsonSchemaException or RefResolutionException or ArgumentException or InvalidOperationException or KeyNotFoundException)
+        {
+            error = e.Message;
+            return null;
+        }
+    }
+
     /// <summary>The document's errors against the schema (at most <see cref="MaxErrors"/>); empty when it is valid.</summary>
     public List<ValidationError> Validate(JsonElement document)
     {
@@ -85,6 +101,10 @@ public sealed class JsonSchemaValidator
         return errors;
     }
 }
+
+/// <summary>Source-generated JSON for the few values validation encodes (AOT-safe).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class ValidationJson : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>Validations by route, direction (request or response) and outcome (valid, invalid).</summary>
 internal static class ValidationMetrics
