@@ -14,7 +14,8 @@ public static class ProblemDetails
     public static void Write(Exchange exchange, int status, string type, string title, string detail, IReadOnlyList<(string Pointer, string Message)> errors, bool close)
     {
         var body = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(body))
+        // Relaxed escaping keeps quotes and apostrophes readable; the document is served as JSON, never embedded in HTML.
+        using (var json = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteString("type", $"urn:hypergate:problem:{type}");
