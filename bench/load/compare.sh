@@ -12,12 +12,14 @@
 #              "hypergate_alt": another HyperGate binary, ALT_BINARY, with the plain config: an A/B in one run, and
 #              "hypergate_tls", "nginx_tls", "haproxy_tls": each terminating TLS 1.3 with one ECDSA P-256 certificate,
 #              "hypergate_cache", "varnish", "nginx_cache": each caching the origin's responses in memory (nginx:
-#              proxy_cache, on disk through the page cache)),
+#              proxy_cache, on disk through the page cache), "hypergate_gzip" and "nginx_gzip": gzip level 1 on
+#              JSON responses, "hypergate_json": the same after a JSON transform (a rename and a removal per item)),
 #              SCENARIOS (default "small50 small256 16k 1m post4k"; also "auth50": small50 with a bearer token on
 #              every request, which only hypergate_auth checks; "tlsnew": 16 connections, a new one, so a full TLS
 #              handshake, per request; "hit" and "hit16k": 12 B and 16 KiB objects the origin marks cacheable, so that
 #              after the first request every one is a hit on a caching target; "miss": a new URL per request, every
-#              one a miss and a store on a caching target), RESULTS (file to update, default bench/RESULTS.md).
+#              one a miss and a store on a caching target; "json16k": 16 KiB of JSON asked for with
+#              Accept-Encoding: gzip), RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -46,7 +48,7 @@ trap cleanup EXIT
 
 ORIGIN=8090 HYPERGATE=8091 NGINX=8092 HAPROXY=8093 YARP=8094 HYPERGATE_RL=8095 HYPERGATE_AUTH=8096 HYPERGATE_OPS=8097 HYPERGATE_ADMIN=8098
 ORIGIN2=8099 HYPERGATE_P2C=8100 HYPERGATE_RR=8101 HYPERGATE_ALT=8102 HYPERGATE_TLS=8103 NGINX_TLS=8104 HAPROXY_TLS=8105
-HYPERGATE_CACHE=8106 VARNISH=8107 NGINX_CACHE=8108 HYPERGATE_XFORM=8109
+HYPERGATE_CACHE=8106 VARNISH=8107 NGINX_CACHE=8108 HYPERGATE_XFORM=8109 NGINX_GZIP=8110 HYPERGATE_GZIP=8111 HYPERGATE_JSON=8112
 
 # One ECDSA P-256 certificate for every proxy that terminates TLS.
 mkdir -p "$work/tls"
@@ -58,6 +60,8 @@ cat "$work/tls/site.pem" "$work/tls/site.key" >"$work/tls/haproxy.pem"
 mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
 head -c 16384 /dev/urandom >"$work/www/16k.bin"
 head -c 1048576 /dev/urandom >"$work/www/1m.bin"
+# 16 KiB of JSON: items with a name to rename and a secret to remove.
+python3 -c 'import json; print(json.dumps({"items": [{"id": i, "name": f"item {i}", "secret": f"s-{i:08d}", "price": i * 1.25, "tags": ["a", "b"]} for i in range(190)]}), end="")' >"$work/www/16k.json"
 cat >"$work/nginx-origin/nginx.conf" <<CONF
 worker_processes 1;
 pid $work/nginx-origin/nginx.pid;
@@ -75,6 +79,7 @@ http {
     location = /post { client_max_body_size 1m; default_type text/plain; return 200 "ok\n"; }
     location = /cached/small { default_type text/plain; add_header Cache-Control "max-age=3600"; return 200 "hello world\n"; }
     location = /cached/16k.bin { alias $work/www/16k.bin; add_header Cache-Control "max-age=3600"; }
+    location = /16k.json { types { } default_type application/json; }
   }
 }
 CONF
@@ -122,6 +127,12 @@ sed -e "s/:$HYPERGATE\"/:$HYPERGATE_XFORM\"/" -e 's/^upstream = "origin"$/upstre
   "$work/hypergate.toml" >"$work/hypergate-xform.toml"
 printf '[request_id]\n' >>"$work/hypergate-xform.toml"
 taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-xform.toml" >/dev/null 2>&1 & hypergate_xform_pid=$!; pids+=($hypergate_xform_pid)
+
+# Compression at gzip level 1 (as nginx_gzip), alone and after a JSON transform (a rename and a removal per item).
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_GZIP\"/" -e 's/^upstream = "origin"$/upstream = "origin"\ncompress = { level = "fastest", algorithms = ["gzip"] }/' "$work/hypergate.toml" >"$work/hypergate-gzip.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-gzip.toml" >/dev/null 2>&1 & hypergate_gzip_pid=$!; pids+=($hypergate_gzip_pid)
+sed -e "s/:$HYPERGATE\"/:$HYPERGATE_JSON\"/" -e 's/^upstream = "origin"$/upstream = "origin"\ncompress = { level = "fastest", algorithms = ["gzip"] }\nresponse_body = { rename = { "\/items\/*\/name" = "\/items\/*\/title" }, remove = ["\/items\/*\/secret"] }/' "$work/hypergate.toml" >"$work/hypergate-json.toml"
+taskset -c 1 artifacts/hypergate/hypergate --config "$work/hypergate-json.toml" >/dev/null 2>&1 & hypergate_json_pid=$!; pids+=($hypergate_json_pid)
 
 # Balancing over two destinations (the origin's two ports): p2c, the default, against round_robin.
 for balance in p2c rr; do
@@ -175,6 +186,20 @@ http {
     }
   }
   server {
+    listen 127.0.0.1:$NGINX_GZIP;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      gzip on;
+      gzip_comp_level 1;
+      gzip_min_length 1024;
+      gzip_proxied any;
+      gzip_types application/json;
+      gzip_vary on;
+    }
+  }
+  server {
     listen 127.0.0.1:$NGINX_CACHE;
     location / {
       proxy_pass http://origin;
@@ -223,8 +248,8 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db & haproxy_pid=$!; pids+=($haprox
 # YARP: the package's defaults, Kestrel, same GC settings as HyperGate, logging off.
 taskset -c 1 dotnet bench/YarpBaseline/bin/Release/net10.0/YarpBaseline.dll --listen 127.0.0.1:$YARP --destination http://127.0.0.1:$ORIGIN >/dev/null 2>&1 & yarp_pid=$!; pids+=($yarp_pid)
 
-port_of() { case $1 in direct) echo $ORIGIN;; hypergate_cache) echo $HYPERGATE_CACHE;; varnish) echo $VARNISH;; nginx_cache) echo $NGINX_CACHE;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_xform) echo $HYPERGATE_XFORM;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
-pid_of() { case $1 in direct) echo "";; hypergate_cache) echo $hypergate_cache_pid;; varnish) echo $varnish_pid;; nginx_cache) echo $nginx_pid;; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_xform) echo $hypergate_xform_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
+port_of() { case $1 in direct) echo $ORIGIN;; hypergate_cache) echo $HYPERGATE_CACHE;; varnish) echo $VARNISH;; nginx_cache) echo $NGINX_CACHE;; hypergate_tls) echo $HYPERGATE_TLS;; nginx_tls) echo $NGINX_TLS;; haproxy_tls) echo $HAPROXY_TLS;; hypergate) echo $HYPERGATE;; hypergate_rl) echo $HYPERGATE_RL;; hypergate_auth) echo $HYPERGATE_AUTH;; hypergate_ops) echo $HYPERGATE_OPS;; hypergate_xform) echo $HYPERGATE_XFORM;; hypergate_gzip) echo $HYPERGATE_GZIP;; hypergate_json) echo $HYPERGATE_JSON;; nginx_gzip) echo $NGINX_GZIP;; hypergate_p2c) echo $HYPERGATE_P2C;; hypergate_rr) echo $HYPERGATE_RR;; hypergate_alt) echo $HYPERGATE_ALT;; nginx) echo $NGINX;; haproxy) echo $HAPROXY;; yarp) echo $YARP;; esac; }
+pid_of() { case $1 in direct) echo "";; hypergate_cache) echo $hypergate_cache_pid;; varnish) echo $varnish_pid;; nginx_cache) echo $nginx_pid;; hypergate_tls) echo $hypergate_tls_pid;; nginx_tls) echo $nginx_pid;; haproxy_tls) echo $haproxy_pid;; hypergate) echo $hypergate_pid;; hypergate_rl) echo $hypergate_rl_pid;; hypergate_auth) echo $hypergate_auth_pid;; hypergate_ops) echo $hypergate_ops_pid;; hypergate_xform) echo $hypergate_xform_pid;; hypergate_gzip) echo $hypergate_gzip_pid;; hypergate_json) echo $hypergate_json_pid;; nginx_gzip) echo $nginx_pid;; hypergate_p2c) echo $hypergate_p2c_pid;; hypergate_rr) echo $hypergate_rr_pid;; hypergate_alt) echo $hypergate_alt_pid;; nginx) echo $nginx_pid;; haproxy) echo $haproxy_pid;; yarp) echo $yarp_pid;; esac; }
 # The *_tls targets speak https.
 url_of() { if [[ $1 == *_tls ]]; then echo "https://127.0.0.1:$(port_of "$1")"; else echo "http://127.0.0.1:$(port_of "$1")"; fi; }
 for target in $TARGETS; do
@@ -244,6 +269,7 @@ scenario() {
     hit) echo "50 /cached/small" ;;
     hit16k) echo "50 /cached/16k.bin" ;;
     miss) echo "50 /cached/small -s bench/load/unique.lua" ;;
+    json16k) echo "50 /16k.json -H Accept-Encoding:gzip" ;;
   esac
 }
 
