@@ -76,6 +76,20 @@ public class CompressionTests
     }
 
     [Fact]
+    public async Task ATransformedBody_IsCompressedToo()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await StartAsync(upstream, "compress = true\nresponse_body = { remove = [\"/items/*/name\"] }");
+        using HttpClient client = gateway.CreateClient();
+
+        using HttpResponseMessage response = await EchoAsync(client, "gzip");
+
+        Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+        string expected = "{\"items\":[" + string.Join(",", Enumerable.Range(0, 200).Select(i => $"{{\"id\":{i}}}")) + "]}";
+        Assert.Equal(expected, Decode(await response.Content.ReadAsByteArrayAsync(), "gzip"));
+    }
+
+    [Fact]
     public async Task WithoutAcceptEncoding_TheBodyIsAsSent_ButVaryIsSaid()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();

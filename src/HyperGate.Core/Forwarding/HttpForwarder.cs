@@ -663,11 +663,21 @@ public sealed class HttpForwarder : IDisposable
             return _exchange.Reject(reason, _exchange.Date.Line, bodyUnread: requestBody != BodyCopyResult.Completed);
         }
 
+        // The final body is then encoded (compressed) as any other would be: its length decides as a Content-Length does.
         response.ContentLength = sent.Length;
-        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, BodyFraming.ContentLength, dechunk: false, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
-        _exchange.Output.Write(sent.Span);
-        _exchange.ResponseBodyBytes = sent.Length;
-        return keepAlive && requestBody == BodyCopyResult.Completed;
+        EncodedBody? encoded = _exchange.Route.Phases.ResponseEncoding?.Start(_exchange, response, _exchange.Output);
+        DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, encoded is null ? BodyFraming.ContentLength : BodyFraming.Chunked, dechunk: false, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
+        if (encoded is null)
+        {
+            _exchange.Output.Write(sent.Span);
+            _exchange.ResponseBodyBytes = sent.Length;
+            return keepAlive && requestBody == BodyCopyResult.Completed;
+        }
+
+        encoded.Write(sent.Span);
+        bool delivered = !(await encoded.FinishAsync()).IsCompleted;
+        _exchange.ResponseBodyBytes = encoded.EncodedBytes;
+        return keepAlive && delivered && requestBody == BodyCopyResult.Completed;
     }
 
     private static bool BodyAlreadyBuffered(PipeReader input, BodyFraming framing, long contentLength)
