@@ -206,6 +206,25 @@ public class JsonBodyTransformTests
     [Theory]
     [InlineData("pass", 200)]
     [InlineData("fail", 502)]
+    public async Task AResponseOverTheLimit_IsPassedThroughUntouchedOrA502(string onTooLarge, int status)
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        await using TestGateway gateway = await StartAsync(upstream, $$"""response_body = { remove = ["/x"], max_size = "64B", on_too_large = "{{onTooLarge}}" }""");
+        using HttpClient client = gateway.CreateClient();
+        string json = $$"""{"x":1,"pad":"{{new string('p', 100)}}"}""";
+
+        using HttpResponseMessage response = await client.PostAsync("/echo-body", Json(json));
+
+        Assert.Equal(status, (int)response.StatusCode);
+        if (status == 200)
+        {
+            Assert.Equal(json, await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Theory]
+    [InlineData("pass", 200)]
+    [InlineData("fail", 502)]
     public async Task MalformedJsonResponse_IsPassedThroughOrA502(string onInvalid, int status)
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();

@@ -135,6 +135,21 @@ public class VersioningTests
     }
 
     [Fact]
+    public async Task AVersion_CanRewriteThePrefix()
+    {
+        await using TestUpstream v1 = await TestUpstream.StartAsync("v1");
+        await using TestUpstream v2 = await TestUpstream.StartAsync("v2");
+        await using TestGateway gateway = await StartAsync(v1, v2, "{ path = true }", "rewrite_prefix = \"/legacy\"");
+        using HttpClient client = gateway.CreateClient();
+
+        EchoResult old = EchoResult.Parse(await client.GetStringAsync("/api/v1/users/7"));
+        EchoResult current = EchoResult.Parse(await client.GetStringAsync("/api/v2/users/7"));
+
+        Assert.Equal(("v1", "/legacy/users/7"), (old.Server, old.Path));
+        Assert.Equal(("v2", "/api/users/7"), (current.Server, current.Path));
+    }
+
+    [Fact]
     public async Task WithoutADefault_AVersionIsRequired()
     {
         await using TestUpstream v1 = await TestUpstream.StartAsync("v1");

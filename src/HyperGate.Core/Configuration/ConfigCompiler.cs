@@ -266,7 +266,7 @@ public static class ConfigCompiler
             .. body.Rename.Select(p => new JsonRule(JsonRuleKind.Rename, Pointer(p.Key), NewName: Pointer(p.Value).Segments[^1])),
             .. body.Set.Select(p => new JsonRule(JsonRuleKind.Set, Pointer(p.Key), Value: Value(p.Value))),
         ];
-        return new JsonBodyTransform(rules, body.MaxSize, body.FailOnInvalid);
+        return new JsonBodyTransform(rules, body.MaxSize, body.FailOnInvalid, body.FailOnTooLarge);
     }
 
     /// <summary>A constant set value as JSON text, encoded once.</summary>
@@ -297,7 +297,7 @@ public static class ConfigCompiler
 
     private static ApiVersions CompileVersions(VersioningConfig versioning, IReadOnlyDictionary<string, Upstream> upstreams, TimeProvider time)
     {
-        ApiVersion[] versions = [.. versioning.Versions.Select(v => new ApiVersion(v.Name, upstreams[v.Upstream], v.Deprecated, v.Sunset, v.Link, v.GoneAfterSunset))];
+        ApiVersion[] versions = [.. versioning.Versions.Select(v => new ApiVersion(v.Name, upstreams[v.Upstream], v.Deprecated, v.Sunset, v.Link, v.GoneAfterSunset, v.RewritePrefix))];
         return new ApiVersions(versioning.Source, versioning.Name, versions, versions.FirstOrDefault(v => v.Name == versioning.Default), time);
     }
 }

@@ -23,7 +23,8 @@ public sealed record JsonBodyConfig(
     IReadOnlyList<string> Allow,
     IReadOnlyList<KeyValuePair<string, object>> Set,
     long MaxSize,
-    bool FailOnInvalid)
+    bool FailOnInvalid,
+    bool FailOnTooLarge = false)
 {
     public const long DefaultMaxSize = 1024 * 1024;
 }
@@ -160,22 +161,21 @@ public static partial class ConfigLoader
         }
 
         long maxSize = table.Size("max_size", JsonBodyConfig.DefaultMaxSize, 1, 64L * 1024 * 1024);
-        bool failOnInvalid = false;
-        if (key == "response_body")
+        bool Choice(string choiceKey) => table.String(choiceKey, "pass") switch
         {
-            failOnInvalid = table.String("on_invalid", "pass") switch
-            {
-                "pass" => false,
-                "fail" => true,
-                var other => Invalid(other!),
-            };
-        }
+            "pass" => false,
+            "fail" => true,
+            var other => Invalid(choiceKey, other!),
+        };
 
-        bool Invalid(string other)
+        bool Invalid(string choiceKey, string other)
         {
-            table.Error("on_invalid", $"\"{other}\" is not a choice", "use \"pass\" (the body goes out untouched) or \"fail\" (502)");
+            table.Error(choiceKey, $"\"{other}\" is not a choice", "use \"pass\" (the body goes out untouched) or \"fail\" (502)");
             return false;
         }
+
+        bool failOnInvalid = key == "response_body" && Choice("on_invalid");
+        bool failOnTooLarge = key == "response_body" && Choice("on_too_large");
 
         if (remove.Count + allow.Count + rename.Count + set.Count > JsonBodyTransform.MaxRules)
         {
@@ -183,7 +183,7 @@ public static partial class ConfigLoader
         }
 
         table.RejectUnknownKeys();
-        return new JsonBodyConfig(rename, remove, allow, set, maxSize, failOnInvalid);
+        return new JsonBodyConfig(rename, remove, allow, set, maxSize, failOnInvalid, failOnTooLarge);
     }
 
     private static FieldTransformConfig? ReadFieldTransform(ConfigReader route, string key, PathTemplate? template, bool authenticated, Func<string, bool> managed, bool header)

@@ -4,7 +4,7 @@ using HyperGate.Versioning;
 namespace HyperGate.Configuration;
 
 /// <summary>One <c>versions.NAME</c> table.</summary>
-public sealed record VersionConfig(string Name, string Upstream, DateTimeOffset? Deprecated, DateTimeOffset? Sunset, string? Link, bool GoneAfterSunset);
+public sealed record VersionConfig(string Name, string Upstream, DateTimeOffset? Deprecated, DateTimeOffset? Sunset, string? Link, bool GoneAfterSunset, string? RewritePrefix);
 
 /// <summary><c>version_by</c>, <c>default_version</c> and <c>versions</c> on a route.</summary>
 public sealed record VersioningConfig(VersionSource Source, string Name, string? Default, IReadOnlyList<VersionConfig> Versions);
@@ -102,8 +102,19 @@ public static partial class ConfigLoader
                 "serve" => false,
                 var other => AfterSunsetError(version, other!),
             };
+            string? rewritePrefix = version.String("rewrite_prefix");
+            if (rewritePrefix is not null && (!rewritePrefix.StartsWith('/') || !IsNormalized(rewritePrefix)))
+            {
+                version.Error("rewrite_prefix", $"\"{rewritePrefix}\" must be a normalized path starting with /", "write a path such as \"/legacy\"");
+            }
+
+            if (rewritePrefix is not null && !route.Has("path_prefix"))
+            {
+                version.Error("rewrite_prefix", "only applies to path_prefix routes", "use path_prefix on the route");
+            }
+
             version.RejectUnknownKeys();
-            versions.Add(new VersionConfig(name, upstream ?? string.Empty, deprecated, sunset, link, gone));
+            versions.Add(new VersionConfig(name, upstream ?? string.Empty, deprecated, sunset, link, gone, rewritePrefix));
         }
 
         if (versions.Count == 0)

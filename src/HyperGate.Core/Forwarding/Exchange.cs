@@ -107,6 +107,9 @@ public sealed class Exchange : IDisposable
     /// <summary>The upstream a request step chose for this request (an API version's), or null for the route's own.</summary>
     public Upstream? ChosenUpstream { get; set; }
 
+    /// <summary>The prefix a request step chose to replace the route's matched prefix upstream (an API version's), or null.</summary>
+    public byte[]? ChosenPrefix { get; set; }
+
     /// <summary>A range of the normalized path the upstream does not see (an API version's path segment); length 0 when none.</summary>
     public (int Start, int Length) UpstreamPathCut { get; private set; }
 
@@ -267,6 +270,7 @@ public sealed class Exchange : IDisposable
         _requestIdLength = 0;
         RouteFields = null;
         ChosenUpstream = null;
+        ChosenPrefix = null;
         UpstreamPathCut = default;
     }
 

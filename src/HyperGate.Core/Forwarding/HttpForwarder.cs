@@ -523,12 +523,18 @@ public sealed class HttpForwarder : IDisposable
                 return await SendWholeResponseAsync(upstream, response, framing, limit, keepAlive);
             }
 
+            bool fail = false;
             foreach (ResponseBodyStep step in _exchange.Route!.Phases.ResponseBody)
             {
-                if (step.Wants(_exchange, response))
-                {
-                    step.OnTooLarge(_exchange);
-                }
+                fail |= step.Wants(_exchange, response) && step.OnTooLarge(_exchange);
+            }
+
+            if (fail)
+            {
+                // The body stays unread: the connection goes, and the client gets the reason instead.
+                BodyCopyResult rest = await CompleteRequestBodyAsync(upstream);
+                upstream.Pool.Return(upstream, reusable: false);
+                return _exchange.Reject(RejectionReason.UpstreamResponseTooLarge, _exchange.Date.Line, bodyUnread: rest != BodyCopyResult.Completed);
             }
         }
 

@@ -134,7 +134,8 @@ internal static class UpstreamRequestWriter
     private static void WritePath(ref HeadWriter output, Exchange exchange, Route route, ReadOnlySpan<byte> path)
     {
         RequestHead request = exchange.Request;
-        if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || route.RewritePrefix is not null || route.Rewrite is not null))
+        byte[]? rewritePrefix = exchange.ChosenPrefix ?? route.RewritePrefix;
+        if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || rewritePrefix is not null || route.Rewrite is not null))
         {
             // What follows the matched prefix: "" or "/…", since a prefix ends on a segment boundary.
             ReadOnlySpan<byte> rest = path[PrefixLength(path, route.Template.Segments.Length)..];
@@ -150,7 +151,7 @@ internal static class UpstreamRequestWriter
             }
             else
             {
-                ReadOnlySpan<byte> prefix = route.RewritePrefix ?? [];
+                ReadOnlySpan<byte> prefix = rewritePrefix ?? [];
 
                 // "/api" + "/users" → "/api/users"; "/" + "/users" → "/users"; nothing left → "/" (or the new prefix).
                 if (prefix.Length > 0 && prefix[^1] == '/' && rest.Length > 0)

@@ -43,8 +43,6 @@ public abstract class ResponseBodyStep
 
     public abstract ResponseBodyVerdict OnResponseBody(Exchange exchange, ResponseHead response, ReadOnlyMemory<byte> body, out ReadOnlyMemory<byte> replaced);
 
-    /// <summary>The response was larger than <see cref="MaxSize"/> and went out untouched.</summary>
-    public virtual void OnTooLarge(Exchange exchange)
-    {
-    }
+    /// <summary>The response is larger than <see cref="MaxSize"/>: true fails it (502), false lets it go out untouched.</summary>
+    public virtual bool OnTooLarge(Exchange exchange) => false;
 }

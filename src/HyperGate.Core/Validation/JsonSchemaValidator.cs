@@ -89,7 +89,8 @@ public sealed class JsonSchemaValidator
                     return errors;
                 }
 
-                errors.Add(new ValidationError(detail.InstanceLocation.ToString(), $"{keyword}: {message}"));
+                // A false schema fails with no keyword: the message alone.
+                errors.Add(new ValidationError(detail.InstanceLocation.ToString(), keyword.Length == 0 ? message : $"{keyword}: {message}"));
             }
         }
 

@@ -24,9 +24,10 @@ public enum VersionSource : byte
 /// <summary>One version of an API: where it goes, and whether (and until when) it is still served.</summary>
 public sealed class ApiVersion
 {
-    public ApiVersion(string name, Upstream upstream, DateTimeOffset? deprecatedSince, DateTimeOffset? sunset, string? link, bool goneAfterSunset)
+    public ApiVersion(string name, Upstream upstream, DateTimeOffset? deprecatedSince, DateTimeOffset? sunset, string? link, bool goneAfterSunset, string? rewritePrefix = null)
     {
         Name = name;
+        RewritePrefix = rewritePrefix is null ? null : Encoding.ASCII.GetBytes(rewritePrefix);
         NameBytes = Encoding.ASCII.GetBytes(name);
         Upstream = upstream;
         Sunset = sunset;
@@ -60,6 +61,9 @@ public sealed class ApiVersion
     public byte[] NameBytes { get; }
 
     public Upstream Upstream { get; }
+
+    /// <summary>Replaces the route's matched prefix in this version's upstream path (<c>rewrite_prefix</c>), when set.</summary>
+    public byte[]? RewritePrefix { get; }
 
     public bool Deprecated { get; }
 
@@ -123,6 +127,7 @@ public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList
         }
 
         exchange.ChosenUpstream = version.Upstream;
+        exchange.ChosenPrefix = version.RewritePrefix;
         return ValueTask.FromResult(StepResult.Continue);
     }
 

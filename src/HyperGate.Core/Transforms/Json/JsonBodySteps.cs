@@ -111,5 +111,9 @@ public sealed class JsonResponseBodyStep(JsonBodyTransform transform) : Response
         return transform.FailOnInvalid ? ResponseBodyVerdict.Failed : ResponseBodyVerdict.Unchanged;
     }
 
-    public override void OnTooLarge(Exchange exchange) => JsonBodyMetrics.Count(exchange, "response", "too_large");
+    public override bool OnTooLarge(Exchange exchange)
+    {
+        JsonBodyMetrics.Count(exchange, "response", "too_large");
+        return transform.FailOnTooLarge;
+    }
 }

@@ -25,8 +25,9 @@ public sealed class JsonBodyTransform
 {
     public const int MaxRules = 64;
 
-    public JsonBodyTransform(IReadOnlyList<JsonRule> rules, long maxSize, bool failOnInvalid)
+    public JsonBodyTransform(IReadOnlyList<JsonRule> rules, long maxSize, bool failOnInvalid, bool failOnTooLarge = false)
     {
+        FailOnTooLarge = failOnTooLarge;
         if (rules.Count > MaxRules)
         {
             throw new ArgumentException($"at most {MaxRules} rules", nameof(rules));
@@ -65,6 +66,9 @@ public sealed class JsonBodyTransform
 
     /// <summary>A response that is not valid JSON becomes a 502 (true) or goes to the client untouched (false).</summary>
     public bool FailOnInvalid { get; }
+
+    /// <summary>A response longer than <see cref="MaxSize"/> becomes a 502 (true) or goes to the client untouched (false).</summary>
+    public bool FailOnTooLarge { get; }
 
     internal ulong RemoveMask { get; }
 
