@@ -138,7 +138,7 @@ internal static class UpstreamRequestWriter
         if (route.PathKind == PathMatchKind.Prefix && (route.StripPrefix || rewritePrefix is not null || route.Rewrite is not null))
         {
             // What follows the matched prefix: "" or "/…", since a prefix ends on a segment boundary.
-            ReadOnlySpan<byte> rest = path[PrefixLength(path, route.Template.Segments.Length)..];
+            ReadOnlySpan<byte> rest = path[PathTemplate.PrefixLength(path, route.Template.Segments.Length)..];
             if (route.Rewrite is { } rewrite)
             {
                 // A rewrite of "/" stands for the root: the rest alone, as with strip_prefix.
@@ -189,18 +189,5 @@ internal static class UpstreamRequestWriter
         {
             output.Write(request.Query);
         }
-    }
-
-    /// <summary>The length of the path's first <paramref name="segments"/> segments (with their slashes): the part a prefix route matched.</summary>
-    private static int PrefixLength(ReadOnlySpan<byte> path, int segments)
-    {
-        int position = 0;
-        for (int i = 0; i < segments && position < path.Length; i++)
-        {
-            int slash = path[(position + 1)..].IndexOf((byte)'/');
-            position = slash < 0 ? path.Length : position + 1 + slash;
-        }
-
-        return position;
     }
 }

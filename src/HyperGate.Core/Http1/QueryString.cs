@@ -12,27 +12,49 @@ public static class QueryString
     /// <summary>Finds the first parameter named <paramref name="name"/> in <paramref name="query"/> (with or without its '?'); its raw value.</summary>
     public static bool TryFind(ReadOnlySpan<byte> query, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
-        if (!query.IsEmpty && query[0] == '?')
+        foreach (QueryPair pair in Pairs(query))
         {
-            query = query[1..];
-        }
-
-        while (!query.IsEmpty)
-        {
-            int end = query.IndexOf((byte)'&');
-            ReadOnlySpan<byte> pair = end < 0 ? query : query[..end];
-            query = end < 0 ? [] : query[(end + 1)..];
-            int equals = pair.IndexOf((byte)'=');
-            ReadOnlySpan<byte> pairName = equals < 0 ? pair : pair[..equals];
-            if (pairName.SequenceEqual(name))
+            if (pair.Name.SequenceEqual(name))
             {
-                value = equals < 0 ? [] : pair[(equals + 1)..];
+                value = pair.Value;
                 return true;
             }
         }
 
         value = [];
         return false;
+    }
+
+    /// <summary>The query's pairs in order (with or without its '?'); empty pairs ("a&amp;&amp;b") are skipped.</summary>
+    public static PairEnumerator Pairs(ReadOnlySpan<byte> query) => new(!query.IsEmpty && query[0] == '?' ? query[1..] : query);
+
+    public ref struct PairEnumerator(ReadOnlySpan<byte> rest)
+    {
+        private ReadOnlySpan<byte> _rest = rest;
+
+        public QueryPair Current { get; private set; }
+
+        public readonly PairEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (!_rest.IsEmpty)
+            {
+                int end = _rest.IndexOf((byte)'&');
+                ReadOnlySpan<byte> pair = end < 0 ? _rest : _rest[..end];
+                _rest = end < 0 ? [] : _rest[(end + 1)..];
+                if (pair.IsEmpty)
+                {
+                    continue;
+                }
+
+                int equals = pair.IndexOf((byte)'=');
+                Current = new QueryPair(equals < 0 ? pair : pair[..equals], equals < 0 ? [] : pair[(equals + 1)..], equals >= 0);
+                return true;
+            }
+
+            return false;
+        }
     }
 
     /// <summary>Percent-decodes <paramref name="raw"/> ('+' is a space) into <paramref name="destination"/> (at least as long); returns the length. A malformed escape stays as it is.</summary>
@@ -91,4 +113,14 @@ public static class QueryString
         >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
         _ => -1,
     };
+}
+
+/// <summary>One name=value pair of a query, as sent (still encoded); <see cref="HasValue"/> is false for a bare name.</summary>
+public readonly ref struct QueryPair(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, bool hasValue)
+{
+    public ReadOnlySpan<byte> Name { get; } = name;
+
+    public ReadOnlySpan<byte> Value { get; } = value;
+
+    public bool HasValue { get; } = hasValue;
 }

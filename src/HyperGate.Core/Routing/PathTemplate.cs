@@ -108,6 +108,19 @@ public sealed class PathTemplate
         _ => s.Text,
     }));
 
+    /// <summary>The length of a normalized path's first <paramref name="segments"/> segments, with their slashes: the part a prefix route of that many segments matched.</summary>
+    public static int PrefixLength(ReadOnlySpan<byte> path, int segments)
+    {
+        int position = 0;
+        for (int i = 0; i < segments && position < path.Length; i++)
+        {
+            int slash = path[(position + 1)..].IndexOf((byte)'/');
+            position = slash < 0 ? path.Length : position + 1 + slash;
+        }
+
+        return position;
+    }
+
     /// <summary>Whether <paramref name="path"/> (normalized) matches, whole or (<paramref name="asPrefix"/>) as a subtree; for explain, a cold path.</summary>
     public bool Matches(string path, bool asPrefix, StringComparison comparison)
     {

@@ -28,19 +28,10 @@ public sealed class QueryTransform : QueryRewrite
     public override void Write(ref HeadWriter output, ReadOnlySpan<byte> query, Exchange exchange)
     {
         bool first = true;
-        if (!query.IsEmpty && query[0] == '?')
+        foreach (QueryPair pair in QueryString.Pairs(query))
         {
-            query = query[1..];
-        }
-
-        while (!query.IsEmpty)
-        {
-            int end = query.IndexOf((byte)'&');
-            ReadOnlySpan<byte> pair = end < 0 ? query : query[..end];
-            query = end < 0 ? [] : query[(end + 1)..];
-            int equals = pair.IndexOf((byte)'=');
-            ReadOnlySpan<byte> name = equals < 0 ? pair : pair[..equals];
-            if (pair.IsEmpty || Contains(_remove, name))
+            ReadOnlySpan<byte> name = pair.Name;
+            if (Contains(_remove, name))
             {
                 continue;
             }
@@ -62,7 +53,11 @@ public sealed class QueryTransform : QueryRewrite
 
             Separator(ref output, ref first);
             output.Write(newName);
-            output.Write(equals < 0 ? [] : pair[equals..]);
+            if (pair.HasValue)
+            {
+                output.Write("="u8);
+                output.Write(pair.Value);
+            }
         }
 
         foreach ((byte[] name, Template value) in _set)

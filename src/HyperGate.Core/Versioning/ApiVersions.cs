@@ -5,6 +5,7 @@ using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.Pipeline;
+using HyperGate.Routing;
 using HyperGate.Upstreams;
 
 namespace HyperGate.Versioning;
@@ -159,7 +160,7 @@ public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList
                 return TryReadMediaType(request, out named);
             default:
                 ReadOnlySpan<byte> path = request.NormalizedPath;
-                int start = exchange.Route!.Template.Segments.Length == 0 ? 1 : PrefixEnd(path, exchange.Route.Template.Segments.Length) + 1;
+                int start = exchange.Route!.Template.Segments.Length == 0 ? 1 : PathTemplate.PrefixLength(path, exchange.Route.Template.Segments.Length) + 1;
                 if (start >= path.Length || (path[start] | 0x20) != 'v')
                 {
                     return false;
@@ -201,18 +202,6 @@ public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList
         }
 
         return false;
-    }
-
-    private static int PrefixEnd(ReadOnlySpan<byte> path, int segments)
-    {
-        int position = 0;
-        for (int i = 0; i < segments && position < path.Length; i++)
-        {
-            int slash = path[(position + 1)..].IndexOf((byte)'/');
-            position = slash < 0 ? path.Length : position + 1 + slash;
-        }
-
-        return position;
     }
 
     private string Supported() => string.Join(", ", _versions.Select(v => v.Name));
