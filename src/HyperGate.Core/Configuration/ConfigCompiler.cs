@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Net;
+using System.Text;
+using System.Text.Json;
 using HyperGate.Caching;
 using HyperGate.Caching.Fleet;
 using HyperGate.Compression;
@@ -14,12 +17,9 @@ using HyperGate.Security;
 using HyperGate.Transforms;
 using HyperGate.Transforms.Json;
 using HyperGate.Upstreams;
+using HyperGate.Upstreams.Discovery;
 using HyperGate.Validation;
 using HyperGate.Versioning;
-using HyperGate.Upstreams.Discovery;
-using System.Net;
-using System.Text;
-using System.Text.Json;
 
 namespace HyperGate.Configuration;
 

@@ -1,6 +1,6 @@
-using System.Text;
 using System.IO.Pipelines;
 using System.Net;
+using System.Text;
 using HyperGate.Diagnostics;
 using HyperGate.Hosting;
 using HyperGate.Http1;

@@ -1,6 +1,6 @@
-using System.Text;
 using System.Buffers;
 using System.Diagnostics.Metrics;
+using System.Text;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
