@@ -20,13 +20,14 @@ using HyperGate.Upstreams;
 using HyperGate.Upstreams.Discovery;
 using HyperGate.Validation;
 using HyperGate.Versioning;
+using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Configuration;
 
 /// <summary>Compiles a validated config into an immutable <see cref="GatewaySnapshot"/>: the routing trie, upstreams, policies and limits.</summary>
 public static class ConfigCompiler
 {
-    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches)
+    public static GatewaySnapshot Compile(GatewayConfig config, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches, ILogger contractLog)
     {
         var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (UpstreamConfig upstream in config.Upstreams)
@@ -71,7 +72,7 @@ public static class ConfigCompiler
         Dictionary<string, IAuthenticator> authenticators = config.Auth.ToDictionary(a => a.Name, a => auth.Create(a, consumers), StringComparer.Ordinal);
         IdentityHeaders? identityHeaders = config.Auth.Count == 0 ? null : new IdentityHeaders(config.Identity.ConsumerHeader, config.Identity.ClaimHeaders);
         (CacheStore Store, FleetTier? Fleet)? cacheTiers = config.Routes.Any(r => r.Cache is not null) ? caches.For(config.Cache) : null;
-        var routes = config.Routes.Select(route => CompileRoute(route, config, upstreams, policies, authenticators, identityHeaders, cacheTiers, connections.TimeProvider)).ToList();
+        var routes = config.Routes.Select(route => CompileRoute(route, config, upstreams, policies, authenticators, identityHeaders, cacheTiers, connections.TimeProvider, contractLog)).ToList();
         RouteTable table = RouteTable.Build(routes, out List<string> ambiguities, config.Server.CaseSensitiveRouting);
         if (ambiguities.Count > 0)
         {
@@ -109,7 +110,8 @@ public static class ConfigCompiler
         Dictionary<string, IAuthenticator> authenticators,
         IdentityHeaders? identityHeaders,
         (CacheStore Store, FleetTier? Fleet)? cacheTiers,
-        TimeProvider time)
+        TimeProvider time,
+        ILogger contractLog)
     {
         ServerConfig server = config.Server;
         IpFilter? ipFilter = route.Access.IsEmpty ? null : new IpFilter(route.Access.Allow, route.Access.Deny);
@@ -205,7 +207,7 @@ public static class ConfigCompiler
                 RequestBodyLimit = requestBodySteps.Select(s => s.MaxSize).DefaultIfEmpty(0).Min(),
                 ResponseBody =
                 [
-                    .. route.Validate is { Response: { } responseSchema } checks ? [new ResponseSchemaStep(responseSchema, checks.MaxSize, checks.Strict)] : Array.Empty<ResponseBodyStep>(),
+                    .. route.Validate is { Response: { } responseSchema } checks ? [new ResponseSchemaStep(responseSchema, checks.MaxSize, checks.Strict, contractLog, time)] : Array.Empty<ResponseBodyStep>(),
                     .. route.Transforms.ResponseBody is { } responseBody ? [new JsonResponseBodyStep(CompileJsonBody(responseBody, route))] : Array.Empty<ResponseBodyStep>(),
                 ],
             },

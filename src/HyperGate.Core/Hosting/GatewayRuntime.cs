@@ -17,11 +17,15 @@ namespace HyperGate.Hosting;
 public sealed class GatewayRuntime : IAsyncDisposable
 {
     private readonly SemaphoreSlim _reloading = new(1, 1);
+
+    /// <summary>Where responses that break their route's contract (response_schema, "log") are reported.</summary>
+    private readonly ILogger _contractLog;
     private GatewaySnapshot _snapshot;
     private long _requests;
 
-    private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs)
+    private GatewayRuntime(GatewaySnapshot snapshot, UpstreamConnectionManager connections, RateLimitRegistry rateLimits, AuthRegistry auth, CacheRegistry caches, TimeProvider timeProvider, ILoggerFactory loggers, bool withOutputs, ILogger contractLog)
     {
+        _contractLog = contractLog;
         Caches = caches;
         Telemetry = new GatewayTelemetry(snapshot.Config, () => Snapshot, timeProvider, loggers, withOutputs, Mirror);
         Auth = auth;
@@ -44,14 +48,15 @@ public sealed class GatewayRuntime : IAsyncDisposable
         var rateLimits = new RateLimitRegistry(timeProvider, loggers.CreateLogger("HyperGate.RateLimiting"), quotaStores);
         var auth = new AuthRegistry(timeProvider, loggers.CreateLogger("HyperGate.Security"));
         var caches = new CacheRegistry(timeProvider);
+        ILogger contractLog = loggers.CreateLogger("HyperGate.Validation");
         try
         {
-            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth, caches);
+            GatewaySnapshot snapshot = ConfigCompiler.Compile(config, connections, rateLimits, auth, caches, contractLog);
             rateLimits.Commit();
             auth.Commit();
             caches.Commit();
             connections.Retain(snapshot.Upstreams.Values);
-            return new GatewayRuntime(snapshot, connections, rateLimits, auth, caches, timeProvider, loggers, withOutputs);
+            return new GatewayRuntime(snapshot, connections, rateLimits, auth, caches, timeProvider, loggers, withOutputs, contractLog);
         }
         catch
         {
@@ -104,7 +109,7 @@ public sealed class GatewayRuntime : IAsyncDisposable
             GatewaySnapshot next;
             try
             {
-                next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth, Caches);
+                next = ConfigCompiler.Compile(config, Connections, RateLimits, Auth, Caches, _contractLog);
 
                 // New key sets, the quota store and newly discovered destinations are ready before the first request needs them.
                 await Task.WhenAll(RateLimits.ConnectAsync(), Auth.LoadNextKeysAsync(), Connections.PrepareDiscoveryAsync(next.Upstreams.Values));

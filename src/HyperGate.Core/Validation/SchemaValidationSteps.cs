@@ -1,8 +1,10 @@
+using System.Text;
 using System.Text.Json;
 using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.Pipeline;
 using HyperGate.Transforms.Json;
+using Microsoft.Extensions.Logging;
 
 namespace HyperGate.Validation;
 
@@ -55,10 +57,15 @@ public sealed class RequestSchemaStep(JsonSchemaValidator validator, long maxSiz
 
 /// <summary>
 /// <c>validate = { response_schema = "…", response = "log" | "strict" }</c>: JSON response bodies are checked against
-/// the service's contract. A mismatch is counted (and the response goes out) or, strict, becomes a 502.
+/// the service's contract. A mismatch is counted and logged (and the response goes out) or, strict, becomes a 502.
+/// A service that breaks its contract on every response is logged at most once a second per route (with how many
+/// were not), so that the log shows it without drowning in it.
 /// </summary>
-public sealed class ResponseSchemaStep(JsonSchemaValidator validator, long maxSize, bool strict) : ResponseBodyStep
+public sealed class ResponseSchemaStep(JsonSchemaValidator validator, long maxSize, bool strict, ILogger log, TimeProvider time) : ResponseBodyStep
 {
+    private long _lastLogged = long.MinValue;
+    private long _unlogged;
+
     public override long MaxSize => maxSize;
 
     public override bool Wants(Exchange exchange, ResponseHead response) =>
@@ -67,18 +74,40 @@ public sealed class ResponseSchemaStep(JsonSchemaValidator validator, long maxSi
     public override ResponseBodyVerdict OnResponseBody(Exchange exchange, ResponseHead response, ReadOnlyMemory<byte> body, out ReadOnlyMemory<byte> replaced)
     {
         replaced = body;
-        bool valid;
+        List<ValidationError> errors;
         try
         {
             using JsonDocument document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
-            valid = validator.Validate(document.RootElement).Count == 0;
+            errors = validator.Validate(document.RootElement);
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
-            valid = false;
+            errors = [new ValidationError(string.Empty, $"not JSON: {e.Message}")];
         }
 
-        ValidationMetrics.Count(exchange, "response", valid);
-        return valid || !strict ? ResponseBodyVerdict.Unchanged : ResponseBodyVerdict.Failed;
+        ValidationMetrics.Count(exchange, "response", errors.Count == 0);
+        if (errors.Count == 0)
+        {
+            return ResponseBodyVerdict.Unchanged;
+        }
+
+        Report(exchange, errors);
+        return strict ? ResponseBodyVerdict.Failed : ResponseBodyVerdict.Unchanged;
+    }
+
+    private void Report(Exchange exchange, List<ValidationError> errors)
+    {
+        long now = time.GetTimestamp();
+        long last = Interlocked.Read(ref _lastLogged);
+        if (last != long.MinValue && time.GetElapsedTime(last, now) < TimeSpan.FromSeconds(1) || Interlocked.CompareExchange(ref _lastLogged, now, last) != last)
+        {
+            Interlocked.Increment(ref _unlogged);
+            return;
+        }
+
+        long skipped = Interlocked.Exchange(ref _unlogged, 0);
+        log.LogWarning("route {Route}: a {Status} response from upstream {Upstream} breaks {Schema} ({Errors}); request id {RequestId}; {Skipped} more since the last report",
+            exchange.Route?.Name, exchange.Status, exchange.UpstreamName, validator.Source,
+            string.Join("; ", errors.Take(3).Select(e => $"{(e.Pointer.Length == 0 ? "/" : e.Pointer)}: {e.Message}")), Encoding.ASCII.GetString(exchange.RequestId), skipped);
     }
 }
