@@ -160,6 +160,15 @@ public sealed class JsonTransformer : IDisposable
             return true;
         }
 
+        // No rule reaches below this array (most arrays): the element is kept or dropped whole, as its array is.
+        if (frame.Prefix == 0)
+        {
+            frame.Index++;
+            _childPrefix = 0;
+            _childKeepAll = frame.KeepAll;
+            return frame.KeepAll;
+        }
+
         // An array element: its segment is its index, which a rule names by '*' or by number.
         Span<byte> digits = stackalloc byte[11];
         Utf8Formatter.TryFormat(frame.Index++, digits, out int written);
@@ -170,6 +179,15 @@ public sealed class JsonTransformer : IDisposable
     private void OnMember(ref Utf8JsonReader reader)
     {
         ref Frame frame = ref _frames[_count - 1];
+        if (frame.Prefix == 0 && frame.KeepAll)
+        {
+            // No rule reaches into this object: every member goes as it is.
+            _childPrefix = 0;
+            _childKeepAll = true;
+            WriteName(ref reader);
+            return;
+        }
+
         int depth = _count - 1;
         ulong full = 0;
         ulong prefix = 0;
@@ -211,7 +229,15 @@ public sealed class JsonTransformer : IDisposable
         {
             _writer.WritePropertyName(_transform.First(rename).NewName);
         }
-        else if (!reader.ValueIsEscaped)
+        else
+        {
+            WriteName(ref reader);
+        }
+    }
+
+    private void WriteName(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped)
         {
             _writer.WritePropertyName(reader.ValueSpan);
         }
