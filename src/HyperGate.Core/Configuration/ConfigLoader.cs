@@ -581,6 +581,7 @@ public static partial class ConfigLoader
         {
             route.Error("validate", "response_schema cannot be combined with cache: stored responses would go unchecked", "validate at the origin, or remove cache from this route");
         }
+
         if (respond is not null && compress is not null)
         {
             route.Error("compress", "a route that answers itself (respond) has no upstream response to compress", "remove it, or point the route at an upstream");
