@@ -70,6 +70,20 @@ public sealed class JsonSchemaValidator
         }
     }
 
+    /// <summary>A body's errors: one saying where it stops being JSON, or its errors against the schema.</summary>
+    public List<ValidationError> ValidateJson(ReadOnlyMemory<byte> body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            return Validate(document.RootElement);
+        }
+        catch (JsonException e)
+        {
+            return [new ValidationError(string.Empty, $"not JSON: at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}")];
+        }
+    }
+
     /// <summary>The document's errors against the schema (at most <see cref="MaxErrors"/>); empty when it is valid.</summary>
     public List<ValidationError> Validate(JsonElement document)
     {

@@ -74,17 +74,7 @@ public sealed class ResponseSchemaStep(JsonSchemaValidator validator, long maxSi
     public override ResponseBodyVerdict OnResponseBody(Exchange exchange, ResponseHead response, ReadOnlyMemory<byte> body, out ReadOnlyMemory<byte> replaced)
     {
         replaced = body;
-        List<ValidationError> errors;
-        try
-        {
-            using JsonDocument document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
-            errors = validator.Validate(document.RootElement);
-        }
-        catch (JsonException e)
-        {
-            errors = [new ValidationError(string.Empty, $"not JSON: {e.Message}")];
-        }
-
+        List<ValidationError> errors = validator.ValidateJson(body);
         ValidationMetrics.Count(exchange, "response", errors.Count == 0);
         if (errors.Count == 0)
         {
