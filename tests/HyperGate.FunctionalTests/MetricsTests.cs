@@ -62,6 +62,57 @@ public class MetricsTests
     }
 
     [Fact]
+    public async Task Metrics_PolicyCounters_BodyTransformsValidationsAndVersions_AreExported()
+    {
+        // These counters are process-wide (every gateway's policies share one meter): the route names are this test's own.
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        string schema = Path.Combine(Directory.CreateTempSubdirectory("metrics-").FullName, "order.json");
+        await File.WriteAllTextAsync(schema, """{ "type": "object", "required": ["sku"] }""");
+        await using TestGateway gateway = await TestGateway.StartAsync($$"""
+            [admin]
+            listen = "127.0.0.1:0"
+
+            [upstreams.backend]
+            targets = ["{{upstream.Address}}"]
+
+            [routes.metered_json]
+            path_prefix = "/json"
+            upstream = "backend"
+            rewrite = "/echo-body"
+            request_body = { remove = ["/x"] }
+            validate = { schema = "{{schema.Replace("\\", "/")}}" }
+
+            [routes.metered_versions]
+            path_prefix = "/v"
+            version_by = { header = "Api-Version" }
+            default_version = "2"
+
+            [routes.metered_versions.versions.1]
+            upstream = "backend"
+            deprecated = 2020-01-01
+
+            [routes.metered_versions.versions.2]
+            upstream = "backend"
+            """);
+        using HttpClient client = gateway.CreateClient();
+        StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/json", Json("""{"sku":"a","x":1}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/json", Json("""{"x":1}"""))).StatusCode);
+        using var old = new HttpRequestMessage(HttpMethod.Get, "/v/users") { Headers = { { "Api-Version", "1" } } };
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(old)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v/users")).StatusCode);
+
+        using HttpClient admin = gateway.CreateAdminClient();
+        string metrics = await admin.GetStringAsync("/metrics");
+        Assert.Equal(1, Value(metrics, "hypergate_body_transforms_total", ("route", "metered_json"), ("direction", "request"), ("outcome", "transformed")));
+        Assert.Equal(1, Value(metrics, "hypergate_validations_total", ("route", "metered_json"), ("direction", "request"), ("outcome", "valid")));
+        Assert.Equal(1, Value(metrics, "hypergate_validations_total", ("route", "metered_json"), ("direction", "request"), ("outcome", "invalid")));
+        Assert.Equal(1, Value(metrics, "hypergate_api_version_requests_total", ("route", "metered_versions"), ("version", "1"), ("deprecated", "true")));
+        Assert.Equal(1, Value(metrics, "hypergate_api_version_requests_total", ("route", "metered_versions"), ("version", "2"), ("deprecated", "false")));
+    }
+
+    [Fact]
     public async Task Metrics_RateLimitAndAuthOutcomes_AreCountedPerLimitAndReason()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();

@@ -110,7 +110,7 @@ public sealed class GatewayMetrics : IDisposable
     }
 
     /// <summary>True for this instance's instruments: every gateway in a process has a meter of the same name.</summary>
-    public bool Owns(Instrument instrument) => instrument.Meter == _meter;
+    public bool Owns(Instrument instrument) => instrument.Meter == _meter || instrument.Meter == PolicyMetrics.Meter;
 
     public void ConnectionOpened() => Interlocked.Increment(ref _downstreamConnections);
 

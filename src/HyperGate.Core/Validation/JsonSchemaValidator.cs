@@ -124,8 +124,7 @@ internal sealed partial class ValidationJson : System.Text.Json.Serialization.Js
 /// <summary>Validations by route, direction (request or response) and outcome (valid, invalid).</summary>
 internal static class ValidationMetrics
 {
-    private static readonly Meter Meter = new(GatewayMetrics.MeterName);
-    private static readonly Counter<long> Validations = Meter.CreateCounter<long>("hypergate.validations", "{document}", "Requests and responses validated, by route, direction and outcome (valid, invalid).");
+    private static readonly Counter<long> Validations = PolicyMetrics.Meter.CreateCounter<long>("hypergate.validations", "{document}", "Requests and responses validated, by route, direction and outcome (valid, invalid).");
 
     public static void Count(Exchange exchange, string direction, bool valid) => Validations.Add(1,
         new KeyValuePair<string, object?>("route", exchange.Route?.Name),

@@ -84,8 +84,7 @@ public sealed class ApiVersion
 /// </summary>
 public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList<ApiVersion> versions, ApiVersion? fallback, TimeProvider time) : RequestStep
 {
-    private static readonly Meter Meter = new(GatewayMetrics.MeterName);
-    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("hypergate.api_version.requests", "{request}", "Requests to versioned routes, by route, version and whether the version is deprecated.");
+    private static readonly Counter<long> Requests = PolicyMetrics.Meter.CreateCounter<long>("hypergate.api_version.requests", "{request}", "Requests to versioned routes, by route, version and whether the version is deprecated.");
 
     private readonly ApiVersion[] _versions = [.. versions];
     private readonly byte[] _name = Encoding.ASCII.GetBytes(name);

@@ -11,8 +11,7 @@ namespace HyperGate.Transforms.Json;
 /// <summary>Bodies seen by JSON transforms, by route, direction (request or response) and outcome.</summary>
 internal static class JsonBodyMetrics
 {
-    private static readonly Meter Meter = new(GatewayMetrics.MeterName);
-    private static readonly Counter<long> Bodies = Meter.CreateCounter<long>("hypergate.body_transforms", "{body}", "Bodies seen by JSON body transforms, by route, direction and outcome (transformed, invalid, too_large).");
+    private static readonly Counter<long> Bodies = PolicyMetrics.Meter.CreateCounter<long>("hypergate.body_transforms", "{body}", "Bodies seen by JSON body transforms, by route, direction and outcome (transformed, invalid, too_large).");
 
     public static void Count(Exchange exchange, string direction, string outcome) => Bodies.Add(1,
         new KeyValuePair<string, object?>("route", exchange.Route?.Name),
