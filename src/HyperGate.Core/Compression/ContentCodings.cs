@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Text;
 
 namespace HyperGate.Compression;
@@ -50,9 +49,9 @@ public static class AcceptEncoding
         int wildcard = -1;
         foreach (Range range in field.Split((byte)','))
         {
-            ReadOnlySpan<byte> member = field[range].Trim((byte)' ').Trim((byte)'\t');
+            ReadOnlySpan<byte> member = field[range].Trim(" \t"u8);
             int semicolon = member.IndexOf((byte)';');
-            ReadOnlySpan<byte> name = (semicolon < 0 ? member : member[..semicolon]).TrimEnd((byte)' ');
+            ReadOnlySpan<byte> name = (semicolon < 0 ? member : member[..semicolon]).TrimEnd(" \t"u8);
             int q = semicolon < 0 ? 1000 : ParseQuality(member[(semicolon + 1)..]);
             if (Ascii.EqualsIgnoreCase(name, Token(coding)) || (coding == ContentCoding.Gzip && Ascii.EqualsIgnoreCase(name, "x-gzip"u8)))
             {
@@ -67,29 +66,45 @@ public static class AcceptEncoding
         return named >= 0 ? named : Math.Max(wildcard, 0);
     }
 
+    /// <summary>
+    /// RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths; anything else
+    /// counts as 0 (not acceptable).
+    /// </summary>
+    private static int ParseQValue(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty || value[0] is not ((byte)'0' or (byte)'1') || (value.Length > 1 && value[1] != '.') || value.Length > 5)
+        {
+            return 0;
+        }
+
+        int thousandths = value[0] == '1' ? 1000 : 0;
+        int scale = 100;
+        foreach (byte digit in value.Length > 2 ? value[2..] : [])
+        {
+            if (!char.IsAsciiDigit((char)digit) || (thousandths == 1000 && digit != '0'))
+            {
+                return 0;
+            }
+
+            thousandths += (digit - '0') * scale;
+            scale /= 10;
+        }
+
+        return thousandths;
+    }
+
     /// <summary>"q=0.5" (§12.4.2: weight = OWS ";" OWS "q=" qvalue), in thousandths; anything unreadable counts as 0.</summary>
     private static int ParseQuality(ReadOnlySpan<byte> parameters)
     {
         foreach (Range range in parameters.Split((byte)';'))
         {
-            ReadOnlySpan<byte> parameter = parameters[range].Trim((byte)' ');
+            ReadOnlySpan<byte> parameter = parameters[range].Trim(" \t"u8);
             if (parameter.Length < 2 || (parameter[0] | 0x20) != 'q' || parameter[1] != '=')
             {
                 continue;
             }
 
-            ReadOnlySpan<byte> value = parameter[2..];
-            if (value.Length is 0 or > 5 || value[0] is not ((byte)'0' or (byte)'1'))
-            {
-                return 0;
-            }
-
-            if (!Utf8Parser.TryParse(value, out decimal q, out int consumed) || consumed != value.Length || q > 1)
-            {
-                return 0;
-            }
-
-            return (int)(q * 1000);
+            return ParseQValue(parameter[2..]);
         }
 
         return 1000;

@@ -34,7 +34,7 @@ public sealed class RequestDecompression(long maxSize, int maxRatio) : RequestBo
                 continue;
             }
 
-            ReadOnlySpan<byte> value = request.ValueOf(field).Trim((byte)' ');
+            ReadOnlySpan<byte> value = request.ValueOf(field).Trim(" \t"u8);
             deflate = Ascii.EqualsIgnoreCase(value, "deflate"u8);
             coding = Ascii.EqualsIgnoreCase(value, "gzip"u8) || Ascii.EqualsIgnoreCase(value, "x-gzip"u8) ? ContentCoding.Gzip
                 : Ascii.EqualsIgnoreCase(value, "br"u8) ? ContentCoding.Brotli

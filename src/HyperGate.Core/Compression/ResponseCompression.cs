@@ -68,7 +68,7 @@ public sealed class ResponseCompression(IReadOnlyList<string> types, long minSiz
         }
 
         int semicolon = type.IndexOf((byte)';');
-        return TypeListed((semicolon < 0 ? type : type[..semicolon]).Trim((byte)' '));
+        return TypeListed((semicolon < 0 ? type : type[..semicolon]).Trim(" \t"u8));
     }
 
     private bool TypeListed(ReadOnlySpan<byte> type)
@@ -107,7 +107,7 @@ public sealed class ResponseCompression(IReadOnlyList<string> types, long minSiz
     {
         foreach (Range range in list.Split((byte)','))
         {
-            ReadOnlySpan<byte> member = list[range].Trim((byte)' ');
+            ReadOnlySpan<byte> member = list[range].Trim(" \t"u8);
             int equals = member.IndexOf((byte)'=');
             if (Ascii.EqualsIgnoreCase(equals < 0 ? member : member[..equals], token))
             {

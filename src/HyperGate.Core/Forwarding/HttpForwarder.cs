@@ -579,12 +579,15 @@ public sealed class HttpForwarder : IDisposable
             : framing == BodyFraming.ContentLength && responseBody == BodyCopyResult.Completed ? response.ContentLength
             : silence?.ReceivedBytes ?? 0;
         BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
-        bool reusable = responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
-            && framing != BodyFraming.UntilClose && !response.ConnectionClose
-            && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
-        upstream.Pool.Return(upstream, reusable);
+        upstream.Pool.Return(upstream, Reusable(response, framing, responseBody, requestBody));
         return keepAlive && responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed;
     }
+
+    /// <summary>An upstream connection carries another request when both messages were read whole and the upstream did not ask to close.</summary>
+    private static bool Reusable(ResponseHead response, BodyFraming framing, BodyCopyResult responseBody, BodyCopyResult requestBody) =>
+        responseBody == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed
+        && framing != BodyFraming.UntilClose && !response.ConnectionClose
+        && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
 
     /// <summary>The bound of the response-body steps that want this response (the smallest), or null when none does.</summary>
     private long? ResponseBodyLimit(ResponseHead response)
@@ -639,9 +642,7 @@ public sealed class HttpForwarder : IDisposable
         byte[] body = buffered.Buffer.ToArray();
         pipe.Reader.Complete();
         BodyCopyResult requestBody = await CompleteRequestBodyAsync(upstream);
-        bool reusable = read == BodyCopyResult.Completed && requestBody == BodyCopyResult.Completed && !response.ConnectionClose
-            && (response.Version == HttpVersion.Http11 || response.ConnectionKeepAlive);
-        upstream.Pool.Return(upstream, reusable);
+        upstream.Pool.Return(upstream, Reusable(response, framing, read, requestBody));
 
         ResponseBodyVerdict verdict = read == BodyCopyResult.Completed ? ResponseBodyVerdict.Unchanged : ResponseBodyVerdict.Failed;
         ReadOnlyMemory<byte> sent = body;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using HyperGate.Http1;
+using HyperGate.Transforms.Json;
 using Json.Schema;
 using Microsoft.OpenApi;
 using Microsoft.OpenApi.Reader;
@@ -236,7 +237,7 @@ public sealed class OpenApiContract
                 mediaTypes = [.. content.EnumerateObject().Select(c => c.Name)];
                 foreach (JsonProperty media in content.EnumerateObject())
                 {
-                    if (IsJsonType(media.Name) && media.Value.TryGetProperty("schema", out _))
+                    if (JsonMediaType.IsJsonType(Encoding.ASCII.GetBytes(media.Name)) && media.Value.TryGetProperty("schema", out _))
                     {
                         jsonBody = Schema($"{bodyPointer}/content/{Escape(media.Name)}/schema");
                         break;
@@ -260,12 +261,6 @@ public sealed class OpenApiContract
         return type.ValueKind == JsonValueKind.String ? type.GetString()
             : type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()).FirstOrDefault(t => t != "null")
             : null;
-    }
-
-    public static bool IsJsonType(string mediaType)
-    {
-        string type = mediaType.Split(';')[0].Trim();
-        return type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Follows a local <c>$ref</c> (components) once; the pointer of what was found.</summary>

@@ -140,7 +140,7 @@ public sealed class OpenApiBodyStep(OpenApiRequestStep request, long maxSize) : 
             return OpenApiRequestStep.Refuse(exchange, 415, "unsupported-media-type", "The operation does not take this media type", $"It takes {string.Join(", ", operation.MediaTypes)}.", []);
         }
 
-        if (operation.JsonBody is not { } schema || type is null || !OpenApiContract.IsJsonType(type) || !JsonMediaType.IsUnencoded(exchange.Request))
+        if (operation.JsonBody is not { } schema || type is null || !JsonMediaType.IsJson(exchange.Request) || !JsonMediaType.IsUnencoded(exchange.Request))
         {
             ValidationMetrics.Count(exchange, "request", valid: true);
             return StepResult.Continue;

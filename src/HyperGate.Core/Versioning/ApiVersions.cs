@@ -152,7 +152,7 @@ public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList
         switch (source)
         {
             case VersionSource.Header:
-                return request.TryGetHeader(_name, out named) && !(named = named.Trim((byte)' ')).IsEmpty;
+                return request.TryGetHeader(_name, out named) && !(named = named.Trim(" \t"u8)).IsEmpty;
             case VersionSource.Query:
                 return QueryString.TryFind(request.Query, _name, out named) && !named.IsEmpty;
             case VersionSource.MediaType:
@@ -190,9 +190,9 @@ public sealed class ApiVersions(VersionSource source, string name, IReadOnlyList
 
         foreach (Range range in accept.Split((byte)','))
         {
-            ReadOnlySpan<byte> member = accept[range].Trim((byte)' ');
+            ReadOnlySpan<byte> member = accept[range].Trim(" \t"u8);
             int semicolon = member.IndexOf((byte)';');
-            ReadOnlySpan<byte> type = (semicolon < 0 ? member : member[..semicolon]).TrimEnd((byte)' ');
+            ReadOnlySpan<byte> type = (semicolon < 0 ? member : member[..semicolon]).TrimEnd(" \t"u8);
             if (type.Length > _mediaPrefix.Length + _mediaSuffix.Length && Ascii.EqualsIgnoreCase(type[.._mediaPrefix.Length], _mediaPrefix) && Ascii.EqualsIgnoreCase(type[^_mediaSuffix.Length..], _mediaSuffix))
             {
                 named = type[_mediaPrefix.Length..^_mediaSuffix.Length];

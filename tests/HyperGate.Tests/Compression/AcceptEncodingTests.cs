@@ -29,6 +29,14 @@ public class AcceptEncodingTests
     [InlineData("gzip;q=abc", ContentCoding.None)]
     [InlineData("gzip;q=0.001", ContentCoding.Gzip)]
     [InlineData("gzip;level=1", ContentCoding.Gzip)]
+    [InlineData("gzip;q=1.", ContentCoding.Gzip)]
+    [InlineData("gzip;q=1.000", ContentCoding.Gzip)]
+    [InlineData("gzip;q=0.", ContentCoding.None)]
+    [InlineData("gzip;q=0.0001", ContentCoding.None)]
+    [InlineData("gzip;q=1.001", ContentCoding.None)]
+    [InlineData("gzip;q=.5", ContentCoding.None)]
+    [InlineData("br;q=0.999, gzip;q=1", ContentCoding.Gzip)]
+    [InlineData("gzip\t;\tq=0.5", ContentCoding.Gzip)]
     public void Choose_ByWeightThenPreference(string field, ContentCoding expected) =>
         Assert.Equal(expected, AcceptEncoding.Choose(Encoding.ASCII.GetBytes(field), Offered));
 

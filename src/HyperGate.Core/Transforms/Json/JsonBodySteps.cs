@@ -22,17 +22,15 @@ internal static class JsonBodyMetrics
 /// <summary>Whether a message's Content-Type is JSON: application/json or any +json type (RFC 6839 §3.1), parameters aside.</summary>
 internal static class JsonMediaType
 {
-    public static bool IsJson(MessageHead head)
-    {
-        if (!head.TryGetHeader("content-type"u8, out ReadOnlySpan<byte> value))
-        {
-            return false;
-        }
+    public static bool IsJson(MessageHead head) => head.TryGetHeader("content-type"u8, out ReadOnlySpan<byte> value) && IsJsonType(value);
 
+    /// <summary>A media type (with any parameters) that is JSON; RFC 9110 §8.3.1: type and subtype are case-insensitive, OWS around ';'.</summary>
+    public static bool IsJsonType(ReadOnlySpan<byte> value)
+    {
         int semicolon = value.IndexOf((byte)';');
-        ReadOnlySpan<byte> type = (semicolon < 0 ? value : value[..semicolon]).Trim((byte)' ');
+        ReadOnlySpan<byte> type = (semicolon < 0 ? value : value[..semicolon]).Trim(" \t"u8);
         return Ascii.EqualsIgnoreCase(type, "application/json"u8)
-            || (type.StartsWith("application/"u8) && type.Length > "+json".Length && Ascii.EqualsIgnoreCase(type[^5..], "+json"u8));
+            || (type.Length > "application/+json".Length && Ascii.EqualsIgnoreCase(type[.."application/".Length], "application/"u8) && Ascii.EqualsIgnoreCase(type[^"+json".Length..], "+json"u8));
     }
 
     /// <summary>Whether the body is sent as is (no Content-Encoding, or identity): a compressed body cannot be read as JSON.</summary>
@@ -41,7 +39,7 @@ internal static class JsonMediaType
         // A coding the gateway already decoded (its field dropped) no longer applies.
         foreach (ref readonly HeaderField field in head.Headers)
         {
-            if (!field.Dropped && Ascii.EqualsIgnoreCase(head.NameOf(field), "content-encoding"u8) && !Ascii.EqualsIgnoreCase(head.ValueOf(field).Trim((byte)' '), "identity"u8))
+            if (!field.Dropped && Ascii.EqualsIgnoreCase(head.NameOf(field), "content-encoding"u8) && !Ascii.EqualsIgnoreCase(head.ValueOf(field).Trim(" \t"u8), "identity"u8))
             {
                 return false;
             }
