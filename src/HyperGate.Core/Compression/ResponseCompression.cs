@@ -21,7 +21,8 @@ public sealed class ResponseCompression(IReadOnlyList<string> types, long minSiz
 
     private readonly byte[][] _exactTypes = [.. types.Where(t => !t.Contains('*')).Select(Encoding.ASCII.GetBytes)];
     private readonly byte[][] _typePrefixes = [.. types.Where(t => t.EndsWith("/*", StringComparison.Ordinal)).Select(t => Encoding.ASCII.GetBytes(t[..^1]))];
-    private readonly byte[][] _suffixTypes = [.. types.Where(t => t.Contains("/*+", StringComparison.Ordinal)).Select(t => (Prefix: t[..(t.IndexOf('/') + 1)], Suffix: t[(t.IndexOf('+'))..])).Select(p => Encoding.ASCII.GetBytes(p.Prefix + "\0" + p.Suffix))];
+    private readonly (byte[] Prefix, byte[] Suffix)[] _suffixTypes = [.. types.Where(t => t.Contains("/*+", StringComparison.Ordinal))
+        .Select(t => (Encoding.ASCII.GetBytes(t[..(t.IndexOf('/') + 1)]), Encoding.ASCII.GetBytes(t[t.IndexOf('+')..])))];
 
     public long MinSize { get; } = minSize;
 
@@ -89,11 +90,8 @@ public sealed class ResponseCompression(IReadOnlyList<string> types, long minSiz
             }
         }
 
-        foreach (byte[] pattern in _suffixTypes)
+        foreach ((byte[] prefix, byte[] suffix) in _suffixTypes)
         {
-            int gap = pattern.AsSpan().IndexOf((byte)0);
-            ReadOnlySpan<byte> prefix = pattern.AsSpan(0, gap);
-            ReadOnlySpan<byte> suffix = pattern.AsSpan(gap + 1);
             if (type.Length > prefix.Length + suffix.Length && Ascii.EqualsIgnoreCase(type[..prefix.Length], prefix) && Ascii.EqualsIgnoreCase(type[^suffix.Length..], suffix))
             {
                 return true;
