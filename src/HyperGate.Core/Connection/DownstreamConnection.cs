@@ -26,8 +26,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 {
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
-    private readonly HttpForwarder _forwarder;
-    private readonly RequestRecorder _recorder;
+    private readonly ExchangePipeline _pipeline;
     private readonly ReadDeadline _readDeadline;
     private readonly GatewayConnectionHandler _handler;
     private ManualResetValueTaskSourceCore<bool> _nextConnection;
@@ -37,11 +36,10 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
     public DownstreamConnection(GatewayRuntime runtime, GatewayConnectionHandler handler)
     {
-        _exchange = new Exchange { Date = runtime.Date };
+        _pipeline = new ExchangePipeline(runtime);
+        _exchange = _pipeline.Exchange;
         _runtime = runtime;
         _handler = handler;
-        _recorder = new RequestRecorder(runtime);
-        _forwarder = new HttpForwarder(_exchange, runtime, _recorder);
 
         // One deadline, re-armed for each wait: arming it allocates nothing.
         _readDeadline = new ReadDeadline(runtime.TimeProvider);
@@ -73,7 +71,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         _exchange.Attach(input, connection.Transport.Output, (connection.RemoteEndPoint as IPEndPoint)?.Address, isHttps: tls is not null);
         _exchange.Tls = tls;
         _readDeadline.Input = input;
-        _forwarder.Attach(input);
+        _pipeline.Attach(input);
     }
 
     /// <summary>
@@ -93,7 +91,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         // The timers let go of the reader first: it may serve another connection once this one is closed.
         _readDeadline.Disarm();
         _readDeadline.Input = null;
-        _forwarder.Detach();
+        _pipeline.Detach();
         _exchange.Detach();
     }
 
@@ -235,199 +233,9 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                             break;
                         }
 
-                        // The wait for this head may have spanned a reload: the request runs on the config current now.
-                        snapshot = _runtime.Snapshot;
-                        _exchange.Snapshot = snapshot;
-                        _runtime.CountRequest();
-                        _recorder.Begin(_exchange);
-                        try
+                        if (!await _pipeline.RunAsync(rejection))
                         {
-                            if (rejection != RejectionReason.None)
-                            {
-                                _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                                break;
-                            }
-
-                            // 2. Canonical path, limits, route; the gateway may answer here itself.
-                            rejection = Route(snapshot, out byte[]? routeField);
-                            if (rejection != RejectionReason.None)
-                            {
-                                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField))
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            // 3. The route's request phase; a step may refuse the request or answer it itself.
-                            Route route = _exchange.Route!;
-                            StepResult decided = await route.Phases.RunRequestAsync(_exchange);
-                            if (decided.Verdict == StepVerdict.Answered)
-                            {
-                                if (!decided.KeepAlive)
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            if (decided.Verdict == StepVerdict.Refuse)
-                            {
-                                if (!_exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field))
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            if (route.DirectResponse is { } direct)
-                            {
-                                if (!AnswerDirectly(direct))
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
-                            if (route.Phases.RequestBody.Length > 0 && request.HasBody)
-                            {
-                                StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
-                                if (bodyDecision.Verdict == StepVerdict.Answered)
-                                {
-                                    if (!bodyDecision.KeepAlive)
-                                    {
-                                        break;
-                                    }
-
-                                    continue;
-                                }
-
-                                if (bodyDecision.Verdict == StepVerdict.Refuse)
-                                {
-                                    if (!_exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field))
-                                    {
-                                        break;
-                                    }
-
-                                    continue;
-                                }
-                            }
-                            else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-                            {
-                                BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                                if (buffered != BodyCopyResult.Completed)
-                                {
-                                    // The client left, or sent too slowly: the connection cannot carry another request.
-                                    if (buffered == BodyCopyResult.SourceTooSlow)
-                                    {
-                                        _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
-                                    }
-
-                                    break;
-                                }
-                            }
-
-                            if (route.Mirror is { } mirror)
-                            {
-                                _runtime.Mirror.Enqueue(_exchange, mirror);
-                            }
-
-                            // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                            if (!_forwarder.TryStart(out rejection))
-                            {
-                                rejection = await _forwarder.ConnectAsync();
-                            }
-
-                            if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-                            {
-                                if (!AnswerDirectly(fallback))
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            if (rejection != RejectionReason.None)
-                            {
-                                if (!_forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams))
-                                {
-                                    break;
-                                }
-
-                                continue;
-                            }
-
-                            bool? forwarded = null;
-                            while (forwarded is null)
-                            {
-                                ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                                if (_forwarder.SendRequestHead())
-                                {
-                                    FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                                    if (flush.IsCompleted)
-                                    {
-                                        step = ResponseHeadStep.ClosedBeforeResponse;
-                                    }
-                                }
-
-                                // 5. The response head, relaying interim responses.
-                                while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                                {
-                                    if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                                    {
-                                        step = ResponseHeadStep.ClosedBeforeResponse;
-                                        break;
-                                    }
-
-                                    ReadResult response;
-                                    try
-                                    {
-                                        response = await _forwarder.Upstream.Input.ReadAsync();
-                                    }
-                                    catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                                    {
-                                        step = ResponseHeadStep.ClosedBeforeResponse;
-                                        break;
-                                    }
-
-                                    step = _forwarder.OnResponseRead(response);
-                                }
-
-                                // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                                forwarded = step switch
-                                {
-                                    ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                                    ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                                    _ => await _forwarder.FailAsync(step),
-                                };
-
-                                if (forwarded is null)
-                                {
-                                    rejection = await _forwarder.ConnectAsync();
-                                    if (rejection != RejectionReason.None)
-                                    {
-                                        forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
-                                    }
-                                }
-                            }
-
-                            if (!forwarded.Value)
-                            {
-                                break;
-                            }
-                        }
-                        finally
-                        {
-                            // Every request that got past its head is reported once, however it ended.
-                            _forwarder.EndExchange();
-                            _exchange.EndPhases();
-                            _recorder.Complete(_exchange);
+                            break;
                         }
                     }
 
@@ -451,7 +259,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                         closing.Dispose();
                         aborting.Dispose();
                         _runtime.Telemetry.Metrics.ConnectionClosed();
-                        clean = ended && flushed && _forwarder.IsQuiet;
+                        clean = ended && flushed && _pipeline.IsQuiet;
                     }
                 }
             }
@@ -494,113 +302,6 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
         }
     }
 
-    /// <summary>Answers with a configured response (a route's <c>respond</c> or <c>fallback</c>); returns whether the connection stays open.</summary>
-    /// <summary>
-    /// Reads the request body whole and runs the request-body phase on it. A body longer than the phase's bound is
-    /// refused with 413 (before it is read when its length says so); a client that stalls or sends bad chunks is
-    /// refused; one that left ends the connection.
-    /// </summary>
-    private async ValueTask<StepResult> ReadRequestBodyAsync(RoutePhases phases)
-    {
-        long limit = phases.RequestBodyLimit;
-        if (_exchange.Request.ContentLength > limit)
-        {
-            return StepResult.Refuse(RejectionReason.BodyTooLarge);
-        }
-
-        BodyCopyResult read = await _forwarder.BufferBodyAsync(limit);
-        switch (read)
-        {
-            case BodyCopyResult.Completed:
-                byte[] body = _exchange.BufferedBody!;
-                StepResult decided = phases.RunRequestBody(_exchange, ref body);
-                _exchange.BufferedBody = body;
-                return decided;
-            case BodyCopyResult.TooLarge:
-                return StepResult.Refuse(RejectionReason.BodyTooLarge);
-            case BodyCopyResult.SourceTooSlow:
-                return StepResult.Refuse(RejectionReason.BodyTooSlow);
-            case BodyCopyResult.SourceInvalid:
-                return StepResult.Refuse(RejectionReason.InvalidChunkedBody);
-            default:
-                return StepResult.Answered(keepAlive: false);
-        }
-    }
-
-    private bool AnswerDirectly(DirectResponse direct)
-    {
-        bool keepAlive = _exchange.CanKeepAliveAfterAnswer();
-        GatewayResponses.WriteDirectResponse(_exchange.Output, direct, !keepAlive, _runtime.Date.Line, _exchange.Request.Method != HttpMethod.Head, _exchange);
-        _exchange.Status = direct.Status;
-        return keepAlive;
-    }
-
-    /// <summary>
-    /// Normalizes the path, checks the declared body size and finds the route; <paramref name="field"/> is a field line
-    /// the refusal carries (Allow for 405, Location for a redirect to https).
-    /// </summary>
-    private RejectionReason Route(GatewaySnapshot snapshot, out byte[]? field)
-    {
-        RequestHead request = _exchange.Request;
-        field = null;
-
-        // The whole plain-HTTP side answers with the same URL on https, as received (RFC 9110 §15.4.9: 308 keeps the method).
-        if (!_exchange.IsHttps && snapshot.Config.Tls.RedirectHttp)
-        {
-            field = HttpsRedirect.LocationField(request, snapshot.Config.Tls.HttpsPort);
-            return field is null ? RejectionReason.MissingHost : RejectionReason.HttpsRedirect;
-        }
-
-        // The canonical path is what routing, policies and the upstream all see.
-        RejectionReason pathError = request.NormalizePath();
-        if (pathError != RejectionReason.None)
-        {
-            return pathError;
-        }
-
-        if (request.ContentLength > snapshot.Limits.MaxBodySize)
-        {
-            return RejectionReason.BodyTooLarge;
-        }
-
-        // Before routing, so that a refused address cannot tell which routes exist.
-        if (snapshot.IpFilter?.Permits(_exchange.ClientIp(snapshot.TrustedProxies)) == false)
-        {
-            return RejectionReason.IpDenied;
-        }
-
-        // RFC 9110 §15.5.20: a Host that another certificate serves was not what this connection's handshake was for
-        // (no domain fronting across certificates); the client may retry on a connection of its own.
-        if (_exchange.Tls is { } tls && snapshot.Config.Tls.Selector.IsMisdirected(request.Host, tls.Certificate))
-        {
-            return RejectionReason.MisdirectedRequest;
-        }
-
-        RouteMatch match = snapshot.Routes.Match(request);
-
-        if (match.RefusesEncodedSlash(request, snapshot.Config.Server.KeepEncodedSlashes))
-        {
-            return RejectionReason.EncodedSlash;
-        }
-
-        if (match.Rejection == RejectionReason.MethodNotAllowed && match.MethodMismatch is { } corsRoute && corsRoute.AnswersPreflight(request))
-        {
-            // A preflight asks about another method; the route's CORS policy answers it.
-            _exchange.Route = corsRoute;
-            return RejectionReason.None;
-        }
-
-        _exchange.Route = match.Route;
-        field = match.MethodMismatch?.AllowField;
-        if (match.Route is { RequireClientCertificate: true } && _exchange.Tls?.ClientCertificate is null)
-        {
-            // A JSON 403 rather than a failed handshake: the connection may serve routes that need no certificate.
-            return RejectionReason.ClientCertificateRequired;
-        }
-
-        return match.Rejection;
-    }
-
     void IValueTaskSource.GetResult(short token) => _nextConnection.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _nextConnection.GetStatus(token);
@@ -611,8 +312,6 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     public void Dispose()
     {
         _readDeadline.Dispose();
-        _forwarder.Dispose();
-        _recorder.Dispose();
-        _exchange.Dispose();
+        _pipeline.Dispose();
     }
 }
