@@ -8,7 +8,7 @@ namespace HyperGate.Configuration;
 /// <summary><c>[tls]</c>: the certificates HTTPS listeners present, loaded and checked as the config is read.</summary>
 public static partial class ConfigLoader
 {
-    private static TlsSettings ReadTls(ConfigReader? tls, ServerConfig server, List<ConfigError> errors)
+    private static TlsSettings ReadTls(ConfigReader? tls, ServerConfig server, bool offerHttp2, List<ConfigError> errors)
     {
         bool listensTls = server.Listen.Any(l => l.Tls);
         if (tls is null)
@@ -75,7 +75,7 @@ public static partial class ConfigLoader
             clientAuthentication[certificate] = perCertificate.GetValueOrDefault(certificate) ?? clientAuth;
         }
 
-        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuthentication, server.Listen.Where(l => l.Tls))
+        return new TlsSettings(certificates, strictSni, handshakeTimeout, clientAuthentication, server.Listen.Where(l => l.Tls), offerHttp2)
         {
             RedirectHttp = redirectHttp,
             HttpsPort = httpsPort,

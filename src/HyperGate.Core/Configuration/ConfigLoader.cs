@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using HyperGate.Caching;
 using HyperGate.Http1;
+using HyperGate.Http2;
 using HyperGate.RateLimiting;
 using HyperGate.Tls;
 using HyperGate.Upstreams;
@@ -68,7 +69,8 @@ public static partial class ConfigLoader
         AccessLogConfig accessLog = ReadAccessLog(reader.Table("access_log"));
         TracingConfig tracing = ReadTracing(reader.Table("tracing"));
         DnsSettings dns = ReadDns(reader.Table("dns"));
-        TlsSettings tls = ReadTls(reader.Table("tls"), server, errors);
+        Http2Settings http2 = ReadHttp2(reader.Table("http2"));
+        TlsSettings tls = ReadTls(reader.Table("tls"), server, http2.Enabled, errors);
         CacheConfig cache = ReadCache(reader.Table("cache"));
         var authNames = auth.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         string? requestIdHeader = ReadRequestId(reader.Table("request_id"));
@@ -92,6 +94,7 @@ public static partial class ConfigLoader
             Version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
                 text + string.Concat(tls.Certificates.Select(c => c.Leaf.Thumbprint)))))[..12],
             Tls = tls,
+            Http2 = http2,
             Cache = cache,
             RequestIdHeader = requestIdHeader,
             Warnings = Warnings(upstreams),

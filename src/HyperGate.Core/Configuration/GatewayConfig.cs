@@ -1,5 +1,6 @@
 using System.Net;
 using HyperGate.Caching;
+using HyperGate.Http2;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
 using HyperGate.Upstreams.Balancing;
@@ -38,6 +39,9 @@ public sealed record GatewayConfig(
     public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
 
     /// <summary><c>[tls]</c> with its certificates loaded; <see cref="TlsSettings.None"/> without one.</summary>
+    /// <summary><c>[http2]</c>: HTTP/2 at the edge.</summary>
+    public Http2Settings Http2 { get; init; } = Http2Settings.Default;
+
     public TlsSettings Tls { get; init; } = TlsSettings.None;
 
     /// <summary><c>[cache]</c>: the response store's bounds (used by routes with <c>cache</c>).</summary>

@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Threading.Tasks.Sources;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Http2;
 using HyperGate.Pipeline;
 using HyperGate.Routing;
 using HyperGate.Tls;
@@ -33,6 +35,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     private (ConnectionContext? Connection, IConnectionOwner? Owner) _next;
     private bool _serving;
     private volatile bool _waitingForRequest;
+    private Http2Connection? _http2;
 
     public DownstreamConnection(GatewayRuntime runtime, GatewayConnectionHandler handler)
     {
@@ -98,6 +101,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
     /// <summary>Graceful shutdown: an idle connection closes now, a busy one after its current response.</summary>
     public void RequestClose()
     {
+        _http2?.RequestClose();
         _exchange.CloseRequested = true;
         if (_waitingForRequest)
         {
@@ -135,7 +139,10 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                 CancellationTokenRegistration aborting = owner.AbortRequested.UnsafeRegister(static state => ((ConnectionContext)state!).Abort(), connection);
                 try
                 {
-                    while (!_exchange.CloseRequested)
+                    // ALPN chose h2 (RFC 9113 §3.2): the connection speaks HTTP/2 from its first byte.
+                    bool http2 = _exchange.Tls?.ApplicationProtocol == SslApplicationProtocol.Http2;
+                    bool firstHead = true;
+                    while (!http2 && !_exchange.CloseRequested)
                     {
                         GatewaySnapshot snapshot = _runtime.Snapshot;
                         _exchange.BeginRequest(snapshot);
@@ -195,6 +202,25 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                                 break;
                             }
 
+                            if (firstHead && !_exchange.IsHttps && snapshot.Config.Http2.H2c)
+                            {
+                                // RFC 9113 §3.3: HTTP/2 by prior knowledge starts with the client preface.
+                                bool? preface = Http2Connection.StartsWithPreface(buffer);
+                                if (preface is null && !result.IsCompleted)
+                                {
+                                    input.AdvanceTo(buffer.Start, buffer.End);
+                                    continue;
+                                }
+
+                                if (preface == true)
+                                {
+                                    input.AdvanceTo(buffer.Start);
+                                    http2 = true;
+                                    rejection = RejectionReason.ConnectionEnded;
+                                    break;
+                                }
+                            }
+
                             ParseStatus status = RequestHeadParser.TryParse(buffer, request, snapshot.Limits.Head, out SequencePosition consumed, out SequencePosition examined, out rejection);
                             if (status == ParseStatus.Complete)
                             {
@@ -233,10 +259,23 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                             break;
                         }
 
+                        firstHead = false;
                         if (!await _pipeline.RunAsync(rejection))
                         {
                             break;
                         }
+                    }
+
+                    if (http2)
+                    {
+                        _http2 = new Http2Connection(_runtime, _runtime.Snapshot.Config.Http2, input, output, _exchange.PeerAddress, _exchange.Tls);
+                        if (_exchange.CloseRequested)
+                        {
+                            _http2.RequestClose();
+                        }
+
+                        await _http2.ServeAsync();
+                        _http2 = null;
                     }
 
                     ended = true;

@@ -3,6 +3,7 @@ using HyperGate.Caching;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
 using HyperGate.Http1;
+using HyperGate.Http2;
 using HyperGate.RateLimiting;
 using HyperGate.Security;
 using HyperGate.Resilience;
@@ -45,6 +46,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _authFailures;
     private readonly long[] _reloads = new long[Enum.GetValues<ReloadOutcome>().Length];
     private readonly long[] _tlsHandshakes = new long[Enum.GetValues<TlsHandshakeResult>().Length];
+    private readonly long[] _http2Events = new long[Enum.GetValues<Http2Event>().Length];
     private long _downstreamConnections;
     private long _clientCloses;
 
@@ -60,6 +62,7 @@ public sealed class GatewayMetrics : IDisposable
         _authFailures = _meter.CreateCounter<long>("hypergate.auth.failures", "{request}", "Requests refused by authentication or authorization, by route and reason.");
         // Observed rather than added, so that every result is exported from the start, at 0.
         _meter.CreateObservableCounter("hypergate.tls.handshakes", ObserveTlsHandshakes, "{handshake}", "TLS handshakes on HTTPS listeners, by result: succeeded, timeout, plain_http, not_tls, client_closed, unknown_server_name, client_certificate_refused or failed.");
+        _meter.CreateObservableCounter("hypergate.http2.errors", ObserveHttp2Events, "{event}", "HTTP/2 streams reset and connections closed by the gateway, by reason: protocol_violation, malformed_request, compression_error, flow_control_violation, stream_refused, header_block_too_large, rapid_reset, control_frame_flood or send_timeout.");
         _meter.CreateObservableGauge("hypergate.tls.certificate.expiry", () => ObserveCertificateExpiry(snapshot()), "s", "Seconds until each [tls] certificate expires, by its first name.");
         _meter.CreateObservableCounter("hypergate.config.reloads", ObserveReloads, "{reload}", "Config reloads, by result: applied, unchanged (the file had not changed) or refused.");
         _meter.CreateObservableUpDownCounter("hypergate.downstream.connections", () => Volatile.Read(ref _downstreamConnections), "{connection}", "Open client connections.");
@@ -122,6 +125,17 @@ public sealed class GatewayMetrics : IDisposable
     public void CountReload(ReloadOutcome outcome) => Interlocked.Increment(ref _reloads[(int)outcome]);
 
     public void CountTlsHandshake(TlsHandshakeResult result) => Interlocked.Increment(ref _tlsHandshakes[(int)result]);
+
+    /// <summary>A stream reset or connection closed by the gateway for an HTTP/2 violation or abuse.</summary>
+    public void CountHttp2(Http2Event reason) => Interlocked.Increment(ref _http2Events[(int)reason]);
+
+    private IEnumerable<Measurement<long>> ObserveHttp2Events()
+    {
+        foreach (Http2Event reason in Enum.GetValues<Http2Event>())
+        {
+            yield return new Measurement<long>(Volatile.Read(ref _http2Events[(int)reason]), new KeyValuePair<string, object?>("reason", ToSnakeCase(reason.ToString())));
+        }
+    }
 
     private IEnumerable<Measurement<long>> ObserveTlsHandshakes()
     {

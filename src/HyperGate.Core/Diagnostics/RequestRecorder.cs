@@ -20,6 +20,7 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText ClientName = JsonEncodedText.Encode("client");
     private static readonly JsonEncodedText MethodName = JsonEncodedText.Encode("method");
     private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
+    private static readonly JsonEncodedText ProtocolName = JsonEncodedText.Encode("protocol");
     private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("status");
     private static readonly JsonEncodedText BytesInName = JsonEncodedText.Encode("bytes_in");
     private static readonly JsonEncodedText BytesOutName = JsonEncodedText.Encode("bytes_out");
@@ -132,6 +133,7 @@ public sealed class RequestRecorder : IDisposable
         // malformed may have stopped mid-path, so only valid text is written.
         ReadOnlySpan<byte> path = request.NormalizedPathLength > 0 ? request.NormalizedPath : request.RawPath;
         json.WriteString(PathName, Utf8.IsValid(path) ? path : []);
+        json.WriteString(ProtocolName, exchange.Protocol);
         json.WriteNumber(StatusName, exchange.Status);
         json.WriteNumber(BytesInName, exchange.RequestBodyBytes);
         json.WriteNumber(BytesOutName, exchange.ResponseBodyBytes);

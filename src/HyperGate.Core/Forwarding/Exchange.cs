@@ -49,6 +49,7 @@ public sealed class Exchange : IDisposable
         Output = output;
         PeerAddress = peerAddress;
         IsHttps = isHttps;
+        IsHttp2 = false;
         CloseRequested = false;
         if (peerAddress is null || !peerAddress.TryFormat(_clientAddress, out _clientAddressLength))
         {
@@ -183,6 +184,12 @@ public sealed class Exchange : IDisposable
     }
 
     public bool IsHttps { get; private set; }
+
+    /// <summary>The request came on an HTTP/2 stream (its head was given the one form every protocol shares).</summary>
+    public bool IsHttp2 { get; set; }
+
+    /// <summary>The protocol the client spoke, as the access log names it.</summary>
+    public string Protocol => IsHttp2 ? "HTTP/2" : Request.Version == Http1.HttpVersion.Http10 ? "HTTP/1.0" : "HTTP/1.1";
 
     /// <summary>The Date line for responses the gateway writes itself.</summary>
     public DateHeader Date { get; set; } = null!;

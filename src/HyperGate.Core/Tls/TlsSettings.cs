@@ -8,7 +8,7 @@ namespace HyperGate.Tls;
 
 /// <summary>
 /// <c>[tls]</c>, loaded: the certificates, how a server name chooses one, and the options each handshake gets. TLS 1.2
-/// and 1.3 only; for 1.2, forward-secret AEAD suites only (<see cref="OpenSslDefaults"/>); ALPN offers http/1.1;
+/// and 1.3 only; for 1.2, forward-secret AEAD suites only (<see cref="OpenSslDefaults"/>); ALPN offers h2 (unless [http2] is disabled) and http/1.1;
 /// renegotiation off. SslStream never accepts early data (0-RTT). Sessions resume (tickets and session IDs): the
 /// platform keeps one OpenSSL context per certificate, since no handshake sets its own cipher list.
 /// </summary>
@@ -17,12 +17,14 @@ public sealed class TlsSettings
     private readonly Dictionary<(ServerCertificate, ClientCertificatePolicy), SslServerAuthenticationOptions> _options = [];
     private readonly Dictionary<ServerCertificate, ClientCertificatePolicy> _clientAuthentication = [];
     private readonly Dictionary<IPEndPoint, ClientCertificatePolicy> _listenerClientAuthentication = [];
+    private readonly List<SslApplicationProtocol> _applicationProtocols;
 
     /// <param name="clientAuthentication">Each certificate's client certificate policy (mTLS); none when absent.</param>
     /// <param name="listeners">The <c>listen_tls</c> addresses; one with its own <c>client_auth</c> overrides the certificates' on its handshakes.</param>
     public TlsSettings(IReadOnlyList<ServerCertificate> certificates, bool strictSni, TimeSpan handshakeTimeout,
-        IReadOnlyDictionary<ServerCertificate, ClientCertificatePolicy>? clientAuthentication = null, IEnumerable<ListenAddress>? listeners = null)
+        IReadOnlyDictionary<ServerCertificate, ClientCertificatePolicy>? clientAuthentication = null, IEnumerable<ListenAddress>? listeners = null, bool offerHttp2 = false)
     {
+        _applicationProtocols = offerHttp2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11];
         Certificates = certificates;
         StrictSni = strictSni;
         HandshakeTimeout = handshakeTimeout;
@@ -46,11 +48,11 @@ public sealed class TlsSettings
         }
     }
 
-    private static SslServerAuthenticationOptions Options(ServerCertificate certificate, ClientCertificateMode clientAuth) => new()
+    private SslServerAuthenticationOptions Options(ServerCertificate certificate, ClientCertificateMode clientAuth) => new()
     {
         ServerCertificateContext = certificate.Context,
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-        ApplicationProtocols = [SslApplicationProtocol.Http11],
+        ApplicationProtocols = _applicationProtocols,
         AllowRenegotiation = false,
         // With client_auth the server asks for a certificate; whether one is needed, and verified, is decided
         // after the handshake (require) or per route (optional).
