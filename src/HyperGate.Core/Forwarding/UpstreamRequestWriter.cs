@@ -71,7 +71,7 @@ internal static class UpstreamRequestWriter
         }
 
         // RFC 9110 §7.6.3: Via names the protocol version the gateway received.
-        output.Write(request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
+        output.Write(exchange.IsHttp2 ? "Via: 2 hypergate\r\n"u8 : request.Version == HttpVersion.Http11 ? "Via: 1.1 hypergate\r\n"u8 : "Via: 1.0 hypergate\r\n"u8);
 
         // A body read whole before forwarding goes with its final length (the request-body phase may have changed it).
         if (exchange.BufferedBody is { } buffered)
