@@ -9,8 +9,8 @@ shift || true
 
 build() { dotnet build HyperGate.sln -c Release -nologo -v quiet "$@"; }
 
-# The functional tests start a real redis-server, drive the dashboard in headless Chromium and try an old TLS
-# version with openssl; install them on a fresh Debian machine (as root). The tests find them by the same rule (tests/HyperGate.FunctionalTests/Infrastructure/TestTools.cs):
+# The functional tests start a real redis-server, drive the dashboard in headless Chromium, try an old TLS
+# version with openssl and speak HTTP/2 with curl and nghttp; install them on a fresh Debian machine (as root). The tests find them by the same rule (tests/HyperGate.FunctionalTests/Infrastructure/TestTools.cs):
 # the program an environment variable names, else the first of its names on PATH.
 has_tool() { # variable name...
   local variable=$1; shift
@@ -24,6 +24,8 @@ test_dependencies() {
   has_tool HYPERGATE_REDIS_SERVER redis-server || missing+=(redis-server)
   has_tool HYPERGATE_CHROMIUM chromium chromium-browser || missing+=(chromium)
   command -v openssl >/dev/null || missing+=(openssl)  # the TLS tests' protocol-version client
+  has_tool HYPERGATE_CURL curl || missing+=(curl)      # HTTP/2 clients: curl and nghttp
+  has_tool HYPERGATE_NGHTTP nghttp || missing+=(nghttp2-client)
   if (( ${#missing[@]} > 0 )); then
     echo "installing ${missing[*]} for the tests (apt-get, as root)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -40,7 +42,7 @@ case "$command" in
     dotnet test HyperGate.sln -c Release --no-build -nologo "$@"
     # SIMD is an accelerator, never the only path: the parsers must give the same answers without it.
     DOTNET_EnableHWIntrinsic=0 dotnet test tests/HyperGate.Tests/HyperGate.Tests.csproj -c Release --no-build -nologo \
-      --filter "FullyQualifiedName~HyperGate.Tests.Http1|FullyQualifiedName~HyperGate.Tests.Routing"
+      --filter "FullyQualifiedName~HyperGate.Tests.Http1|FullyQualifiedName~HyperGate.Tests.Http2|FullyQualifiedName~HyperGate.Tests.Routing"
     ;;
   run)
     echo "building the gateway and the demo echo service (Release; the first build restores packages, about a minute)"

@@ -10,6 +10,25 @@ public static class TestTools
 
     public static string Chromium => Find("HYPERGATE_CHROMIUM", ["chromium", "chromium-browser"], "chromium");
 
+    public static string Curl => Find("HYPERGATE_CURL", ["curl"], "curl");
+
+    public static string Nghttp => Find("HYPERGATE_NGHTTP", ["nghttp"], "nghttp2-client");
+
+    /// <summary>Runs a client program to its end (bounded); returns its exit code, standard output and standard error.</summary>
+    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string program, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using System.Diagnostics.Process process = System.Diagnostics.Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output, await errors);
+    }
+
     private static string Find(string variable, string[] names, string package)
     {
         if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } configured)
