@@ -205,7 +205,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
                             if (firstHead && !_exchange.IsHttps && snapshot.Config.Http2.H2c)
                             {
                                 // RFC 9113 §3.3: HTTP/2 by prior knowledge starts with the client preface.
-                                bool? preface = Http2Connection.StartsWithPreface(buffer);
+                                bool? preface = Http2Connection.StartsWithPreface(buffer, Http2Connection.PrefaceLineLength);
                                 if (preface is null && !result.IsCompleted)
                                 {
                                     input.AdvanceTo(buffer.Start, buffer.End);

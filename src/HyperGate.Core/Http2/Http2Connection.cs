@@ -93,22 +93,29 @@ internal sealed class Http2Connection
         _output = output;
         _peer = peer;
         _tls = tls;
-        _decoder = new HpackDecoder(Http2Settings.HeaderTableSize, settings.MaxHeaderListSize);
+        // Any string of a block within its bound fits, Huffman-expanded: a field too large is answered 431, not refused here.
+        _decoder = new HpackDecoder(Http2Settings.HeaderTableSize, 2 * MaxHeaderBlockSize(settings));
         _deadline = new ReadDeadline(runtime.TimeProvider) { Input = input };
     }
 
-    /// <summary>Whether <paramref name="buffer"/> starts with the client preface (§3.4); null while too short to tell.</summary>
-    public static bool? StartsWithPreface(in ReadOnlySequence<byte> buffer)
+    /// <summary>The preface's first line: what tells a plain connection is HTTP/2 (the rest is checked as HTTP/2).</summary>
+    public const int PrefaceLineLength = 16;
+
+    /// <summary>
+    /// Whether <paramref name="buffer"/> starts with the first <paramref name="length"/> bytes of the client preface
+    /// (§3.4); null while too short to tell.
+    /// </summary>
+    public static bool? StartsWithPreface(in ReadOnlySequence<byte> buffer, int length = FrameWriter.PrefaceLength)
     {
-        int length = (int)Math.Min(buffer.Length, FrameWriter.ClientPreface.Length);
-        Span<byte> start = stackalloc byte[FrameWriter.ClientPreface.Length];
-        buffer.Slice(0, length).CopyTo(start);
-        if (!start[..length].SequenceEqual(FrameWriter.ClientPreface[..length]))
+        int available = (int)Math.Min(buffer.Length, length);
+        Span<byte> start = stackalloc byte[length];
+        buffer.Slice(0, available).CopyTo(start);
+        if (!start[..available].SequenceEqual(FrameWriter.ClientPreface[..available]))
         {
             return false;
         }
 
-        return length == FrameWriter.ClientPreface.Length ? true : null;
+        return available == length ? true : null;
     }
 
     /// <summary>Graceful close (shutdown, drain, a removed listener): GOAWAY, the open streams finish, then the connection ends.</summary>
@@ -205,7 +212,7 @@ internal sealed class Http2Connection
 
                 if (preface == true)
                 {
-                    _input.AdvanceTo(buffer.GetPosition(FrameWriter.ClientPreface.Length));
+                    _input.AdvanceTo(buffer.GetPosition(FrameWriter.PrefaceLength));
                     return true;
                 }
 
@@ -530,11 +537,14 @@ internal sealed class Http2Connection
         return OnHeaderBlock(streamId);
     }
 
+    /// <summary>A header block never needs more than the list it encodes, plus a frame of slack for literal overheads.</summary>
+    private static int MaxHeaderBlockSize(Http2Settings settings) => settings.MaxHeaderListSize + FrameHeader.DefaultMaxFrameSize;
+
     /// <summary>Collects a header block's fragments, bounded (CVE-2024-27316: CONTINUATION without end).</summary>
     private bool AppendHeaderBlock(ReadOnlySpan<byte> fragment)
     {
         int length = _headerBlockLength + fragment.Length;
-        if (length > _settings.MaxHeaderListSize + FrameHeader.DefaultMaxFrameSize)
+        if (length > MaxHeaderBlockSize(_settings))
         {
             return false;
         }

@@ -109,6 +109,8 @@ internal static class FrameWriter
     /// <summary>§3.4: what every client connection starts with.</summary>
     public static ReadOnlySpan<byte> ClientPreface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
+    public const int PrefaceLength = 24;
+
     public static void WriteSettings(IBufferWriter<byte> output, ReadOnlySpan<(SettingId Id, uint Value)> settings)
     {
         Span<byte> frame = output.GetSpan(FrameHeader.Size + settings.Length * 6);
