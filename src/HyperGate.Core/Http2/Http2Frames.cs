@@ -131,10 +131,10 @@ internal static class FrameWriter
         output.Advance(FrameHeader.Size);
     }
 
-    public static void WritePingAck(IBufferWriter<byte> output, ReadOnlySpan<byte> opaque)
+    public static void WritePing(IBufferWriter<byte> output, ReadOnlySpan<byte> opaque, bool ack)
     {
         Span<byte> frame = output.GetSpan(FrameHeader.Size + 8);
-        new FrameHeader(8, FrameType.Ping, FrameFlags.EndStreamOrAck, 0).Write(frame);
+        new FrameHeader(8, FrameType.Ping, ack ? FrameFlags.EndStreamOrAck : FrameFlags.None, 0).Write(frame);
         opaque.CopyTo(frame[FrameHeader.Size..]);
         output.Advance(FrameHeader.Size + 8);
     }

@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
-using HyperGate.Connection;
-using HyperGate.Forwarding;
 using HyperGate.Http1;
 using HyperGate.Http2.Hpack;
 using Microsoft.AspNetCore.Connections;
@@ -10,98 +8,113 @@ using Microsoft.AspNetCore.Connections;
 namespace HyperGate.Http2;
 
 /// <summary>
-/// One request stream (RFC 9113 §5.1) driving the exchange pipeline. The exchange reads the request body from a pipe
-/// the connection's DATA frames fill, and writes its response in HTTP/1.1 form, as it would to a client connection,
-/// into a pipe this stream reads: the response head becomes a HEADERS frame, the body (de-chunked) DATA frames within
-/// the client's flow-control windows, chunked trailers a trailing HEADERS frame. The one pipeline is untouched by
-/// the protocol that carries its request.
+/// One stream (RFC 9113 §5.1), seen by the rest of the gateway as an HTTP/1.1 connection carrying one exchange:
+/// what arrives in frames is written in HTTP/1.1 form into a pipe (<see cref="IncomingReader"/>: the body
+/// chunk-framed when no length was declared, trailers as the chunked trailer section), and what the gateway writes
+/// in HTTP/1.1 form (<see cref="OutgoingWriter"/>) is sent as frames: the head as HEADERS, the body (de-chunked)
+/// as DATA within the peer's windows, chunked trailers as a trailing HEADERS frame. The HTTP/1.1 code on either
+/// side (the exchange pipeline downstream, the forwarder upstream) stays untouched by the protocol.
 /// </summary>
-internal sealed class Http2Stream
+internal abstract class Http2Stream
 {
-    private readonly Http2Connection _connection;
-    private readonly Pipe _requestBody = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-    private readonly Pipe _response = new(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
-    private readonly ResponseHead _responseHead = new();
+    private readonly Pipe _incoming = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe _outgoing = new(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+    private readonly ConsumptionReader _incomingReader;
     private byte[] _headerBlock = new byte[512];
+    private long _receiveWindow;
     private int _unacknowledged;
-    private bool _bodyClosed;
+    private bool _incomingClosed;
 
-    public Http2Stream(Http2Connection connection, int id, ExchangePipeline pipeline, bool endStream, long contentLength)
+    protected Http2Stream(Http2Session session, int id, int receiveWindow)
     {
-        _connection = connection;
+        Session = session;
         Id = id;
-        Pipeline = pipeline;
-        EndStreamReceived = endStream;
-        ExpectedLength = contentLength;
-        BodyReader = new RequestBodyReader(this, _requestBody.Reader);
-        if (endStream)
-        {
-            _bodyClosed = true;
-            _requestBody.Writer.Complete();
-        }
+        _receiveWindow = receiveWindow;
+        _incomingReader = new ConsumptionReader(this, _incoming.Reader);
     }
 
     public int Id { get; }
 
-    public ExchangePipeline Pipeline { get; }
+    public Http2Session Session { get; }
 
-    /// <summary>What the exchange reads the request body from.</summary>
-    public PipeReader BodyReader { get; }
+    /// <summary>What arrived on the stream, in HTTP/1.1 form.</summary>
+    public PipeReader IncomingReader => _incomingReader;
 
-    public PipeWriter ResponseWriter => _response.Writer;
+    /// <summary>What the stream sends, written in HTTP/1.1 form.</summary>
+    public PipeWriter OutgoingWriter => _outgoing.Writer;
 
-    /// <summary>The request body goes on chunked: the client declared no length.</summary>
-    public bool ChunkedBody { get; set; }
+    /// <summary>The incoming head arrived (a request's, at once; a response's when its final HEADERS came).</summary>
+    public bool HeadReceived { get; protected set; }
 
-    /// <summary>The client's END_STREAM arrived (half-closed, remote: §5.1). Read-loop only.</summary>
+    /// <summary>The peer's END_STREAM arrived (half-closed, remote: §5.1). Read-loop only.</summary>
     public bool EndStreamReceived { get; set; }
 
-    /// <summary>The request's content-length, or -1; DATA must add up to it (§8.1.1). Read-loop only.</summary>
-    public long ExpectedLength { get; }
+    /// <summary>The incoming content-length, or -1; DATA must add up to it (§8.1.1). Read-loop only.</summary>
+    public long ExpectedLength { get; protected set; } = -1;
 
     public long ReceivedLength { get; set; }
 
-    /// <summary>The client's flow-control window for what this stream sends; guarded by the connection.</summary>
+    /// <summary>The incoming body is written chunk-framed: no length was declared.</summary>
+    protected bool IncomingChunked { get; set; }
+
+    /// <summary>The peer's flow-control window for what this stream sends; guarded by the session.</summary>
     public long SendWindow { get; set; }
 
-    /// <summary>A response waits for <see cref="SendWindow"/> or the connection's window to open; guarded by the connection.</summary>
+    /// <summary>A send waits for <see cref="SendWindow"/> or the connection's window to open; guarded by the session.</summary>
     public bool WaitingForWindow { get; set; }
 
-    /// <summary>What the client may still send on the stream before the gateway opens its window again.</summary>
-    public long ReceiveWindow
-    {
-        get => Interlocked.Read(ref _receiveWindow);
-        init => _receiveWindow = value;
-    }
+    /// <summary>What the peer may still send on the stream before the gateway opens its window again.</summary>
+    public long ReceiveWindow => Interlocked.Read(ref _receiveWindow);
 
     public void AddReceiveWindow(long bytes) => Interlocked.Add(ref _receiveWindow, bytes);
-
-    private long _receiveWindow;
 
     /// <summary>Signalled when a window this stream waits on opened, or the stream was reset.</summary>
     public SemaphoreSlim WindowOpened { get; } = new(0);
 
-    /// <summary>The stream was reset (by the client, or by the gateway on an error): nothing more is sent on it.</summary>
+    /// <summary>The stream was reset (by the peer, or by the gateway on an error): nothing more is sent on it.</summary>
     public volatile bool Reset;
 
     /// <summary>The last frame the gateway sent on it carried END_STREAM.</summary>
-    public bool ResponseEnded { get; private set; }
+    public bool OutgoingEnded { get; private set; }
 
     public Task Running { get; set; } = Task.CompletedTask;
 
-    /// <summary>DATA payload received: passed on to the exchange's body pipe (chunk-framed when no length was declared).</summary>
-    public void OnData(ReadOnlySpan<byte> data, bool endStream)
+    /// <summary>Writes an incoming head (HTTP/1.1 form); with <paramref name="endStream"/> nothing follows it.</summary>
+    protected void WriteIncoming(ReadOnlySpan<byte> head, bool endStream)
     {
-        lock (_requestBody)
+        lock (_incoming)
         {
-            Interlocked.Add(ref _unacknowledged, data.Length);
-            if (_bodyClosed)
+            if (_incomingClosed)
             {
                 return;
             }
 
-            PipeWriter writer = _requestBody.Writer;
-            if (ChunkedBody && data.Length > 0)
+            _incoming.Writer.Write(head);
+            if (endStream)
+            {
+                _incomingClosed = true;
+                _incoming.Writer.Complete();
+            }
+            else
+            {
+                _ = _incoming.Writer.FlushAsync();
+            }
+        }
+    }
+
+    /// <summary>DATA payload arrived: passed on, chunk-framed when no length was declared.</summary>
+    public void OnData(ReadOnlySpan<byte> data, bool endStream)
+    {
+        lock (_incoming)
+        {
+            Interlocked.Add(ref _unacknowledged, data.Length);
+            if (_incomingClosed)
+            {
+                return;
+            }
+
+            PipeWriter writer = _incoming.Writer;
+            if (IncomingChunked && data.Length > 0)
             {
                 Span<byte> size = writer.GetSpan(10);
                 data.Length.TryFormat(size, out int written, "x");
@@ -110,75 +123,75 @@ internal sealed class Http2Stream
             }
 
             writer.Write(data);
-            if (ChunkedBody && data.Length > 0)
+            if (IncomingChunked && data.Length > 0)
             {
                 writer.Write("\r\n"u8);
             }
 
             if (endStream)
             {
-                if (ChunkedBody)
+                if (IncomingChunked)
                 {
                     writer.Write("0\r\n\r\n"u8);
                 }
 
-                _bodyClosed = true;
+                _incomingClosed = true;
                 writer.Complete();
             }
             else
             {
-                // Never blocks: the pipe has no pause threshold, and the client's window bounds what it holds.
+                // Never blocks: the pipe has no pause threshold, and the peer's window bounds what it holds.
                 _ = writer.FlushAsync();
             }
         }
     }
 
-    /// <summary>The request's trailer section (§8.1): passed on with a chunked body, dropped from one with a length.</summary>
+    /// <summary>The trailer section (§8.1): passed on after a chunked body, dropped after one with a length.</summary>
     public void OnTrailers(ReadOnlySpan<byte> lines)
     {
-        lock (_requestBody)
+        lock (_incoming)
         {
-            if (_bodyClosed)
+            if (_incomingClosed)
             {
                 return;
             }
 
-            PipeWriter writer = _requestBody.Writer;
-            if (ChunkedBody)
+            PipeWriter writer = _incoming.Writer;
+            if (IncomingChunked)
             {
                 writer.Write("0\r\n"u8);
                 writer.Write(lines);
                 writer.Write("\r\n"u8);
             }
 
-            _bodyClosed = true;
+            _incomingClosed = true;
             writer.Complete();
         }
     }
 
-    /// <summary>The request body ends without being whole (a reset, a malformed length, the connection's end).</summary>
-    public void AbortBody()
+    /// <summary>What arrives ends without being whole (a reset, a malformed length, the connection's end).</summary>
+    public void AbortIncoming()
     {
-        lock (_requestBody)
+        lock (_incoming)
         {
-            if (!_bodyClosed)
+            if (!_incomingClosed)
             {
-                _bodyClosed = true;
-                _requestBody.Writer.Complete(new ConnectionAbortedException("the HTTP/2 stream was reset"));
+                _incomingClosed = true;
+                _incoming.Writer.Complete(new ConnectionAbortedException("the HTTP/2 stream was reset"));
             }
         }
     }
 
-    /// <summary>Resets the stream from the gateway's side: nothing more goes either way.</summary>
+    /// <summary>Nothing more goes either way.</summary>
     public void Cancel()
     {
         Reset = true;
-        AbortBody();
+        AbortIncoming();
         WindowOpened.Release();
-        _response.Reader.CancelPendingRead();
+        _outgoing.Reader.CancelPendingRead();
     }
 
-    /// <summary>The exchange consumed request body bytes: the client may send as many more (never more than it sent).</summary>
+    /// <summary>The incoming reader consumed bytes: the peer may send as many more (never more than it sent).</summary>
     private void OnConsumed(long bytes)
     {
         int current, grant;
@@ -191,39 +204,28 @@ internal sealed class Http2Stream
 
         if (grant > 0 && !EndStreamReceived)
         {
-            _connection.GrantStreamWindow(this, grant);
+            Session.GrantStreamWindow(this, grant);
         }
     }
 
-    /// <summary>Runs the exchange and relays its response; the connection is told when both are done.</summary>
-    public async Task RunAsync(RejectionReason headRejection)
+    /// <summary>Ends both pipes once neither side uses them.</summary>
+    protected async ValueTask CompletePipesAsync()
     {
-        Task relay = RelayResponseAsync();
-        try
-        {
-            await Pipeline.RunAsync(headRejection);
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The client reset the stream or left mid-exchange; nothing is left to answer.
-        }
-        finally
-        {
-            await _response.Writer.CompleteAsync();
-        }
-
-        await relay;
-        AbortBody();
-        await _requestBody.Reader.CompleteAsync();
-        _connection.OnStreamEnded(this);
+        AbortIncoming();
+        await _incoming.Reader.CompleteAsync();
+        await _outgoing.Writer.CompleteAsync();
     }
 
-    /// <summary>Reads the exchange's HTTP/1.1-form response and sends it as frames.</summary>
-    private async Task RelayResponseAsync()
+    /// <summary>
+    /// Parses the outgoing head at the buffer's start into a header block (<see cref="AppendField"/> after
+    /// <see cref="BeginBlock"/>); says how its body is framed, or that it is interim (1xx) with nothing to frame.
+    /// </summary>
+    protected abstract ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength);
+
+    /// <summary>Reads what the gateway writes in HTTP/1.1 form and sends it as frames.</summary>
+    protected async Task RelayOutgoingAsync()
     {
-        PipeReader reader = _response.Reader;
-        ResponseHead head = _responseHead;
-        HttpMethod method = Pipeline.Exchange.Request.Method;
+        PipeReader reader = _outgoing.Reader;
         BodyFraming framing = BodyFraming.None;
         bool headSent = false;
         long remaining = 0;
@@ -241,10 +243,10 @@ internal sealed class Http2Stream
 
                 while (!headSent)
                 {
-                    ParseStatus status = ResponseHeadParser.TryParse(buffer, head, HeadLimits.UpstreamResponse, out SequencePosition consumed, out _, out _);
+                    ParseStatus status = ParseOutgoingHead(buffer, out SequencePosition consumed, out framing, out remaining, out bool interim, out int blockLength);
                     if (status == ParseStatus.Rejected)
                     {
-                        _connection.ResetStream(this, Http2ErrorCode.InternalError);
+                        Session.ResetStream(this, Http2ErrorCode.InternalError);
                         return;
                     }
 
@@ -254,19 +256,23 @@ internal sealed class Http2Stream
                     }
 
                     buffer = buffer.Slice(consumed);
-                    if (head.StatusCode < 200)
+                    if (interim)
                     {
                         // An interim response (100 Continue, 103 Early Hints) is a HEADERS frame of its own (§8.1).
-                        await SendHeadAsync(head, method, endStream: false);
+                        await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: false);
                         continue;
                     }
 
-                    framing = head.GetBodyFraming(method);
-                    remaining = head.ContentLength;
                     headSent = true;
                     bool noBody = framing == BodyFraming.None || (framing == BodyFraming.ContentLength && remaining == 0);
-                    if (!await SendHeadAsync(head, method, endStream: noBody) || noBody)
+                    if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody))
                     {
+                        return;
+                    }
+
+                    if (noBody)
+                    {
+                        OutgoingEnded = true;
                         return;
                     }
                 }
@@ -295,28 +301,29 @@ internal sealed class Http2Stream
 
                         if (step == ChunkStep.Invalid)
                         {
-                            _connection.ResetStream(this, Http2ErrorCode.InternalError);
+                            Session.ResetStream(this, Http2ErrorCode.InternalError);
                             return;
                         }
 
                         if (step == ChunkStep.End)
                         {
                             // §8.1: trailers are a HEADERS frame that ends the stream; without any, an empty DATA frame does.
-                            bool sent = chunks.TrailerLength > 0 ? await SendTrailersAsync(chunks) : await _connection.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
-                            ResponseEnded = sent;
+                            OutgoingEnded = chunks.TrailerLength > 0
+                                ? await Session.SendHeaderBlockAsync(this, TrailerBlock(chunks.Trailers), endStream: true)
+                                : await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
                             return;
                         }
                     }
 
                     buffer = buffer.Slice(data.End);
-                    if (!await _connection.SendDataAsync(this, data, last))
+                    if (!await Session.SendDataAsync(this, data, last))
                     {
                         return;
                     }
 
                     if (last)
                     {
-                        ResponseEnded = true;
+                        OutgoingEnded = true;
                         return;
                     }
                 }
@@ -326,13 +333,13 @@ internal sealed class Http2Stream
                 {
                     if (headSent && framing == BodyFraming.UntilClose)
                     {
-                        ResponseEnded = await _connection.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
+                        OutgoingEnded = await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
                         return;
                     }
 
-                    // The exchange ended before its response did (the upstream cut it short, or no answer was written):
-                    // the client must not take what it got for whole.
-                    _connection.ResetStream(this, Http2ErrorCode.InternalError);
+                    // The writer ended before its message did (an upstream cut it short, or nothing was written):
+                    // the peer must not take what it got for whole.
+                    Session.ResetStream(this, Http2ErrorCode.InternalError);
                     return;
                 }
             }
@@ -343,61 +350,46 @@ internal sealed class Http2Stream
         }
     }
 
-    /// <summary>
-    /// Sends a response head as HEADERS: the status, and the fields the client may see (RFC 9113 §8.2.2: no
-    /// connection-specific field; names lowercase, §8.2.1), with the content-length the HTTP/1.1 framing carried.
-    /// </summary>
-    private ValueTask<bool> SendHeadAsync(ResponseHead head, HttpMethod method, bool endStream)
+    private ReadOnlyMemory<byte> TrailerBlock(ReadOnlySpan<byte> lines)
     {
-        int length = HpackEncoder.WriteStatus(head.StatusCode, Reserve(5));
-        foreach (ref readonly HeaderField field in head.Headers)
-        {
-            ReadOnlySpan<byte> name = head.NameOf(field);
-            if (IsConnectionSpecific(name))
-            {
-                continue;
-            }
-
-            length = AppendField(length, name, head.ValueOf(field));
-        }
-
-        return _connection.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, length), endStream);
-    }
-
-    private ValueTask<bool> SendTrailersAsync(ChunkDecoder chunks)
-    {
-        int length = 0;
-        ReadOnlySpan<byte> lines = chunks.Trailers;
+        int length = BeginBlock();
         while (!lines.IsEmpty)
         {
             int end = lines.IndexOf("\r\n"u8);
             ReadOnlySpan<byte> line = lines[..end];
             lines = lines[(end + 2)..];
             int colon = line.IndexOf((byte)':');
-            if (colon <= 0)
+            if (colon > 0 && !IsConnectionSpecific(line[..colon]))
             {
-                continue;
-            }
-
-            ReadOnlySpan<byte> name = line[..colon];
-            if (!IsConnectionSpecific(name))
-            {
-                length = AppendField(length, name, line[(colon + 1)..].Trim(" \t"u8));
+                length = AppendField(length, line[..colon], line[(colon + 1)..].Trim(" \t"u8));
             }
         }
 
-        return _connection.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, length), endStream: true);
+        return _headerBlock.AsMemory(0, length);
     }
 
-    private int AppendField(int length, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    /// <summary>Starts a header block in the stream's buffer; returns its length so far (0).</summary>
+    protected static int BeginBlock() => 0;
+
+    /// <summary>Appends a pseudo-header field (its name as given).</summary>
+    protected int AppendPseudoField(int length, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        Span<byte> destination = Reserve(length + HpackEncoder.MaxFieldLength(name.Length, value.Length)).AsSpan(length);
+        return length + HpackEncoder.WriteField(name, value, destination);
+    }
+
+    /// <summary>Appends a field, its name lowercased (RFC 9113 §8.2.1).</summary>
+    protected int AppendField(int length, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         Span<byte> lowercase = name.Length <= 256 ? stackalloc byte[name.Length] : new byte[name.Length];
         Ascii.ToLower(name, lowercase, out _);
-        Span<byte> destination = Reserve(length + HpackEncoder.MaxFieldLength(name.Length, value.Length))[length..];
-        return length + HpackEncoder.WriteField(lowercase, value, destination);
+        return AppendPseudoField(length, lowercase, value);
     }
 
-    private Span<byte> Reserve(int size)
+    /// <summary>Appends <c>:status</c>.</summary>
+    protected int AppendStatus(int length, int status) => length + HpackEncoder.WriteStatus(status, Reserve(length + 5).AsSpan(length));
+
+    private byte[] Reserve(int size)
     {
         if (_headerBlock.Length < size)
         {
@@ -407,12 +399,13 @@ internal sealed class Http2Stream
         return _headerBlock;
     }
 
-    private static bool IsConnectionSpecific(ReadOnlySpan<byte> name) =>
+    /// <summary>RFC 9113 §8.2.2: fields that mean something to one HTTP/1.1 connection only.</summary>
+    protected static bool IsConnectionSpecific(ReadOnlySpan<byte> name) =>
         Ascii.EqualsIgnoreCase(name, "connection"u8) || Ascii.EqualsIgnoreCase(name, "keep-alive"u8) || Ascii.EqualsIgnoreCase(name, "proxy-connection"u8)
         || Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8) || Ascii.EqualsIgnoreCase(name, "upgrade"u8);
 
-    /// <summary>Reports what the exchange consumed of the request body, to open the stream's window again.</summary>
-    private sealed class RequestBodyReader(Http2Stream stream, PipeReader inner) : PipeReader
+    /// <summary>Reports what the reader consumed, to open the stream's window again.</summary>
+    private sealed class ConsumptionReader(Http2Stream stream, PipeReader inner) : PipeReader
     {
         private ReadOnlySequence<byte> _last;
 

@@ -1,0 +1,88 @@
+using System.Buffers;
+using HyperGate.Connection;
+using HyperGate.Http1;
+using Microsoft.AspNetCore.Connections;
+
+namespace HyperGate.Http2;
+
+/// <summary>
+/// A downstream request stream driving the exchange pipeline: the exchange reads the request body from the
+/// stream's incoming pipe and writes its response, as it would to a client connection, into the outgoing one.
+/// </summary>
+internal sealed class ExchangeStream : Http2Stream
+{
+    private readonly Http2Connection _connection;
+    private readonly ResponseHead _responseHead = new();
+
+    public ExchangeStream(Http2Connection connection, int id, ExchangePipeline pipeline, bool endStream, long contentLength, int receiveWindow)
+        : base(connection, id, receiveWindow)
+    {
+        _connection = connection;
+        Pipeline = pipeline;
+        HeadReceived = true;
+        ExpectedLength = contentLength;
+        IncomingChunked = !endStream && contentLength < 0;
+        EndStreamReceived = endStream;
+        if (endStream)
+        {
+            WriteIncoming([], endStream: true);
+        }
+    }
+
+    public ExchangePipeline Pipeline { get; }
+
+    /// <summary>Runs the exchange and relays its response; the connection is told when both are done.</summary>
+    public async Task RunAsync(RejectionReason headRejection)
+    {
+        Task relay = RelayOutgoingAsync();
+        try
+        {
+            await Pipeline.RunAsync(headRejection);
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client reset the stream or left mid-exchange; nothing is left to answer.
+        }
+        finally
+        {
+            await OutgoingWriter.CompleteAsync();
+        }
+
+        await relay;
+        await CompletePipesAsync();
+        _connection.OnStreamEnded(this);
+    }
+
+    /// <summary>
+    /// The response head as HEADERS: the status, and the fields the client may see (RFC 9113 §8.2.2: no
+    /// connection-specific field; names lowercase, §8.2.1); a length the HTTP/1.1 framing carried stays.
+    /// </summary>
+    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength)
+    {
+        ResponseHead head = _responseHead;
+        framing = BodyFraming.None;
+        length = 0;
+        interim = false;
+        blockLength = 0;
+        ParseStatus status = ResponseHeadParser.TryParse(buffer, head, HeadLimits.UpstreamResponse, out consumed, out _, out _);
+        if (status != ParseStatus.Complete)
+        {
+            return status;
+        }
+
+        interim = head.StatusCode < 200;
+        framing = head.GetBodyFraming(Pipeline.Exchange.Request.Method);
+        length = head.ContentLength;
+        blockLength = AppendStatus(BeginBlock(), head.StatusCode);
+        foreach (ref readonly HeaderField field in head.Headers)
+        {
+            ReadOnlySpan<byte> name = head.NameOf(field);
+            if (!IsConnectionSpecific(name))
+            {
+                blockLength = AppendField(blockLength, name, head.ValueOf(field));
+            }
+        }
+
+        return status;
+    }
+}
