@@ -32,7 +32,7 @@ public static class ConfigCompiler
         var upstreams = new Dictionary<string, Upstream>(StringComparer.Ordinal);
         foreach (UpstreamConfig upstream in config.Upstreams)
         {
-            var settings = new UpstreamSettings(upstream.ConnectTimeout, upstream.ResponseTimeout, upstream.MaxIdleConnections, upstream.IdleTimeout) { Tls = upstream.Tls };
+            var settings = new UpstreamSettings(upstream.ConnectTimeout, upstream.ResponseTimeout, upstream.MaxIdleConnections, upstream.IdleTimeout) { Tls = upstream.Tls, Http2 = upstream.Http2 };
 
             // Addresses are destinations as written; names are resolved by discovery, which keeps them current.
             var literal = upstream.Targets.Where(t => Destination.TryParseEndPoint(t.Address, out EndPoint? e) && e is IPEndPoint).ToList();

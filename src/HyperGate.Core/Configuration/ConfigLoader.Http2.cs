@@ -1,4 +1,6 @@
 using HyperGate.Http2;
+using HyperGate.Tls;
+using HyperGate.Upstreams;
 
 namespace HyperGate.Configuration;
 
@@ -25,5 +27,36 @@ public static partial class ConfigLoader
             table.Duration("send_timeout", defaults.SendTimeout));
         table.RejectUnknownKeys();
         return settings;
+    }
+
+    /// <summary>
+    /// An upstream's <c>protocol</c>: <c>"http1"</c> (the default), <c>"h2"</c> (HTTP/2 over TLS, chosen by ALPN:
+    /// the upstream needs <c>tls</c>) or <c>"h2c"</c> (HTTP/2 by prior knowledge, plain), with how many multiplexed
+    /// connections each destination gets and how often they are pinged.
+    /// </summary>
+    private static UpstreamHttp2? ReadUpstreamProtocol(ConfigReader upstream, ref UpstreamTls? tls)
+    {
+        string protocol = upstream.String("protocol", "http1")!;
+        int connections = (int)upstream.Integer("h2_connections", 1, 1, 64);
+        TimeSpan ping = upstream.Duration("h2_ping_interval", TimeSpan.FromSeconds(30));
+        switch (protocol)
+        {
+            case "http1":
+                return null;
+            case "h2" when tls is null:
+                upstream.Error("protocol", "\"h2\" is HTTP/2 over TLS, and the upstream has no tls", "add tls = true, or use \"h2c\" for HTTP/2 without TLS");
+                return null;
+            case "h2c" when tls is not null:
+                upstream.Error("protocol", "\"h2c\" is HTTP/2 without TLS, and the upstream has tls", "use \"h2\" for HTTP/2 over TLS");
+                return null;
+            case "h2":
+                tls = tls!.ForHttp2();
+                return new UpstreamHttp2(connections, ping);
+            case "h2c":
+                return new UpstreamHttp2(connections, ping);
+            default:
+                upstream.Error("protocol", $"\"{protocol}\" is not a protocol", "write \"http1\", \"h2\" or \"h2c\"");
+                return null;
+        }
     }
 }

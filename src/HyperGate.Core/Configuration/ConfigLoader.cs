@@ -444,6 +444,8 @@ public static partial class ConfigLoader
             upstream.Error("targets", "is required", "list the destinations: targets = [\"127.0.0.1:9001\"], or discover them with dns_srv or targets_file");
         }
 
+        UpstreamTls? tls = ReadUpstreamTls(upstream);
+        UpstreamHttp2? http2 = ReadUpstreamProtocol(upstream, ref tls);
         var config = new UpstreamConfig(
             name,
             upstream.Location,
@@ -457,7 +459,8 @@ public static partial class ConfigLoader
             ReadProtection(upstream),
             discovery)
         {
-            Tls = ReadUpstreamTls(upstream),
+            Tls = tls,
+            Http2 = http2,
         };
         upstream.RejectUnknownKeys();
         return config;

@@ -3,6 +3,7 @@ using HyperGate.Caching;
 using HyperGate.Http2;
 using HyperGate.RateLimiting;
 using HyperGate.Resilience;
+using HyperGate.Upstreams;
 using HyperGate.Upstreams.Balancing;
 using HyperGate.Upstreams.Discovery;
 using HyperGate.Upstreams.Health;
@@ -144,6 +145,9 @@ public sealed record UpstreamConfig(
 {
     /// <summary><c>tls</c>: TLS to the destinations; null for plain HTTP.</summary>
     public UpstreamTls? Tls { get; init; }
+
+    /// <summary>HTTP/2 to the destinations (<c>protocol = "h2"</c> or <c>"h2c"</c>); null for HTTP/1.1.</summary>
+    public UpstreamHttp2? Http2 { get; init; }
 }
 
 /// <summary>An upstream's <c>dns_srv</c> and <c>targets_file</c> (an absolute path); both null when its targets are all in the config.</summary>

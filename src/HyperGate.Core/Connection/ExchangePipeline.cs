@@ -55,6 +55,7 @@ internal sealed class ExchangePipeline : IDisposable
         // The wait for this head may have spanned a reload: the request runs on the config current now.
         GatewaySnapshot snapshot = _runtime.Snapshot;
         _exchange.Snapshot = snapshot;
+        _exchange.IsGrpc = _exchange.IsHttp2 && rejection == RejectionReason.None && GrpcCalls.IsGrpc(request);
         _runtime.CountRequest();
         _recorder.Begin(_exchange);
         try

@@ -21,6 +21,7 @@ public sealed class RequestRecorder : IDisposable
     private static readonly JsonEncodedText MethodName = JsonEncodedText.Encode("method");
     private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("path");
     private static readonly JsonEncodedText ProtocolName = JsonEncodedText.Encode("protocol");
+    private static readonly JsonEncodedText GrpcStatusName = JsonEncodedText.Encode("grpc_status");
     private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("status");
     private static readonly JsonEncodedText BytesInName = JsonEncodedText.Encode("bytes_in");
     private static readonly JsonEncodedText BytesOutName = JsonEncodedText.Encode("bytes_out");
@@ -135,6 +136,10 @@ public sealed class RequestRecorder : IDisposable
         json.WriteString(PathName, Utf8.IsValid(path) ? path : []);
         json.WriteString(ProtocolName, exchange.Protocol);
         json.WriteNumber(StatusName, exchange.Status);
+        if (exchange.GrpcStatus >= 0)
+        {
+            json.WriteNumber(GrpcStatusName, exchange.GrpcStatus);
+        }
         json.WriteNumber(BytesInName, exchange.RequestBodyBytes);
         json.WriteNumber(BytesOutName, exchange.ResponseBodyBytes);
         json.WriteNumber(DurationName, Math.Round(duration.TotalMilliseconds, 3));

@@ -188,6 +188,12 @@ public sealed class Exchange : IDisposable
     /// <summary>The request came on an HTTP/2 stream (its head was given the one form every protocol shares).</summary>
     public bool IsHttp2 { get; set; }
 
+    /// <summary>A gRPC call (see <see cref="GrpcCalls"/>): the gateway's own errors are gRPC statuses.</summary>
+    public bool IsGrpc { get; set; }
+
+    /// <summary>The grpc-status the gateway answered with, or -1.</summary>
+    public int GrpcStatus { get; set; } = -1;
+
     /// <summary>The protocol the client spoke, as the access log names it.</summary>
     public string Protocol => IsHttp2 ? "HTTP/2" : Request.Version == Http1.HttpVersion.Http10 ? "HTTP/1.0" : "HTTP/1.1";
 
@@ -258,6 +264,8 @@ public sealed class Exchange : IDisposable
     private void ClearRequest()
     {
         Route = null;
+        IsGrpc = false;
+        GrpcStatus = -1;
         RateLimits.Clear();
         Identity = null;
         AuthFailure = AuthFailure.None;
@@ -299,6 +307,12 @@ public sealed class Exchange : IDisposable
         bool keepAlive = recoverable && Request.KeepAlive && !bodyUnread && !CloseRequested;
         Rejection = reason;
         Status = GatewayResponses.Describe(reason).Status;
+        if (IsGrpc)
+        {
+            GrpcStatus = GrpcCalls.StatusFor(Status);
+            Status = 200;
+        }
+
         GatewayResponses.WriteError(Output, reason, !keepAlive, dateLine, field, this, GatewayResponses.DetailedErrorBody(reason, Request));
         return keepAlive;
     }

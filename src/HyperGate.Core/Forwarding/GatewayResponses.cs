@@ -117,7 +117,13 @@ public static class GatewayResponses
     /// </summary>
     public static void WriteError(PipeWriter pipe, RejectionReason reason, bool close, ReadOnlySpan<byte> dateLine, byte[]? field = null, Exchange? exchange = null, byte[]? body = null)
     {
-        (int status, _, _) = Describe(reason);
+        (int status, _, string message) = Describe(reason);
+        if (exchange is { IsGrpc: true })
+        {
+            GrpcCalls.WriteError(pipe, GrpcCalls.StatusFor(status), message, dateLine, exchange);
+            return;
+        }
+
         body ??= ErrorBodies[(int)reason];
         var output = new HeadWriter(pipe);
         WriteStatusLine(ref output, status);

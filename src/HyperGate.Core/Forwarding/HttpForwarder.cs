@@ -89,6 +89,13 @@ public sealed class HttpForwarder : IDisposable
         Route route = _exchange.Route!;
         (_retried, _bodySent, _trial, _idleFirst, _attempt, _upstream, _admission) = (false, false, false, false, 0, null, null);
         _deadline = route.Timeout > TimeSpan.Zero ? _runtime.TimeProvider.GetTimestamp() + (long)(route.Timeout.TotalSeconds * _runtime.TimeProvider.TimestampFrequency) : 0;
+        if (_exchange.IsGrpc && GrpcCalls.TryGetTimeout(_exchange.Request, out TimeSpan grpcTimeout))
+        {
+            // The client's deadline (grpc-timeout) bounds the wait for the upstream too, when it is the nearer one.
+            long grpcDeadline = _runtime.TimeProvider.GetTimestamp() + (long)(grpcTimeout.TotalSeconds * _runtime.TimeProvider.TimestampFrequency);
+            _deadline = _deadline == 0 ? grpcDeadline : Math.Min(_deadline, grpcDeadline);
+        }
+
         route.Retry?.Budget.RecordRequest();
         _target = _exchange.ChosenUpstream ?? route.PickUpstream()!;
         if (_target.Breaker is { } breaker && !breaker.TryEnter(out _trial))

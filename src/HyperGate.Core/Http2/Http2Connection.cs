@@ -22,7 +22,7 @@ internal sealed class Http2Connection : Http2Session
     private readonly GatewayRuntime _runtime;
     private readonly IPAddress? _peer;
     private readonly TlsConnection? _tls;
-    private readonly RequestFields _fields = new();
+    private readonly FieldSection _fields = new();
     private readonly Stack<ExchangePipeline> _idlePipelines = new();
     private int _resets;
     private int _answered;
@@ -141,7 +141,7 @@ internal sealed class Http2Connection : Http2Session
     /// <summary>A request's header block: a new stream, checked and started.</summary>
     protected override Http2ErrorCode OnHeadBlock(int streamId, Http2Stream? stream, ReadOnlySpan<byte> block, bool endStream, bool selfDependent)
     {
-        _fields.Begin(Settings.MaxHeaderListSize, trailers: false);
+        _fields.Begin(Settings.MaxHeaderListSize, SectionKind.Request);
         if (Decoder.Decode(block, _fields) != HpackResult.Ok)
         {
             return Http2ErrorCode.CompressionError;

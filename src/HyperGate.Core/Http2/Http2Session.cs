@@ -470,7 +470,7 @@ internal abstract class Http2Session
 
         // Trailers (§8.1): with END_STREAM, no pseudo-header. Decoded first in every case: the decoder's table must
         // stay in step with the peer's.
-        TrailerFields.Begin(Settings.MaxHeaderListSize, trailers: true);
+        TrailerFields.Begin(Settings.MaxHeaderListSize, SectionKind.Trailers);
         if (Decoder.Decode(block, TrailerFields) != HpackResult.Ok)
         {
             return Http2ErrorCode.CompressionError;
@@ -496,7 +496,7 @@ internal abstract class Http2Session
     }
 
     /// <summary>Checks and collects a trailer section's fields.</summary>
-    private RequestFields TrailerFields { get; } = new();
+    private FieldSection TrailerFields { get; } = new();
 
     /// <summary>Whether a stream id was reset by the gateway lately (frames the peer sent before it knew are ignored, §5.1).</summary>
     protected bool WasReset(int streamId) => _recentlyReset.Contains(streamId);

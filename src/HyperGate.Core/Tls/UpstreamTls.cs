@@ -16,6 +16,12 @@ public sealed class UpstreamTls(string? serverName, X509Certificate2Collection? 
 
     public bool Verify { get; } = verify;
 
+    /// <summary>ALPN offers h2 alone: the upstream speaks HTTP/2 (<c>protocol = "h2"</c>).</summary>
+    public bool OfferHttp2 { get; private init; }
+
+    /// <summary>The same TLS, offering h2 by ALPN.</summary>
+    public UpstreamTls ForHttp2() => new(ServerName, trustedRoots, Verify, clientCertificate) { OfferHttp2 = true };
+
     /// <summary>Handshakes on a connected transport; throws <see cref="AuthenticationException"/> (or an I/O error) when it fails.</summary>
     public async ValueTask<SslStreamConnection> ConnectAsync(ConnectionContext connection, string targetHost, CancellationToken cancellationToken) =>
         new(connection, await HandshakeAsync(new DuplexPipeStream(connection.Transport), targetHost, cancellationToken));
@@ -42,7 +48,7 @@ public sealed class UpstreamTls(string? serverName, X509Certificate2Collection? 
         {
             TargetHost = ServerName ?? targetHost,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            ApplicationProtocols = [SslApplicationProtocol.Http11],
+            ApplicationProtocols = [OfferHttp2 ? SslApplicationProtocol.Http2 : SslApplicationProtocol.Http11],
             AllowRenegotiation = false,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             ClientCertificates = clientCertificate is null ? null : [clientCertificate],

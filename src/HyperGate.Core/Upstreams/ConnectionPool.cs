@@ -3,7 +3,9 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Net.Security;
 using HyperGate.Http1;
+using HyperGate.Http2;
 using HyperGate.Tls;
 using HyperGate.Transport;
 using Microsoft.AspNetCore.Connections;
@@ -20,6 +22,8 @@ public sealed class ConnectionPool
     private readonly IUpstreamConnector _connector;
     private readonly TimeProvider _timeProvider;
     private readonly UpstreamConnectionStates _states;
+    private readonly MultiplexedConnections _multiplexed = new();
+    private readonly SemaphoreSlim _connectingHttp2 = new(1, 1);
     private int _idleCount;
     private int _activeCount;
     private volatile bool _retired;
@@ -51,9 +55,19 @@ public sealed class ConnectionPool
     public ValueTask<UpstreamConnection> RentAsync(CancellationToken cancellationToken) =>
         TryRentIdle(out UpstreamConnection? connection) ? ValueTask.FromResult(connection) : ConnectAsync(cancellationToken);
 
-    /// <summary>Takes a usable idle connection, discarding any the peer closed or that idled too long.</summary>
+    /// <summary>
+    /// Takes a usable idle connection, discarding any the peer closed or that idled too long; to an HTTP/2
+    /// upstream, a new stream on one of its connections.
+    /// </summary>
     public bool TryRentIdle([NotNullWhen(true)] out UpstreamConnection? connection)
     {
+        if (Settings.Http2 is { } http2)
+        {
+            connection = null;
+            return _multiplexed.TryOpenStream(http2.Connections, out Http2ClientConnection? multiplexed, out UpstreamStream? stream)
+                && Leased(multiplexed!, stream!, out connection);
+        }
+
         while (_idle.TryDequeue(out connection))
         {
             Interlocked.Decrement(ref _idleCount);
@@ -73,6 +87,36 @@ public sealed class ConnectionPool
     /// <remarks>The connection's state (its connect timeout among it) is a closed connection's, when one is kept.</remarks>
     public async ValueTask<UpstreamConnection> ConnectAsync(CancellationToken cancellationToken)
     {
+        if (Settings.Http2 is { } http2)
+        {
+            // Exchanges that find no room connect one at a time: each may find a stream on the one opened before it,
+            // rather than all opening connections of their own at once.
+            if (!await _connectingHttp2.WaitAsync(Settings.ConnectTimeout, cancellationToken))
+            {
+                throw new UpstreamException(RejectionReason.UpstreamConnectTimeout, $"connecting to {EndPoint} timed out");
+            }
+
+            try
+            {
+                if (_multiplexed.TryOpenStream(http2.Connections, out Http2ClientConnection? multiplexed, out UpstreamStream? stream))
+                {
+                    Leased(multiplexed!, stream!, out UpstreamConnection leased);
+                    return leased;
+                }
+
+                return await OpenConnectionAsync(cancellationToken);
+            }
+            finally
+            {
+                _connectingHttp2.Release();
+            }
+        }
+
+        return await OpenConnectionAsync(cancellationToken);
+    }
+
+    private async ValueTask<UpstreamConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
         UpstreamConnectionState state = _states.Rent();
         CancellationTokenRegistration caller = cancellationToken.UnsafeRegister(static s => ((UpstreamConnectionState)s!).CancelConnect(), state);
         UpstreamConnection? connection = null;
@@ -84,6 +128,16 @@ public sealed class ConnectionPool
             {
                 // The handshake is part of connecting: within connect_timeout, and a failure is the destination's.
                 context = await HandshakeAsync(tls, context, connecting);
+            }
+
+            if (Settings.Http2 is { } http2)
+            {
+                // Each stream gets a state of its own; the connection's was only for connecting.
+                caller.Dispose();
+                state.EndConnect();
+                _states.Return(state);
+                state = null!;
+                return await OpenHttp2Async(context, http2);
             }
 
             Interlocked.Increment(ref _activeCount);
@@ -101,12 +155,46 @@ public sealed class ConnectionPool
         finally
         {
             caller.Dispose();
-            state.EndConnect();
-            if (connection is null)
+            if (state is not null)
             {
-                _states.Return(state);
+                state.EndConnect();
+                if (connection is null)
+                {
+                    _states.Return(state);
+                }
             }
         }
+    }
+
+    /// <summary>A new HTTP/2 connection joins the destination's set, and carries the stream asked for.</summary>
+    private async ValueTask<UpstreamConnection> OpenHttp2Async(ConnectionContext context, UpstreamHttp2 http2)
+    {
+        if (context is SslStreamConnection { ApplicationProtocol: var alpn } && alpn != SslApplicationProtocol.Http2)
+        {
+            await context.DisposeAsync();
+            throw new UpstreamException(RejectionReason.UpstreamTlsFailed, $"TLS to {EndPoint}: the upstream did not choose h2 by ALPN");
+        }
+
+        Http2ClientConnection connection = await Http2ClientConnection.StartAsync(context, http2.Session, Settings.Tls is not null, _timeProvider, Settings.IdleTimeout, http2.PingInterval);
+        _multiplexed.Add(connection);
+        if (!connection.TryOpenStream(out UpstreamStream? stream))
+        {
+            throw new UpstreamException(RejectionReason.UpstreamClosed, $"the HTTP/2 connection to {EndPoint} closed at once");
+        }
+
+        Leased(connection, stream!, out UpstreamConnection leased);
+        return leased;
+    }
+
+    /// <summary>A stream as the connection the forwarder leases; "exchanges before" counts the connection's earlier streams.</summary>
+    private bool Leased(Http2ClientConnection connection, UpstreamStream stream, out UpstreamConnection leased)
+    {
+        Interlocked.Increment(ref _activeCount);
+        leased = new UpstreamConnection(new UpstreamStreamConnection(stream, connection.RemoteEndPoint), this, _states.Rent(), _states)
+        {
+            CompletedExchanges = connection.StreamsBefore,
+        };
+        return true;
     }
 
     private async ValueTask<ConnectionContext> HandshakeAsync(UpstreamTls tls, ConnectionContext context, CancellationToken cancellationToken)
@@ -134,6 +222,13 @@ public sealed class ConnectionPool
     public void Return(UpstreamConnection connection, bool reusable)
     {
         Interlocked.Decrement(ref _activeCount);
+        if (Settings.Http2 is not null)
+        {
+            // A stream is never reused: giving it back ends it (its connection carries the next one).
+            connection.Close();
+            return;
+        }
+
         if (reusable && !_retired && Interlocked.Increment(ref _idleCount) <= Settings.MaxIdleConnections)
         {
             connection.CompletedExchanges++;
@@ -187,6 +282,7 @@ public sealed class ConnectionPool
     /// <summary>Closes every idle connection (shutdown, or the destination left the config).</summary>
     internal void Clear()
     {
+        _multiplexed.CloseAll();
         while (_idle.TryDequeue(out UpstreamConnection? connection))
         {
             Interlocked.Decrement(ref _idleCount);

@@ -214,5 +214,15 @@ public sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan Response
     /// <summary>TLS to the destinations; null for plain HTTP.</summary>
     public UpstreamTls? Tls { get; init; }
 
+    /// <summary>HTTP/2 to the destinations, multiplexed; null for HTTP/1.1 keep-alive connections.</summary>
+    public UpstreamHttp2? Http2 { get; init; }
+
     public static UpstreamSettings Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), 64, TimeSpan.FromSeconds(60));
+}
+
+/// <summary>An upstream spoken to in HTTP/2: <c>h2_connections</c> multiplexed connections per destination, pinged every <c>h2_ping_interval</c>.</summary>
+public sealed record UpstreamHttp2(int Connections, TimeSpan PingInterval)
+{
+    /// <summary>The windows and limits of each connection (the gateway's side as a client).</summary>
+    public Http2.Http2Settings Session { get; } = Http2.Http2Settings.Default;
 }

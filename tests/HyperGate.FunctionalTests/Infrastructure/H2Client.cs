@@ -207,9 +207,20 @@ public sealed class H2Client : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Reads frames until one matches (the others are kept in <see cref="Seen"/>); fails when the connection ends first.</summary>
+    /// <summary>
+    /// The first frame that matches, from those read earlier for other expectations (<see cref="Seen"/>) or else
+    /// read now (the others are kept in <see cref="Seen"/>); fails when the connection ends first.
+    /// </summary>
     public async Task<H2Frame> ExpectAsync(Func<H2Frame, bool> match, string what, TimeSpan? timeout = null)
     {
+        int earlier = Seen.FindIndex(f => match(f));
+        if (earlier >= 0)
+        {
+            H2Frame frame = Seen[earlier];
+            Seen.RemoveAt(earlier);
+            return frame;
+        }
+
         while (true)
         {
             H2Frame? frame = await ReadFrameAsync(timeout);

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -71,7 +72,8 @@ public sealed class TestUpstream : IAsyncDisposable
     public TaskCompletionSource SlowEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="certificate">When given, the upstream speaks HTTPS with it (with its private key).</param>
-    public static async Task<TestUpstream> StartAsync(string name = "upstream", X509Certificate2? certificate = null)
+    /// <param name="protocols">What Kestrel speaks: HTTP/1.1 by default; Http2 alone is h2c by prior knowledge without a certificate, h2 by ALPN with one.</param>
+    public static async Task<TestUpstream> StartAsync(string name = "upstream", X509Certificate2? certificate = null, HttpProtocols protocols = HttpProtocols.Http1)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -80,6 +82,7 @@ public sealed class TestUpstream : IAsyncDisposable
         {
             k.Listen(IPAddress.Loopback, 0, listen =>
             {
+                listen.Protocols = protocols;
                 if (certificate is not null)
                 {
                     listen.UseHttps(certificate);
@@ -212,7 +215,8 @@ public sealed class TestUpstream : IAsyncDisposable
                 context.Request.QueryString.Value ?? string.Empty,
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
                 bodyLength,
-                context.Connection.Id);
+                context.Connection.Id,
+                context.Request.Protocol);
             await context.Response.WriteAsJsonAsync(echo);
         });
 
@@ -238,7 +242,7 @@ public sealed class TestUpstream : IAsyncDisposable
     }
 }
 
-public sealed record EchoResult(string Server, string Method, string Path, string Query, Dictionary<string, string> Headers, long BodyLength, string ConnectionId)
+public sealed record EchoResult(string Server, string Method, string Path, string Query, Dictionary<string, string> Headers, long BodyLength, string ConnectionId, string Protocol = "")
 {
     public static EchoResult Parse(string json) => JsonSerializer.Deserialize<EchoResult>(json, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
 }

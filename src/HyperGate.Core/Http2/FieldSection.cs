@@ -4,14 +4,23 @@ using HyperGate.Http2.Hpack;
 
 namespace HyperGate.Http2;
 
+/// <summary>What a header block holds: a request's head, a response's head, or a trailer section.</summary>
+internal enum SectionKind : byte
+{
+    Request,
+    Response,
+    Trailers,
+}
+
 /// <summary>
-/// Turns the fields of a request's header block into the one request representation every protocol shares: the
-/// head is written out in HTTP/1.1 form and parsed by the same strict parser (RFC 9113 §8.3.1: the pseudo-header
-/// fields map to the request line and Host), so that routing, policies and forwarding see no difference. The rules
-/// HTTP/2 adds (RFC 9113 §8.2, §8.3) are checked here, field by field; a request that breaks one is malformed and
-/// is reset with PROTOCOL_ERROR before anything of it runs.
+/// Turns the fields of a header block into the HTTP/1.1 form the rest of the gateway reads. A request's head is
+/// written out and parsed by the same strict parser as any request (RFC 9113 §8.3.1: the pseudo-header fields map
+/// to the request line and Host), so that routing, policies and forwarding see no difference; a response's becomes
+/// a status line and fields for the forwarder; a trailer section, field lines. The rules HTTP/2 adds (RFC 9113
+/// §8.2, §8.3) are checked field by field; a message that breaks one is malformed, and its stream is reset with
+/// PROTOCOL_ERROR before anything of it runs.
 /// </summary>
-internal sealed class RequestFields : IHeaderFieldSink
+internal sealed class FieldSection : IHeaderFieldSink
 {
     private byte[] _head = new byte[1024];
     private int _length;
@@ -24,7 +33,9 @@ internal sealed class RequestFields : IHeaderFieldSink
     private int _pathLength;
     private byte[] _authority = new byte[256];
     private int _authorityLength;
-    private bool _hasMethod, _hasScheme, _hasPath, _hasAuthority, _hasHost, _regularSeen, _trailers;
+    private bool _hasMethod, _hasScheme, _hasPath, _hasAuthority, _hasHost, _regularSeen;
+    private SectionKind _kind;
+    private int _status;
     private long _listSize;
     private int _maxListSize;
 
@@ -37,12 +48,13 @@ internal sealed class RequestFields : IHeaderFieldSink
     /// <summary>The request's content-length, or -1.</summary>
     public long ContentLength { get; private set; }
 
-    /// <summary>Starts a request's fields (or, with <paramref name="trailers"/>, its trailer section: no pseudo-header fields).</summary>
-    public void Begin(int maxListSize, bool trailers)
+    /// <summary>Starts a header block's fields.</summary>
+    public void Begin(int maxListSize, SectionKind kind)
     {
         _length = _cookiesLength = _methodLength = _pathLength = _authorityLength = 0;
         _hasMethod = _hasScheme = _hasPath = _hasAuthority = _hasHost = _regularSeen = false;
-        _trailers = trailers;
+        _kind = kind;
+        _status = 0;
         _listSize = 0;
         _maxListSize = maxListSize;
         Malformed = null;
@@ -100,21 +112,20 @@ internal sealed class RequestFields : IHeaderFieldSink
             return;
         }
 
-        if (_trailers)
+        if (_kind != SectionKind.Request)
         {
+            if (_kind == SectionKind.Response && name.SequenceEqual("content-length"u8) && !TryTakeContentLength(value))
+            {
+                return;
+            }
+
             Append(name, value);
             return;
         }
 
-        if (name.SequenceEqual("content-length"u8))
+        if (name.SequenceEqual("content-length"u8) && !TryTakeContentLength(value))
         {
-            if (!long.TryParse(value, System.Globalization.NumberStyles.None, null, out long length) || (ContentLength >= 0 && ContentLength != length))
-            {
-                Malformed = "invalid_content_length";
-                return;
-            }
-
-            ContentLength = length;
+            return;
         }
 
         if (name.SequenceEqual("host"u8))
@@ -157,12 +168,35 @@ internal sealed class RequestFields : IHeaderFieldSink
         Append(name, value);
     }
 
+    private bool TryTakeContentLength(ReadOnlySpan<byte> value)
+    {
+        if (!long.TryParse(value, System.Globalization.NumberStyles.None, null, out long length) || (ContentLength >= 0 && ContentLength != length))
+        {
+            Malformed = "invalid_content_length";
+            return false;
+        }
+
+        ContentLength = length;
+        return true;
+    }
+
     private void OnPseudoField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
-        // §8.3: request pseudo-header fields only, each once, all before the regular fields, none in trailers.
-        if (_regularSeen || _trailers)
+        // §8.3: pseudo-header fields of the message's kind only, each once, all before the regular fields, none in trailers.
+        if (_regularSeen || _kind == SectionKind.Trailers)
         {
             Malformed = "misplaced_pseudo_header";
+            return;
+        }
+
+        if (_kind == SectionKind.Response)
+        {
+            // §8.3.2: :status alone, three digits.
+            if (!name.SequenceEqual(":status"u8) || _status != 0 || value.Length != 3 || !int.TryParse(value, System.Globalization.NumberStyles.None, null, out _status) || _status < 100)
+            {
+                Malformed = "invalid_status";
+            }
+
             return;
         }
 
@@ -284,6 +318,52 @@ internal sealed class RequestFields : IHeaderFieldSink
         head = _built.AsMemory(0, at);
         return true;
     }
+
+    /// <summary>
+    /// After a response's block: the status line and fields in HTTP/1.1 form, framed for what follows: a declared
+    /// length as it is, chunked when none was declared and DATA follows, no body (length 0) when the block ended the
+    /// stream. A length with no DATA to come is malformed except on a response to HEAD (RFC 9110 §9.3.2) or a 304.
+    /// </summary>
+    public bool TryCompleteResponse(bool bodyFollows, bool headRequest, out ReadOnlyMemory<byte> head)
+    {
+        head = default;
+        if (Malformed is not null || TooLarge)
+        {
+            return false;
+        }
+
+        if (_status == 0)
+        {
+            Malformed = "missing_pseudo_header";
+            return false;
+        }
+
+        bool interim = _status < 200;
+        if (!bodyFollows && ContentLength > 0 && !headRequest && _status != 304 && !interim)
+        {
+            Malformed = "content_length_mismatch";
+            return false;
+        }
+
+        Grow(ref _built, _length + 64);
+        Span<byte> output = _built;
+        int at = Write(output, 0, "HTTP/1.1 "u8);
+        _status.TryFormat(output[at..], out int digits);
+        at += digits;
+        at = Write(output, at, " \r\n"u8);
+        at = Write(output, at, _head.AsSpan(0, _length));
+        if (!interim && _status != 204 && _status != 304 && ContentLength < 0)
+        {
+            at = Write(output, at, bodyFollows ? "transfer-encoding: chunked\r\n"u8 : "content-length: 0\r\n"u8);
+        }
+
+        at = Write(output, at, "\r\n"u8);
+        head = _built.AsMemory(0, at);
+        return true;
+    }
+
+    /// <summary>The status of the response block just completed.</summary>
+    public int Status => _status;
 
     /// <summary>The trailer section's field lines in HTTP/1.1 form (each ending in CRLF); empty when there were none.</summary>
     public ReadOnlySpan<byte> TrailerLines => _head.AsSpan(0, _length);

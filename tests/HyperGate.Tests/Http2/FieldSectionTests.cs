@@ -4,14 +4,14 @@ using HyperGate.Http2;
 namespace HyperGate.Tests.Http2;
 
 /// <summary>RFC 9113 §8.2 and §8.3: a request's fields, checked and given the HTTP/1.1 form the pipeline reads.</summary>
-public sealed class RequestFieldsTests
+public sealed class FieldSectionTests
 {
     private static readonly (string, string)[] Get = [(":method", "GET"), (":scheme", "https"), (":authority", "api.test"), (":path", "/a?b=1")];
 
-    private static RequestFields Feed(IEnumerable<(string Name, string Value)> fields, bool trailers = false, int maxListSize = 16 * 1024)
+    private static FieldSection Feed(IEnumerable<(string Name, string Value)> fields, bool trailers = false, int maxListSize = 16 * 1024)
     {
-        var request = new RequestFields();
-        request.Begin(maxListSize, trailers);
+        var request = new FieldSection();
+        request.Begin(maxListSize, trailers ? SectionKind.Trailers : SectionKind.Request);
         foreach ((string name, string value) in fields)
         {
             request.OnField(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
@@ -20,7 +20,7 @@ public sealed class RequestFieldsTests
         return request;
     }
 
-    private static string Complete(RequestFields request, bool bodyFollows = false)
+    private static string Complete(FieldSection request, bool bodyFollows = false)
     {
         Assert.True(request.TryComplete(bodyFollows, out ReadOnlyMemory<byte> head), request.Malformed);
         return Encoding.Latin1.GetString(head.Span);
@@ -108,7 +108,7 @@ public sealed class RequestFieldsTests
     [MemberData(nameof(MalformedRequests))]
     public void MalformedRequests_AreNamed_AndGiveNoHead(string reason, (string, string)[] fields)
     {
-        RequestFields request = Feed(fields);
+        FieldSection request = Feed(fields);
         Assert.False(request.TryComplete(bodyFollows: false, out _));
         Assert.Equal(reason, request.Malformed);
     }
@@ -116,7 +116,7 @@ public sealed class RequestFieldsTests
     [Fact]
     public void Trailers_CarryNoPseudoHeaders_AndComeOutAsFieldLines()
     {
-        RequestFields trailers = Feed([("grpc-status", "0"), ("x-sum", "abc")], trailers: true);
+        FieldSection trailers = Feed([("grpc-status", "0"), ("x-sum", "abc")], trailers: true);
         Assert.Null(trailers.Malformed);
         Assert.Equal("grpc-status: 0\r\nx-sum: abc\r\n", Encoding.Latin1.GetString(trailers.TrailerLines));
 
@@ -127,7 +127,7 @@ public sealed class RequestFieldsTests
     public void AFieldListPastTheBound_IsTooLarge_CountingThirtyTwoBytesAField()
     {
         // 4 pseudo fields and one of 100 bytes: 4 * 32 + 53 + 32 + 100 > 300.
-        RequestFields request = Feed([.. Get, ("x", new string('v', 99))], maxListSize: 300);
+        FieldSection request = Feed([.. Get, ("x", new string('v', 99))], maxListSize: 300);
         Assert.True(request.TooLarge);
         Assert.False(request.TryComplete(false, out _));
         Assert.False(Feed([.. Get], maxListSize: 300).TooLarge);

@@ -1,0 +1,151 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using HyperGate.Http1;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace HyperGate.Http2;
+
+/// <summary>
+/// A stream the gateway opened to an HTTP/2 upstream, for one forwarded exchange. The forwarder writes its request
+/// in HTTP/1.1 form (sent here as HEADERS and DATA) and reads the response in HTTP/1.1 form (written here from the
+/// response's frames: a body without a length chunk-framed, trailers as the chunked trailer section, so that gRPC's
+/// grpc-status reaches the client).
+/// </summary>
+internal sealed class UpstreamStream : Http2Stream
+{
+    private static readonly HeadLimits ForwardedHead = new(256 * 1024, 1024, 64 * 1024, MaxHeaderNameLength: 1024, MaxHeaderLineLength: 128 * 1024);
+
+    private readonly Http2ClientConnection _connection;
+    private readonly RequestHead _requestHead = new();
+    private readonly bool _https;
+    private int _released;
+
+    public UpstreamStream(Http2ClientConnection connection, int id, int receiveWindow, bool https)
+        : base(connection, id, receiveWindow)
+    {
+        _connection = connection;
+        _https = https;
+    }
+
+    /// <summary>The request is a HEAD: its response's length describes no body (RFC 9110 §9.3.2).</summary>
+    public bool HeadRequest { get; private set; }
+
+    /// <summary>The upstream said (GOAWAY) it never processed this stream: safe to send again elsewhere.</summary>
+    public bool Unprocessed { get; set; }
+
+    public void Start() => Running = RelayOutgoingAsync();
+
+    /// <summary>A response head arrived, in HTTP/1.1 form; an interim one (1xx) leaves the final one to come.</summary>
+    public void OnResponseHead(ReadOnlySpan<byte> head, bool interim, bool endStream, long contentLength)
+    {
+        if (!interim)
+        {
+            HeadReceived = true;
+            ExpectedLength = contentLength;
+            IncomingChunked = !endStream && contentLength < 0;
+        }
+
+        WriteIncoming(head, endStream);
+    }
+
+    /// <summary>
+    /// The forwarder is done with the stream: one not ended both ways is reset (CANCEL), and it leaves its
+    /// connection. Once: a second call does nothing.
+    /// </summary>
+    public async ValueTask ReleaseAsync()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 1)
+        {
+            return;
+        }
+
+        if (!(OutgoingEnded && EndStreamReceived) && !Reset)
+        {
+            Session.ResetStream(this, Http2ErrorCode.Cancel);
+        }
+
+        Cancel();
+        await Running;
+        await CompletePipesAsync();
+        _requestHead.Dispose();
+        _connection.OnStreamReleased(this);
+    }
+
+    /// <summary>
+    /// The forwarder's request head as HEADERS: the request line and Host become the pseudo-header fields
+    /// (RFC 9113 §8.3.1), connection-specific fields are left out; gRPC gets the "te: trailers" it requires.
+    /// </summary>
+    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength)
+    {
+        RequestHead head = _requestHead;
+        framing = BodyFraming.None;
+        length = 0;
+        interim = false;
+        blockLength = 0;
+        ParseStatus status = RequestHeadParser.TryParse(buffer, head, ForwardedHead, out consumed, out _, out _);
+        if (status != ParseStatus.Complete)
+        {
+            return status;
+        }
+
+        HeadRequest = head.Method == HttpMethod.Head;
+        framing = head.BodyFraming;
+        length = head.ContentLength;
+        blockLength = AppendPseudoField(BeginBlock(), ":method"u8, head.MethodBytes);
+        blockLength = AppendPseudoField(blockLength, ":scheme"u8, _https ? "https"u8 : "http"u8);
+        blockLength = AppendPseudoField(blockLength, ":authority"u8, head.Host);
+        blockLength = AppendPseudoField(blockLength, ":path"u8, head.Target);
+        bool grpc = false;
+        foreach (ref readonly HeaderField field in head.Headers)
+        {
+            ReadOnlySpan<byte> name = head.NameOf(field);
+            if (IsConnectionSpecific(name) || System.Text.Ascii.EqualsIgnoreCase(name, "host"u8) || System.Text.Ascii.EqualsIgnoreCase(name, "te"u8))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> value = head.ValueOf(field);
+            grpc |= System.Text.Ascii.EqualsIgnoreCase(name, "content-type"u8) && value.StartsWith("application/grpc"u8);
+            blockLength = AppendField(blockLength, name, value);
+        }
+
+        if (grpc)
+        {
+            blockLength = AppendPseudoField(blockLength, "te"u8, "trailers"u8);
+        }
+
+        return status;
+    }
+}
+
+/// <summary>An <see cref="UpstreamStream"/> as the connection the forwarder leases: its two pipes.</summary>
+internal sealed class UpstreamStreamConnection(UpstreamStream stream, EndPoint? remote) : ConnectionContext, IDuplexPipe
+{
+    public UpstreamStream Stream => stream;
+
+    public PipeReader Input => stream.IncomingReader;
+
+    public PipeWriter Output => stream.OutgoingWriter;
+
+    public override IDuplexPipe Transport
+    {
+        get => this;
+        set => throw new NotSupportedException();
+    }
+
+    public override string ConnectionId { get; set; } = string.Empty;
+
+    public override IFeatureCollection Features { get; } = new FeatureCollection();
+
+    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+
+    public override EndPoint? RemoteEndPoint { get; set; } = remote;
+
+    public override void Abort(ConnectionAbortedException abortReason) => _ = stream.ReleaseAsync();
+
+    public override void Abort() => _ = stream.ReleaseAsync();
+
+    public override ValueTask DisposeAsync() => stream.ReleaseAsync();
+}
