@@ -234,4 +234,44 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
         string download = await http.GetStringAsync("/download?size=100000&chunked=1");
         Assert.Equal(100_000, download.Length);
     }
+
+    [Fact]
+    public async Task AStreamTheUpstreamNeverProcessed_GoAway_IsSentAgainOnANewConnection()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int connections = 0;
+        Task upstream = Task.Run(async () =>
+        {
+            for (int attempt = 0; attempt < 2; attempt++)
+            {
+                using System.Net.Sockets.TcpClient tcp = await listener.AcceptTcpClientAsync();
+                connections++;
+                await using H2Client server = H2Client.Accepted(tcp);
+                Assert.True(await server.ReadClientPrefaceAsync());
+                await server.SendSettingsAsync();
+                H2Frame request = await server.ExpectAsync(f => f.Type == H2Frame.Headers, "the forwarded request");
+                if (attempt == 0)
+                {
+                    // §6.8: last stream id 0: nothing on this connection was processed.
+                    await server.SendFrameAsync(H2Frame.GoAway, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0]);
+                    await server.ClosedAsync();
+                    continue;
+                }
+
+                await server.SendHeadersAsync(request.Stream, [(":status", "200"), ("content-length", "2")], endStream: false);
+                await server.SendDataAsync(request.Stream, "ok"u8.ToArray(), endStream: true);
+                await server.ClosedAsync();
+            }
+        });
+
+        await using (TestGateway gateway = await TestGateway.StartForAsync($"127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}", upstreamExtras: "protocol = \"h2c\""))
+        {
+            using HttpClient http = gateway.CreateClient();
+            Assert.Equal("ok", await http.GetStringAsync("/retried"));
+            Assert.Equal(2, connections);
+        }
+
+        await upstream.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

@@ -442,9 +442,10 @@ public sealed class HttpForwarder : IDisposable
             return null;
         }
 
-        // A pooled connection the upstream closed just as we reused it: try once more on a fresh one, which is
-        // safe only when no body was streamed from the client.
-        if (step == ResponseHeadStep.ClosedBeforeResponse && upstream.CompletedExchanges > 0 && !_exchange.BodyStreams && !_retried)
+        // A pooled connection the upstream closed just as we reused it, or an HTTP/2 stream it says it never
+        // processed (RFC 9113 §8.7: GOAWAY, REFUSED_STREAM): try once more on a fresh one, which is safe only when
+        // no body was streamed from the client.
+        if (step == ResponseHeadStep.ClosedBeforeResponse && (upstream.CompletedExchanges > 0 || upstream.Unprocessed) && !_exchange.BodyStreams && !_retried)
         {
             _retried = true;
             return null;

@@ -154,6 +154,17 @@ internal sealed class Http2ClientConnection : Http2Session
         }
     }
 
+    /// <summary>§8.7: a stream refused before the upstream processed it may be sent again.</summary>
+    protected override Http2ErrorCode OnPeerReset(Http2Stream stream, Http2ErrorCode error)
+    {
+        if (error == Http2ErrorCode.RefusedStream && stream is UpstreamStream upstream)
+        {
+            upstream.Unprocessed = true;
+        }
+
+        return Http2ErrorCode.NoError;
+    }
+
     /// <summary>A stream left: when the connection goes away and none is left, its loop ends.</summary>
     public void OnStreamReleased(UpstreamStream stream)
     {

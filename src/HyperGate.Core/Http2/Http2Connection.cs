@@ -262,6 +262,6 @@ internal sealed class Http2Connection : Http2Session
     }
 
     /// <summary>CVE-2023-44487: a client that cancels streams faster than it lets them be answered is stopped.</summary>
-    protected override Http2ErrorCode OnPeerReset(Http2Stream stream) =>
+    protected override Http2ErrorCode OnPeerReset(Http2Stream stream, Http2ErrorCode error) =>
         ++_resets > Settings.MaxResets && _resets > _answered ? Calm(Http2Event.RapidReset) : Http2ErrorCode.NoError;
 }

@@ -94,8 +94,8 @@ internal abstract class Http2Session
     /// </summary>
     protected abstract Http2ErrorCode OnHeadBlock(int streamId, Http2Stream? stream, ReadOnlySpan<byte> block, bool endStream, bool selfDependent);
 
-    /// <summary>The peer reset an open stream; a connection error stops a peer that does it too often.</summary>
-    protected virtual Http2ErrorCode OnPeerReset(Http2Stream stream) => Http2ErrorCode.NoError;
+    /// <summary>The peer reset an open stream with <paramref name="error"/>; a connection error stops a peer that does it too often.</summary>
+    protected virtual Http2ErrorCode OnPeerReset(Http2Stream stream, Http2ErrorCode error) => Http2ErrorCode.NoError;
 
     /// <summary>The peer sent GOAWAY: it takes no stream past <paramref name="lastStreamId"/>.</summary>
     protected virtual void OnPeerGoAway(int lastStreamId) => GoingAway = true;
@@ -561,8 +561,9 @@ internal abstract class Http2Session
 
         if (Find(header.StreamId) is { } stream)
         {
+            Http2ErrorCode error = OnPeerReset(stream, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
             stream.Cancel();
-            return OnPeerReset(stream);
+            return error;
         }
 
         return Http2ErrorCode.NoError;

@@ -72,6 +72,16 @@ public sealed class H2Client : IAsyncDisposable
         return client;
     }
 
+    /// <summary>The server side of an accepted connection (an HTTP/2 upstream a test plays): nothing is sent yet.</summary>
+    public static H2Client Accepted(TcpClient tcp) => new(tcp, tcp.GetStream());
+
+    /// <summary>As the server: reads the client preface; false when the bytes are not it.</summary>
+    public async Task<bool> ReadClientPrefaceAsync()
+    {
+        byte[] preface = new byte[Preface.Length];
+        return await ReadExactlyAsync(preface, CancellationToken.None) && preface.AsSpan().SequenceEqual(Preface);
+    }
+
     public async Task SendRawAsync(byte[] bytes)
     {
         await _stream.WriteAsync(bytes);
