@@ -19,7 +19,9 @@
 #              handshake, per request; "hit" and "hit16k": 12 B and 16 KiB objects the origin marks cacheable, so that
 #              after the first request every one is a hit on a caching target; "miss": a new URL per request, every
 #              one a miss and a store on a caching target; "json16k": 16 KiB of JSON asked for with
-#              Accept-Encoding: gzip), RESULTS (file to update, default bench/RESULTS.md).
+#              Accept-Encoding: gzip; "h2tls": HTTP/2 over TLS with h2load, 10 connections of 100 concurrent streams
+#              each, for the *_tls targets, which all offer h2 by ALPN and proxy to the origin in HTTP/1.1),
+#              RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -32,10 +34,10 @@ RESULTS=${RESULTS:-bench/RESULTS.md}
 
 # --- prerequisites -------------------------------------------------------------------------------------------
 missing=()
-for tool in wrk nginx haproxy varnishd taskset clang; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk h2load nginx haproxy varnishd taskset clang; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light haproxy varnish util-linux clang zlib1g-dev >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client nginx-light haproxy varnish util-linux clang zlib1g-dev >/dev/null
 fi
 ./build.sh build >/dev/null
 ./build.sh publish >/dev/null   # HyperGate is measured as shipped: the native AOT binary
@@ -176,7 +178,7 @@ http {
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:tls:10m;
   server {
-    listen 127.0.0.1:$NGINX_TLS ssl;
+    listen 127.0.0.1:$NGINX_TLS ssl http2;
     ssl_certificate $work/tls/site.pem;
     ssl_certificate_key $work/tls/site.key;
     location / {
@@ -238,7 +240,7 @@ frontend in
   bind 127.0.0.1:$HAPROXY
   default_backend origin
 frontend tls
-  bind 127.0.0.1:$HAPROXY_TLS ssl crt $work/tls/haproxy.pem ssl-min-ver TLSv1.2
+  bind 127.0.0.1:$HAPROXY_TLS ssl crt $work/tls/haproxy.pem ssl-min-ver TLSv1.2 alpn h2,http/1.1
   default_backend origin
 backend origin
   server origin 127.0.0.1:$ORIGIN maxconn 1024
@@ -270,7 +272,26 @@ scenario() {
     hit16k) echo "50 /cached/16k.bin" ;;
     miss) echo "50 /cached/small -s bench/load/unique.lua" ;;
     json16k) echo "50 /16k.json -H Accept-Encoding:gzip" ;;
+    h2tls) echo "10 /small h2load" ;;
   esac
+}
+
+# One load run: wrk, or h2load for the HTTP/2 scenario (its per-request log gives the percentiles);
+# prints "rps p50_ms p99_ms errors".
+load() { # connections path extra url duration
+  local connections=$1 path=$2 extra=$3 url=$4 duration=$5 out
+  if [[ $extra == h2load ]]; then
+    out=$(taskset -c 0 h2load -t1 -c"$connections" -m100 -D"${duration%s}" --warm-up-time=1 --log-file="$work/h2load.log" "$url$path")
+    # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"; "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
+    awk '/^finished in/ { gsub(",", ""); printf "%s ", $4 }' <<<"$out"
+    sort -n -k3 "$work/h2load.log" | awk -v errors="$(awk '/^requests:/ { e = $10 + $12 + $14 } /^status codes:/ { e += $5 + $7 + $9 } END { print e + 0 }' <<<"$out")" \
+      '{ d[NR] = $3 } END { printf "%.3f %.3f %d\n", d[int(NR * 0.5)] / 1000, d[int(NR * 0.99)] / 1000, errors }'
+    return
+  fi
+  # shellcheck disable=SC2086
+  out=$(taskset -c 0 wrk -t1 -c"$connections" -d"$duration" --latency $extra "$url$path")
+  echo "$(awk '/^Requests\/sec/ { print $2 }' <<<"$out") $(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")") $(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")") \
+    $(awk '/Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx/ { n += $5 } END { print n + 0 }' <<<"$out")"
 }
 
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
@@ -286,8 +307,7 @@ done
 for name in $SCENARIOS; do
   read -r connections path extra <<<"$(scenario "$name")"
   for target in $TARGETS; do
-    # shellcheck disable=SC2086
-    taskset -c 0 wrk -t1 -c"$connections" -d${WARMUP_SCENARIO:-2s} $extra "$(url_of "$target")$path" >/dev/null
+    load "$connections" "$path" "$extra" "$(url_of "$target")" "${WARMUP_SCENARIO:-2s}" >/dev/null
   done
 done
 kill -USR1 "$hypergate_pid" "$hypergate_tls_pid" "$hypergate_cache_pid"
@@ -305,13 +325,8 @@ for round in $(seq 1 "$ROUNDS"); do
             rss=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
             ((rss > peak)) && peak=$rss && echo "$peak" >"$rss_file"; sleep 0.5; done ) & sampler=$!
       fi
-      # shellcheck disable=SC2086
-      out=$(taskset -c 0 wrk -t1 -c"$connections" -d"$DURATION" --latency $extra "$(url_of "$target")$path")
+      read -r rps p50 p99 errors <<<"$(load "$connections" "$path" "$extra" "$(url_of "$target")" "$DURATION")"
       [[ -n "$pid" ]] && { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; }
-      rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
-      p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
-      p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-      errors=$(awk '/Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx/ { n += $5 } END { print n + 0 }' <<<"$out")
       echo "$round $name $target $rps $p50 $p99 ${errors:-0} $(cat "$rss_file")" | tee -a "$work/raw.txt"
     done
   done
@@ -331,7 +346,7 @@ table=$(python3 - "$work/raw.txt" "$SCENARIOS" "$TARGETS" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]).read().splitlines()[1:]]
 scenarios, targets = sys.argv[2].split(), sys.argv[3].split()
-names = {"hit": "cache hit, 12 B, 50 conns", "hit16k": "cache hit, 16 KiB, 50 conns", "miss": "cache miss (a new URL each), 12 B, 50 conns", "tlsnew": "12 B, 16 conns, a new connection (full handshake) per request", "auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns"}
+names = {"hit": "cache hit, 12 B, 50 conns", "hit16k": "cache hit, 16 KiB, 50 conns", "miss": "cache miss (a new URL each), 12 B, 50 conns", "tlsnew": "12 B, 16 conns, a new connection (full handshake) per request", "auth50": "12 B, 50 conns, bearer token", "small50": "12 B, 50 conns", "small256": "12 B, 256 conns", "16k": "16 KiB, 50 conns", "1m": "1 MiB, 16 conns", "post4k": "POST 4 KiB, 50 conns", "h2tls": "HTTP/2 over TLS, 12 B, 10 conns × 100 streams (h2load)"}
 print("| scenario | target | RPS median (min–max) | p50 ms | p99 ms | errors | RSS MB | × direct | × anchor |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in scenarios:
