@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using HyperGate.Http1;
 using HyperGate.Http2.Hpack;
 
@@ -861,6 +862,7 @@ internal abstract class Http2Session
     /// Under the write lock: puts pending control frames on the output and flushes, unless another writer is
     /// waiting for the lock (it flushes after its own frames: one write for several).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         lock (_control)
@@ -883,6 +885,7 @@ internal abstract class Http2Session
     }
 
     /// <summary>Sends a header block: HEADERS, then CONTINUATION frames past the peer's frame size (§6.10).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> SendHeaderBlockAsync(Http2Stream stream, ReadOnlyMemory<byte> block, bool endStream)
     {
         await AcquireWriteAsync();
@@ -920,6 +923,7 @@ internal abstract class Http2Session
     /// Sends body bytes as DATA frames within the stream's and the connection's windows (§6.9.1), waiting for the
     /// peer to open them at most send_timeout; false when the stream or connection ended first.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> SendDataAsync(Http2Stream stream, ReadOnlySequence<byte> data, bool endStream)
     {
         while (true)

@@ -132,4 +132,69 @@ public sealed class FieldSectionTests
         Assert.False(request.TryComplete(false, out _));
         Assert.False(Feed([.. Get], maxListSize: 300).TooLarge);
     }
+
+    private static FieldSection Response(params (string Name, string Value)[] fields)
+    {
+        var response = new FieldSection();
+        response.Begin(16 * 1024, SectionKind.Response);
+        foreach ((string name, string value) in fields)
+        {
+            response.OnField(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
+        }
+
+        return response;
+    }
+
+    private static string CompleteResponse(FieldSection response, bool bodyFollows, bool headRequest = false)
+    {
+        Assert.True(response.TryCompleteResponse(bodyFollows, headRequest, out ReadOnlyMemory<byte> head), response.Malformed);
+        return Encoding.Latin1.GetString(head.Span);
+    }
+
+    [Theory]
+    [InlineData(true, "HTTP/1.1 200 \r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n")] // DATA follows, no length: chunked (trailers may come)
+    [InlineData(false, "HTTP/1.1 200 \r\ncontent-type: text/plain\r\ncontent-length: 0\r\n\r\n")]         // END_STREAM on the head: no body
+    public void AResponseHead_IsFramedForWhatFollows(bool bodyFollows, string expected) =>
+        Assert.Equal(expected, CompleteResponse(Response((":status", "200"), ("content-type", "text/plain")), bodyFollows));
+
+    [Fact]
+    public void AResponseLength_IsKept_AndMayDescribeNoBodyOnlyForHeadAnd304()
+    {
+        Assert.Equal("HTTP/1.1 200 \r\ncontent-length: 5\r\n\r\n", CompleteResponse(Response((":status", "200"), ("content-length", "5")), bodyFollows: true));
+        Assert.Equal("HTTP/1.1 200 \r\ncontent-length: 5\r\n\r\n", CompleteResponse(Response((":status", "200"), ("content-length", "5")), bodyFollows: false, headRequest: true));
+        Assert.Equal("HTTP/1.1 304 \r\ncontent-length: 5\r\n\r\n", CompleteResponse(Response((":status", "304"), ("content-length", "5")), bodyFollows: false));
+
+        FieldSection wrong = Response((":status", "200"), ("content-length", "5"));
+        Assert.False(wrong.TryCompleteResponse(bodyFollows: false, headRequest: false, out _));
+        Assert.Equal("content_length_mismatch", wrong.Malformed);
+    }
+
+    [Fact]
+    public void NoContentAndInterimResponses_GetNoFraming()
+    {
+        Assert.Equal("HTTP/1.1 204 \r\n\r\n", CompleteResponse(Response((":status", "204")), bodyFollows: false));
+        Assert.Equal("HTTP/1.1 103 \r\nlink: </a.css>; rel=preload\r\n\r\n", CompleteResponse(Response((":status", "103"), ("link", "</a.css>; rel=preload")), bodyFollows: false));
+    }
+
+    [Theory]
+    [InlineData("invalid_status", ":status", "20")]
+    [InlineData("invalid_status", ":status", "abc")]
+    [InlineData("invalid_status", ":status", "099")]
+    [InlineData("invalid_status", ":path", "/")]          // §8.3.2: :status alone
+    [InlineData("connection_specific_field", "connection", "close")]
+    [InlineData("invalid_field_name", "Content-Type", "text/plain")]
+    public void MalformedResponses_AreNamed(string reason, string name, string value)
+    {
+        FieldSection response = name == ":status" ? Response((name, value)) : Response((":status", "200"), (name, value));
+        Assert.False(response.TryCompleteResponse(bodyFollows: true, headRequest: false, out _));
+        Assert.Equal(reason, response.Malformed);
+    }
+
+    [Fact]
+    public void AResponseWithoutStatus_IsMalformed()
+    {
+        FieldSection response = Response(("content-type", "text/plain"));
+        Assert.False(response.TryCompleteResponse(bodyFollows: true, headRequest: false, out _));
+        Assert.Equal("missing_pseudo_header", response.Malformed);
+    }
 }
