@@ -132,17 +132,22 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task TheServicesStatusAndMessage_PassThrough()
+    public async Task TheServicesStatusAndMessage_PassThrough_AndAreCounted()
     {
-        await using TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address));
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address, sections: "[admin]\nlisten = \"127.0.0.1:0\""));
         Echo.EchoClient client = Client(gateway, out GrpcChannel channel);
         using (channel)
         {
             RpcException error = await Assert.ThrowsAsync<RpcException>(async () => await client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.NotFound }));
+            await client.UnaryAsync(new EchoRequest { Text = "fine" });
 
             Assert.Equal(StatusCode.NotFound, error.StatusCode);
             Assert.Equal("failing with 5 as asked", error.Status.Detail);
         }
+
+        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "5")));
+        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "0")));
     }
 
     [Fact]

@@ -40,6 +40,8 @@ public sealed class Http2AbuseTests
         Assert.Equal("done", (await client.ReadResponseAsync(1)).Text);
         Assert.Equal("done", (await client.ReadResponseAsync(3)).Text);
         Assert.Equal(1, await CountedAsync(gateway, "stream_refused"));
+        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+        Assert.Equal(2, Value(metrics, "hypergate_requests_total", ("route", "all"), ("status_class", "2xx"), ("protocol", "HTTP/2")));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using HyperGate.Caching;
 using HyperGate.Forwarding;
@@ -36,6 +37,7 @@ public sealed class GatewayMetrics : IDisposable
     private static readonly string[] AuthFailureNames = Enum.GetNames<AuthFailure>().Select(ToSnakeCase).ToArray();
 
     private readonly Meter _meter = new(MeterName, typeof(GatewayMetrics).Assembly.GetName().Version?.ToString());
+    private readonly Counter<long> _grpcResponses;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _upstreamDuration;
@@ -52,7 +54,8 @@ public sealed class GatewayMetrics : IDisposable
 
     public GatewayMetrics(Func<GatewaySnapshot> snapshot, Func<long> timestamp, Func<long> accessLogDropped, RequestMirror mirror)
     {
-        _requests = _meter.CreateCounter<long>("hypergate.requests", "{request}", "Requests answered, by route, upstream and status class.");
+        _requests = _meter.CreateCounter<long>("hypergate.requests", "{request}", "Requests answered, by route, upstream, status class and protocol.");
+        _grpcResponses = _meter.CreateCounter<long>("hypergate.grpc.responses", "{call}", "gRPC calls answered, by route and grpc-status (the service's, or the gateway's own).");
         _duration = _meter.CreateHistogram<double>("hypergate.request.duration", "s", "Time from the parsed request head to the end of the response.");
         _upstreamDuration = _meter.CreateHistogram<double>("hypergate.upstream.duration", "s", "Time from sending the request head upstream to the response head.");
         _overhead = _meter.CreateHistogram<double>("hypergate.gateway.overhead", "s", "Request duration minus upstream duration: the gateway's own time plus body transfer.");
@@ -162,6 +165,13 @@ public sealed class GatewayMetrics : IDisposable
         }
     }
 
+    /// <summary>A gRPC call's grpc-status, as the client got it.</summary>
+    public void CountGrpc(string? route, int grpcStatus) =>
+        _grpcResponses.Add(1, new KeyValuePair<string, object?>("route", route ?? NoRoute), new KeyValuePair<string, object?>("grpc_status", (uint)grpcStatus < GrpcStatusNames.Length ? GrpcStatusNames[grpcStatus] : "other"));
+
+    /// <summary>The names gRPC gives its status codes 0 to 16, as label values.</summary>
+    private static readonly string[] GrpcStatusNames = [.. Enumerable.Range(0, 17).Select(code => code.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     /// <summary>Records a finished request. Allocation-free: tag values are config strings or static names.</summary>
     public void RecordRequest(Exchange exchange, TimeSpan duration, TimeSpan upstream)
     {
@@ -169,7 +179,7 @@ public sealed class GatewayMetrics : IDisposable
         string upstreamName = exchange.UpstreamName ?? NoRoute;
         var routeTag = new KeyValuePair<string, object?>("route", route);
         var upstreamTag = new KeyValuePair<string, object?>("upstream", upstreamName);
-        _requests.Add(1, routeTag, upstreamTag, new KeyValuePair<string, object?>("status_class", StatusClass(exchange.Status)));
+        _requests.Add(1, new TagList { routeTag, upstreamTag, { "status_class", StatusClass(exchange.Status) }, { "protocol", exchange.Protocol } });
         _duration.Record(duration.TotalSeconds, routeTag, upstreamTag);
         if (exchange.UpstreamStartTimestamp != 0)
         {
