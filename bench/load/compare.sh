@@ -384,12 +384,4 @@ HyperGate allocations over the measured rounds (counted from the end of the warm
 <!-- compare:end -->
 MD
 )
-if [[ -f "$RESULTS" ]] && grep -q '<!-- compare:start -->' "$RESULTS"; then
-  python3 - "$RESULTS" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-open(path, "w").write(re.sub(r"<!-- compare:start -->.*<!-- compare:end -->", lambda _: section, text, flags=re.S))
-PY
-  echo "updated $RESULTS"
-fi
+if [[ -f "$RESULTS" ]]; then python3 bench/load/update-results.py "$RESULTS" compare "$section"; fi

@@ -83,12 +83,4 @@ HyperGate over the measured rounds: \`$stats\`
 <!-- grpc:end -->
 MD
 )
-if [[ -f "$RESULTS" ]] && grep -q '<!-- grpc:start -->' "$RESULTS"; then
-  python3 - "$RESULTS" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-open(path, "w").write(re.sub(r"<!-- grpc:start -->.*<!-- grpc:end -->", lambda _: section, text, flags=re.S))
-PY
-  echo "updated $RESULTS"
-fi
+if [[ -f "$RESULTS" ]]; then python3 bench/load/update-results.py "$RESULTS" grpc "$section"; fi

@@ -65,23 +65,17 @@ internal sealed class ExchangeStream : Http2Stream
     /// The response head as HEADERS: the status, and the fields the client may see (RFC 9113 §8.2.2: no
     /// connection-specific field; names lowercase, §8.2.1); a length the HTTP/1.1 framing carried stays.
     /// </summary>
-    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength)
+    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out OutgoingHead outgoing)
     {
         ResponseHead head = _responseHead;
-        framing = BodyFraming.None;
-        length = 0;
-        interim = false;
-        blockLength = 0;
+        outgoing = default;
         ParseStatus status = ResponseHeadParser.TryParse(buffer, head, HeadLimits.UpstreamResponse, out consumed, out _, out _);
         if (status != ParseStatus.Complete)
         {
             return status;
         }
 
-        interim = head.StatusCode < 200;
-        framing = head.GetBodyFraming(Pipeline.Exchange.Request.Method);
-        length = head.ContentLength;
-        blockLength = AppendStatus(BeginBlock(), head.StatusCode);
+        int blockLength = AppendStatus(BeginBlock(), head.StatusCode);
         foreach (ref readonly HeaderField field in head.Headers)
         {
             ReadOnlySpan<byte> name = head.NameOf(field);
@@ -92,6 +86,7 @@ internal sealed class ExchangeStream : Http2Stream
             }
         }
 
+        outgoing = new OutgoingHead(head.GetBodyFraming(Pipeline.Exchange.Request.Method), head.ContentLength, head.StatusCode < 200, blockLength);
         return status;
     }
 }

@@ -210,16 +210,7 @@ internal sealed class Http2ClientConnection : Http2Session
     {
         try
         {
-            Http2ErrorCode error = await ReadFramesAsync();
-            if (!Closed)
-            {
-                WriteGoAway(error);
-                await FlushControlAsync();
-            }
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The upstream went away; the streams in flight fail below.
+            await ServeFramesAsync();
         }
         finally
         {

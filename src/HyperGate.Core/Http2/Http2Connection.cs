@@ -81,16 +81,11 @@ internal sealed class Http2Connection : Http2Session
                 (SettingId.MaxHeaderListSize, (uint)Settings.MaxHeaderListSize),
             ]);
             await FlushControlAsync();
-            Http2ErrorCode error = await ReadFramesAsync();
-            if (!Closed)
-            {
-                WriteGoAway(error);
-                await FlushControlAsync();
-            }
+            await ServeFramesAsync();
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
         {
-            // The client went away.
+            // The client went away before its preface was read, or before the gateway's SETTINGS were sent.
         }
         finally
         {

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using HyperGate.Http1;
 using HyperGate.Http2.Hpack;
+using Microsoft.AspNetCore.Connections;
 
 namespace HyperGate.Http2;
 
@@ -132,8 +133,29 @@ internal abstract class Http2Session
         }
     }
 
+    /// <summary>
+    /// Runs the frame loop to its end, then sends GOAWAY saying why (unless the peer is gone). A peer that went away
+    /// (a reset, a closed socket) ends it quietly.
+    /// </summary>
+    protected async Task ServeFramesAsync()
+    {
+        try
+        {
+            Http2ErrorCode error = await ReadFramesAsync();
+            if (!Closed)
+            {
+                WriteGoAway(error);
+                await FlushControlAsync();
+            }
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            Closed = true;
+        }
+    }
+
     /// <summary>The frame loop; returns the error code of the GOAWAY that ends the connection.</summary>
-    protected async ValueTask<Http2ErrorCode> ReadFramesAsync()
+    private async ValueTask<Http2ErrorCode> ReadFramesAsync()
     {
         while (true)
         {

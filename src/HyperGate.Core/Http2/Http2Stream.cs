@@ -230,11 +230,14 @@ internal abstract class Http2Stream
         await _outgoing.Writer.CompleteAsync();
     }
 
+    /// <summary>An outgoing head made a header block: how its body is framed, or that it is interim (1xx).</summary>
+    protected readonly record struct OutgoingHead(BodyFraming Framing, long Length, bool Interim, int BlockLength);
+
     /// <summary>
     /// Parses the outgoing head at the buffer's start into a header block (<see cref="AppendField"/> after
-    /// <see cref="BeginBlock"/>); says how its body is framed, or that it is interim (1xx) with nothing to frame.
+    /// <see cref="BeginBlock"/>) in the stream's buffer.
     /// </summary>
-    protected abstract ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength);
+    protected abstract ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out OutgoingHead head);
 
     /// <summary>Reads what the gateway writes in HTTP/1.1 form and sends it as frames.</summary>
     protected async Task RelayOutgoingAsync()
@@ -257,7 +260,7 @@ internal abstract class Http2Stream
 
                 while (!headSent)
                 {
-                    ParseStatus status = ParseOutgoingHead(buffer, out SequencePosition consumed, out framing, out remaining, out bool interim, out int blockLength);
+                    ParseStatus status = ParseOutgoingHead(buffer, out SequencePosition consumed, out OutgoingHead head);
                     if (status == ParseStatus.Rejected)
                     {
                         Session.ResetStream(this, Http2ErrorCode.InternalError);
@@ -270,13 +273,15 @@ internal abstract class Http2Stream
                     }
 
                     buffer = buffer.Slice(consumed);
-                    if (interim)
+                    int blockLength = head.BlockLength;
+                    if (head.Interim)
                     {
                         // An interim response (100 Continue, 103 Early Hints) is a HEADERS frame of its own (§8.1).
                         await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: false);
                         continue;
                     }
 
+                    (framing, remaining) = (head.Framing, head.Length);
                     headSent = true;
                     bool noBody = framing == BodyFraming.None || (framing == BodyFraming.ContentLength && remaining == 0);
                     if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody))

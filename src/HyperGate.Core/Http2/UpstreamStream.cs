@@ -77,13 +77,10 @@ internal sealed class UpstreamStream : Http2Stream
     /// The forwarder's request head as HEADERS: the request line and Host become the pseudo-header fields
     /// (RFC 9113 §8.3.1), connection-specific fields are left out; gRPC gets the "te: trailers" it requires.
     /// </summary>
-    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out BodyFraming framing, out long length, out bool interim, out int blockLength)
+    protected override ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out OutgoingHead outgoing)
     {
         RequestHead head = _requestHead;
-        framing = BodyFraming.None;
-        length = 0;
-        interim = false;
-        blockLength = 0;
+        outgoing = default;
         ParseStatus status = RequestHeadParser.TryParse(buffer, head, ForwardedHead, out consumed, out _, out _);
         if (status != ParseStatus.Complete)
         {
@@ -91,9 +88,7 @@ internal sealed class UpstreamStream : Http2Stream
         }
 
         HeadRequest = head.Method == HttpMethod.Head;
-        framing = head.BodyFraming;
-        length = head.ContentLength;
-        blockLength = AppendPseudoField(BeginBlock(), ":method"u8, head.MethodBytes);
+        int blockLength = AppendPseudoField(BeginBlock(), ":method"u8, head.MethodBytes);
         blockLength = AppendPseudoField(blockLength, ":scheme"u8, _https ? "https"u8 : "http"u8);
         blockLength = AppendPseudoField(blockLength, ":authority"u8, head.Host);
         blockLength = AppendPseudoField(blockLength, ":path"u8, head.Target);
@@ -116,6 +111,7 @@ internal sealed class UpstreamStream : Http2Stream
             blockLength = AppendPseudoField(blockLength, "te"u8, "trailers"u8);
         }
 
+        outgoing = new OutgoingHead(head.BodyFraming, head.ContentLength, Interim: false, blockLength);
         return status;
     }
 }
