@@ -19,6 +19,20 @@ internal sealed class ExchangeStream : Http2Stream
     {
         _connection = connection;
         Pipeline = pipeline;
+        Begin(endStream, contentLength);
+    }
+
+    public ExchangePipeline Pipeline { get; }
+
+    /// <summary>A stream of this connection that ended serves the next request (its pipes and pipeline with it).</summary>
+    public void Reuse(int id, bool endStream, long contentLength, int receiveWindow)
+    {
+        Reuse(id, receiveWindow);
+        Begin(endStream, contentLength);
+    }
+
+    private void Begin(bool endStream, long contentLength)
+    {
         HeadReceived = true;
         ExpectedLength = contentLength;
         IncomingChunked = !endStream && contentLength < 0;
@@ -28,8 +42,6 @@ internal sealed class ExchangeStream : Http2Stream
             WriteIncoming([], endStream: true);
         }
     }
-
-    public ExchangePipeline Pipeline { get; }
 
     /// <summary>Runs the exchange and relays its response; the connection is told when both are done.</summary>
     public async Task RunAsync(RejectionReason headRejection)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using HyperGate.Connection;
@@ -23,7 +24,7 @@ internal sealed class Http2Connection : Http2Session
     private readonly IPAddress? _peer;
     private readonly TlsConnection? _tls;
     private readonly FieldSection _fields = new();
-    private readonly Stack<ExchangePipeline> _idlePipelines = new();
+    private readonly ConcurrentQueue<ExchangeStream> _idleStreams = new();
     private int _resets;
     private int _answered;
 
@@ -90,9 +91,9 @@ internal sealed class Http2Connection : Http2Session
         finally
         {
             await EndStreamsAsync();
-            foreach (ExchangePipeline pipeline in _idlePipelines)
+            while (_idleStreams.TryDequeue(out ExchangeStream? idle))
             {
-                pipeline.Dispose();
+                idle.Pipeline.Dispose();
             }
         }
     }
@@ -199,8 +200,20 @@ internal sealed class Http2Connection : Http2Session
 
     private void StartStream(int streamId, ReadOnlyMemory<byte> head, RejectionReason rejection, bool endStream)
     {
-        ExchangePipeline pipeline = _idlePipelines.Count > 0 ? _idlePipelines.Pop() : new ExchangePipeline(_runtime);
-        var stream = new ExchangeStream(this, streamId, pipeline, endStream, _fields.ContentLength, Settings.InitialWindowSize);
+        // Streams are reused only here, on the frame loop: nothing of an ended stream runs any more, and the loop
+        // holds no reference to it past the frame it was handling.
+        ExchangeStream stream;
+        if (_idleStreams.TryDequeue(out ExchangeStream? idle))
+        {
+            stream = idle;
+            stream.Reuse(streamId, endStream, _fields.ContentLength, Settings.InitialWindowSize);
+        }
+        else
+        {
+            stream = new ExchangeStream(this, streamId, new ExchangePipeline(_runtime), endStream, _fields.ContentLength, Settings.InitialWindowSize);
+        }
+
+        ExchangePipeline pipeline = stream.Pipeline;
         GatewaySnapshot snapshot = _runtime.Snapshot;
         Forwarding.Exchange exchange = pipeline.Exchange;
         exchange.Attach(stream.IncomingReader, stream.OutgoingWriter, _peer, isHttps: _tls is not null);
@@ -242,9 +255,9 @@ internal sealed class Http2Connection : Http2Session
             ExchangePipeline pipeline = stream.Pipeline;
             pipeline.Detach();
             pipeline.Exchange.Detach();
-            if (!Closed && pipeline.IsQuiet)
+            if (!Closed && pipeline.IsQuiet && _idleStreams.Count < Settings.MaxConcurrentStreams)
             {
-                _idlePipelines.Push(pipeline);
+                _idleStreams.Enqueue(stream);
             }
             else
             {

@@ -908,7 +908,7 @@ internal abstract class Http2Session
 
     /// <summary>Sends a header block: HEADERS, then CONTINUATION frames past the peer's frame size (§6.10).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> SendHeaderBlockAsync(Http2Stream stream, ReadOnlyMemory<byte> block, bool endStream)
+    public async ValueTask<bool> SendHeaderBlockAsync(Http2Stream stream, ReadOnlyMemory<byte> block, bool endStream, bool flush = true)
     {
         await AcquireWriteAsync();
         try
@@ -932,7 +932,11 @@ internal abstract class Http2Session
             }
             while (!block.IsEmpty);
 
-            await FlushAsync();
+            if (flush)
+            {
+                await FlushAsync();
+            }
+
             return !Closed;
         }
         finally
@@ -966,6 +970,8 @@ internal abstract class Http2Session
 
             if (stream.WaitingForWindow)
             {
+                // What was written unflushed (a head sent with its body in mind) goes out before the wait.
+                await FlushControlAsync();
                 using var timeout = new CancellationTokenSource(Settings.SendTimeout, Time);
                 try
                 {

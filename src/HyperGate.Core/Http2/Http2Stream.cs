@@ -17,8 +17,12 @@ namespace HyperGate.Http2;
 /// </summary>
 internal abstract class Http2Stream
 {
-    private readonly Pipe _incoming = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-    private readonly Pipe _outgoing = new(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+    // Both pipes resume their reader inline, on the writer's thread: a response written by the exchange is framed
+    // at once, and DATA the loop receives goes on to the upstream without a hop through the thread pool.
+    private static readonly PipeOptions IncomingOptions = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, useSynchronizationContext: false);
+    private static readonly PipeOptions OutgoingOptions = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false);
+    private readonly Pipe _incoming = new(IncomingOptions);
+    private readonly Pipe _outgoing = new(OutgoingOptions);
     private readonly ConsumptionReader _incomingReader;
     private byte[] _headerBlock = new byte[512];
     private long _receiveWindow;
@@ -33,7 +37,7 @@ internal abstract class Http2Stream
         _incomingReader = new ConsumptionReader(this, _incoming.Reader);
     }
 
-    public int Id { get; }
+    public int Id { get; private set; }
 
     public Http2Session Session { get; }
 
@@ -222,6 +226,29 @@ internal abstract class Http2Stream
         }
     }
 
+    /// <summary>
+    /// Makes a stream that ended (both pipes completed, nothing of it running) serve a new stream id: the pipes,
+    /// flow control and state start over.
+    /// </summary>
+    protected void Reuse(int id, int receiveWindow)
+    {
+        _incoming.Reset();
+        _outgoing.Reset();
+        Id = id;
+        _receiveWindow = receiveWindow;
+        _unacknowledged = 0;
+        _incomingClosed = false;
+        HeadReceived = EndStreamReceived = WaitingForWindow = OutgoingEnded = IncomingChunked = false;
+        Reset = false;
+        ExpectedLength = -1;
+        ReceivedLength = SendWindow = 0;
+        Running = Task.CompletedTask;
+        while (WindowOpened.Wait(0))
+        {
+            // A release left by the cancellation of the stream's last use.
+        }
+    }
+
     /// <summary>Ends both pipes once neither side uses them.</summary>
     protected async ValueTask CompletePipesAsync()
     {
@@ -284,7 +311,9 @@ internal abstract class Http2Stream
                     (framing, remaining) = (head.Framing, head.Length);
                     headSent = true;
                     bool noBody = framing == BodyFraming.None || (framing == BodyFraming.ContentLength && remaining == 0);
-                    if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody))
+
+                    // Body bytes already here go out with the head, in one write.
+                    if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody, flush: noBody || buffer.IsEmpty))
                     {
                         return;
                     }
