@@ -73,6 +73,21 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ManyConcurrentCalls_OnOneUpstreamConnection_AllSucceed()
+    {
+        // Streams race for the upstream connection's output: their ids must still reach it in increasing order
+        // (RFC 9113 §5.1.1), or the service closes the connection under them.
+        await using TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address));
+        Echo.EchoClient client = Client(gateway, out GrpcChannel channel);
+        using (channel)
+        {
+            EchoReply[] replies = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i => await client.UnaryAsync(new EchoRequest { Text = $"call {i}" })));
+
+            Assert.Equal(Enumerable.Range(0, 300).Select(i => $"call {i}"), replies.Select(r => r.Text));
+        }
+    }
+
+    [Fact]
     public async Task ServerStreaming_DeliversEveryMessage()
     {
         await using TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address));

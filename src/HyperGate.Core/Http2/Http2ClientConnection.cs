@@ -26,6 +26,10 @@ internal sealed class Http2ClientConnection : Http2Session
     {
         _transport = transport;
         _https = https;
+
+        // Until the upstream's SETTINGS say otherwise: the least RFC 9113 §6.5.2 recommends servers allow. Assuming
+        // no limit would send streams a busy server refuses.
+        PeerMaxConcurrentStreams = 100;
         _idleTimeout = idleTimeout;
         if (pingInterval > TimeSpan.Zero)
         {
@@ -70,24 +74,53 @@ internal sealed class Http2ClientConnection : Http2Session
         return connection;
     }
 
-    /// <summary>Opens a stream for one exchange; false when the connection takes none now (closed, going away, or at the upstream's limit).</summary>
+    /// <summary>
+    /// Opens a stream for one exchange; false when the connection takes none now (closed, going away, or at the
+    /// upstream's limit). The stream gets its id when its HEADERS frame is written (<see cref="TryAssignId"/>): ids
+    /// must reach the upstream in increasing order (RFC 9113 §5.1.1), and streams race for the output.
+    /// </summary>
     public bool TryOpenStream(out UpstreamStream? stream)
     {
         lock (Sync)
         {
             stream = null;
-            if (!IsUsable || Streams.Count >= PeerMaxConcurrentStreams || LastStreamId >= int.MaxValue - 2)
+            if (!IsUsable || Streams.Count + _unsent >= PeerMaxConcurrentStreams || LastStreamId + 2 * _unsent >= int.MaxValue - 2)
             {
+                return false;
+            }
+
+            _unsent++;
+            Opened++;
+            stream = new UpstreamStream(this, 0, Settings.InitialWindowSize, _https);
+        }
+
+        stream.Start();
+        return true;
+    }
+
+    /// <summary>Streams opened whose HEADERS have not gone yet: they count against the upstream's limit.</summary>
+    private int _unsent;
+
+    /// <summary>Under the write lock, as a stream's first HEADERS is written: the next id is its own.</summary>
+    protected override bool TryAssignId(Http2Stream stream)
+    {
+        lock (Sync)
+        {
+            _unsent--;
+            if (!IsUsable)
+            {
+                ((UpstreamStream)stream).Unprocessed = true;
+                stream.AbortIncoming();
                 return false;
             }
 
             int id = LastStreamId == 0 ? 1 : LastStreamId + 2;
             LastStreamId = id;
-            stream = new UpstreamStream(this, id, Settings.InitialWindowSize, _https);
-            Open(stream);
+            stream.AssignId(id);
+            Streams[id] = stream;
+            stream.SendWindow = PeerInitialWindow;
         }
 
-        stream.Start();
         return true;
     }
 
@@ -170,6 +203,11 @@ internal sealed class Http2ClientConnection : Http2Session
     {
         lock (Sync)
         {
+            if (stream.Id == 0)
+            {
+                _unsent--; // released before its HEADERS went
+            }
+
             Streams.Remove(stream.Id);
             if (Streams.Count == 0 && (GoingAway || CloseRequested))
             {

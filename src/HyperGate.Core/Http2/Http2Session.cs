@@ -82,7 +82,7 @@ internal abstract class Http2Session
     protected volatile bool CloseRequested;
 
     /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS of the peer: how many streams the gateway may open (as a client).</summary>
-    protected int PeerMaxConcurrentStreams { get; private set; } = int.MaxValue;
+    protected int PeerMaxConcurrentStreams { get; set; } = int.MaxValue;
 
     /// <summary>A header block never needs more than the list it encodes, plus a frame of slack for literal overheads.</summary>
     private int MaxHeaderBlockSize => Settings.MaxHeaderListSize + FrameHeader.DefaultMaxFrameSize;
@@ -532,6 +532,15 @@ internal abstract class Http2Session
         }
     }
 
+    /// <summary>The peer's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's send window. Under <see cref="Sync"/>.</summary>
+    protected int PeerInitialWindow => _peerInitialWindow;
+
+    /// <summary>
+    /// A stream opened without an id gets one as its first HEADERS frame is written (under the write lock); false
+    /// when the connection takes no new stream any more.
+    /// </summary>
+    protected virtual bool TryAssignId(Http2Stream stream) => false;
+
     /// <summary>A new stream's windows: the peer's for sending, the configured one for receiving.</summary>
     protected void Open(Http2Stream stream)
     {
@@ -819,9 +828,14 @@ internal abstract class Http2Session
         ResetStream(stream.Id, error);
     }
 
-    /// <summary>Sends RST_STREAM (§6.4).</summary>
+    /// <summary>Sends RST_STREAM (§6.4); a stream that never got an id was never opened, and needs none.</summary>
     public void ResetStream(int streamId, Http2ErrorCode error)
     {
+        if (streamId == 0)
+        {
+            return;
+        }
+
         lock (_control)
         {
             _recentlyReset.Add(streamId);
@@ -913,7 +927,7 @@ internal abstract class Http2Session
         await AcquireWriteAsync();
         try
         {
-            if (stream.Reset || Closed)
+            if (stream.Reset || Closed || stream.OutgoingEnded || (stream.Id == 0 && !TryAssignId(stream)))
             {
                 return false;
             }
@@ -927,6 +941,7 @@ internal abstract class Http2Session
                 new FrameHeader(length, type, flags, stream.Id).Write(Output.GetSpan(FrameHeader.Size));
                 Output.Advance(FrameHeader.Size);
                 Output.Write(block.Span[..length]);
+                stream.OutgoingEnded |= (flags & FrameFlags.EndStreamOrAck) != 0;
                 block = block[length..];
                 type = FrameType.Continuation;
             }
@@ -992,12 +1007,13 @@ internal abstract class Http2Session
             await AcquireWriteAsync();
             try
             {
-                if (stream.Reset || Closed)
+                if (stream.Reset || Closed || stream.OutgoingEnded)
                 {
                     return false;
                 }
 
                 FrameWriter.WriteDataHeader(Output, stream.Id, length, last);
+                stream.OutgoingEnded |= last;
                 foreach (ReadOnlyMemory<byte> segment in data.Slice(0, length))
                 {
                     Output.Write(segment.Span);
@@ -1015,6 +1031,27 @@ internal abstract class Http2Session
             {
                 return !Closed;
             }
+        }
+    }
+
+    /// <summary>Ends the gateway's side of a stream with an empty DATA frame (END_STREAM), unless it has ended.</summary>
+    public async ValueTask EndOutgoingAsync(Http2Stream stream)
+    {
+        await AcquireWriteAsync();
+        try
+        {
+            if (stream.Reset || Closed || stream.OutgoingEnded)
+            {
+                return;
+            }
+
+            FrameWriter.WriteDataHeader(Output, stream.Id, 0, endStream: true);
+            stream.OutgoingEnded = true;
+            await FlushAsync();
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 

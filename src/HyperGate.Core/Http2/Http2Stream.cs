@@ -39,6 +39,9 @@ internal abstract class Http2Stream
 
     public int Id { get; private set; }
 
+    /// <summary>Gives a stream the gateway opened its id, as its first HEADERS frame is written.</summary>
+    public void AssignId(int id) => Id = id;
+
     public Http2Session Session { get; }
 
     /// <summary>What arrived on the stream, in HTTP/1.1 form.</summary>
@@ -78,8 +81,11 @@ internal abstract class Http2Stream
     /// <summary>The stream was reset (by the peer, or by the gateway on an error): nothing more is sent on it.</summary>
     public volatile bool Reset;
 
-    /// <summary>The last frame the gateway sent on it carried END_STREAM.</summary>
-    public bool OutgoingEnded { get; private set; }
+    /// <summary>
+    /// The gateway wrote a frame with END_STREAM on it (set as the frame is written, so that whoever sees the peer's
+    /// answer next never takes the stream for unfinished).
+    /// </summary>
+    public bool OutgoingEnded { get; set; }
 
     public Task Running { get; set; } = Task.CompletedTask;
 
@@ -320,7 +326,6 @@ internal abstract class Http2Stream
 
                     if (noBody)
                     {
-                        OutgoingEnded = true;
                         return;
                     }
                 }
@@ -356,7 +361,7 @@ internal abstract class Http2Stream
                         if (step == ChunkStep.End)
                         {
                             // §8.1: trailers are a HEADERS frame that ends the stream; without any, an empty DATA frame does.
-                            OutgoingEnded = chunks.TrailerLength > 0
+                            _ = chunks.TrailerLength > 0
                                 ? await Session.SendHeaderBlockAsync(this, TrailerBlock(chunks.Trailers), endStream: true)
                                 : await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
                             return;
@@ -371,7 +376,6 @@ internal abstract class Http2Stream
 
                     if (last)
                     {
-                        OutgoingEnded = true;
                         return;
                     }
                 }
@@ -381,7 +385,7 @@ internal abstract class Http2Stream
                 {
                     if (headSent && framing == BodyFraming.UntilClose)
                     {
-                        OutgoingEnded = await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
+                        await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
                         return;
                     }
 

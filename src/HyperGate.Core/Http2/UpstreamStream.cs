@@ -61,7 +61,13 @@ internal sealed class UpstreamStream : Http2Stream
             return;
         }
 
-        if (!(OutgoingEnded && EndStreamReceived) && !Reset)
+        if (!Reset && EndStreamReceived && !OutgoingEnded)
+        {
+            // Answered before the request was whole (a gRPC service answers once it has its message): the gateway
+            // ends its side rather than resetting a finished exchange, which many servers count as abuse (§8.1).
+            await Session.EndOutgoingAsync(this);
+        }
+        else if (!(OutgoingEnded && EndStreamReceived) && !Reset)
         {
             Session.ResetStream(this, Http2ErrorCode.Cancel);
         }
