@@ -1,5 +1,5 @@
 using System.IO.Pipelines;
-using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using HyperGate.Diagnostics;
 using HyperGate.Forwarding;
 using HyperGate.Hosting;
@@ -17,12 +17,16 @@ namespace HyperGate.Connection;
 /// <see cref="Exchange.Request"/>; they differ only in the pipes the exchange is attached to. Each instance serves
 /// one exchange at a time and is reused for the next.
 /// </summary>
-internal sealed class ExchangePipeline : IDisposable
+internal sealed class ExchangePipeline : IDisposable, IValueTaskSource<bool>, IValueTaskSource
 {
     private readonly Exchange _exchange;
     private readonly GatewayRuntime _runtime;
     private readonly HttpForwarder _forwarder;
     private readonly RequestRecorder _recorder;
+    private ManualResetValueTaskSourceCore<bool> _done;
+    private ManualResetValueTaskSourceCore<bool> _start;
+    private RejectionReason _rejection;
+    private bool _looping;
 
     public ExchangePipeline(GatewayRuntime runtime)
     {
@@ -43,208 +47,262 @@ internal sealed class ExchangePipeline : IDisposable
     public void Detach() => _forwarder.Detach();
 
     /// <summary>
-    /// Serves the request whose head was just parsed (or refused with <paramref name="headRejection"/>), and reports
-    /// it once however it ends. Returns whether the connection can carry another request. Pooled: an exchange that
-    /// must wait allocates no state machine of its own in steady state.
+    /// Serves the request whose head was just parsed (or refused with <paramref name="rejection"/>), and reports
+    /// it once however it ends. Returns whether the connection can carry another request. Allocation-free: the
+    /// exchange runs in this object's own loop (<see cref="LoopAsync"/>), whose state machine lives as long as the
+    /// object, and the caller awaits its end through this object (an async method per exchange would allocate its
+    /// state whenever the exchange waits, which a proxied one always does).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> RunAsync(RejectionReason rejection)
+    public ValueTask<bool> RunAsync(RejectionReason rejection)
     {
-        RequestHead request = _exchange.Request;
-        PipeWriter output = _exchange.Output;
-        // The wait for this head may have spanned a reload: the request runs on the config current now.
-        GatewaySnapshot snapshot = _runtime.Snapshot;
-        _exchange.Snapshot = snapshot;
-        _exchange.IsGrpc = _exchange.IsHttp2 && rejection == RejectionReason.None && GrpcCalls.IsGrpc(request);
-        _runtime.CountRequest();
-        _recorder.Begin(_exchange);
-        try
+        _rejection = rejection;
+        _done.Reset();
+        if (!_looping)
         {
-            if (rejection != RejectionReason.None)
+            _looping = true;
+            _ = LoopAsync();
+        }
+        else
+        {
+            _start.SetResult(true);
+        }
+
+        return new ValueTask<bool>(this, _done.Version);
+    }
+
+    /// <summary>One exchange after another, each started by <see cref="RunAsync"/>, for the object's whole life.</summary>
+    private async Task LoopAsync()
+    {
+        while (true)
+        {
+            RejectionReason rejection = _rejection;
+            bool keep;
+            try
             {
-                _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                return false;
-            }
-
-            // 2. Canonical path, limits, route; the gateway may answer here itself.
-            rejection = Route(snapshot, out byte[]? routeField);
-            if (rejection != RejectionReason.None)
-            {
-                if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField))
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            // 3. The route's request phase; a step may refuse the request or answer it itself.
-            Route route = _exchange.Route!;
-            StepResult decided = await route.Phases.RunRequestAsync(_exchange);
-            if (decided.Verdict == StepVerdict.Answered)
-            {
-                if (!decided.KeepAlive)
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            if (decided.Verdict == StepVerdict.Refuse)
-            {
-                if (!_exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field))
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            if (route.DirectResponse is { } direct)
-            {
-                if (!AnswerDirectly(direct))
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
-            if (route.Phases.RequestBody.Length > 0 && request.HasBody)
-            {
-                StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
-                if (bodyDecision.Verdict == StepVerdict.Answered)
-                {
-                    if (!bodyDecision.KeepAlive)
-                    {
-                        return false;
-                    }
-
-                    return true;
-                }
-
-                if (bodyDecision.Verdict == StepVerdict.Refuse)
-                {
-                    if (!_exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field))
-                    {
-                        return false;
-                    }
-
-                    return true;
-                }
-            }
-            else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-            {
-                BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                if (buffered != BodyCopyResult.Completed)
-                {
-                    // The client left, or sent too slowly: the connection cannot carry another request.
-                    if (buffered == BodyCopyResult.SourceTooSlow)
-                    {
-                        _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
-                    }
-
-                    return false;
-                }
-            }
-
-            if (route.Mirror is { } mirror)
-            {
-                _runtime.Mirror.Enqueue(_exchange, mirror);
-            }
-
-            // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-            if (!_forwarder.TryStart(out rejection))
-            {
-                rejection = await _forwarder.ConnectAsync();
-            }
-
-            if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-            {
-                if (!AnswerDirectly(fallback))
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            if (rejection != RejectionReason.None)
-            {
-                if (!_forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams))
-                {
-                    return false;
-                }
-
-                return true;
-            }
-
-            bool? forwarded = null;
-            while (forwarded is null)
-            {
-                ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                if (_forwarder.SendRequestHead())
-                {
-                    FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                    if (flush.IsCompleted)
-                    {
-                        step = ResponseHeadStep.ClosedBeforeResponse;
-                    }
-                }
-
-                // 5. The response head, relaying interim responses.
-                while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                {
-                    if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                    {
-                        step = ResponseHeadStep.ClosedBeforeResponse;
-                        break;
-                    }
-
-                    ReadResult response;
+                    RequestHead request = _exchange.Request;
+                    PipeWriter output = _exchange.Output;
+                    // The wait for this head may have spanned a reload: the request runs on the config current now.
+                    GatewaySnapshot snapshot = _runtime.Snapshot;
+                    _exchange.Snapshot = snapshot;
+                    _exchange.IsGrpc = _exchange.IsHttp2 && rejection == RejectionReason.None && GrpcCalls.IsGrpc(request);
+                    _runtime.CountRequest();
+                    _recorder.Begin(_exchange);
                     try
                     {
-                        response = await _forwarder.Upstream.Input.ReadAsync();
+                        if (rejection != RejectionReason.None)
+                        {
+                            _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
+                            { keep = false; goto Done; }
+                        }
+
+                        // 2. Canonical path, limits, route; the gateway may answer here itself.
+                        rejection = Route(snapshot, out byte[]? routeField);
+                        if (rejection != RejectionReason.None)
+                        {
+                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField))
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        // 3. The route's request phase; a step may refuse the request or answer it itself.
+                        Route route = _exchange.Route!;
+                        StepResult decided = await route.Phases.RunRequestAsync(_exchange);
+                        if (decided.Verdict == StepVerdict.Answered)
+                        {
+                            if (!decided.KeepAlive)
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        if (decided.Verdict == StepVerdict.Refuse)
+                        {
+                            if (!_exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field))
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        if (route.DirectResponse is { } direct)
+                        {
+                            if (!AnswerDirectly(direct))
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
+                        if (route.Phases.RequestBody.Length > 0 && request.HasBody)
+                        {
+                            StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
+                            if (bodyDecision.Verdict == StepVerdict.Answered)
+                            {
+                                if (!bodyDecision.KeepAlive)
+                                {
+                                    { keep = false; goto Done; }
+                                }
+
+                                { keep = true; goto Done; }
+                            }
+
+                            if (bodyDecision.Verdict == StepVerdict.Refuse)
+                            {
+                                if (!_exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field))
+                                {
+                                    { keep = false; goto Done; }
+                                }
+
+                                { keep = true; goto Done; }
+                            }
+                        }
+                        else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                        {
+                            BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                            if (buffered != BodyCopyResult.Completed)
+                            {
+                                // The client left, or sent too slowly: the connection cannot carry another request.
+                                if (buffered == BodyCopyResult.SourceTooSlow)
+                                {
+                                    _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
+                                }
+
+                                { keep = false; goto Done; }
+                            }
+                        }
+
+                        if (route.Mirror is { } mirror)
+                        {
+                            _runtime.Mirror.Enqueue(_exchange, mirror);
+                        }
+
+                        // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                        if (!_forwarder.TryStart(out rejection))
+                        {
+                            rejection = await _forwarder.ConnectAsync();
+                        }
+
+                        if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                        {
+                            if (!AnswerDirectly(fallback))
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        if (rejection != RejectionReason.None)
+                        {
+                            if (!_forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams))
+                            {
+                                { keep = false; goto Done; }
+                            }
+
+                            { keep = true; goto Done; }
+                        }
+
+                        bool? forwarded = null;
+                        while (forwarded is null)
+                        {
+                            ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                            if (_forwarder.SendRequestHead())
+                            {
+                                FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                                if (flush.IsCompleted)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                }
+                            }
+
+                            // 5. The response head, relaying interim responses.
+                            while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
+                            {
+                                if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                    break;
+                                }
+
+                                ReadResult response;
+                                try
+                                {
+                                    response = await _forwarder.Upstream.Input.ReadAsync();
+                                }
+                                catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                                {
+                                    step = ResponseHeadStep.ClosedBeforeResponse;
+                                    break;
+                                }
+
+                                step = _forwarder.OnResponseRead(response);
+                            }
+
+                            // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                            forwarded = step switch
+                            {
+                                ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                                ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                                _ => await _forwarder.FailAsync(step),
+                            };
+
+                            if (forwarded is null)
+                            {
+                                rejection = await _forwarder.ConnectAsync();
+                                if (rejection != RejectionReason.None)
+                                {
+                                    forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
+                                }
+                            }
+                        }
+
+                        { keep = forwarded.Value; goto Done; }
                     }
-                    catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                    finally
                     {
-                        step = ResponseHeadStep.ClosedBeforeResponse;
-                        break;
+                        // Every request that got past its head is reported once, however it ended.
+                        _forwarder.EndExchange();
+                        _exchange.EndPhases();
+                        _recorder.Complete(_exchange);
                     }
-
-                    step = _forwarder.OnResponseRead(response);
-                }
-
-                // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                forwarded = step switch
-                {
-                    ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                    ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                    _ => await _forwarder.FailAsync(step),
-                };
-
-                if (forwarded is null)
-                {
-                    rejection = await _forwarder.ConnectAsync();
-                    if (rejection != RejectionReason.None)
-                    {
-                        forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
-                    }
-                }
+            }
+            catch (Exception e)
+            {
+                _start.Reset();
+                _done.SetException(e);
+                await new ValueTask(this, _start.Version);
+                continue;
             }
 
-            return forwarded.Value;
-        }
-        finally
-        {
-            // Every request that got past its head is reported once, however it ended.
-            _forwarder.EndExchange();
-            _exchange.EndPhases();
-            _recorder.Complete(_exchange);
+        Done:
+            // Ready for the next exchange before this one is reported ended: its caller may start it at once.
+            _start.Reset();
+            _done.SetResult(keep);
+            await new ValueTask(this, _start.Version);
         }
     }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _done.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _done.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _done.OnCompleted(continuation, state, token, flags);
+
+    void IValueTaskSource.GetResult(short token) => _start.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _start.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _start.OnCompleted(continuation, state, token, flags);
 
     /// <summary>
     /// Reads the request body whole and runs the request-body phase on it. A body longer than the phase's bound is
