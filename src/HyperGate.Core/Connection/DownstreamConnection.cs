@@ -18,11 +18,12 @@ using Microsoft.Extensions.Logging;
 namespace HyperGate.Connection;
 
 /// <summary>
-/// The request loop of downstream connections: parse a head, route it, forward it or answer it, repeat.
-/// Pipelined requests already buffered are answered in order and their responses flushed together.
-/// Both waits of an exchange (for the next request, and for the upstream's answer) are awaited directly in
-/// <see cref="ServeConnectionsAsync"/>, whose state machine lives as long as this object and serves one connection
-/// after another: in steady state a proxied request allocates nothing, and a new connection nothing of this.
+/// The request loop of downstream connections: parse a head, hand it to the exchange pipeline, repeat; a connection
+/// that speaks HTTP/2 (ALPN h2, or the client preface where h2c is on) is served by <see cref="Http2Connection"/>.
+/// Pipelined requests already buffered are answered in order and their responses flushed together. The wait for
+/// the next request is awaited in <see cref="ServeConnectionsAsync"/>, the wait for the upstream's answer in the
+/// pipeline's own loop; both state machines live as long as this object, which serves one connection after another:
+/// in steady state a proxied request allocates nothing, and a new connection nothing of this.
 /// </summary>
 internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 {
