@@ -99,8 +99,7 @@ internal sealed class FieldSection : IHeaderFieldSink
         }
 
         // §8.2.2: connection-specific fields have no meaning in HTTP/2; TE may only say "trailers".
-        if (name.SequenceEqual("connection"u8) || name.SequenceEqual("keep-alive"u8) || name.SequenceEqual("proxy-connection"u8)
-            || name.SequenceEqual("transfer-encoding"u8) || name.SequenceEqual("upgrade"u8))
+        if (Http2Stream.IsConnectionSpecific(name))
         {
             Malformed = "connection_specific_field";
             return;

@@ -454,7 +454,7 @@ internal abstract class Http2Stream
     }
 
     /// <summary>RFC 9113 §8.2.2: fields that mean something to one HTTP/1.1 connection only.</summary>
-    protected static bool IsConnectionSpecific(ReadOnlySpan<byte> name) =>
+    public static bool IsConnectionSpecific(ReadOnlySpan<byte> name) =>
         Ascii.EqualsIgnoreCase(name, "connection"u8) || Ascii.EqualsIgnoreCase(name, "keep-alive"u8) || Ascii.EqualsIgnoreCase(name, "proxy-connection"u8)
         || Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8) || Ascii.EqualsIgnoreCase(name, "upgrade"u8);
 
