@@ -147,22 +147,39 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task TheServicesStatusAndMessage_PassThrough_AndAreCounted()
+    public async Task TheServicesStatusAndMessage_PassThrough_AndAreCountedAndLogged()
     {
-        await using TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address, sections: "[admin]\nlisten = \"127.0.0.1:0\""));
-        Echo.EchoClient client = Client(gateway, out GrpcChannel channel);
-        using (channel)
+        string log = Path.GetTempFileName();
+        try
         {
-            RpcException error = await Assert.ThrowsAsync<RpcException>(async () => await client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.NotFound }));
-            await client.UnaryAsync(new EchoRequest { Text = "fine" });
+            string metrics;
+            await using (TestGateway gateway = await TestGateway.StartAsync(Config(_service.Address, sections: $"[admin]\nlisten = \"127.0.0.1:0\"\n[access_log]\npath = \"{log}\"")))
+            {
+                Echo.EchoClient client = Client(gateway, out GrpcChannel channel);
+                using (channel)
+                {
+                    // A failure the service sends as trailers-only, a success whose status ends the streamed body.
+                    RpcException error = await Assert.ThrowsAsync<RpcException>(async () => await client.UnaryAsync(new EchoRequest { FailCode = (int)StatusCode.NotFound }));
+                    await client.UnaryAsync(new EchoRequest { Text = "fine" });
 
-            Assert.Equal(StatusCode.NotFound, error.StatusCode);
-            Assert.Equal("failing with 5 as asked", error.Status.Detail);
+                    Assert.Equal(StatusCode.NotFound, error.StatusCode);
+                    Assert.Equal("failing with 5 as asked", error.Status.Detail);
+                }
+
+                metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
+            }
+
+            Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "5")));
+            Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "0")));
+            string[] lines = File.ReadAllLines(log);
+            Assert.Equal(2, lines.Length);
+            Assert.Single(lines, line => line.Contains("\"grpc_status\":5,"));
+            Assert.Single(lines, line => line.Contains("\"grpc_status\":0,"));
         }
-
-        string metrics = await gateway.CreateAdminClient().GetStringAsync("/metrics");
-        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "5")));
-        Assert.Equal(1, PrometheusText.Value(metrics, "hypergate_grpc_responses_total", ("route", "echo"), ("grpc_status", "0")));
+        finally
+        {
+            File.Delete(log);
+        }
     }
 
     [Fact]

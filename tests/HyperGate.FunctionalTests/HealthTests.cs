@@ -3,6 +3,7 @@ using HyperGate.FunctionalTests.Infrastructure;
 using HyperGate.Hosting;
 using HyperGate.Upstreams;
 using HyperGate.Upstreams.Health;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Time.Testing;
 
 namespace HyperGate.FunctionalTests;
@@ -106,5 +107,33 @@ public class HealthTests
         await GetAsync(gateway, 10);
         Assert.Equal(probesAndRequests + 5, flaky.RequestCount);
         Assert.All(flaky.Paths.Take(1), path => Assert.Equal("/healthz", path));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ActiveChecks_ProbeAnHttp2Upstream_OverHttp2(bool tls)
+    {
+        // The upstream speaks HTTP/2 only (h2c by prior knowledge, or h2 by ALPN): an HTTP/1.1 probe could never pass.
+        using var certificates = new TestCertificates();
+        TestCertificate? certificate = tls ? certificates.Create("upstream", ["upstream.test"]) : null;
+        await using TestUpstream flaky = await TestUpstream.StartAsync("flaky", certificate?.Certificate, HttpProtocols.Http2);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        flaky.FailStatus = 503;
+        string protocol = tls ? $"protocol = \"h2\"\ntls = {{ server_name = \"upstream.test\", ca = \"{certificate!.CertPath}\" }}" : "protocol = \"h2c\"";
+        await using TestGateway gateway = await TestGateway.StartAsync(
+            Config($"\"{flaky.Address}\"", $"{protocol}\nhealth_check = {{ path = \"/healthz\", interval = \"10s\", healthy = 1, unhealthy = 1 }}"),
+            new GatewayHostOptions { TimeProvider = time });
+        UpstreamConnectionManager connections = gateway.Host.Runtime.Connections;
+
+        Task<DestinationHealth> change = HealthEvents.NextChangeAsync(connections, flaky.Address);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(DestinationHealth.Unhealthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        flaky.FailStatus = null;
+        change = HealthEvents.NextChangeAsync(connections, flaky.Address);
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(DestinationHealth.Healthy, await change.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.All(flaky.Paths, path => Assert.Equal("/healthz", path));
     }
 }

@@ -86,6 +86,10 @@ public sealed class RequestRecorder : IDisposable
         TimeSpan upstream = exchange.UpstreamStartTimestamp == 0 ? TimeSpan.Zero
             : time.GetElapsedTime(exchange.UpstreamStartTimestamp, exchange.UpstreamEndTimestamp == 0 ? end : exchange.UpstreamEndTimestamp);
         _telemetry.Metrics.RecordRequest(exchange, duration, upstream);
+        if (exchange.IsGrpc && exchange.GrpcStatus >= 0)
+        {
+            _telemetry.Metrics.CountGrpc(exchange.Route?.Name, exchange.GrpcStatus);
+        }
         if (_telemetry.AccessLog is { } accessLog)
         {
             WriteLine(exchange, duration, upstream);

@@ -24,6 +24,7 @@ public sealed class Exchange : IDisposable
     private int _clientAddressLength;
     private readonly byte[] _requestId = new byte[RequestIdSettings.MaxLength];
     private int _requestIdLength;
+    private GrpcStatusReader? _grpcStatusReader;
 
     public Exchange()
     {
@@ -191,8 +192,11 @@ public sealed class Exchange : IDisposable
     /// <summary>A gRPC call (see <see cref="GrpcCalls"/>): the gateway's own errors are gRPC statuses.</summary>
     public bool IsGrpc { get; set; }
 
-    /// <summary>The grpc-status the gateway answered with, or -1.</summary>
+    /// <summary>The grpc-status the client got (the gateway's own, or the service's as forwarded), or -1.</summary>
     public int GrpcStatus { get; set; } = -1;
+
+    /// <summary>Reads the service's grpc-status from a forwarded response (made once, for the first gRPC call).</summary>
+    internal GrpcStatusReader GrpcStatusReader => _grpcStatusReader ??= new GrpcStatusReader(this);
 
     /// <summary>The protocol the client spoke, as the access log names it.</summary>
     public string Protocol => IsHttp2 ? "HTTP/2" : Request.Version == Http1.HttpVersion.Http10 ? "HTTP/1.0" : "HTTP/1.1";

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.IO.Pipelines;
+using System.Text;
 using HyperGate.Http1;
 
 namespace HyperGate.Forwarding;
@@ -37,6 +39,10 @@ public static class GrpcCalls
         };
         return timeout > TimeSpan.Zero;
     }
+
+    /// <summary>A grpc-status value: decimal digits only; false for anything else.</summary>
+    public static bool TryParseStatus(ReadOnlySpan<byte> value, out int status) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, null, out status);
 
     /// <summary>
     /// The gRPC status for an error the gateway answers: gRPC's HTTP mapping, except that a rate limit is
@@ -85,6 +91,42 @@ public static class GrpcCalls
                 escape[0] = (byte)'%';
                 ((byte)c).TryFormat(escape[1..], out _, "X2");
                 output.Write(escape);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Reads a call's grpc-status as its response is forwarded: from the head of a trailers-only response, or from the
+/// trailers that end a streamed one (the body itself is only relayed), so that metrics and the access log carry it.
+/// </summary>
+internal sealed class GrpcStatusReader(Exchange exchange) : IBodySink
+{
+    public void ReadHead(ResponseHead response)
+    {
+        if (response.TryGetHeader("grpc-status"u8, out ReadOnlySpan<byte> value) && GrpcCalls.TryParseStatus(value, out int status))
+        {
+            exchange.GrpcStatus = status;
+        }
+    }
+
+    public void Append(in ReadOnlySequence<byte> data)
+    {
+    }
+
+    public void Complete(bool complete)
+    {
+    }
+
+    public void Trailers(ReadOnlySpan<byte> section)
+    {
+        foreach (Range range in section.Split("\r\n"u8))
+        {
+            ReadOnlySpan<byte> line = section[range];
+            int colon = line.IndexOf((byte)':');
+            if (colon > 0 && Ascii.EqualsIgnoreCase(line[..colon], "grpc-status"u8) && GrpcCalls.TryParseStatus(line[(colon + 1)..].Trim(" \t"u8), out int status))
+            {
+                exchange.GrpcStatus = status;
             }
         }
     }

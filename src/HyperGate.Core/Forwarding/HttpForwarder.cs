@@ -513,6 +513,8 @@ public sealed class HttpForwarder : IDisposable
         bool keepAlive = request.KeepAlive && !_exchange.CloseRequested && framing != BodyFraming.UntilClose && !dechunk && _requestBody.IsCompleted;
 
         _exchange.Status = response.StatusCode;
+        GrpcStatusReader? grpc = _exchange.IsGrpc ? _exchange.GrpcStatusReader : null;
+        grpc?.ReadHead(response);
         if (_exchange.Route!.Phases.RunResponseHead(_exchange, response) is { } answered)
         {
             // A step answered instead (a cache serving its stored response after a 304): the upstream's body, if
@@ -549,7 +551,7 @@ public sealed class HttpForwarder : IDisposable
         // The response-head phase's encoding choice (compression): the body then streams through the encoder, chunked.
         EncodedBody? encoded = framing != BodyFraming.None && !dechunk ? _exchange.Route!.Phases.ResponseEncoding?.Start(_exchange, response, _exchange.Output) : null;
         PipeWriter destination = encoded ?? _exchange.Output;
-        IBodySink? sink = _exchange.ResponseBodySink;
+        IBodySink? sink = _exchange.ResponseBodySink ?? grpc;
         DownstreamResponseWriter.Write(_exchange.Output, response, _exchange, encoded is null ? framing : BodyFraming.Chunked, dechunk, keepAlive, _exchange.Snapshot.Config.Tracing.ServerTiming ? _recorder : null);
         BodyCopyResult responseBody;
 

@@ -54,7 +54,7 @@ public static class ChunkedBody
             source.AdvanceTo(afterLine);
             if (size == 0)
             {
-                return await CopyTrailersAsync(source, dechunk ? null : destination, guard, cancellationToken);
+                return await CopyTrailersAsync(source, dechunk ? null : destination, guard, cancellationToken, sink);
             }
 
             total += size;
@@ -135,7 +135,7 @@ public static class ChunkedBody
 
     /// <summary>RFC 9112 §7.1.2: the trailer section is field lines ended by an empty line; each is validated like a header.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<BodyCopyResult> CopyTrailersAsync(PipeReader source, PipeWriter? destination, BodyRateGuard? guard, CancellationToken cancellationToken)
+    private static async ValueTask<BodyCopyResult> CopyTrailersAsync(PipeReader source, PipeWriter? destination, BodyRateGuard? guard, CancellationToken cancellationToken, IBodySink? sink)
     {
         while (true)
         {
@@ -147,7 +147,7 @@ public static class ChunkedBody
                 return BodyCopyResult.SourceTooSlow;
             }
 
-            TrailerStatus status = TryCopyTrailers(buffer, destination, out SequencePosition end);
+            TrailerStatus status = TryCopyTrailers(buffer, destination, sink, out SequencePosition end);
             switch (status)
             {
                 case TrailerStatus.Complete:
@@ -173,7 +173,7 @@ public static class ChunkedBody
         Invalid,
     }
 
-    private static TrailerStatus TryCopyTrailers(in ReadOnlySequence<byte> buffer, PipeWriter? destination, out SequencePosition end)
+    private static TrailerStatus TryCopyTrailers(in ReadOnlySequence<byte> buffer, PipeWriter? destination, IBodySink? sink, out SequencePosition end)
     {
         end = buffer.Start;
         int length = (int)Math.Min(buffer.Length, MaxTrailerSize);
@@ -220,6 +220,8 @@ public static class ChunkedBody
                 destination.Write("0\r\n"u8);
                 WriteForwardableTrailers(section[..position], destination);
             }
+
+            sink?.Trailers(section[..(position - 2)]);
 
             end = buffer.GetPosition(position);
             return TrailerStatus.Complete;

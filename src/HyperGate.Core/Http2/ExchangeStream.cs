@@ -65,14 +65,6 @@ internal sealed class ExchangeStream : Http2Stream
         _connection.OnStreamEnded(this);
     }
 
-    protected override void OnGrpcStatus(int status)
-    {
-        if (Pipeline.Exchange.IsGrpc)
-        {
-            _connection.Metrics.CountGrpc(Pipeline.Exchange.Route?.Name, status);
-        }
-    }
-
     /// <summary>
     /// The response head as HEADERS: the status, and the fields the client may see (RFC 9113 §8.2.2: no
     /// connection-specific field; names lowercase, §8.2.1); a length the HTTP/1.1 framing carried stays.
@@ -93,7 +85,6 @@ internal sealed class ExchangeStream : Http2Stream
             ReadOnlySpan<byte> name = head.NameOf(field);
             if (!IsConnectionSpecific(name))
             {
-                NoteGrpcStatus(name, head.ValueOf(field));
                 blockLength = AppendField(blockLength, name, head.ValueOf(field));
             }
         }

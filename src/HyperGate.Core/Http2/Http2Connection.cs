@@ -38,8 +38,6 @@ internal sealed class Http2Connection : Http2Session
 
     protected override TimeSpan IdleTimeout => _runtime.Snapshot.Limits.KeepAliveTimeout;
 
-    public Diagnostics.GatewayMetrics Metrics => _runtime.Telemetry.Metrics;
-
     /// <summary>
     /// Whether <paramref name="buffer"/> starts with the first <paramref name="length"/> bytes of the client preface
     /// (§3.4); null while too short to tell.

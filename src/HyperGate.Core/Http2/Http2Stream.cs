@@ -89,20 +89,6 @@ internal abstract class Http2Stream
 
     public Task Running { get; set; } = Task.CompletedTask;
 
-    /// <summary>Notes a grpc-status field among those about to be sent (in a head or in trailers).</summary>
-    protected void NoteGrpcStatus(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
-    {
-        if (Ascii.EqualsIgnoreCase(name, "grpc-status"u8) && int.TryParse(value, System.Globalization.NumberStyles.None, null, out int status))
-        {
-            OnGrpcStatus(status);
-        }
-    }
-
-    /// <summary>A grpc-status goes out on this stream (counted before the client can see it).</summary>
-    protected virtual void OnGrpcStatus(int status)
-    {
-    }
-
     /// <summary>Writes an incoming head (HTTP/1.1 form); with <paramref name="endStream"/> nothing follows it.</summary>
     protected void WriteIncoming(ReadOnlySpan<byte> head, bool endStream)
     {
@@ -414,7 +400,6 @@ internal abstract class Http2Stream
             if (colon > 0 && !IsConnectionSpecific(line[..colon]))
             {
                 ReadOnlySpan<byte> value = line[(colon + 1)..].Trim(" \t"u8);
-                NoteGrpcStatus(line[..colon], value);
                 length = AppendField(length, line[..colon], value);
             }
         }

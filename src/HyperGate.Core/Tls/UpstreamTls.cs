@@ -32,7 +32,7 @@ public sealed class UpstreamTls(string? serverName, X509Certificate2Collection? 
         var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsClientAsync(Options(targetHost), cancellationToken);
+            await ssl.AuthenticateAsClientAsync(ClientOptions(targetHost), cancellationToken);
             return ssl;
         }
         catch
@@ -42,7 +42,8 @@ public sealed class UpstreamTls(string? serverName, X509Certificate2Collection? 
         }
     }
 
-    private SslClientAuthenticationOptions Options(string targetHost)
+    /// <summary>The handshake's options: the upstream's server name, trust and client certificate.</summary>
+    public SslClientAuthenticationOptions ClientOptions(string targetHost)
     {
         var options = new SslClientAuthenticationOptions
         {

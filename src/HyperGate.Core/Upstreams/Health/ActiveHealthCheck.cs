@@ -1,4 +1,8 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 
 namespace HyperGate.Upstreams.Health;
@@ -15,7 +19,9 @@ internal sealed class ActiveHealthCheck : IDisposable
     private readonly Random _random;
     private readonly Action<Destination> _changed;
     private readonly ITimer _timer;
+    private const string UserAgent = "HyperGate-health-check";
     private readonly byte[] _request;
+    private readonly Uri _http2Target;
     private int _passes;
     private int _failures;
     private volatile bool _disposed;
@@ -27,7 +33,8 @@ internal sealed class ActiveHealthCheck : IDisposable
         _time = time;
         _random = random;
         _changed = changed;
-        _request = Encoding.ASCII.GetBytes($"GET {settings.Path} HTTP/1.1\r\nHost: {destination.Address}\r\nUser-Agent: HyperGate-health-check\r\nConnection: close\r\n\r\n");
+        _request = Encoding.ASCII.GetBytes($"GET {settings.Path} HTTP/1.1\r\nHost: {destination.Address}\r\nUser-Agent: {UserAgent}\r\nConnection: close\r\n\r\n");
+        _http2Target = Http2Target(destination, settings.Path);
         _timer = time.CreateTimer(static state => _ = ((ActiveHealthCheck)state!).ProbeAsync(), this, settings.Interval * random.NextDouble(), Timeout.InfiniteTimeSpan);
     }
 
@@ -67,19 +74,20 @@ internal sealed class ActiveHealthCheck : IDisposable
         }
     }
 
+    /// <summary>Probes in the protocol requests use: HTTP/2 upstreams (an h2c-only one answers nothing else) over HTTP/2.</summary>
+    private Task<bool> PassesAsync() => _destination.Pool.Settings.Http2 is null ? PassesOverHttp1Async() : PassesOverHttp2Async();
+
     /// <summary>Connects, sends the probe and reads the status line; any failure or a status outside the range fails.</summary>
-    private async Task<bool> PassesAsync()
+    private async Task<bool> PassesOverHttp1Async()
     {
         using var timeout = new CancellationTokenSource(Settings.Timeout, _time);
         try
         {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(_destination.EndPoint, timeout.Token);
-
             // Probed as requests are sent: over TLS when the upstream speaks TLS.
+            Stream connection = await ConnectAsync(timeout.Token);
             await using Stream stream = _destination.Pool.Settings.Tls is { } tls
-                ? await tls.HandshakeAsync(new NetworkStream(socket, ownsSocket: false), _destination.Pool.Host, timeout.Token)
-                : new NetworkStream(socket, ownsSocket: false);
+                ? await tls.HandshakeAsync(connection, _destination.Pool.Host, timeout.Token)
+                : connection;
             await stream.WriteAsync(_request, timeout.Token);
 
             // "HTTP/1.1 200": the status line's first 12 bytes are all a probe needs.
@@ -96,13 +104,76 @@ internal sealed class ActiveHealthCheck : IDisposable
                 length += read;
             }
 
-            return TryParseStatus(buffer, out int status) && status >= Settings.ExpectLow && status <= Settings.ExpectHigh;
+            return TryParseStatus(buffer, out int status) && Expected(status);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or System.Security.Authentication.AuthenticationException)
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or AuthenticationException)
         {
             return false;
         }
     }
+
+    /// <summary>
+    /// The same probe as an HTTP/2 stream, by HttpClient over a connection of the probe's own: h2c by prior knowledge
+    /// (RFC 9113 §3.3), or TLS with the upstream's trust settings where ALPN must choose h2 (§3.2). Handler and
+    /// connection last one probe, as the HTTP/1.1 probe's do.
+    /// </summary>
+    private async Task<bool> PassesOverHttp2Async()
+    {
+        using var timeout = new CancellationTokenSource(Settings.Timeout, _time);
+        using var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            ConnectCallback = async (_, cancellationToken) => await ConnectAsync(cancellationToken),
+            SslOptions = _destination.Pool.Settings.Tls?.ClientOptions(_destination.Pool.Host) ?? new SslClientAuthenticationOptions(),
+        };
+        using var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        using var probe = new HttpRequestMessage(HttpMethod.Get, _http2Target) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        probe.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
+        try
+        {
+            using HttpResponseMessage response = await client.SendAsync(probe, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            return Expected((int)response.StatusCode);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Where an HTTP/2 probe goes: the destination's address, or over TLS the name its certificate is checked
+    /// against (HttpClient takes the server name from the URI; the connection still goes to the destination).
+    /// </summary>
+    private static Uri Http2Target(Destination destination, string path)
+    {
+        if (destination.Pool.Settings.Tls is not { } tls)
+        {
+            return new Uri($"http://{destination.Address}{path}");
+        }
+
+        int port = destination.EndPoint switch { IPEndPoint ip => ip.Port, DnsEndPoint dns => dns.Port, _ => 443 };
+        return new UriBuilder(Uri.UriSchemeHttps, tls.ServerName ?? destination.Pool.Host, port, path).Uri;
+    }
+
+    /// <summary>A connection of the probe's own (never the pool's).</summary>
+    private async Task<Stream> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(_destination.EndPoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new NetworkStream(socket, ownsSocket: true);
+    }
+
+    private bool Expected(int status) => status >= Settings.ExpectLow && status <= Settings.ExpectHigh;
 
     /// <summary>The status of a status line's first 12 bytes, "HTTP/1.x NNN".</summary>
     internal static bool TryParseStatus(ReadOnlySpan<byte> statusLine, out int status)
