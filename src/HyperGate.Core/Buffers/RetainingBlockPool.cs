@@ -7,11 +7,11 @@ using Microsoft.AspNetCore.Connections;
 namespace HyperGate.Buffers;
 
 /// <summary>
-/// A pool of pinned 32 KiB blocks for the socket pipes that keeps the blocks it has handed out. Kestrel's own
+/// A pool of pinned blocks (32 KiB for the socket pipes) that keeps the blocks it has handed out. Kestrel's own
 /// pool (since .NET 10) evicts idle blocks; measured on a proxy pinned to one core under steady load, the
 /// eviction churned about 650 bytes of new blocks per proxied request. This is the hot path, so it is
 /// hand-written: a lock-free queue of reusable block owners, nothing allocated once warm. What it retains is
-/// bounded: past <see cref="MaxRetainedBlocks"/> free blocks (64 MiB), returned blocks are left to the GC, so a
+/// bounded: past <see cref="MaxRetainedBytes"/> of free blocks, returned blocks are left to the GC, so a
 /// burst of large bodies does not pin memory forever. A thread that asks for it (an event loop's) also keeps up to
 /// <see cref="BlocksPerThread"/> free blocks of its own.
 /// </summary>
@@ -23,10 +23,10 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     /// 16 KiB took 16 KiB responses (which with their head need two 16 KiB reads) up by a fifth (bench/RESULTS.md).
     /// Only connections in the middle of an exchange hold blocks.
     /// </summary>
-    public const int BlockSize = 32 * 1024;
+    public const int SocketBlockSize = 32 * 1024;
 
-    /// <summary>Free blocks kept for reuse: 64 MiB.</summary>
-    public const int MaxRetainedBlocks = 2048;
+    /// <summary>Free blocks kept for reuse, in bytes.</summary>
+    public const int MaxRetainedBytes = 64 * 1024 * 1024;
 
     /// <summary>Free blocks a thread that called <see cref="KeepBlocksOnThisThread"/> keeps for itself: 1 MiB.</summary>
     public const int BlocksPerThread = 32;
@@ -38,6 +38,17 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
 
     private readonly ConcurrentQueue<PinnedBlock> _free = new();
     private int _freeCount;
+
+    public RetainingBlockPool(int blockSize = SocketBlockSize)
+    {
+        BlockSize = blockSize;
+        MaxRetainedBlocks = MaxRetainedBytes / blockSize;
+    }
+
+    public int BlockSize { get; }
+
+    /// <summary>Free blocks kept for reuse (<see cref="MaxRetainedBytes"/> of them).</summary>
+    public int MaxRetainedBlocks { get; }
 
     public override int MaxBufferSize => BlockSize;
 
@@ -110,11 +121,12 @@ public sealed class RetainingBlockPool : MemoryPool<byte>
     internal sealed unsafe class PinnedBlock : IMemoryOwner<byte>
     {
         private readonly RetainingBlockPool _pool;
-        private readonly byte[] _array = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
+        private readonly byte[] _array;
 
         public PinnedBlock(RetainingBlockPool pool)
         {
             _pool = pool;
+            _array = GC.AllocateUninitializedArray<byte>(pool.BlockSize, pinned: true);
             Pointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
         }
 

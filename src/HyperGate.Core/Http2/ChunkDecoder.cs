@@ -28,6 +28,14 @@ internal sealed class ChunkDecoder
 
     public int TrailerLength { get; private set; }
 
+    /// <summary>Starts on a new body (the trailer buffer is kept).</summary>
+    public void Reset()
+    {
+        _state = State.Size;
+        _chunkRemaining = 0;
+        TrailerLength = 0;
+    }
+
     /// <summary>The trailer section's field lines, each ending in CRLF.</summary>
     public ReadOnlySpan<byte> Trailers => _trailers.AsSpan(0, TrailerLength);
 

@@ -13,6 +13,9 @@ internal sealed class ExchangeStream : Http2Stream
 {
     private readonly Http2Connection _connection;
     private readonly ResponseHead _responseHead = new();
+    private readonly StreamSignal _runStart = new();
+    private RejectionReason _headRejection;
+    private bool _looping;
 
     public ExchangeStream(Http2Connection connection, int id, ExchangePipeline pipeline, bool endStream, long contentLength, int receiveWindow)
         : base(connection, id, receiveWindow)
@@ -43,26 +46,52 @@ internal sealed class ExchangeStream : Http2Stream
         }
     }
 
-    /// <summary>Runs the exchange and relays its response; the connection is told when both are done.</summary>
-    public async Task RunAsync(RejectionReason headRejection)
+    /// <summary>
+    /// Runs the exchange and relays its response; the connection is told when both are done. Like the relay, the
+    /// run is a loop living as long as the stream object: a stream reused for a later request allocates nothing.
+    /// </summary>
+    public void Start(RejectionReason headRejection)
     {
-        Task relay = RelayOutgoingAsync();
-        try
+        _headRejection = headRejection;
+        Session.StreamRunning();
+        if (_looping)
         {
-            await Pipeline.RunAsync(headRejection);
+            _runStart.Set();
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        else
         {
-            // The client reset the stream or left mid-exchange; nothing is left to answer.
+            _looping = true;
+            _ = RunLoopAsync();
         }
-        finally
-        {
-            await OutgoingWriter.CompleteAsync();
-        }
+    }
 
-        await relay;
-        await CompletePipesAsync();
-        _connection.OnStreamEnded(this);
+    private async Task RunLoopAsync()
+    {
+        while (true)
+        {
+            StartRelay();
+            try
+            {
+                await Pipeline.RunAsync(_headRejection);
+            }
+            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The client reset the stream or left mid-exchange; nothing is left to answer.
+            }
+            finally
+            {
+                await OutgoingWriter.CompleteAsync();
+            }
+
+            await RelayedAsync();
+            await CompletePipesAsync();
+
+            // Armed before the stream can be reused: the connection may start it again at once, from its frame loop.
+            _runStart.Reset();
+            _connection.OnStreamEnded(this);
+            Session.StreamStopped();
+            await _runStart.WaitAsync();
+        }
     }
 
     /// <summary>

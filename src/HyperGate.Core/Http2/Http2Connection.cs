@@ -229,7 +229,7 @@ internal sealed class Http2Connection : Http2Session
         }
 
         Open(stream);
-        stream.Running = stream.RunAsync(rejection);
+        stream.Start(rejection);
     }
 
     /// <summary>Both halves of a stream are done: it leaves the connection, and its pipeline serves a later one.</summary>

@@ -79,6 +79,10 @@ internal abstract class Http2Session
 
     protected volatile bool Closed;
 
+    /// <summary>Stream relays and exchanges still running (see <see cref="StreamRunning"/>); set when the end waits for them.</summary>
+    private int _running;
+    private TaskCompletionSource? _stopped;
+
     protected volatile bool CloseRequested;
 
     /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS of the peer: how many streams the gateway may open (as a client).</summary>
@@ -258,18 +262,36 @@ internal abstract class Http2Session
     {
         Closed = true;
         Deadline.Disarm();
-        Task[] running;
         lock (Sync)
         {
-            running = [.. Streams.Values.Select(stream => stream.Running)];
             foreach (Http2Stream stream in Streams.Values)
             {
                 stream.Cancel();
             }
         }
 
-        await Task.WhenAll(running);
+        if (Volatile.Read(ref _running) > 0)
+        {
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _stopped, stopped);
+            if (Volatile.Read(ref _running) > 0)
+            {
+                await stopped.Task;
+            }
+        }
+
         Deadline.Dispose();
+    }
+
+    /// <summary>A stream's code (its relay, its exchange) runs: the connection's end waits for it to stop.</summary>
+    public void StreamRunning() => Interlocked.Increment(ref _running);
+
+    public void StreamStopped()
+    {
+        if (Interlocked.Decrement(ref _running) == 0)
+        {
+            Volatile.Read(ref _stopped)?.TrySetResult();
+        }
     }
 
     /// <summary>One frame; returns a connection error, or NoError. Stream errors are answered here with RST_STREAM.</summary>

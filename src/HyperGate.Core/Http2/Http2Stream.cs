@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using HyperGate.Buffers;
 using HyperGate.Http1;
 using HyperGate.Http2.Hpack;
 using Microsoft.AspNetCore.Connections;
@@ -17,13 +18,24 @@ namespace HyperGate.Http2;
 /// </summary>
 internal abstract class Http2Stream
 {
+    /// <summary>
+    /// The streams' pipes take their blocks from a pool that keeps them: with the shared array pool, a connection's
+    /// hundred streams held more buffers at once than it keeps, and a load run allocated a new 4 KiB array for
+    /// almost every request. 16 KiB is the largest DATA frame a peer must accept (RFC 9113 §4.2).
+    /// </summary>
+    private static readonly RetainingBlockPool Blocks = new(blockSize: 16 * 1024);
+
     // Both pipes resume their reader inline, on the writer's thread: a response written by the exchange is framed
     // at once, and DATA the loop receives goes on to the upstream without a hop through the thread pool.
-    private static readonly PipeOptions IncomingOptions = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, useSynchronizationContext: false);
-    private static readonly PipeOptions OutgoingOptions = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false);
+    private static readonly PipeOptions IncomingOptions = new(Blocks, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, minimumSegmentSize: Blocks.BlockSize, useSynchronizationContext: false);
+    private static readonly PipeOptions OutgoingOptions = new(Blocks, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: Blocks.BlockSize, useSynchronizationContext: false);
     private readonly Pipe _incoming = new(IncomingOptions);
     private readonly Pipe _outgoing = new(OutgoingOptions);
     private readonly ConsumptionReader _incomingReader;
+    private readonly StreamSignal _relayStart = new();
+    private readonly StreamSignal _relayDone = new();
+    private readonly ChunkDecoder _chunks = new();
+    private bool _relayLooping;
     private byte[] _headerBlock = new byte[512];
     private long _receiveWindow;
     private int _unacknowledged;
@@ -87,8 +99,6 @@ internal abstract class Http2Stream
     /// </summary>
     public bool OutgoingEnded { get; set; }
 
-    public Task Running { get; set; } = Task.CompletedTask;
-
     /// <summary>Writes an incoming head (HTTP/1.1 form); with <paramref name="endStream"/> nothing follows it.</summary>
     protected void WriteIncoming(ReadOnlySpan<byte> head, bool endStream)
     {
@@ -99,7 +109,12 @@ internal abstract class Http2Stream
                 return;
             }
 
-            _incoming.Writer.Write(head);
+            if (!head.IsEmpty)
+            {
+                // Not even an empty write: it takes a block, which an exchange that reads nothing never releases.
+                _incoming.Writer.Write(head);
+            }
+
             if (endStream)
             {
                 _incomingClosed = true;
@@ -234,7 +249,6 @@ internal abstract class Http2Stream
         Reset = false;
         ExpectedLength = -1;
         ReceivedLength = SendWindow = 0;
-        Running = Task.CompletedTask;
         while (WindowOpened.Wait(0))
         {
             // A release left by the cancellation of the stream's last use.
@@ -258,133 +272,180 @@ internal abstract class Http2Stream
     /// </summary>
     protected abstract ParseStatus ParseOutgoingHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out OutgoingHead head);
 
-    /// <summary>Reads what the gateway writes in HTTP/1.1 form and sends it as frames.</summary>
-    protected async Task RelayOutgoingAsync()
+    /// <summary>
+    /// Starts relaying what the gateway writes for this use of the stream; <see cref="RelayedAsync"/> completes
+    /// when the relay ended. The relay is a loop that lives as long as the stream object (see <see cref="StreamSignal"/>).
+    /// </summary>
+    protected void StartRelay()
     {
-        PipeReader reader = _outgoing.Reader;
-        BodyFraming framing = BodyFraming.None;
-        bool headSent = false;
-        long remaining = 0;
-        var chunks = new ChunkDecoder();
-        try
+        Session.StreamRunning();
+        _relayDone.Reset();
+        if (_relayLooping)
         {
-            while (!Reset)
+            _relayStart.Set();
+        }
+        else
+        {
+            _relayLooping = true;
+            _ = RelayLoopAsync();
+        }
+    }
+
+    /// <summary>The relay this use started ended (awaited once per use).</summary>
+    protected ValueTask RelayedAsync() => _relayDone.WaitAsync();
+
+    /// <summary>Reads what the gateway writes in HTTP/1.1 form and sends it as frames, once per use of the stream.</summary>
+    private async Task RelayLoopAsync()
+    {
+        while (true)
+        {
+            PipeReader reader = _outgoing.Reader;
+            BodyFraming framing = BodyFraming.None;
+            bool headSent = false;
+            long remaining = 0;
+            ChunkDecoder chunks = _chunks;
+            chunks.Reset();
+            ReadOnlySequence<byte> unread = default;
+            try
             {
-                ReadResult result = await reader.ReadAsync();
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                if (result.IsCanceled || Reset)
+                while (!Reset)
                 {
-                    return;
-                }
-
-                while (!headSent)
-                {
-                    ParseStatus status = ParseOutgoingHead(buffer, out SequencePosition consumed, out OutgoingHead head);
-                    if (status == ParseStatus.Rejected)
+                    ReadResult result = await reader.ReadAsync();
+                    ReadOnlySequence<byte> buffer = unread = result.Buffer;
+                    if (result.IsCanceled || Reset)
                     {
-                        Session.ResetStream(this, Http2ErrorCode.InternalError);
-                        return;
+                        goto Relayed;
                     }
 
-                    if (status != ParseStatus.Complete)
+                    while (!headSent)
                     {
-                        break;
-                    }
+                        ParseStatus status = ParseOutgoingHead(buffer, out SequencePosition consumed, out OutgoingHead head);
+                        if (status == ParseStatus.Rejected)
+                        {
+                            Session.ResetStream(this, Http2ErrorCode.InternalError);
+                            goto Relayed;
+                        }
 
-                    buffer = buffer.Slice(consumed);
-                    int blockLength = head.BlockLength;
-                    if (head.Interim)
-                    {
-                        // An interim response (100 Continue, 103 Early Hints) is a HEADERS frame of its own (§8.1).
-                        await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: false);
-                        continue;
-                    }
-
-                    (framing, remaining) = (head.Framing, head.Length);
-                    headSent = true;
-                    bool noBody = framing == BodyFraming.None || (framing == BodyFraming.ContentLength && remaining == 0);
-
-                    // Body bytes already here go out with the head, in one write.
-                    if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody, flush: noBody || buffer.IsEmpty))
-                    {
-                        return;
-                    }
-
-                    if (noBody)
-                    {
-                        return;
-                    }
-                }
-
-                while (headSent && !buffer.IsEmpty)
-                {
-                    ReadOnlySequence<byte> data;
-                    bool last = false;
-                    if (framing == BodyFraming.ContentLength)
-                    {
-                        data = buffer.Slice(0, Math.Min(buffer.Length, remaining));
-                        remaining -= data.Length;
-                        last = remaining == 0;
-                    }
-                    else if (framing == BodyFraming.UntilClose)
-                    {
-                        data = buffer;
-                    }
-                    else
-                    {
-                        ChunkStep step = chunks.Next(ref buffer, out data);
-                        if (step == ChunkStep.NeedMore)
+                        if (status != ParseStatus.Complete)
                         {
                             break;
                         }
 
-                        if (step == ChunkStep.Invalid)
+                        buffer = buffer.Slice(consumed);
+                        int blockLength = head.BlockLength;
+                        if (head.Interim)
                         {
-                            Session.ResetStream(this, Http2ErrorCode.InternalError);
-                            return;
+                            // An interim response (100 Continue, 103 Early Hints) is a HEADERS frame of its own (§8.1).
+                            await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: false);
+                            continue;
                         }
 
-                        if (step == ChunkStep.End)
+                        (framing, remaining) = (head.Framing, head.Length);
+                        headSent = true;
+                        bool noBody = framing == BodyFraming.None || (framing == BodyFraming.ContentLength && remaining == 0);
+
+                        // Body bytes already here go out with the head, in one write.
+                        if (!await Session.SendHeaderBlockAsync(this, _headerBlock.AsMemory(0, blockLength), endStream: noBody, flush: noBody || buffer.IsEmpty))
                         {
-                            // §8.1: trailers are a HEADERS frame that ends the stream; without any, an empty DATA frame does.
-                            _ = chunks.TrailerLength > 0
-                                ? await Session.SendHeaderBlockAsync(this, TrailerBlock(chunks.Trailers), endStream: true)
-                                : await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
-                            return;
+                            goto Relayed;
+                        }
+
+                        if (noBody)
+                        {
+                            goto Relayed;
                         }
                     }
 
-                    buffer = buffer.Slice(data.End);
-                    if (!await Session.SendDataAsync(this, data, last))
+                    while (headSent && !buffer.IsEmpty)
                     {
-                        return;
+                        ReadOnlySequence<byte> data;
+                        bool last = false;
+                        if (framing == BodyFraming.ContentLength)
+                        {
+                            data = buffer.Slice(0, Math.Min(buffer.Length, remaining));
+                            remaining -= data.Length;
+                            last = remaining == 0;
+                        }
+                        else if (framing == BodyFraming.UntilClose)
+                        {
+                            data = buffer;
+                        }
+                        else
+                        {
+                            ChunkStep step = chunks.Next(ref buffer, out data);
+                            if (step == ChunkStep.NeedMore)
+                            {
+                                break;
+                            }
+
+                            if (step == ChunkStep.Invalid)
+                            {
+                                Session.ResetStream(this, Http2ErrorCode.InternalError);
+                                goto Relayed;
+                            }
+
+                            if (step == ChunkStep.End)
+                            {
+                                // §8.1: trailers are a HEADERS frame that ends the stream; without any, an empty DATA frame does.
+                                _ = chunks.TrailerLength > 0
+                                    ? await Session.SendHeaderBlockAsync(this, TrailerBlock(chunks.Trailers), endStream: true)
+                                    : await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
+                                goto Relayed;
+                            }
+                        }
+
+                        buffer = buffer.Slice(data.End);
+                        if (!await Session.SendDataAsync(this, data, last))
+                        {
+                            goto Relayed;
+                        }
+
+                        if (last)
+                        {
+                            goto Relayed;
+                        }
                     }
 
-                    if (last)
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    unread = default;
+                    if (result.IsCompleted)
                     {
-                        return;
-                    }
-                }
+                        if (headSent && framing == BodyFraming.UntilClose)
+                        {
+                            await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
+                            goto Relayed;
+                        }
 
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    if (headSent && framing == BodyFraming.UntilClose)
-                    {
-                        await Session.SendDataAsync(this, ReadOnlySequence<byte>.Empty, endStream: true);
-                        return;
+                        // The writer ended before its message did (an upstream cut it short, or nothing was written):
+                        // the peer must not take what it got for whole.
+                        Session.ResetStream(this, Http2ErrorCode.InternalError);
+                        goto Relayed;
                     }
-
-                    // The writer ended before its message did (an upstream cut it short, or nothing was written):
-                    // the peer must not take what it got for whole.
-                    Session.ResetStream(this, Http2ErrorCode.InternalError);
-                    return;
                 }
             }
-        }
-        finally
-        {
-            await reader.CompleteAsync();
+            catch (Exception)
+            {
+                // Whatever ended the relay (the connection failing under a write), this use of the stream is over:
+                // the loop must live on for the next.
+            }
+            finally
+            {
+                // Whatever is left is not wanted; consumed, its blocks go back to the pool (the pipe drops the
+                // blocks of data left unconsumed when it completes).
+                if (unread.Length > 0)
+                {
+                    reader.AdvanceTo(unread.End);
+                }
+
+                await reader.CompleteAsync();
+            }
+
+        Relayed:
+            // Armed before the owner hears of the end: it may start the next use at once, from its own thread.
+            _relayStart.Reset();
+            Session.StreamStopped();
+            _relayDone.Set();
+            await _relayStart.WaitAsync();
         }
     }
 

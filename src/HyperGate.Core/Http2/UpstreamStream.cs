@@ -35,7 +35,7 @@ internal sealed class UpstreamStream : Http2Stream
     /// <summary>The upstream said (GOAWAY) it never processed this stream: safe to send again elsewhere.</summary>
     public bool Unprocessed { get; set; }
 
-    public void Start() => Running = RelayOutgoingAsync();
+    public void Start() => StartRelay();
 
     /// <summary>A response head arrived, in HTTP/1.1 form; an interim one (1xx) leaves the final one to come.</summary>
     public void OnResponseHead(ReadOnlySpan<byte> head, bool interim, bool endStream, long contentLength)
@@ -73,7 +73,7 @@ internal sealed class UpstreamStream : Http2Stream
         }
 
         Cancel();
-        await Running;
+        await RelayedAsync();
         await CompletePipesAsync();
         _requestHead.Dispose();
         _connection.OnStreamReleased(this);

@@ -16,20 +16,20 @@ public class RetainingBlockPoolTests
         IMemoryOwner<byte> second = pool.Rent();
         Assert.Same(first, second);
         Assert.True(memory.Span == second.Memory.Span);
-        Assert.Equal(RetainingBlockPool.BlockSize, second.Memory.Length);
+        Assert.Equal(RetainingBlockPool.SocketBlockSize, second.Memory.Length);
     }
 
     [Fact]
     public void Return_BeyondTheBound_IsNotRetained()
     {
         using var pool = new RetainingBlockPool();
-        IMemoryOwner<byte>[] blocks = Enumerable.Range(0, RetainingBlockPool.MaxRetainedBlocks + 10).Select(_ => pool.Rent()).ToArray();
+        IMemoryOwner<byte>[] blocks = Enumerable.Range(0, pool.MaxRetainedBlocks + 10).Select(_ => pool.Rent()).ToArray();
         foreach (IMemoryOwner<byte> block in blocks)
         {
             block.Dispose();
         }
 
-        Assert.Equal(RetainingBlockPool.MaxRetainedBlocks, pool.RetainedBlocks);
+        Assert.Equal(pool.MaxRetainedBlocks, pool.RetainedBlocks);
     }
 
     [Fact]
@@ -62,9 +62,18 @@ public class RetainingBlockPoolTests
     }
 
     [Fact]
+    public void APoolOfSmallerBlocks_RentsThatSize_AndRetainsTheSameBytes()
+    {
+        using var pool = new RetainingBlockPool(blockSize: 16 * 1024);
+        Assert.Equal(16 * 1024, pool.Rent().Memory.Length);
+        Assert.Equal(16 * 1024, pool.MaxBufferSize);
+        Assert.Equal(RetainingBlockPool.MaxRetainedBytes / (16 * 1024), pool.MaxRetainedBlocks);
+    }
+
+    [Fact]
     public void Rent_LargerThanABlock_Throws()
     {
         using var pool = new RetainingBlockPool();
-        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(RetainingBlockPool.BlockSize + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(pool.BlockSize + 1));
     }
 }
