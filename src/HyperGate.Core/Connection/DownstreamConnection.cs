@@ -269,7 +269,7 @@ internal sealed class DownstreamConnection : IDisposable, IValueTaskSource
 
                     if (http2)
                     {
-                        _http2 = new Http2Connection(_runtime, _runtime.Snapshot.Config.Http2, input, output, _exchange.PeerAddress, _exchange.Tls);
+                        _http2 = new Http2Connection(_runtime, _handler.Http2Streams, _runtime.Snapshot.Config.Http2, input, output, _exchange.PeerAddress, _exchange.Tls);
                         if (_exchange.CloseRequested)
                         {
                             _http2.RequestClose();

@@ -23,6 +23,9 @@ public sealed class GatewayConnectionHandler(GatewayRuntime runtime, ILogger log
 
     internal ILogger Log => logger;
 
+    /// <summary>HTTP/2 request streams kept for any later connection's streams, as these states are for connections.</summary>
+    internal Http2.ExchangeStreamPool Http2Streams { get; } = new();
+
     /// <summary>
     /// Serves the connection until it ends, then closes it, telling <paramref name="owner"/> both (see
     /// <see cref="IConnectionOwner"/>). Runs on the caller's thread until the connection's first wait. The state that

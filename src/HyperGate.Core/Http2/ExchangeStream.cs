@@ -11,7 +11,7 @@ namespace HyperGate.Http2;
 /// </summary>
 internal sealed class ExchangeStream : Http2Stream
 {
-    private readonly Http2Connection _connection;
+    private Http2Connection _connection;
     private readonly ResponseHead _responseHead = new();
     private readonly StreamSignal _runStart = new();
     private RejectionReason _headRejection;
@@ -27,10 +27,11 @@ internal sealed class ExchangeStream : Http2Stream
 
     public ExchangePipeline Pipeline { get; }
 
-    /// <summary>A stream of this connection that ended serves the next request (its pipes and pipeline with it).</summary>
-    public void Reuse(int id, bool endStream, long contentLength, int receiveWindow)
+    /// <summary>A stream that ended serves a new request of <paramref name="connection"/> (its pipes and pipeline with it).</summary>
+    public void Reuse(Http2Connection connection, int id, bool endStream, long contentLength, int receiveWindow)
     {
-        Reuse(id, receiveWindow);
+        _connection = connection;
+        Reuse(connection, id, receiveWindow);
         Begin(endStream, contentLength);
     }
 
@@ -86,10 +87,11 @@ internal sealed class ExchangeStream : Http2Stream
             await RelayedAsync();
             await CompletePipesAsync();
 
-            // Armed before the stream can be reused: the connection may start it again at once, from its frame loop.
+            // Armed before the stream can be reused: a connection may start it again at once, from its frame loop.
             _runStart.Reset();
+            Http2Session session = Session;
             _connection.OnStreamEnded(this);
-            Session.StreamStopped();
+            session.StreamStopped();
             await _runStart.WaitAsync();
         }
     }

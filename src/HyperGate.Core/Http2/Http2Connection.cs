@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using HyperGate.Connection;
@@ -24,14 +23,15 @@ internal sealed class Http2Connection : Http2Session
     private readonly IPAddress? _peer;
     private readonly TlsConnection? _tls;
     private readonly FieldSection _fields = new();
-    private readonly ConcurrentQueue<ExchangeStream> _idleStreams = new();
+    private readonly ExchangeStreamPool _streams;
     private int _resets;
     private int _answered;
 
-    public Http2Connection(GatewayRuntime runtime, Http2Settings settings, PipeReader input, PipeWriter output, IPAddress? peer, TlsConnection? tls)
+    public Http2Connection(GatewayRuntime runtime, ExchangeStreamPool streams, Http2Settings settings, PipeReader input, PipeWriter output, IPAddress? peer, TlsConnection? tls)
         : base(input, output, settings, runtime.TimeProvider, runtime.Telemetry.Metrics.CountHttp2)
     {
         _runtime = runtime;
+        _streams = streams;
         _peer = peer;
         _tls = tls;
     }
@@ -89,10 +89,6 @@ internal sealed class Http2Connection : Http2Session
         finally
         {
             await EndStreamsAsync();
-            while (_idleStreams.TryDequeue(out ExchangeStream? idle))
-            {
-                idle.Pipeline.Dispose();
-            }
         }
     }
 
@@ -198,13 +194,13 @@ internal sealed class Http2Connection : Http2Session
 
     private void StartStream(int streamId, ReadOnlyMemory<byte> head, RejectionReason rejection, bool endStream)
     {
-        // Streams are reused only here, on the frame loop: nothing of an ended stream runs any more, and the loop
-        // holds no reference to it past the frame it was handling.
+        // An ended stream (of this connection or another) is reused only once nothing of it runs any more, and no
+        // frame loop holds a reference to it past the frame it was handling.
         ExchangeStream stream;
-        if (_idleStreams.TryDequeue(out ExchangeStream? idle))
+        if (_streams.TryRent(out ExchangeStream? idle))
         {
-            stream = idle;
-            stream.Reuse(streamId, endStream, _fields.ContentLength, Settings.InitialWindowSize);
+            stream = idle!;
+            stream.Reuse(this, streamId, endStream, _fields.ContentLength, Settings.InitialWindowSize);
         }
         else
         {
@@ -232,7 +228,7 @@ internal sealed class Http2Connection : Http2Session
         stream.Start(rejection);
     }
 
-    /// <summary>Both halves of a stream are done: it leaves the connection, and its pipeline serves a later one.</summary>
+    /// <summary>Both halves of a stream are done: it leaves the connection, and with its pipeline serves a later stream.</summary>
     public void OnStreamEnded(ExchangeStream stream)
     {
         bool answered = stream.OutgoingEnded && stream.EndStreamReceived;
@@ -253,9 +249,9 @@ internal sealed class Http2Connection : Http2Session
             ExchangePipeline pipeline = stream.Pipeline;
             pipeline.Detach();
             pipeline.Exchange.Detach();
-            if (!Closed && pipeline.IsQuiet && _idleStreams.Count < Settings.MaxConcurrentStreams)
+            if (pipeline.IsQuiet)
             {
-                _idleStreams.Enqueue(stream);
+                _streams.Return(stream);
             }
             else
             {

@@ -54,7 +54,7 @@ internal abstract class Http2Stream
     /// <summary>Gives a stream the gateway opened its id, as its first HEADERS frame is written.</summary>
     public void AssignId(int id) => Id = id;
 
-    public Http2Session Session { get; }
+    public Http2Session Session { get; private set; }
 
     /// <summary>What arrived on the stream, in HTTP/1.1 form.</summary>
     public PipeReader IncomingReader => _incomingReader;
@@ -237,8 +237,9 @@ internal abstract class Http2Stream
     /// Makes a stream that ended (both pipes completed, nothing of it running) serve a new stream id: the pipes,
     /// flow control and state start over.
     /// </summary>
-    protected void Reuse(int id, int receiveWindow)
+    protected void Reuse(Http2Session session, int id, int receiveWindow)
     {
+        Session = session;
         _incoming.Reset();
         _outgoing.Reset();
         Id = id;

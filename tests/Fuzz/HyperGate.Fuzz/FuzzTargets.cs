@@ -148,7 +148,7 @@ public static class FuzzTargets
         client.Writer.Write(input);
         client.Writer.Complete();
         GatewayRuntime runtime = Runtime.Value;
-        var connection = new Http2.Http2Connection(runtime, runtime.Snapshot.Config.Http2, client.Reader, server.Writer, peer: null, tls: null);
+        var connection = new Http2.Http2Connection(runtime, new Http2.ExchangeStreamPool(), runtime.Snapshot.Config.Http2, client.Reader, server.Writer, peer: null, tls: null);
         if (!connection.ServeAsync().Wait(TimeSpan.FromSeconds(10)))
         {
             throw new TimeoutException("the connection did not end after its input did");
