@@ -923,9 +923,10 @@ internal abstract class Http2Session
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
-        lock (_control)
+        // Read unlocked first: a control frame written after this look is flushed by its own writer.
+        if (_control.WrittenCount > 0)
         {
-            if (_control.WrittenCount > 0)
+            lock (_control)
             {
                 Output.Write(_control.WrittenSpan);
                 _control.ResetWrittenCount();

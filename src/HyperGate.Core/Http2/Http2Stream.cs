@@ -39,7 +39,7 @@ internal abstract class Http2Stream
     private byte[] _headerBlock = new byte[512];
     private long _receiveWindow;
     private int _unacknowledged;
-    private bool _incomingClosed;
+    private volatile bool _incomingClosed;
 
     protected Http2Stream(Http2Session session, int id, int receiveWindow)
     {
@@ -197,6 +197,11 @@ internal abstract class Http2Stream
     /// <summary>What arrives ends without being whole (a reset, a malformed length, the connection's end).</summary>
     public void AbortIncoming()
     {
+        if (_incomingClosed)
+        {
+            return;
+        }
+
         lock (_incoming)
         {
             if (!_incomingClosed)
@@ -250,7 +255,7 @@ internal abstract class Http2Stream
         Reset = false;
         ExpectedLength = -1;
         ReceivedLength = SendWindow = 0;
-        while (WindowOpened.Wait(0))
+        while (WindowOpened.CurrentCount > 0 && WindowOpened.Wait(0))
         {
             // A release left by the cancellation of the stream's last use.
         }
