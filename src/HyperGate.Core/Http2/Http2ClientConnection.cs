@@ -16,6 +16,9 @@ internal sealed class Http2ClientConnection : Http2Session
 {
     private readonly ConnectionContext _transport;
     private readonly FieldSection _fields = new();
+
+    /// <summary>Streams whose exchange ended cleanly, for this connection's next ones (under the session's lock).</summary>
+    private readonly Stack<UpstreamStream> _idleStreams = new();
     private readonly bool _https;
     private readonly TimeSpan _idleTimeout;
     private readonly ITimer? _ping;
@@ -91,7 +94,14 @@ internal sealed class Http2ClientConnection : Http2Session
 
             _unsent++;
             Opened++;
-            stream = new UpstreamStream(this, 0, Settings.InitialWindowSize, _https);
+            if (_idleStreams.TryPop(out stream))
+            {
+                stream.Reuse(Settings.InitialWindowSize);
+            }
+            else
+            {
+                stream = new UpstreamStream(this, 0, Settings.InitialWindowSize, _https);
+            }
         }
 
         stream.Start();
@@ -198,8 +208,11 @@ internal sealed class Http2ClientConnection : Http2Session
         return Http2ErrorCode.NoError;
     }
 
-    /// <summary>A stream left: when the connection goes away and none is left, its loop ends.</summary>
-    public void OnStreamReleased(UpstreamStream stream)
+    /// <summary>
+    /// A stream left: one that ended cleanly is kept for a later exchange (returns true); when the connection goes
+    /// away and no stream is left, its loop ends.
+    /// </summary>
+    public bool OnStreamReleased(UpstreamStream stream, bool reusable)
     {
         lock (Sync)
         {
@@ -209,10 +222,18 @@ internal sealed class Http2ClientConnection : Http2Session
             }
 
             Streams.Remove(stream.Id);
+            bool kept = reusable && IsUsable && _idleStreams.Count < PeerMaxConcurrentStreams;
+            if (kept)
+            {
+                _idleStreams.Push(stream);
+            }
+
             if (Streams.Count == 0 && (GoingAway || CloseRequested))
             {
                 Input.CancelPendingRead();
             }
+
+            return kept;
         }
     }
 

@@ -37,6 +37,19 @@ internal sealed class UpstreamStream : Http2Stream
 
     public void Start() => StartRelay();
 
+    /// <summary>Which use of the stream this is: a lease of an earlier use can no longer release it.</summary>
+    public int Use { get; private set; }
+
+    /// <summary>A stream whose exchange ended cleanly serves the connection's next exchange.</summary>
+    public void Reuse(int receiveWindow)
+    {
+        Reuse(Session, 0, receiveWindow);
+        Use++;
+        _released = 0;
+        Unprocessed = false;
+        HeadRequest = false;
+    }
+
     /// <summary>A response head arrived, in HTTP/1.1 form; an interim one (1xx) leaves the final one to come.</summary>
     public void OnResponseHead(ReadOnlySpan<byte> head, bool interim, bool endStream, long contentLength)
     {
@@ -54,12 +67,15 @@ internal sealed class UpstreamStream : Http2Stream
     /// The forwarder is done with the stream: one not ended both ways is reset (CANCEL), and it leaves its
     /// connection. Once: a second call does nothing.
     /// </summary>
-    public async ValueTask ReleaseAsync()
+    public async ValueTask ReleaseAsync(int use)
     {
-        if (Interlocked.Exchange(ref _released, 1) == 1)
+        if (use != Use || Interlocked.Exchange(ref _released, 1) == 1)
         {
             return;
         }
+
+        // Ended both ways, neither side reset: nothing of this exchange can arrive or leave any more.
+        bool clean = !Reset && !Unprocessed && OutgoingEnded && EndStreamReceived;
 
         if (!Reset && EndStreamReceived && !OutgoingEnded)
         {
@@ -75,8 +91,10 @@ internal sealed class UpstreamStream : Http2Stream
         Cancel();
         await RelayedAsync();
         await CompletePipesAsync();
-        _requestHead.Dispose();
-        _connection.OnStreamReleased(this);
+        if (!_connection.OnStreamReleased(this, reusable: clean))
+        {
+            _requestHead.Dispose();
+        }
     }
 
     /// <summary>
@@ -125,7 +143,14 @@ internal sealed class UpstreamStream : Http2Stream
 /// <summary>An <see cref="UpstreamStream"/> as the connection the forwarder leases: its two pipes.</summary>
 internal sealed class UpstreamStreamConnection(UpstreamStream stream, EndPoint? remote) : ConnectionContext, IDuplexPipe
 {
+    private readonly int _use = stream.Use;
+    private IFeatureCollection? _features;
+    private IDictionary<object, object?>? _items;
+
     public UpstreamStream Stream => stream;
+
+    /// <summary>The upstream never processed this lease's stream (a later use of the stream does not count).</summary>
+    public bool Unprocessed => stream.Use == _use && stream.Unprocessed;
 
     public PipeReader Input => stream.IncomingReader;
 
@@ -139,15 +164,19 @@ internal sealed class UpstreamStreamConnection(UpstreamStream stream, EndPoint? 
 
     public override string ConnectionId { get; set; } = string.Empty;
 
-    public override IFeatureCollection Features { get; } = new FeatureCollection();
+    public override IFeatureCollection Features => _features ??= new FeatureCollection();
 
-    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new Dictionary<object, object?>();
+        set => _items = value;
+    }
 
     public override EndPoint? RemoteEndPoint { get; set; } = remote;
 
-    public override void Abort(ConnectionAbortedException abortReason) => _ = stream.ReleaseAsync();
+    public override void Abort(ConnectionAbortedException abortReason) => _ = stream.ReleaseAsync(_use);
 
-    public override void Abort() => _ = stream.ReleaseAsync();
+    public override void Abort() => _ = stream.ReleaseAsync(_use);
 
-    public override ValueTask DisposeAsync() => stream.ReleaseAsync();
+    public override ValueTask DisposeAsync() => stream.ReleaseAsync(_use);
 }

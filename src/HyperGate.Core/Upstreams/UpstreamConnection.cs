@@ -35,7 +35,7 @@ public sealed class UpstreamConnection : IAsyncDisposable
     public BodyRateGuard BodyGuard => _state.BodyGuard;
 
     /// <summary>An HTTP/2 stream the upstream said it never processed (GOAWAY, REFUSED_STREAM): safe to send again.</summary>
-    public bool Unprocessed => _context is Http2.UpstreamStreamConnection { Stream.Unprocessed: true };
+    public bool Unprocessed => _context is Http2.UpstreamStreamConnection { Unprocessed: true };
 
     /// <summary>How many exchanges this connection carried before the current one.</summary>
     public int CompletedExchanges { get; internal set; }
