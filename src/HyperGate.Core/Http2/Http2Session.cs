@@ -382,11 +382,11 @@ internal abstract class Http2Session
         }
 
         Http2Stream? stream = Find(header.StreamId);
-        if (stream is null || stream.EndStreamReceived || !stream.HeadReceived)
+        if (stream is null || stream.PeerReset || stream.EndStreamReceived || !stream.HeadReceived)
         {
-            // §5.1: closed, or half-closed (remote): STREAM_CLOSED; frames on a stream the gateway reset are ignored.
-            // DATA before a response head is malformed (§8.1).
-            if (stream is not null)
+            // §5.1, §6.1: closed (the peer reset it too), or half-closed (remote): STREAM_CLOSED; frames on a stream
+            // the gateway reset are ignored. DATA before a response head is malformed (§8.1).
+            if (stream is { PeerReset: false })
             {
                 ResetStream(stream, stream.HeadReceived ? Http2ErrorCode.StreamClosed : Http2ErrorCode.ProtocolError);
             }
@@ -521,9 +521,14 @@ internal abstract class Http2Session
             return Http2ErrorCode.CompressionError;
         }
 
-        if (stream.EndStreamReceived)
+        if (stream.EndStreamReceived || stream.PeerReset)
         {
-            ResetStream(stream, Http2ErrorCode.StreamClosed);
+            // §5.1: trailers on a half-closed (remote) stream, or on one the peer reset.
+            if (!WasReset(streamId))
+            {
+                ResetStream(streamId, Http2ErrorCode.StreamClosed);
+            }
+
             return Http2ErrorCode.NoError;
         }
 
@@ -616,6 +621,7 @@ internal abstract class Http2Session
         if (Find(header.StreamId) is { } stream)
         {
             Http2ErrorCode error = OnPeerReset(stream, (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
+            stream.PeerReset = true;
             stream.Cancel();
             return error;
         }

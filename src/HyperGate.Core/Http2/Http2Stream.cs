@@ -93,6 +93,9 @@ internal abstract class Http2Stream
     /// <summary>The stream was reset (by the peer, or by the gateway on an error): nothing more is sent on it.</summary>
     public volatile bool Reset;
 
+    /// <summary>The peer reset the stream: what it sends on it from now on is on a closed stream (§5.1). Read-loop only.</summary>
+    public bool PeerReset { get; set; }
+
     /// <summary>
     /// The gateway wrote a frame with END_STREAM on it (set as the frame is written, so that whoever sees the peer's
     /// answer next never takes the stream for unfinished).
@@ -252,7 +255,7 @@ internal abstract class Http2Stream
         _unacknowledged = 0;
         _incomingClosed = false;
         HeadReceived = EndStreamReceived = WaitingForWindow = OutgoingEnded = IncomingChunked = false;
-        Reset = false;
+        Reset = PeerReset = false;
         ExpectedLength = -1;
         ReceivedLength = SendWindow = 0;
         while (WindowOpened.CurrentCount > 0 && WindowOpened.Wait(0))

@@ -1,0 +1,179 @@
+using HyperGate.FunctionalTests.Infrastructure;
+
+namespace HyperGate.FunctionalTests;
+
+/// <summary>
+/// RFC 9113 and RFC 7541 section by section: the cases a conformance suite tries beyond the protocol tests (flags
+/// and reserved bits ignored, frame sizes, stream states of §5.1, frames inside a header block, HPACK's decoding
+/// errors, trailers, unknown error codes), each with the section that rules it.
+/// </summary>
+public sealed class Http2ConformanceTests : IAsyncLifetime
+{
+    private const uint ProtocolError = 0x1, FlowControlError = 0x3, StreamClosed = 0x5, FrameSizeError = 0x6, CompressionError = 0x9;
+
+    private TestUpstream _upstream = null!;
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync($$"""
+            [http2]
+            h2c = true
+            [upstreams.backend]
+            targets = ["{{_upstream.Address}}"]
+            [routes.all]
+            path_prefix = "/"
+            upstream = "backend"
+            """);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    private Task<H2Client> ConnectAsync() => H2Client.ConnectAsync(_gateway.EndPoint);
+
+    private static readonly byte[] Get = H2Client.Encode(H2Client.Request("/c"));
+
+    /// <summary>A HEADERS frame on stream 1 carrying <paramref name="block"/> as a whole request.</summary>
+    private static byte[] Block(params byte[] block) => H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 1, block);
+
+    private static byte[] Frames(params byte[][] frames) => [.. frames.SelectMany(frame => frame)];
+
+    public static TheoryData<string, byte[], uint> ConnectionErrors => new()
+    {
+        { "§4.2: HEADERS over SETTINGS_MAX_FRAME_SIZE", H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 1, new byte[16_385]), FrameSizeError },
+        { "§6.3: PRIORITY on stream 0", H2Client.Frame(H2Frame.Priority, 0, 0, [0, 0, 0, 1, 16]), ProtocolError },
+        { "§6.5.2: MAX_FRAME_SIZE past 2^24-1", H2Client.Frame(H2Frame.Settings, 0, 0, [0, 5, 1, 0, 0, 0]), ProtocolError },
+        { "§5.1: WINDOW_UPDATE on an idle stream", H2Client.Frame(H2Frame.WindowUpdate, 0, 1, [0, 0, 0, 1]), ProtocolError },
+        { "§6.2: HEADERS padded past its end", H2Client.Frame(H2Frame.Headers, H2Frame.Padded | H2Frame.EndHeaders | H2Frame.EndStream, 1, [(byte)(Get.Length + 1), .. Get]), ProtocolError },
+        { "§6.10: CONTINUATION on stream 0 inside a header block", Frames(H2Client.Frame(H2Frame.Headers, H2Frame.EndStream, 1, Get), H2Client.Frame(H2Frame.Continuation, H2Frame.EndHeaders, 0, [])), ProtocolError },
+        { "§6.10: CONTINUATION after END_HEADERS", Frames(Block(Get), H2Client.Frame(H2Frame.Continuation, H2Frame.EndHeaders, 1, Get)), ProtocolError },
+        { "§5.5: an unknown frame inside a header block", Frames(H2Client.Frame(H2Frame.Headers, H2Frame.EndStream, 1, Get), H2Client.Frame(0xFA, 0, 0, [1])), ProtocolError },
+        { "§6.2: another stream's HEADERS inside a header block", Frames(H2Client.Frame(H2Frame.Headers, H2Frame.EndStream, 1, Get), H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 3, Get)), ProtocolError },
+        { "RFC 7541 §2.3.3: an index past both tables", Block(0xBE), CompressionError },
+        { "RFC 7541 §6.3: a table size past SETTINGS_HEADER_TABLE_SIZE", Block(0x3F, 0xE2, 0x1F), CompressionError },
+        { "RFC 7541 §4.2: a table size update after a field", Block(0x82, 0x20), CompressionError },
+        { "RFC 7541 §5.2: EOS inside a Huffman string", Block(0x00, 0x84, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x61), CompressionError },
+        { "RFC 7541 §5.2: Huffman padding longer than 7 bits", Block(0x00, 0x82, 0x1F, 0xFF, 0x01, 0x61), CompressionError },
+        { "RFC 7541 §5.2: Huffman padding other than the EOS code's first bits", Block(0x00, 0x81, 0x18, 0x01, 0x61), CompressionError },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConnectionErrors))]
+    public async Task Violations_AreConnectionErrors_WithTheirCode(string why, byte[] frames, uint code)
+    {
+        await using H2Client client = await ConnectAsync();
+
+        await client.SendRawAsync(frames);
+        H2Frame goAway = await client.ExpectGoAwayAsync();
+
+        Assert.True(goAway.ErrorCode == code, $"{why}: expected {code}, got {goAway.ErrorCode}");
+        Assert.True(await client.ClosedAsync());
+    }
+
+    /// <summary>After a request whose body the upstream still waits for: stream 1 is open.</summary>
+    private async Task<H2Client> ConnectWithAnOpenStreamAsync()
+    {
+        H2Client client = await ConnectAsync();
+        await client.SendHeadersAsync(1, H2Client.Request("/open", "POST", ("content-length", "10")), endStream: false);
+        return client;
+    }
+
+    public static TheoryData<string, byte[], uint> ErrorsOnAnOpenStream => new()
+    {
+        { "§6.4: RST_STREAM of 3 bytes (a connection error)", H2Client.Frame(H2Frame.RstStream, 0, 1, [0, 0, 8]), FrameSizeError },
+        { "§6.3: PRIORITY of 4 bytes", H2Client.Frame(H2Frame.Priority, 0, 1, [0, 0, 0, 3]), FrameSizeError },
+        { "§5.3.1: PRIORITY depending on its own stream", H2Client.Frame(H2Frame.Priority, 0, 1, [0, 0, 0, 1, 16]), ProtocolError },
+        { "§6.9.1: a stream window past 2^31-1", H2Client.Frame(H2Frame.WindowUpdate, 0, 1, [0x7F, 0xFF, 0xFF, 0xFF]), FlowControlError },
+        { "§8.1: trailers without END_STREAM", Frames(H2Client.Frame(H2Frame.Data, 0, 1, new byte[10]), H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders, 1, H2Client.Encode([("x-t", "1")]))), ProtocolError },
+        { "§8.1: a pseudo-header in trailers", Frames(H2Client.Frame(H2Frame.Data, 0, 1, new byte[10]), H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 1, H2Client.Encode([(":path", "/t")]))), ProtocolError },
+        { "§5.1: DATA after the client reset the stream", Frames(H2Client.Frame(H2Frame.RstStream, 0, 1, [0, 0, 0, 8]), H2Client.Frame(H2Frame.Data, 0, 1, [1])), StreamClosed },
+    };
+
+    /// <summary>Stream errors, or where the RFC allows it the connection error: either way, the code is the one named.</summary>
+    [Theory]
+    [MemberData(nameof(ErrorsOnAnOpenStream))]
+    public async Task ViolationsOnAnOpenStream_AreAnsweredWithTheirCode(string why, byte[] frames, uint code)
+    {
+        await using H2Client client = await ConnectWithAnOpenStreamAsync();
+
+        await client.SendRawAsync(frames);
+        H2Frame error = await client.ExpectAsync(f => f.Type == H2Frame.GoAway || (f.Type == H2Frame.RstStream && f.Stream == 1), "RST_STREAM or GOAWAY");
+
+        Assert.True(error.ErrorCode == code, $"{why}: expected {code}, got {error.ErrorCode} in {(error.Type == H2Frame.GoAway ? "GOAWAY" : "RST_STREAM")}");
+    }
+
+    [Fact]
+    public async Task HeadersOnAHalfClosedStream_AreAStreamClosedError()
+    {
+        await using H2Client client = await ConnectAsync();
+        _upstream.Delay = TimeSpan.FromMilliseconds(300);
+        await client.SendHeadersAsync(1, H2Client.Request("/slow"), endStream: true);
+
+        // §5.1: half-closed (remote): frames other than WINDOW_UPDATE, PRIORITY and RST_STREAM are STREAM_CLOSED.
+        await client.SendHeadersAsync(1, [("x-late", "1")], endStream: true);
+
+        H2Frame error = await client.ExpectAsync(f => f.Type == H2Frame.GoAway || (f.Type == H2Frame.RstStream && f.Stream == 1), "RST_STREAM or GOAWAY");
+        Assert.Equal(StreamClosed, error.ErrorCode);
+    }
+
+    [Fact]
+    public async Task UndefinedFlags_AndTheReservedBit_AreIgnored()
+    {
+        await using H2Client client = await ConnectAsync();
+
+        // §4.1: flags a frame type does not define are ignored, and so is the stream identifier's reserved bit.
+        await client.SendFrameAsync(H2Frame.Ping, 0xF6, 0, [1, 2, 3, 4, 5, 6, 7, 8]);
+        H2Frame pong = await client.ExpectAsync(f => f.Type == H2Frame.Ping, "the PING ack");
+        Assert.Equal(H2Frame.Ack, pong.Flags);
+        await client.SendRawAsync(H2Client.Frame(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, unchecked((int)0x8000_0001), Get));
+
+        Assert.Equal(200, (await client.ReadResponseAsync(1)).Status);
+    }
+
+    [Fact]
+    public async Task ADataFrameOfTheLargestDefaultSize_IsAccepted()
+    {
+        await using H2Client client = await ConnectAsync();
+
+        // §4.2: every endpoint must accept frames of up to 2^14 octets.
+        await client.SendHeadersAsync(1, H2Client.Request("/big", "POST", ("content-length", "16384")), endStream: false);
+        await client.SendDataAsync(1, new byte[16_384], endStream: true);
+
+        H2Response response = await client.ReadResponseAsync(1);
+        Assert.Equal(200, response.Status);
+        Assert.Equal(16_384, EchoResult.Parse(response.Text).BodyLength);
+    }
+
+    [Fact]
+    public async Task APingAck_GetsNoAnswer()
+    {
+        await using H2Client client = await ConnectAsync();
+
+        // §6.7: a PING with ACK is not answered; the next PING the gateway sends back is the one that asked.
+        await client.SendFrameAsync(H2Frame.Ping, H2Frame.Ack, 0, [9, 9, 9, 9, 9, 9, 9, 9]);
+        await client.SendFrameAsync(H2Frame.Ping, 0, 0, [1, 1, 1, 1, 1, 1, 1, 1]);
+
+        H2Frame pong = await client.ExpectAsync(f => f.Type == H2Frame.Ping, "a PING");
+        Assert.Equal([1, 1, 1, 1, 1, 1, 1, 1], pong.Payload);
+    }
+
+    [Fact]
+    public async Task UnknownErrorCodes_TriggerNothingSpecial()
+    {
+        await using H2Client client = await ConnectWithAnOpenStreamAsync();
+
+        // §7: unknown codes in RST_STREAM and GOAWAY are not errors of the frames that carry them.
+        await client.SendRstStreamAsync(1, 0xFF);
+        await client.SendFrameAsync(H2Frame.GoAway, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0xFF]);
+        await client.SendFrameAsync(H2Frame.Ping, 0, 0, [2, 2, 2, 2, 2, 2, 2, 2]);
+
+        H2Frame pong = await client.ExpectAsync(f => f.Type == H2Frame.Ping, "the PING ack");
+        Assert.Equal([2, 2, 2, 2, 2, 2, 2, 2], pong.Payload);
+        Assert.DoesNotContain(client.Seen, f => f.Type == H2Frame.GoAway && f.ErrorCode != 0);
+    }
+}
