@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using System.Text;
 using HyperGate.Buffers;
 using HyperGate.Http1;
@@ -513,21 +515,37 @@ internal abstract class Http2Stream
         Ascii.EqualsIgnoreCase(name, "connection"u8) || Ascii.EqualsIgnoreCase(name, "keep-alive"u8) || Ascii.EqualsIgnoreCase(name, "proxy-connection"u8)
         || Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8) || Ascii.EqualsIgnoreCase(name, "upgrade"u8);
 
-    /// <summary>Reports what the reader consumed, to open the stream's window again.</summary>
-    private sealed class ConsumptionReader(Http2Stream stream, PipeReader inner) : PipeReader
+    /// <summary>
+    /// Reports what the reader consumed, to open the stream's window again. A read that waits completes through this
+    /// object (it remembers the buffer it hands out), so that waiting allocates nothing: an async method per read
+    /// would allocate its state on every read that waits, and a streamed request body's reads mostly do.
+    /// </summary>
+    private sealed class ConsumptionReader : PipeReader, IValueTaskSource<ReadResult>
     {
+        private readonly Http2Stream _stream;
+        private readonly PipeReader _inner;
+        private readonly Action _innerCompleted;
+        private ManualResetValueTaskSourceCore<ReadResult> _read;
+        private ValueTaskAwaiter<ReadResult> _pending;
         private ReadOnlySequence<byte> _last;
+
+        public ConsumptionReader(Http2Stream stream, PipeReader inner)
+        {
+            _stream = stream;
+            _inner = inner;
+            _innerCompleted = OnInnerCompleted;
+        }
 
         public override bool TryRead(out ReadResult result)
         {
-            bool read = inner.TryRead(out result);
+            bool read = _inner.TryRead(out result);
             _last = result.Buffer;
             return read;
         }
 
         public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            ValueTask<ReadResult> read = inner.ReadAsync(cancellationToken);
+            ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
             if (read.IsCompletedSuccessfully)
             {
                 ReadResult result = read.Result;
@@ -535,31 +553,50 @@ internal abstract class Http2Stream
                 return new ValueTask<ReadResult>(result);
             }
 
-            return Remember(read);
+            _read.Reset();
+            _pending = read.GetAwaiter();
+            _pending.UnsafeOnCompleted(_innerCompleted);
+            return new ValueTask<ReadResult>(this, _read.Version);
         }
 
-        private async ValueTask<ReadResult> Remember(ValueTask<ReadResult> read)
+        private void OnInnerCompleted()
         {
-            ReadResult result = await read;
-            _last = result.Buffer;
-            return result;
+            ValueTaskAwaiter<ReadResult> pending = _pending;
+            _pending = default;
+            try
+            {
+                ReadResult result = pending.GetResult();
+                _last = result.Buffer;
+                _read.SetResult(result);
+            }
+            catch (Exception e)
+            {
+                _read.SetException(e);
+            }
         }
+
+        ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _read.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _read.GetStatus(token);
+
+        void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _read.OnCompleted(continuation, state, token, flags);
 
         public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
         public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
         {
             long bytes = _last.Slice(_last.Start, consumed).Length;
-            inner.AdvanceTo(consumed, examined);
+            _inner.AdvanceTo(consumed, examined);
             _last = default;
             if (bytes > 0)
             {
-                stream.OnConsumed(bytes);
+                _stream.OnConsumed(bytes);
             }
         }
 
-        public override void CancelPendingRead() => inner.CancelPendingRead();
+        public override void CancelPendingRead() => _inner.CancelPendingRead();
 
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+        public override void Complete(Exception? exception = null) => _inner.Complete(exception);
     }
 }

@@ -74,9 +74,6 @@ internal sealed class UpstreamStream : Http2Stream
             return;
         }
 
-        // Ended both ways, neither side reset: nothing of this exchange can arrive or leave any more.
-        bool clean = !Reset && !Unprocessed && OutgoingEnded && EndStreamReceived;
-
         if (!Reset && EndStreamReceived && !OutgoingEnded)
         {
             // Answered before the request was whole (a gRPC service answers once it has its message): the gateway
@@ -88,6 +85,8 @@ internal sealed class UpstreamStream : Http2Stream
             Session.ResetStream(this, Http2ErrorCode.Cancel);
         }
 
+        // Ended both ways, neither side reset: nothing of this exchange can arrive or leave any more.
+        bool clean = !Reset && !Unprocessed && OutgoingEnded && EndStreamReceived;
         Cancel();
         await RelayedAsync();
         await CompletePipesAsync();
