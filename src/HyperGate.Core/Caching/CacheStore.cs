@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Hashing;
 using HyperGate.Buffers;
 
 namespace HyperGate.Caching;
@@ -35,8 +36,11 @@ public sealed class CacheStore
     private readonly Lock _gate = new();
     private readonly Queue<CacheObject> _small = new();
     private readonly Queue<CacheObject> _main = new();
-    private readonly Queue<byte[]> _ghostOrder = new();
-    private readonly HashSet<byte[]> _ghosts = new(ByteKeyComparer.Instance);
+
+    // Ghosts are kept as 64-bit hashes of their keys: an evicted key's array goes with its object, and a ghost costs
+    // 8 bytes. Two keys sharing a hash only make one of them skip probation.
+    private readonly Queue<ulong> _ghostOrder = new();
+    private readonly HashSet<ulong> _ghosts = [];
     private long _smallBytes;
     private long _bytes;
 
@@ -99,7 +103,7 @@ public sealed class CacheStore
                 entry = new CacheObject(key);
                 _objects[key] = entry;
                 _count++;
-                if (_ghosts.Remove(key))
+                if (_ghosts.Remove(XxHash3.HashToUInt64(key)))
                 {
                     // Evicted lately and wanted again: it skips probation.
                     entry.InMain = true;
@@ -111,7 +115,7 @@ public sealed class CacheStore
                 }
             }
 
-            CachedResponse[] variants = entry.Variants.Length == 0 ? [response] : [.. entry.Variants.Where(v => !v.IsSameVariant(response)), response];
+            CachedResponse[] variants = entry.Variants.Length == 0 ? [response] : WithVariant(entry.Variants, response);
             long size = EntryOverhead(key) + response.Size;
             for (int i = 0; i < variants.Length - 1; i++)
             {
@@ -122,6 +126,23 @@ public sealed class CacheStore
             entry.Variants = variants;
             EvictWithinSize();
         }
+    }
+
+    /// <summary>The variants with <paramref name="response"/> in place of the one answering the same requests, if any.</summary>
+    private static CachedResponse[] WithVariant(CachedResponse[] variants, CachedResponse response)
+    {
+        // A loop, not a query: a lambda capturing the response would allocate its closure on every store.
+        var kept = new List<CachedResponse>(variants.Length + 1);
+        foreach (CachedResponse variant in variants)
+        {
+            if (!variant.IsSameVariant(response))
+            {
+                kept.Add(variant);
+            }
+        }
+
+        kept.Add(response);
+        return [.. kept];
     }
 
     /// <summary>What a key costs beside its responses: the object, its key array, the table's node, the queue's slot and the variants array.</summary>
@@ -159,9 +180,13 @@ public sealed class CacheStore
                 else
                 {
                     Evict(probation);
-                    _ghosts.Add(probation.Key);
-                    _ghostOrder.Enqueue(probation.Key);
-                    while (_ghostOrder.Count > Math.Max(1024, _count) && _ghostOrder.TryDequeue(out byte[]? old))
+                    ulong ghost = XxHash3.HashToUInt64(probation.Key);
+                    if (_ghosts.Add(ghost))
+                    {
+                        _ghostOrder.Enqueue(ghost);
+                    }
+
+                    while (_ghostOrder.Count > Math.Max(1024, _count) && _ghostOrder.TryDequeue(out ulong old))
                     {
                         _ghosts.Remove(old);
                     }
@@ -333,12 +358,42 @@ public sealed class CacheStore
 /// <summary>A miss being fetched; requests for the same key wait for it instead of going upstream too.</summary>
 public sealed class Fill(CacheStore store, byte[] key)
 {
-    private readonly TaskCompletionSource<FillOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private const int Pending = -1;
+
+    // The signal is made only when a request waits: most misses have no one behind them.
+    private TaskCompletionSource<FillOutcome>? _done;
+    private int _outcome = Pending;
 
     public byte[] Key { get; } = key;
 
     /// <summary>Completes as soon as waiters can be served (the response streams into the store, or was stored), or will not be (they go upstream).</summary>
-    public Task<FillOutcome> Done => _done.Task;
+    public Task<FillOutcome> Done
+    {
+        get
+        {
+            TaskCompletionSource<FillOutcome>? done = Volatile.Read(ref _done);
+            if (done is null)
+            {
+                var made = new TaskCompletionSource<FillOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+                done = Interlocked.CompareExchange(ref _done, made, null) ?? made;
+
+                // An outcome set before the signal was there: the signal gets it here.
+                if (Volatile.Read(ref _outcome) is var outcome and not Pending)
+                {
+                    done.TrySetResult((FillOutcome)outcome);
+                }
+            }
+
+            return done.Task;
+        }
+    }
+
+    /// <summary>The first outcome counts; a waiter's signal, if one was made, gets it.</summary>
+    private void SetOutcome(FillOutcome outcome)
+    {
+        Interlocked.CompareExchange(ref _outcome, (int)outcome, Pending);
+        Volatile.Read(ref _done)?.TrySetResult((FillOutcome)Volatile.Read(ref _outcome));
+    }
 
     /// <summary>With <see cref="FillOutcome.Streaming"/>: the response being stored, without its body yet.</summary>
     internal CachedResponse? StreamingHead { get; private set; }
@@ -350,13 +405,13 @@ public sealed class Fill(CacheStore store, byte[] key)
     internal void Stream(CachedResponse head, GrowingBody body)
     {
         (StreamingHead, StreamingBody) = (head, body);
-        _done.TrySetResult(FillOutcome.Streaming);
+        SetOutcome(FillOutcome.Streaming);
     }
 
     public void Complete(bool stored, long passUntil)
     {
         store.EndFill(this, stored, passUntil);
-        _done.TrySetResult(stored ? FillOutcome.Stored : FillOutcome.NotStored);
+        SetOutcome(stored ? FillOutcome.Stored : FillOutcome.NotStored);
     }
 }
 
