@@ -59,7 +59,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 cat "$work/tls/site.pem" "$work/tls/site.key" >"$work/tls/haproxy.pem"
 
 # --- origin: nginx on CPU 0 serving 12 bytes, 16 KiB and 1 MiB ---------------------------------------------
-mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy"
+mkdir -p "$work/www" "$work/nginx-origin" "$work/nginx-proxy" "$work/load"
 head -c 16384 /dev/urandom >"$work/www/16k.bin"
 head -c 1048576 /dev/urandom >"$work/www/1m.bin"
 # 16 KiB of JSON: items with a name to rename and a secret to remove.
@@ -281,10 +281,11 @@ scenario() {
 load() { # connections path extra url duration
   local connections=$1 path=$2 extra=$3 url=$4 duration=$5 out
   if [[ $extra == h2load ]]; then
-    out=$(taskset -c 0 h2load -t1 -c"$connections" -m100 -D"${duration%s}" --warm-up-time=1 --log-file="$work/h2load.log" "$url$path")
+    # The log goes to a directory of its own: a gateway watching its config's directory would see every line written.
+    out=$(taskset -c 0 h2load -t1 -c"$connections" -m100 -D"${duration%s}" --warm-up-time=1 --log-file="$work/load/h2load.log" "$url$path")
     # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"; "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
     awk '/^finished in/ { gsub(",", ""); printf "%s ", $4 }' <<<"$out"
-    sort -n -k3 "$work/h2load.log" | awk -v errors="$(awk '/^requests:/ { e = $10 + $12 + $14 } /^status codes:/ { e += $5 + $7 + $9 } END { print e + 0 }' <<<"$out")" \
+    sort -n -k3 "$work/load/h2load.log" | awk -v errors="$(awk '/^requests:/ { e = $10 + $12 + $14 } /^status codes:/ { e += $5 + $7 + $9 } END { print e + 0 }' <<<"$out")" \
       '{ d[NR] = $3 } END { printf "%.3f %.3f %d\n", d[int(NR * 0.5)] / 1000, d[int(NR * 0.99)] / 1000, errors }'
     return
   fi

@@ -176,4 +176,30 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
         Assert.Equal([2, 2, 2, 2, 2, 2, 2, 2], pong.Payload);
         Assert.DoesNotContain(client.Seen, f => f.Type == H2Frame.GoAway && f.ErrorCode != 0);
     }
+
+    [Fact]
+    public async Task OfARepeatedSetting_TheLastValueCounts()
+    {
+        // §6.5.3: values are processed in the order they appear; the window ends at 1, so DATA comes a byte at a time.
+        await using H2Client client = await H2Client.ConnectAsync(_gateway.EndPoint, settings: [(4, 100), (4, 1)]);
+        await client.SendHeadersAsync(1, H2Client.Request("/download?size=10"), endStream: true);
+
+        H2Frame first = await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the first DATA");
+        Assert.Single(first.Payload);
+    }
+
+    [Fact]
+    public async Task AWindowMadeNegative_BySettings_IsHonoured()
+    {
+        await using H2Client client = await H2Client.ConnectAsync(_gateway.EndPoint, settings: [(4, 3)]);
+        await client.SendHeadersAsync(1, H2Client.Request("/download?size=10"), endStream: true);
+        Assert.Equal(3, (await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the first 3 bytes")).Payload.Length);
+
+        // §6.9.2: lowering the initial window by 1 leaves the stream's at -1; a WINDOW_UPDATE of 2 lets 1 byte through.
+        await client.SendSettingsAsync((4, 2));
+        await client.SendWindowUpdateAsync(1, 2);
+
+        H2Frame next = await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the next DATA");
+        Assert.Single(next.Payload);
+    }
 }
