@@ -21,6 +21,8 @@
 #              one a miss and a store on a caching target; "json16k": 16 KiB of JSON asked for with
 #              Accept-Encoding: gzip; "h2tls": HTTP/2 over TLS with h2load, 10 connections of 100 concurrent streams
 #              each, for the *_tls targets, which all offer h2 by ALPN and proxy to the origin in HTTP/1.1),
+#              H2_LATENCY (default 1: h2load writes its per-request log, which gives p50 and p99; 0: throughput
+#              only, for a load generator that the log's writing would otherwise slow to below the proxies' pace),
 #              RESULTS (file to update, default bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +33,7 @@ DURATION=${DURATION:-5s}
 TARGETS=${TARGETS:-"direct hypergate nginx haproxy yarp"}
 SCENARIOS=${SCENARIOS:-"small50 small256 16k 1m post4k"}
 RESULTS=${RESULTS:-bench/RESULTS.md}
+H2_LATENCY=${H2_LATENCY:-1}
 
 # --- prerequisites -------------------------------------------------------------------------------------------
 missing=()
@@ -282,10 +285,18 @@ load() { # connections path extra url duration
   local connections=$1 path=$2 extra=$3 url=$4 duration=$5 out
   if [[ $extra == h2load ]]; then
     # The log goes to a directory of its own: a gateway watching its config's directory would see every line written.
-    out=$(taskset -c 0 h2load -t1 -c"$connections" -m100 -D"${duration%s}" --warm-up-time=1 --log-file="$work/load/h2load.log" "$url$path")
+    local log=()
+    [[ $H2_LATENCY == 1 ]] && log=(--log-file="$work/load/h2load.log")
+    out=$(taskset -c 0 h2load -t1 -c"$connections" -m100 -D"${duration%s}" --warm-up-time=1 "${log[@]}" "$url$path")
     # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"; "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
+    local errors
+    errors=$(awk '/^requests:/ { e = $10 + $12 + $14 } /^status codes:/ { e += $5 + $7 + $9 } END { print e + 0 }' <<<"$out")
     awk '/^finished in/ { gsub(",", ""); printf "%s ", $4 }' <<<"$out"
-    sort -n -k3 "$work/load/h2load.log" | awk -v errors="$(awk '/^requests:/ { e = $10 + $12 + $14 } /^status codes:/ { e += $5 + $7 + $9 } END { print e + 0 }' <<<"$out")" \
+    if [[ $H2_LATENCY != 1 ]]; then
+      echo "nan nan $errors"
+      return
+    fi
+    sort -n -k3 "$work/load/h2load.log" | awk -v errors="$errors" \
       '{ d[NR] = $3 } END { printf "%.3f %.3f %d\n", d[int(NR * 0.5)] / 1000, d[int(NR * 0.99)] / 1000, errors }'
     return
   fi

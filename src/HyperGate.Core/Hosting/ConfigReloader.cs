@@ -21,9 +21,9 @@ public sealed class ConfigReloader : IDisposable
     private readonly DataPlaneListeners _listeners;
     private readonly string _path;
     private readonly ILogger _logger;
-    private readonly FileSystemWatcher? _watcher;
+    private readonly FilePoller? _watcher;
     private readonly bool _watch;
-    private List<FileSystemWatcher> _certificateWatchers = [];
+    private FilePoller? _certificateWatcher;
     private readonly ITimer _debounce;
     private readonly PosixSignalRegistration? _hangup;
 
@@ -35,17 +35,9 @@ public sealed class ConfigReloader : IDisposable
         _logger = logger;
         _watch = watch;
         _debounce = runtime.TimeProvider.CreateTimer(static state => _ = ((ConfigReloader)state!).ReloadAsync("file change"), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (watch && File.Exists(path) && directory is not null)
+        if (watch && File.Exists(path))
         {
-            _watcher = new FileSystemWatcher(directory, Path.GetFileName(path))
-            {
-                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size,
-            };
-            _watcher.Changed += (_, _) => FileChanged();
-            _watcher.Created += (_, _) => FileChanged();
-            _watcher.Renamed += (_, _) => FileChanged();
-            _watcher.EnableRaisingEvents = true;
+            _watcher = new FilePoller([Path.GetFullPath(path)], runtime.TimeProvider, FileChanged);
         }
 
         WatchCertificates(runtime.Snapshot.Config);
@@ -81,27 +73,9 @@ public sealed class ConfigReloader : IDisposable
             return;
         }
 
-        var files = config.Tls.Certificates.SelectMany(c => (string[])[c.CertPath, c.KeyPath]).ToHashSet(StringComparer.Ordinal);
-        var watchers = new List<FileSystemWatcher>();
-        foreach (string directory in files.Select(Path.GetDirectoryName).OfType<string>().Distinct(StringComparer.Ordinal).Where(Directory.Exists))
-        {
-            var watcher = new FileSystemWatcher(directory) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
-            FileSystemEventHandler changed = (_, e) =>
-            {
-                if (files.Contains(e.FullPath))
-                {
-                    FileChanged();
-                }
-            };
-            watcher.Changed += changed;
-            watcher.Created += changed;
-            watcher.Renamed += (_, e) => changed(watcher, e);
-            watcher.EnableRaisingEvents = true;
-            watchers.Add(watcher);
-        }
-
-        List<FileSystemWatcher> previous = Interlocked.Exchange(ref _certificateWatchers, watchers);
-        previous.ForEach(w => w.Dispose());
+        string[] files = [.. config.Tls.Certificates.SelectMany(c => (string[])[c.CertPath, c.KeyPath]).Distinct(StringComparer.Ordinal)];
+        FilePoller? watcher = files.Length == 0 ? null : new FilePoller(files, _runtime.TimeProvider, FileChanged);
+        Interlocked.Exchange(ref _certificateWatcher, watcher)?.Dispose();
     }
 
     /// <summary>Reads, validates and compiles the file, then swaps it in; a file identical to the running one changes nothing.</summary>
@@ -174,7 +148,7 @@ public sealed class ConfigReloader : IDisposable
     public void Dispose()
     {
         _watcher?.Dispose();
-        _certificateWatchers.ForEach(w => w.Dispose());
+        _certificateWatcher?.Dispose();
         _hangup?.Dispose();
         _debounce.Dispose();
     }

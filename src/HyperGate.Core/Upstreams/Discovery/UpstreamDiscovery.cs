@@ -35,7 +35,7 @@ internal sealed class UpstreamDiscovery : IDisposable
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private readonly Dictionary<string, List<DiscoveredTarget>> _lastAnswers = [];
     private readonly ITimer _timer;
-    private readonly FileSystemWatcher? _watcher;
+    private readonly FilePoller? _watcher;
     private IReadOnlyList<TargetConfig> _fileTargets = [];
     private volatile bool _disposed;
 
@@ -49,13 +49,9 @@ internal sealed class UpstreamDiscovery : IDisposable
         _logger = logger;
         _updated = updated;
         _timer = time.CreateTimer(static state => _ = ((UpstreamDiscovery)state!).RefreshAsync(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        if (settings.TargetsFile is { } file && Path.GetDirectoryName(file) is { } directory && Directory.Exists(directory))
+        if (settings.TargetsFile is { } file)
         {
-            _watcher = new FileSystemWatcher(directory, Path.GetFileName(file)) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
-            _watcher.Changed += (_, _) => _timer.Change(TimeSpan.FromMilliseconds(100), Timeout.InfiniteTimeSpan);
-            _watcher.Created += (_, _) => _timer.Change(TimeSpan.FromMilliseconds(100), Timeout.InfiniteTimeSpan);
-            _watcher.Renamed += (_, _) => _timer.Change(TimeSpan.FromMilliseconds(100), Timeout.InfiniteTimeSpan);
-            _watcher.EnableRaisingEvents = true;
+            _watcher = new FilePoller([file], time, () => _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
         }
     }
 
