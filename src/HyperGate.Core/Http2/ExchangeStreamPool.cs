@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace HyperGate.Http2;
 
 /// <summary>
@@ -25,7 +27,7 @@ internal sealed class ExchangeStreamPool
         }
     }
 
-    public bool TryRent(out ExchangeStream? stream)
+    public bool TryRent([NotNullWhen(true)] out ExchangeStream? stream)
     {
         lock (_gate)
         {

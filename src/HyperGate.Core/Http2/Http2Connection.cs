@@ -199,7 +199,7 @@ internal sealed class Http2Connection : Http2Session
         ExchangeStream stream;
         if (_streams.TryRent(out ExchangeStream? idle))
         {
-            stream = idle!;
+            stream = idle;
             stream.Reuse(this, streamId, endStream, _fields.ContentLength, Settings.InitialWindowSize);
         }
         else

@@ -521,14 +521,20 @@ internal abstract class Http2Session
             return Http2ErrorCode.CompressionError;
         }
 
-        if (stream.EndStreamReceived || stream.PeerReset)
+        if (stream.PeerReset)
         {
-            // §5.1: trailers on a half-closed (remote) stream, or on one the peer reset.
+            // §5.1: HEADERS on a stream the peer reset (answered once: later frames on it are ignored).
             if (!WasReset(streamId))
             {
                 ResetStream(streamId, Http2ErrorCode.StreamClosed);
             }
 
+            return Http2ErrorCode.NoError;
+        }
+
+        if (stream.EndStreamReceived)
+        {
+            ResetStream(stream, Http2ErrorCode.StreamClosed);
             return Http2ErrorCode.NoError;
         }
 

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using System.Threading.Tasks.Sources;
 using System.Text;
+using System.Threading.Tasks.Sources;
 using HyperGate.Buffers;
 using HyperGate.Http1;
 using HyperGate.Http2.Hpack;
