@@ -202,4 +202,54 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
         H2Frame next = await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the next DATA");
         Assert.Single(next.Payload);
     }
+
+    [Fact]
+    public async Task EveryHpackRepresentation_IsUnderstood_AndTheDynamicTableCarriesOver()
+    {
+        await using H2Client client = await ConnectAsync();
+
+        // RFC 7541: a table size update at the block's start (§6.3), :method GET from the static table (§6.1),
+        // :scheme and :path literal with incremental indexing on indexed names (§6.2.1), :authority the same with a
+        // Huffman-coded value (Appendix C.4.1: "www.example.com"), and a new field never indexed (§6.2.3).
+        byte[] first =
+        [
+            0x3F, 0xE1, 0x1F,
+            0x82,
+            0x46, 0x04, .. "http"u8,
+            0x44, 0x06, .. "/hpack"u8,
+            0x41, 0x8C, 0xF1, 0xE3, 0xC2, 0xE5, 0xF2, 0x3A, 0x6B, 0xA0, 0xAB, 0x90, 0xF4, 0xFF,
+            0x10, 0x07, .. "x-never"u8, 0x03, .. "yes"u8,
+        ];
+        await client.SendFrameAsync(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 1, first);
+        EchoResult one = EchoResult.Parse((await client.ReadResponseAsync(1)).Text);
+
+        // The second request names the same fields by their dynamic table indexes (§2.3.3): :authority is the
+        // newest entry (62), :path the one before (63), :scheme the oldest (64).
+        await client.SendFrameAsync(H2Frame.Headers, H2Frame.EndHeaders | H2Frame.EndStream, 3, [0x82, 0xC0, 0xBF, 0xBE]);
+        EchoResult two = EchoResult.Parse((await client.ReadResponseAsync(3)).Text);
+
+        Assert.Equal(("/hpack", "yes"), (one.Path, one.Headers["x-never"]));
+        Assert.Equal("/hpack", two.Path);
+        Assert.Equal(["www.example.com", "www.example.com"], [one.Headers["Host"], two.Headers["Host"]]);
+    }
+
+    [Fact]
+    public async Task FramesAllowedOnIdleAndHalfClosedStreams_AreNotErrors()
+    {
+        await using H2Client client = await ConnectAsync();
+        _upstream.Delay = TimeSpan.FromMilliseconds(200);
+
+        // §5.1: PRIORITY may come on an idle stream; on a half-closed (remote) one, WINDOW_UPDATE and PRIORITY too.
+        await client.SendFrameAsync(H2Frame.Priority, 0, 5, [0, 0, 0, 0, 16]);
+        await client.SendHeadersAsync(1, H2Client.Request("/half"), endStream: true);
+        await client.SendWindowUpdateAsync(1, 100);
+        await client.SendFrameAsync(H2Frame.Priority, 0, 1, [0, 0, 0, 3, 16]);
+
+        Assert.Equal(200, (await client.ReadResponseAsync(1)).Status);
+        Assert.DoesNotContain(client.Seen, f => f.Type is H2Frame.GoAway or H2Frame.RstStream);
+
+        // And the stream idle until now can still be opened.
+        await client.SendHeadersAsync(5, H2Client.Request("/after-priority"), endStream: true);
+        Assert.Equal(200, (await client.ReadResponseAsync(5)).Status);
+    }
 }
