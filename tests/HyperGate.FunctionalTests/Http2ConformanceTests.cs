@@ -252,4 +252,28 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
         await client.SendHeadersAsync(5, H2Client.Request("/after-priority"), endStream: true);
         Assert.Equal(200, (await client.ReadResponseAsync(5)).Status);
     }
+
+    [Fact]
+    public async Task RequestShapesOfSection8_3_1_GetTheirAnswers()
+    {
+        await using H2Client client = await ConnectAsync();
+
+        // No :authority, a Host field instead (what an intermediary translating HTTP/1.1 sends): served with that host.
+        await client.SendHeadersAsync(1, [(":method", "GET"), (":scheme", "http"), (":path", "/no-authority"), ("host", "h.test")], endStream: true);
+        EchoResult hosted = EchoResult.Parse((await client.ReadResponseAsync(1)).Text);
+        Assert.Equal(("/no-authority", "h.test"), (hosted.Path, hosted.Headers["Host"]));
+
+        // OPTIONS with :path "*" (the asterisk form) is a valid request and goes upstream.
+        await client.SendHeadersAsync(3, [(":method", "OPTIONS"), (":scheme", "http"), (":authority", "a.test"), (":path", "*")], endStream: true);
+        Assert.Equal(200, (await client.ReadResponseAsync(3)).Status);
+
+        // CONNECT (§8.5: :method and :authority only) is well formed, and a method the gateway does not proxy.
+        await client.SendHeadersAsync(5, [(":method", "CONNECT"), (":authority", "a.test:443")], endStream: false);
+        Assert.Equal(405, (await client.ReadResponseAsync(5)).Status);
+
+        // :authority must not carry userinfo: refused before any upstream sees it.
+        await client.SendHeadersAsync(7, [(":method", "GET"), (":scheme", "http"), (":authority", "user@a.test"), (":path", "/userinfo")], endStream: true);
+        Assert.Equal(400, (await client.ReadResponseAsync(7)).Status);
+        Assert.DoesNotContain("/userinfo", _upstream.Paths);
+    }
 }
