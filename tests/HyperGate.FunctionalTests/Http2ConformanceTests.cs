@@ -7,35 +7,8 @@ namespace HyperGate.FunctionalTests;
 /// and reserved bits ignored, frame sizes, stream states of §5.1, frames inside a header block, HPACK's decoding
 /// errors, trailers, unknown error codes), each with the section that rules it.
 /// </summary>
-public sealed class Http2ConformanceTests : IAsyncLifetime
+public sealed class Http2ConformanceTests : H2cGatewayTests
 {
-    private const uint ProtocolError = 0x1, FlowControlError = 0x3, StreamClosed = 0x5, FrameSizeError = 0x6, CompressionError = 0x9;
-
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync($$"""
-            [http2]
-            h2c = true
-            [upstreams.backend]
-            targets = ["{{_upstream.Address}}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
-    private Task<H2Client> ConnectAsync() => H2Client.ConnectAsync(_gateway.EndPoint);
-
     private static readonly byte[] Get = H2Client.Encode(H2Client.Request("/c"));
 
     /// <summary>A HEADERS frame on stream 1 carrying <paramref name="block"/> as a whole request.</summary>
@@ -64,16 +37,7 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(ConnectionErrors))]
-    public async Task Violations_AreConnectionErrors_WithTheirCode(string why, byte[] frames, uint code)
-    {
-        await using H2Client client = await ConnectAsync();
-
-        await client.SendRawAsync(frames);
-        H2Frame goAway = await client.ExpectGoAwayAsync();
-
-        Assert.True(goAway.ErrorCode == code, $"{why}: expected {code}, got {goAway.ErrorCode}");
-        Assert.True(await client.ClosedAsync());
-    }
+    public Task Violations_AreConnectionErrors_WithTheirCode(string why, byte[] frames, uint code) => ExpectConnectionErrorAsync(why, frames, code);
 
     /// <summary>After a request whose body the upstream still waits for: stream 1 is open.</summary>
     private async Task<H2Client> ConnectWithAnOpenStreamAsync()
@@ -111,7 +75,7 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
     public async Task HeadersOnAHalfClosedStream_AreAStreamClosedError()
     {
         await using H2Client client = await ConnectAsync();
-        _upstream.Delay = TimeSpan.FromMilliseconds(300);
+        Upstream.Delay = TimeSpan.FromMilliseconds(300);
         await client.SendHeadersAsync(1, H2Client.Request("/slow"), endStream: true);
 
         // §5.1: half-closed (remote): frames other than WINDOW_UPDATE, PRIORITY and RST_STREAM are STREAM_CLOSED.
@@ -181,7 +145,7 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
     public async Task OfARepeatedSetting_TheLastValueCounts()
     {
         // §6.5.3: values are processed in the order they appear; the window ends at 1, so DATA comes a byte at a time.
-        await using H2Client client = await H2Client.ConnectAsync(_gateway.EndPoint, settings: [(4, 100), (4, 1)]);
+        await using H2Client client = await H2Client.ConnectAsync(Gateway.EndPoint, settings: [(4, 100), (4, 1)]);
         await client.SendHeadersAsync(1, H2Client.Request("/download?size=10"), endStream: true);
 
         H2Frame first = await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the first DATA");
@@ -191,7 +155,7 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task AWindowMadeNegative_BySettings_IsHonoured()
     {
-        await using H2Client client = await H2Client.ConnectAsync(_gateway.EndPoint, settings: [(4, 3)]);
+        await using H2Client client = await H2Client.ConnectAsync(Gateway.EndPoint, settings: [(4, 3)]);
         await client.SendHeadersAsync(1, H2Client.Request("/download?size=10"), endStream: true);
         Assert.Equal(3, (await client.ExpectAsync(f => f.Type == H2Frame.Data && f.Stream == 1, "the first 3 bytes")).Payload.Length);
 
@@ -237,7 +201,7 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
     public async Task FramesAllowedOnIdleAndHalfClosedStreams_AreNotErrors()
     {
         await using H2Client client = await ConnectAsync();
-        _upstream.Delay = TimeSpan.FromMilliseconds(200);
+        Upstream.Delay = TimeSpan.FromMilliseconds(200);
 
         // §5.1: PRIORITY may come on an idle stream; on a half-closed (remote) one, WINDOW_UPDATE and PRIORITY too.
         await client.SendFrameAsync(H2Frame.Priority, 0, 5, [0, 0, 0, 0, 16]);
@@ -274,6 +238,6 @@ public sealed class Http2ConformanceTests : IAsyncLifetime
         // :authority must not carry userinfo: refused before any upstream sees it.
         await client.SendHeadersAsync(7, [(":method", "GET"), (":scheme", "http"), (":authority", "user@a.test"), (":path", "/userinfo")], endStream: true);
         Assert.Equal(400, (await client.ReadResponseAsync(7)).Status);
-        Assert.DoesNotContain("/userinfo", _upstream.Paths);
+        Assert.DoesNotContain("/userinfo", Upstream.Paths);
     }
 }

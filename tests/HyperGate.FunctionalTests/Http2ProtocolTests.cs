@@ -6,35 +6,8 @@ namespace HyperGate.FunctionalTests;
 /// RFC 9113's rules with a raw frame client: malformed requests are stream errors that never reach the upstream
 /// (§8.1.1), broken frames are connection errors with the right code (§5.4.1, §7), and valid shapes are served.
 /// </summary>
-public sealed class Http2ProtocolTests : IAsyncLifetime
+public sealed class Http2ProtocolTests : H2cGatewayTests
 {
-    private const uint ProtocolError = 0x1, FlowControlError = 0x3, StreamClosed = 0x5, FrameSizeError = 0x6, CompressionError = 0x9, NoError = 0x0;
-
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync($$"""
-            [http2]
-            h2c = true
-            [upstreams.backend]
-            targets = ["{{_upstream.Address}}"]
-            [routes.all]
-            path_prefix = "/"
-            upstream = "backend"
-            """);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
-    private Task<H2Client> ConnectAsync(bool preface = true) => H2Client.ConnectAsync(_gateway.EndPoint, preface);
-
     public static TheoryData<string, (string, string)[]> MalformedRequests => new()
     {
         { "uppercase field name", H2Client.Request("/m", "GET", ("X-Upper", "1")) },
@@ -68,7 +41,7 @@ public sealed class Http2ProtocolTests : IAsyncLifetime
         // A stream error: the connection still serves the next stream.
         await client.SendHeadersAsync(3, H2Client.Request("/after"), endStream: true);
         Assert.Equal(200, (await client.ReadResponseAsync(3)).Status);
-        Assert.Equal(["/after"], _upstream.Paths);
+        Assert.Equal(["/after"], Upstream.Paths);
     }
 
     [Theory]
@@ -156,14 +129,8 @@ public sealed class Http2ProtocolTests : IAsyncLifetime
     [MemberData(nameof(ConnectionErrors))]
     public async Task FrameViolations_AreConnectionErrors_WithTheirCode(string why, byte[] frame, uint code)
     {
-        await using H2Client client = await ConnectAsync();
-
-        await client.SendRawAsync(frame);
-        H2Frame goAway = await client.ExpectGoAwayAsync();
-
-        Assert.True(goAway.ErrorCode == code, $"{why}: expected {code}, got {goAway.ErrorCode}");
-        Assert.True(await client.ClosedAsync());
-        Assert.Equal(0, _upstream.RequestCount);
+        await ExpectConnectionErrorAsync(why, frame, code);
+        Assert.Equal(0, Upstream.RequestCount);
     }
 
     [Fact]
@@ -216,7 +183,7 @@ public sealed class Http2ProtocolTests : IAsyncLifetime
     public async Task DataAfterEndStream_IsAStreamErrorOfStreamClosed()
     {
         await using H2Client client = await ConnectAsync();
-        _upstream.Delay = TimeSpan.FromMilliseconds(200);
+        Upstream.Delay = TimeSpan.FromMilliseconds(200);
 
         await client.SendHeadersAsync(1, H2Client.Request("/slowish"), endStream: true);
         await client.SendDataAsync(1, [1, 2], endStream: false);
