@@ -72,6 +72,29 @@ public sealed class ListenerReloadTests : IDisposable
     }
 
     [Fact]
+    public async Task ARemovedAddress_SendsItsHttp2ConnectionsGoAway_AndFinishesTheirStreams()
+    {
+        await using TestUpstream upstream = await TestUpstream.StartAsync();
+        int removedPort = TestPorts.Free();
+        string path = Path.Combine(_directory, "hypergate.toml");
+        await File.WriteAllTextAsync(path, "[http2]\nh2c = true\n" + Config(upstream.Address, removedPort));
+        await using TestGateway gateway = await TestGateway.StartFromFileAsync(path);
+        await using H2Client client = await H2Client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, removedPort));
+        await client.SendHeadersAsync(1, H2Client.Request("/slow"), endStream: true);
+        await upstream.SlowEntered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await File.WriteAllTextAsync(path, "[http2]\nh2c = true\n" + Config(upstream.Address));
+        Assert.True((await gateway.Host.Reloader.ReloadAsync("test")).Applied);
+
+        // RFC 9113 §6.8: a graceful GOAWAY names the last stream the gateway will answer; that stream still is.
+        H2Frame goAway = await client.ExpectGoAwayAsync();
+        Assert.Equal((0u, 1), (goAway.ErrorCode, goAway.LastStreamId));
+        upstream.SlowGate.SetResult();
+        Assert.Equal("done", (await client.ReadResponseAsync(1)).Text);
+        Assert.True(await client.ClosedAsync());
+    }
+
+    [Fact]
     public async Task Reload_WhoseNewAddressCannotBeBound_IsRefused_AndEveryListenerStays()
     {
         await using TestUpstream upstream = await TestUpstream.StartAsync();
