@@ -79,200 +79,170 @@ internal sealed class ExchangePipeline : IDisposable, IValueTaskSource<bool>, IV
             bool keep;
             try
             {
-                    RequestHead request = _exchange.Request;
-                    PipeWriter output = _exchange.Output;
-                    // The wait for this head may have spanned a reload: the request runs on the config current now.
-                    GatewaySnapshot snapshot = _runtime.Snapshot;
-                    _exchange.Snapshot = snapshot;
-                    _exchange.IsGrpc = _exchange.IsHttp2 && rejection == RejectionReason.None && GrpcCalls.IsGrpc(request);
-                    _runtime.CountRequest();
-                    _recorder.Begin(_exchange);
-                    try
+                RequestHead request = _exchange.Request;
+                PipeWriter output = _exchange.Output;
+                // The wait for this head may have spanned a reload: the request runs on the config current now.
+                GatewaySnapshot snapshot = _runtime.Snapshot;
+                _exchange.Snapshot = snapshot;
+                _exchange.IsGrpc = _exchange.IsHttp2 && rejection == RejectionReason.None && GrpcCalls.IsGrpc(request);
+                _runtime.CountRequest();
+                _recorder.Begin(_exchange);
+                try
+                {
+                    if (rejection != RejectionReason.None)
                     {
-                        if (rejection != RejectionReason.None)
+                        _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
+                        keep = false;
+                        goto Done;
+                    }
+
+                    // 2. Canonical path, limits, route; the gateway may answer here itself.
+                    rejection = Route(snapshot, out byte[]? routeField);
+                    if (rejection != RejectionReason.None)
+                    {
+                        keep = _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField);
+                        goto Done;
+                    }
+
+                    // 3. The route's request phase; a step may refuse the request or answer it itself.
+                    Route route = _exchange.Route!;
+                    StepResult decided = await route.Phases.RunRequestAsync(_exchange);
+                    if (decided.Verdict == StepVerdict.Answered)
+                    {
+                        keep = decided.KeepAlive;
+                        goto Done;
+                    }
+
+                    if (decided.Verdict == StepVerdict.Refuse)
+                    {
+                        keep = _exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field);
+                        goto Done;
+                    }
+
+                    if (route.DirectResponse is { } direct)
+                    {
+                        keep = AnswerDirectly(direct);
+                        goto Done;
+                    }
+
+                    // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
+                    if (route.Phases.RequestBody.Length > 0 && request.HasBody)
+                    {
+                        StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
+                        if (bodyDecision.Verdict == StepVerdict.Answered)
                         {
-                            _exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: true);
-                            { keep = false; goto Done; }
+                            keep = bodyDecision.KeepAlive;
+                            goto Done;
                         }
 
-                        // 2. Canonical path, limits, route; the gateway may answer here itself.
-                        rejection = Route(snapshot, out byte[]? routeField);
-                        if (rejection != RejectionReason.None)
+                        if (bodyDecision.Verdict == StepVerdict.Refuse)
                         {
-                            if (!_exchange.Reject(rejection, _runtime.Date.Line, bodyUnread: request.HasBody, routeField))
+                            keep = _exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field);
+                            goto Done;
+                        }
+                    }
+                    else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
+                    {
+                        BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
+                        if (buffered != BodyCopyResult.Completed)
+                        {
+                            // The client left, or sent too slowly: the connection cannot carry another request.
+                            if (buffered == BodyCopyResult.SourceTooSlow)
                             {
-                                { keep = false; goto Done; }
+                                _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
                             }
 
-                            { keep = true; goto Done; }
+                            keep = false;
+                            goto Done;
                         }
+                    }
 
-                        // 3. The route's request phase; a step may refuse the request or answer it itself.
-                        Route route = _exchange.Route!;
-                        StepResult decided = await route.Phases.RunRequestAsync(_exchange);
-                        if (decided.Verdict == StepVerdict.Answered)
+                    if (route.Mirror is { } mirror)
+                    {
+                        _runtime.Mirror.Enqueue(_exchange, mirror);
+                    }
+
+                    // 4. Forward: lease a connection, send the head, then wait for the answer right here.
+                    if (!_forwarder.TryStart(out rejection))
+                    {
+                        rejection = await _forwarder.ConnectAsync();
+                    }
+
+                    if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
+                    {
+                        keep = AnswerDirectly(fallback);
+                        goto Done;
+                    }
+
+                    if (rejection != RejectionReason.None)
+                    {
+                        keep = _forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams);
+                        goto Done;
+                    }
+
+                    bool? forwarded = null;
+                    while (forwarded is null)
+                    {
+                        ResponseHeadStep step = ResponseHeadStep.NeedMore;
+                        if (_forwarder.SendRequestHead())
                         {
-                            if (!decided.KeepAlive)
+                            FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
+                            if (flush.IsCompleted)
                             {
-                                { keep = false; goto Done; }
-                            }
-
-                            { keep = true; goto Done; }
-                        }
-
-                        if (decided.Verdict == StepVerdict.Refuse)
-                        {
-                            if (!_exchange.Reject(decided.Rejection, _runtime.Date.Line, bodyUnread: request.HasBody, decided.Field))
-                            {
-                                { keep = false; goto Done; }
-                            }
-
-                            { keep = true; goto Done; }
-                        }
-
-                        if (route.DirectResponse is { } direct)
-                        {
-                            if (!AnswerDirectly(direct))
-                            {
-                                { keep = false; goto Done; }
-                            }
-
-                            { keep = true; goto Done; }
-                        }
-
-                        // 3b. The request-body phase: the body read whole (within its steps' bound), then decided on.
-                        if (route.Phases.RequestBody.Length > 0 && request.HasBody)
-                        {
-                            StepResult bodyDecision = await ReadRequestBodyAsync(route.Phases);
-                            if (bodyDecision.Verdict == StepVerdict.Answered)
-                            {
-                                if (!bodyDecision.KeepAlive)
-                                {
-                                    { keep = false; goto Done; }
-                                }
-
-                                { keep = true; goto Done; }
-                            }
-
-                            if (bodyDecision.Verdict == StepVerdict.Refuse)
-                            {
-                                if (!_exchange.Reject(bodyDecision.Rejection, _runtime.Date.Line, bodyUnread: _exchange.BufferedBody is null, bodyDecision.Field))
-                                {
-                                    { keep = false; goto Done; }
-                                }
-
-                                { keep = true; goto Done; }
-                            }
-                        }
-                        else if (route.BodyBuffer > 0 && request.ContentLength > 0 && request.ContentLength <= route.BodyBuffer && !request.ExpectContinue)
-                        {
-                            BodyCopyResult buffered = await _forwarder.BufferBodyAsync();
-                            if (buffered != BodyCopyResult.Completed)
-                            {
-                                // The client left, or sent too slowly: the connection cannot carry another request.
-                                if (buffered == BodyCopyResult.SourceTooSlow)
-                                {
-                                    _exchange.Reject(RejectionReason.BodyTooSlow, _runtime.Date.Line, bodyUnread: true);
-                                }
-
-                                { keep = false; goto Done; }
+                                step = ResponseHeadStep.ClosedBeforeResponse;
                             }
                         }
 
-                        if (route.Mirror is { } mirror)
+                        // 5. The response head, relaying interim responses.
+                        while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
                         {
-                            _runtime.Mirror.Enqueue(_exchange, mirror);
+                            if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            ReadResult response;
+                            try
+                            {
+                                response = await _forwarder.Upstream.Input.ReadAsync();
+                            }
+                            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
+                            {
+                                step = ResponseHeadStep.ClosedBeforeResponse;
+                                break;
+                            }
+
+                            step = _forwarder.OnResponseRead(response);
                         }
 
-                        // 4. Forward: lease a connection, send the head, then wait for the answer right here.
-                        if (!_forwarder.TryStart(out rejection))
+                        // 6. The response, or the failure (which may ask to retry on a fresh connection).
+                        forwarded = step switch
+                        {
+                            ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
+                            ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
+                            _ => await _forwarder.FailAsync(step),
+                        };
+
+                        if (forwarded is null)
                         {
                             rejection = await _forwarder.ConnectAsync();
-                        }
-
-                        if (rejection == RejectionReason.CircuitOpen && route.FallbackResponse is { } fallback)
-                        {
-                            if (!AnswerDirectly(fallback))
+                            if (rejection != RejectionReason.None)
                             {
-                                { keep = false; goto Done; }
-                            }
-
-                            { keep = true; goto Done; }
-                        }
-
-                        if (rejection != RejectionReason.None)
-                        {
-                            if (!_forwarder.AnswerFailure(rejection, bodyUnread: _exchange.BodyStreams))
-                            {
-                                { keep = false; goto Done; }
-                            }
-
-                            { keep = true; goto Done; }
-                        }
-
-                        bool? forwarded = null;
-                        while (forwarded is null)
-                        {
-                            ResponseHeadStep step = ResponseHeadStep.NeedMore;
-                            if (_forwarder.SendRequestHead())
-                            {
-                                FlushResult flush = await _forwarder.Upstream.Output.FlushAsync();
-                                if (flush.IsCompleted)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                }
-                            }
-
-                            // 5. The response head, relaying interim responses.
-                            while (step is ResponseHeadStep.NeedMore or ResponseHeadStep.Interim)
-                            {
-                                if (step == ResponseHeadStep.Interim && (await output.FlushAsync()).IsCompleted)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                    break;
-                                }
-
-                                ReadResult response;
-                                try
-                                {
-                                    response = await _forwarder.Upstream.Input.ReadAsync();
-                                }
-                                catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException)
-                                {
-                                    step = ResponseHeadStep.ClosedBeforeResponse;
-                                    break;
-                                }
-
-                                step = _forwarder.OnResponseRead(response);
-                            }
-
-                            // 6. The response, or the failure (which may ask to retry on a fresh connection).
-                            forwarded = step switch
-                            {
-                                ResponseHeadStep.Complete => await _forwarder.SendResponseAsync(),
-                                ResponseHeadStep.SwitchingProtocols => await _forwarder.TunnelAsync(),
-                                _ => await _forwarder.FailAsync(step),
-                            };
-
-                            if (forwarded is null)
-                            {
-                                rejection = await _forwarder.ConnectAsync();
-                                if (rejection != RejectionReason.None)
-                                {
-                                    forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
-                                }
+                                forwarded = _forwarder.AnswerFailure(rejection, bodyUnread: false);
                             }
                         }
-
-                        { keep = forwarded.Value; goto Done; }
                     }
-                    finally
-                    {
-                        // Every request that got past its head is reported once, however it ended.
-                        _forwarder.EndExchange();
-                        _exchange.EndPhases();
-                        _recorder.Complete(_exchange);
-                    }
+
+                    keep = forwarded.Value;
+                }
+                finally
+                {
+                    // Every request that got past its head is reported once, however it ended.
+                    _forwarder.EndExchange();
+                    _exchange.EndPhases();
+                    _recorder.Complete(_exchange);
+                }
             }
             catch (Exception e)
             {
